@@ -1,0 +1,83 @@
+"""The one error tree of the monitor.
+
+    MonitorError
+    ├── ConfigError        a bad config file: names the file, the key and the reason
+    ├── FeedError(url)     something wrong with one feed
+    │   ├── FetchError     transport, HTTP status, size cap, refused address
+    │   └── ParseError     the body is not a feed / has no entries
+    ├── ExtractError       an article page yielded nothing usable
+    ├── ClippingError      a clipping text that does not follow the format
+    ├── RuleError          a rule query that does not compile (also a ConfigError at load)
+    ├── NotifyError(channel, permanent, retry_after)
+    └── StoreError         the database could not be opened or migrated
+
+Third-party exceptions are translated at the one module that calls the library,
+always with ``raise ... from e``.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error the monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        self.path = path
+        self.key = key
+        self.reason = message
+        where = ": ".join(p for p in (path, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class FeedError(MonitorError):
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class FetchError(FeedError):
+    """Transport failure, bad status, body too large or an address we refuse."""
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message, url=url)
+
+
+class ParseError(FeedError):
+    """The body is not a feed, or a feed with no entries."""
+
+
+class ExtractError(MonitorError):
+    """An article page that trafilatura could not turn into text."""
+
+
+class ClippingError(MonitorError):
+    """Text that does not follow the clipping format."""
+
+
+class RuleError(MonitorError):
+    """A rule query that does not compile: names the rule, the position and what was expected."""
+
+    def __init__(self, message: str, *, rule: str = "", position: int | None = None) -> None:
+        self.rule = rule
+        self.position = position
+        super().__init__(message)
+
+
+class NotifyError(MonitorError):
+    """A delivery that failed. ``permanent`` failures are not retried."""
+
+    def __init__(self, message: str, *, channel: str = "", permanent: bool = False,
+                 retry_after: float | None = None) -> None:
+        self.channel = channel
+        self.permanent = permanent
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class StoreError(MonitorError):
+    """The database could not be opened, migrated or written."""

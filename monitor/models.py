@@ -1,0 +1,144 @@
+"""Records passed between the pipeline stages: frozen dataclasses, no I/O.
+
+fetch -> FetchResult; feeds -> FeedMeta, [Entry]; extract -> Article;
+clipping -> Clipping; match -> [Match]; store -> Alert (outbox rows) -> notify.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about a feed between polls."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    error_count: int = 0
+    retry_after_until: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A completed HTTP exchange. ``not_modified`` is a normal outcome (304)."""
+
+    url: str  # the final URL, after redirects
+    status: int
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    title: str
+    link: str
+    problem: str | None = None  # set when the feed was ill-formed but still yielded entries
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a feed, as the feed describes it."""
+
+    feed_url: str
+    guid: str | None
+    url: str | None
+    title: str
+    summary: str  # HTML or text, as found
+    content: str  # HTML or text, the fullest content the feed carries
+    author: str
+    published: dt.datetime | None  # UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """What trafilatura found on a story's page."""
+
+    title: str
+    author: str
+    date: dt.date | None
+    sitename: str
+    description: str
+    body: str  # markdown
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Clipping:
+    """The clipping document (see seeds/): every field of the text format, nothing else.
+
+    Single-line fields are normalised by ``clipping.normalise`` before they
+    reach this record, so that ``parse(render(c)) == c``.
+    """
+
+    title: str
+    standfirst: str
+    source: str
+    url: str
+    date: dt.date | None
+    author: str
+    body: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """One ``[[rules]]`` table."""
+
+    name: str
+    query: str
+    min_score: float = 0.0
+    tags: tuple[str, ...] = ()
+    notifiers: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The text the matcher looks at."""
+
+    title: str
+    body: str
+    source: str = ""
+    lang: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedTerm:
+    """A term that matched: the text as found, which field, and its character offsets there."""
+
+    text: str
+    field: str  # "title", "body", "source", ...
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that fired on a document."""
+
+    rule: str
+    score: float
+    terms: tuple[MatchedTerm, ...]
+    tags: tuple[str, ...] = ()  # event tags (takedown, raid, ...) and the rule's own tags
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An outbox row ready for delivery: one per story and notifier, listing every rule that fired."""
+
+    id: int
+    key: str  # idempotency key, stable across retries
+    notifier: str
+    clipping_id: str
+    clipping: Clipping
+    matches: tuple[Match, ...]
+    origin: str  # "page" or "feed"
+    created_at: dt.datetime
+    attempts: int = 0  # deliveries tried so far
