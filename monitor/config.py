@@ -1,0 +1,299 @@
+"""Configuration: config.toml -> load_config() -> a frozen Config.
+
+Every key is declared once here, with its default; a bad file raises ConfigError
+naming the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import ConfigError
+from monitor.models import RuleConfig
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    timeout: float = 20.0
+    max_bytes: int = 5_000_000
+    user_agent: str = ""  # empty: "monitor/<version> (+project url)"
+    allow_private_networks: bool = False
+    max_redirects: int = 5
+    fetch_pages: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str
+    name: str = ""
+    interval: float | None = None  # seconds; None: [monitor] interval
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    name: str
+    url: str
+    enabled: bool = True
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    name: str
+    host: str
+    port: int
+    from_addr: str  # the `from` key
+    to: tuple[str, ...]
+    enabled: bool = True
+    security: str = "starttls"  # "starttls", "tls" or "none"
+    username: str = ""
+    password_env: str = ""  # name of the environment variable that holds the password
+    timeout: float = 20.0
+
+
+NotifierConfig = WebhookConfig | EmailConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    database: Path
+    interval: float = 900.0
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    feeds: tuple[FeedConfig, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    rules: tuple[RuleConfig, ...] = ()
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    entities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+NOTIFIER_TYPES = ("webhook", "email")
+EMAIL_SECURITY = ("starttls", "tls", "none")
+
+
+def parse_duration(value: object) -> float:
+    """ "90s", "15m", "2h", "1d", or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as \"15m\"")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip().lower()
+        unit = text[-1]
+        number = text[:-1] if unit in DURATION_UNITS else text
+        try:
+            seconds = float(number) * DURATION_UNITS.get(unit, 1)
+        except ValueError:
+            raise ValueError(f"expected a duration such as \"15m\", got {value!r}") from None
+    else:
+        raise ValueError(f"expected a duration such as \"15m\", got {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+class _Table:
+    """Reads one TOML table, checking each key's type and refusing unknown keys."""
+
+    def __init__(self, data: object, path: str, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError("expected a table", path=path, key=where)
+        self.data = data
+        self.path = path
+        self.where = where
+        self.used: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def error(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(reason, path=self.path, key=self._key(key))
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: object = None,
+            required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise self.error(key, "is required")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are ints to Python; never accept one for the other.
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__.replace("str", "string").replace("int", "integer")
+                                for k in kinds)
+            raise self.error(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def string_list(self, key: str, required: bool = False) -> tuple[str, ...]:
+        value = self.get(key, list, [], required)
+        if not all(isinstance(v, str) for v in value):
+            raise self.error(key, "expected a list of strings")
+        return tuple(value)
+
+    def duration(self, key: str, default: float | None) -> float | None:
+        value = self.get(key, (str, int, float), None)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            raise self.error(key, str(e)) from None
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown key (check its spelling)")
+
+
+def _string_lists(data: object, path: str, where: str) -> dict[str, tuple[str, ...]]:
+    table = _Table(data, path, where)
+    lists = {}
+    for name in table.data:
+        lists[name] = table.string_list(name)
+    return lists
+
+
+def _feed(data: object, path: str, where: str) -> FeedConfig:
+    t = _Table(data, path, where)
+    url = t.get("url", str, required=True).strip()
+    if not url.startswith(("http://", "https://")):
+        raise t.error("url", f"expected an http:// or https:// URL, got {url!r}")
+    feed = FeedConfig(url=url, name=t.get("name", str, ""), interval=t.duration("interval", None),
+                      enabled=t.get("enabled", bool, True))
+    t.done()
+    return feed
+
+
+def _notifier(data: object, path: str, where: str) -> NotifierConfig:
+    t = _Table(data, path, where)
+    name = t.get("name", str, required=True)
+    kind = t.get("type", str, required=True)
+    enabled = t.get("enabled", bool, True)
+    notifier: NotifierConfig
+    if kind == "webhook":
+        url = t.get("url", str, required=True)
+        if not url.startswith(("http://", "https://")):
+            raise t.error("url", f"expected an http:// or https:// URL, got {url!r}")
+        headers = t.get("headers", dict, {})
+        if not all(isinstance(v, str) for v in headers.values()):
+            raise t.error("headers", "expected a table of strings")
+        notifier = WebhookConfig(name=name, url=url, enabled=enabled,
+                                 headers=tuple(headers.items()),
+                                 timeout=t.duration("timeout", 10.0) or 10.0)
+    elif kind == "email":
+        security = t.get("security", str, "starttls")
+        if security not in EMAIL_SECURITY:
+            raise t.error("security", f"expected one of {', '.join(EMAIL_SECURITY)}, got {security!r}")
+        port = t.get("port", int, {"starttls": 587, "tls": 465, "none": 25}[security])
+        to = t.string_list("to", required=True)
+        if not to:
+            raise t.error("to", "needs at least one address")
+        if "password" in t.data:
+            raise t.error("password", "never put the password in the config: name the environment "
+                          "variable that holds it with password_env")
+        notifier = EmailConfig(name=name, host=t.get("host", str, required=True), port=port,
+                               from_addr=t.get("from", str, required=True), to=to,
+                               enabled=enabled, security=security,
+                               username=t.get("username", str, ""),
+                               password_env=t.get("password_env", str, ""),
+                               timeout=t.duration("timeout", 20.0) or 20.0)
+    else:
+        raise t.error("type", f"expected one of {', '.join(NOTIFIER_TYPES)}, got {kind!r}")
+    t.done()
+    return notifier
+
+
+def _rule(data: object, path: str, where: str) -> RuleConfig:
+    t = _Table(data, path, where)
+    min_score = t.get("min_score", (int, float), 0.0)
+    rule = RuleConfig(name=t.get("name", str, required=True), query=t.get("query", str, required=True),
+                      min_score=float(min_score), tags=t.string_list("tags"),
+                      notifiers=t.string_list("notifiers"), enabled=t.get("enabled", bool, True))
+    t.done()
+    return rule
+
+
+def _unique(items: Sequence[Any], attr: str, path: str, where: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        value = getattr(item, attr)
+        if value in seen:
+            raise ConfigError(f"duplicate {attr} {value!r}", path=path, key=f"{where}[{i}].{attr}")
+        seen.add(value)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate the text of a config file (pure: no file is read)."""
+    shown = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", path=shown) from e
+    top = _Table(data, shown, "")
+    monitor = _Table(top.get("monitor", dict, {}), shown, "monitor")
+    database = Path(monitor.get("database", str, "monitor.db"))
+    interval = monitor.duration("interval", 900.0) or 900.0
+    monitor.done()
+
+    f = _Table(top.get("fetch", dict, {}), shown, "fetch")
+    fetch = FetchConfig(
+        timeout=float(f.get("timeout", (int, float), 20.0)),
+        max_bytes=f.get("max_bytes", int, 5_000_000),
+        user_agent=f.get("user_agent", str, ""),
+        allow_private_networks=f.get("allow_private_networks", bool, False),
+        max_redirects=f.get("max_redirects", int, 5),
+        fetch_pages=f.get("fetch_pages", bool, True),
+    )
+    if fetch.timeout <= 0:
+        raise f.error("timeout", "must be positive")
+    if fetch.max_bytes < 1024:
+        raise f.error("max_bytes", "must be at least 1024")
+    f.done()
+
+    def array(key: str) -> list[Any]:
+        value = top.get(key, list, [])
+        return value if isinstance(value, list) else []
+
+    feeds = tuple(_feed(d, shown, f"feeds[{i}]") for i, d in enumerate(array("feeds")))
+    _unique(feeds, "url", shown, "feeds")
+    notifiers = tuple(_notifier(d, shown, f"notifiers[{i}]") for i, d in enumerate(array("notifiers")))
+    _unique(notifiers, "name", shown, "notifiers")
+    rules = tuple(_rule(d, shown, f"rules[{i}]") for i, d in enumerate(array("rules")))
+    _unique(rules, "name", shown, "rules")
+    names = {n.name for n in notifiers}
+    for i, rule in enumerate(rules):
+        for target in rule.notifiers:
+            if target not in names:
+                raise ConfigError(f"no notifier named {target!r}", path=shown,
+                                  key=f"rules[{i}].notifiers")
+    terms = _string_lists(top.get("terms", dict, {}), shown, "terms")
+    entities = _string_lists(top.get("entities", dict, {}), shown, "entities")
+    top.done()
+    if not database.is_absolute():
+        database = path.parent / database
+    return Config(path=path, database=database, interval=interval, fetch=fetch, feeds=feeds,
+                  notifiers=notifiers, rules=rules, terms=terms, entities=entities)
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("MONITOR_CONFIG") or "config.toml")
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file (pass --config PATH or set MONITOR_CONFIG)", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", path=str(path)) from e
+    return parse_config(text, path.resolve())
