@@ -1,0 +1,128 @@
+"""Extract stage: the only module importing trafilatura.
+
+Article page HTML -> Article (metadata plus a markdown body without boilerplate), and the
+fallback Article built from a feed entry's own content. Pure and CPU-heavy: the pipeline
+runs it in worker processes.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import html as htmllib
+import re
+
+import trafilatura
+from lxml import etree
+from trafilatura.deduplication import content_fingerprint
+from trafilatura.xml import xmltotxt
+
+from monitor.errors import ExtractError
+from monitor.models import Article, Entry
+
+# htmldate otherwise guesses from any year on the page (a copyright line, say);
+# the feed's date is preferred anyway.
+DATE_PARAMS = {"extensive_search": False, "original_date": True}
+QUOTE_MARK = "qqmonitorquoteqq"
+
+
+def _quote_to_markdown(body: etree._Element) -> None:
+    """trafilatura renders <quote> as plain paragraphs; the clipping wants `>` lines."""
+    for quote in list(body.iter("quote")):
+        if quote.getparent() is None or any(a.tag == "quote" for a in quote.iterancestors()):
+            continue
+        inner = xmltotxt(copy.deepcopy(quote), include_formatting=True).strip()
+        replacement = etree.Element("p")
+        # A placeholder, because xmltotxt escapes a leading ">"; swapped back in _tidy.
+        replacement.text = "\n".join(QUOTE_MARK + line for line in inner.split("\n"))
+        replacement.tail = quote.tail
+        quote.getparent().replace(quote, replacement)
+
+
+def _tidy(markdown: str, title: str) -> str:
+    lines = markdown.replace("\r\n", "\n").split("\n")
+    # The page's own headline often opens the body; the clipping has it as its title already.
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if lines and title and lines[0].lstrip("# ").strip() == title.strip():
+        lines.pop(0)
+    text = "\n".join(line.rstrip() for line in lines)
+    text = re.sub(rf"^{QUOTE_MARK}[ \t]*$", ">", text, flags=re.M).replace(QUOTE_MARK, "> ")
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def extract_article(html: bytes | str, url: str) -> Article:
+    """The article on a page, with links, images, formatting and quotes as markdown."""
+    try:
+        doc = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_links=True, include_images=True,
+            include_formatting=True, include_comments=False, output_format="markdown",
+            date_extraction_params=DATE_PARAMS)
+    except Exception as e:  # trafilatura/lxml raise many kinds on hostile markup
+        raise ExtractError(f"extraction failed: {type(e).__name__}: {e}") from e
+    if doc is None or doc.body is None:
+        raise ExtractError("no article found on the page")
+    title = (doc.title or "").strip()
+    body_tree = copy.deepcopy(doc.body)
+    _quote_to_markdown(body_tree)
+    body = _tidy(xmltotxt(body_tree, include_formatting=True), title)
+    if not body:
+        raise ExtractError("the page's article is empty")
+    return Article(
+        title=title,
+        author=(doc.author or "").strip(),
+        date=_date(doc.date),
+        sitename=(doc.sitename or "").strip(),
+        description=(doc.description or "").strip(),
+        body=body,
+        fingerprint=content_fingerprint(f"{title} {doc.raw_text or body}"),
+    )
+
+
+def html_fragment_to_markdown(fragment: str) -> str:
+    """A feed's summary or content (HTML or text) as markdown; plain text when all else fails."""
+    if not fragment.strip():
+        return ""
+    if "<" not in fragment:
+        return htmllib.unescape(fragment).strip()
+    try:
+        text = trafilatura.extract(
+            f"<html><body><article>{fragment}</article></body></html>", include_links=True,
+            include_images=True, include_formatting=True, output_format="markdown",
+            favor_recall=True, include_comments=False)
+    except Exception:  # fall back to the bare text below
+        text = None
+    if text:
+        return _tidy(text, "")
+    try:
+        tree = etree.fromstring(f"<div>{fragment}</div>", etree.HTMLParser())
+        plain = " ".join(tree.itertext()) if tree is not None else ""
+    except (etree.ParserError, ValueError):
+        plain = re.sub(r"<[^>]+>", " ", fragment)
+    return re.sub(r"[ \t]+", " ", htmllib.unescape(plain)).strip()
+
+
+def article_from_entry(entry: Entry) -> Article:
+    """The fallback when the page can't be fetched or yields nothing: the feed's own text."""
+    body = html_fragment_to_markdown(entry.content) or html_fragment_to_markdown(entry.summary)
+    description = ""
+    if entry.content and entry.summary:
+        description = html_fragment_to_markdown(entry.summary).split("\n", 1)[0]
+    return Article(
+        title=entry.title,
+        author=entry.author,
+        date=entry.published.date() if entry.published else None,
+        sitename="",
+        description=description,
+        body=body,
+        fingerprint=content_fingerprint(f"{entry.title} {body}"),
+    )
