@@ -1,0 +1,154 @@
+"""Email channel: Alert -> a multipart message sent with the standard library's smtplib.
+
+smtplib blocks, so delivery runs in a worker thread (asyncio.to_thread). SMTP and socket
+exceptions become NotifyError here: 5xx, refused recipients and failed logins are permanent.
+(The name does not shadow the standard ``email`` package: imports are absolute.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.policy
+import hashlib
+import logging
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from monitor.clipping import render as render_clipping
+from monitor.config import EmailConfig
+from monitor.errors import NotifyError
+from monitor.models import Alert
+from monitor.notify.render import (attachment_name, email_html, email_subject, email_text,
+                                   one_line, shorten)
+
+log = logging.getLogger(__name__)
+
+SECURITY_MODES = ("starttls", "tls", "none")
+
+
+def message_id(alert: Alert, from_addr: str) -> str:
+    """A Message-ID derived from the alert's key: the same on every retry, so mail systems
+    and people can recognise a repeat."""
+    digest = hashlib.sha256(alert.key.encode("utf-8")).hexdigest()[:32]
+    domain = from_addr.rpartition("@")[2].strip(" <>") or "monitor.invalid"
+    if not all(c.isalnum() or c in ".-" for c in domain):
+        domain = "monitor.invalid"
+    return f"<alert.{digest}@{domain}>"
+
+
+def build_message(alert: Alert, cfg: EmailConfig) -> EmailMessage:
+    """The message: text and HTML alternatives plus the clipping as ``<clipping_id>.md``.
+
+    Header values are built by render.email_subject (one line, no controls) or come from the
+    config; EmailMessage itself also refuses CR/LF in a header value, a second guard.
+    """
+    created = alert.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    # 7bit: bodies go quoted-printable or base64, so no relay (8BITMIME or not) can mangle them.
+    msg = EmailMessage(policy=email.policy.default.clone(cte_type="7bit"))
+    msg["Subject"] = email_subject(alert)
+    msg["From"] = cfg.from_addr
+    msg["To"] = ", ".join(cfg.to)
+    msg["Date"] = format_datetime(created)
+    msg["Message-ID"] = message_id(alert, cfg.from_addr)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
+    msg.set_content(email_text(alert))
+    msg.add_alternative(email_html(alert), subtype="html")
+    # Bytes, so the file arrives exactly as rendered (LF line ends), ready for `monitor import`.
+    msg.add_attachment(render_clipping(alert.clipping).encode("utf-8"), maintype="text",
+                       subtype="markdown", filename=attachment_name(alert),
+                       params={"charset": "utf-8"})
+    return msg
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {shorten(one_line(text), 200)}".strip()
+
+
+def _by_code(code: int) -> bool:
+    """Permanent for a 5xx reply; 4xx means "try again later", and anything odd (smtplib's -1
+    for an unreadable reply) is given another chance too."""
+    return 500 <= code < 600
+
+
+class EmailNotifier:
+    """``type = "email"``: SMTP with starttls, implicit tls or none; login if ``username``."""
+
+    def __init__(self, cfg: EmailConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        if cfg.security not in SECURITY_MODES:
+            raise ValueError(f"security must be one of {SECURITY_MODES}, got {cfg.security!r}")
+        self.name = cfg.name
+        self.cfg = cfg
+        # Injectable so tests (issue 4: a trustme CA) can trust their own certificate.
+        self._ssl_context = ssl_context
+
+    def _password(self) -> str:
+        """Read at send time, so a rotated secret needs no restart. (Issue 4 adds password_file.)"""
+        name = self.cfg.password_env
+        if not name:
+            raise NotifyError("username is set but password_env is not: nowhere to read the "
+                              "SMTP password from", channel=self.name, permanent=True)
+        value = os.environ.get(name)
+        if not value:
+            state = "is empty" if value == "" else "is not set"
+            raise NotifyError(f"environment variable {name} (password_env) {state}",
+                              channel=self.name, permanent=True)
+        return value
+
+    async def send(self, alert: Alert) -> None:
+        password = self._password() if self.cfg.username else None
+        message = build_message(alert, self.cfg)
+        await asyncio.to_thread(self._deliver, message, password)
+
+    def _context(self) -> ssl.SSLContext:
+        return self._ssl_context or ssl.create_default_context()
+
+    def _deliver(self, message: EmailMessage, password: str | None) -> None:
+        cfg = self.cfg
+        where = f"{cfg.host}:{cfg.port}"
+        try:
+            smtp: smtplib.SMTP
+            if cfg.security == "tls":
+                smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
+                                        context=self._context())
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            with smtp:
+                if cfg.security == "starttls":
+                    # Raises SMTPNotSupportedError when not offered: never fall back to clear text.
+                    smtp.starttls(context=self._context())
+                if cfg.username and password is not None:
+                    smtp.login(cfg.username, password)
+                refused = smtp.send_message(message, from_addr=cfg.from_addr,
+                                            to_addrs=list(cfg.to))
+        except smtplib.SMTPRecipientsRefused as e:  # every recipient refused
+            replies = {addr: _reply(code, text) for addr, (code, text) in e.recipients.items()}
+            permanent = all(_by_code(code) for code, _ in e.recipients.values())
+            raise NotifyError(f"{where} refused every recipient: {replies}",
+                              channel=self.name, permanent=permanent) from e
+        except smtplib.SMTPAuthenticationError as e:
+            raise NotifyError(f"{where} login as {cfg.username!r} failed: "
+                              f"{_reply(e.smtp_code, e.smtp_error)}",
+                              channel=self.name, permanent=_by_code(e.smtp_code)) from e
+        except smtplib.SMTPResponseException as e:  # sender refused, data refused, bad greeting...
+            raise NotifyError(f"{where} answered {_reply(e.smtp_code, e.smtp_error)}",
+                              channel=self.name, permanent=_by_code(e.smtp_code)) from e
+        except smtplib.SMTPNotSupportedError as e:  # no STARTTLS or no AUTH on offer
+            raise NotifyError(f"{where}: {e}", channel=self.name, permanent=True) from e
+        except ssl.SSLCertVerificationError as e:
+            raise NotifyError(f"{where}: certificate not trusted: {e.verify_message}",
+                              channel=self.name, permanent=True) from e
+        except OSError as e:  # refused, timeout, DNS, TLS handshake, disconnect (SMTPException too)
+            raise NotifyError(f"{where}: {type(e).__name__}: {e}",
+                              channel=self.name, permanent=False) from e
+        if refused:
+            # Delivered to the others: retrying would send them a duplicate, so it counts as sent.
+            log.warning("notifier %s: %s refused some recipients: %s", self.name, where,
+                        {addr: _reply(code, text) for addr, (code, text) in refused.items()})

@@ -1,0 +1,212 @@
+"""Alert -> what each channel sends: the webhook JSON payload, the email subject, text and HTML.
+
+Pure functions, no I/O. Every field that comes from a feed is treated as hostile: collapsed to
+one line where it reaches a header, HTML-escaped where it reaches HTML (issue 4, "never become
+a vector for injection").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.clipping import format_date, render as render_clipping
+from monitor.models import Alert, Match
+
+PAYLOAD_VERSION = 1
+PAYLOAD_TYPE = "monitor.alert"
+EXCERPT_CHARS = 1000
+SUBJECT_MAX = 200  # characters; RFC 5322 allows more, but mail clients show ~80
+_SUBJECT_PART_MAX = 60  # rule name and source each; the title gets the rest
+PARAGRAPHS_CHARS = 1200
+PARAGRAPHS_MAX = 4
+
+# C0, DEL, C1, Unicode line/paragraph separators and the bidi embedding/override/isolate
+# controls (which can make a subject read backwards): never allowed in a one-line field.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"\s+")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_IMAGE_ONLY = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+
+
+def one_line(value: str) -> str:
+    """Controls and every run of whitespace collapsed to one space, ends stripped."""
+    return _SPACES.sub(" ", _CONTROLS.sub(" ", value)).strip()
+
+
+def shorten(value: str, limit: int) -> str:
+    """``value`` cut to at most ``limit`` characters, at a space if one is near, with an ellipsis."""
+    if len(value) <= limit:
+        return value
+    cut = value[: max(limit - 1, 0)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def ranked_matches(alert: Alert) -> list[Match]:
+    """The rules that fired, highest score first (ties keep the alert's order)."""
+    return sorted(alert.matches, key=lambda m: -m.score)
+
+
+def term_texts(match: Match) -> list[str]:
+    """The matched terms as found, without repeats (case-insensitive), in order of appearance."""
+    seen: dict[str, str] = {}
+    for term in match.terms:
+        text = one_line(term.text)
+        if text:
+            seen.setdefault(text.casefold(), text)
+    return list(seen.values())
+
+
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    """The first ~``limit`` characters of the body (markdown, as stored)."""
+    return shorten(body.strip(), limit)
+
+
+def first_paragraphs(body: str, limit: int = PARAGRAPHS_CHARS,
+                     count: int = PARAGRAPHS_MAX) -> list[str]:
+    """The opening paragraphs of the body, images left out, about ``limit`` characters in all."""
+    chosen: list[str] = []
+    used = 0
+    for block in _PARAGRAPH_BREAK.split(body.replace("\r\n", "\n")):
+        text = "\n".join(_CONTROLS.sub(" ", line).rstrip() for line in block.strip().split("\n"))
+        if not text or _IMAGE_ONLY.fullmatch(text):
+            continue
+        if chosen and used + len(text) > limit:
+            break
+        chosen.append(shorten(text, limit))
+        used += len(text)
+        if len(chosen) >= count:
+            break
+    return chosen
+
+
+def _iso(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:  # the store writes UTC
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """The webhook JSON payload, version 1 (documented in docs/webhook.md)."""
+    c = alert.clipping
+    return {
+        "version": PAYLOAD_VERSION,
+        "type": PAYLOAD_TYPE,
+        "id": alert.key,
+        "created_at": _iso(alert.created_at),
+        "notifier": alert.notifier,
+        "clipping": {
+            "id": alert.clipping_id,
+            "title": c.title,
+            "standfirst": c.standfirst,
+            "source": c.source,
+            "url": c.url,
+            "date": c.date.isoformat() if c.date else None,
+            "author": c.author,
+            "tags": list(c.tags),
+            "excerpt": excerpt(c.body),
+            "origin": alert.origin,
+            "text": render_clipping(c),
+        },
+        "rules": [
+            {"rule": m.rule, "score": m.score, "terms": term_texts(m), "tags": list(m.tags)}
+            for m in ranked_matches(alert)
+        ],
+    }
+
+
+def email_subject(alert: Alert) -> str:
+    """``[{rule}] {title} — {source}``: one line, no control characters, at most SUBJECT_MAX."""
+    matches = ranked_matches(alert)
+    rule = shorten(one_line(matches[0].rule), _SUBJECT_PART_MAX) if matches else ""
+    source = shorten(one_line(alert.clipping.source), _SUBJECT_PART_MAX)
+    prefix = f"[{rule or 'monitor'}] "
+    suffix = f" — {source}" if source else ""
+    title = shorten(one_line(alert.clipping.title) or "(untitled)",
+                    SUBJECT_MAX - len(prefix) - len(suffix))
+    return prefix + title + suffix
+
+
+def _link(url: str) -> str | None:
+    """The URL if it is safe to offer as a link (http or https), else None."""
+    url = one_line(url)
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+def _facts(alert: Alert) -> list[tuple[str, str]]:
+    c = alert.clipping
+    return [("Source", one_line(c.source)), ("Date", format_date(c.date)),
+            ("Author", one_line(c.author)), ("Link", one_line(c.url))]
+
+
+def email_text(alert: Alert) -> str:
+    """The plain-text part: the story's facts, the rules and terms, the opening paragraphs."""
+    c = alert.clipping
+    lines = [one_line(c.title) or "(untitled)"]
+    if c.standfirst:
+        lines.append(one_line(c.standfirst))
+    lines.append("")
+    lines += [f"{label + ':':<8}{value}" for label, value in _facts(alert) if value]
+    lines += ["", "Rules:"]
+    for m in ranked_matches(alert):
+        lines.append(f"- {one_line(m.rule)} (score {m.score:g}): {', '.join(term_texts(m))}")
+        if m.tags:
+            lines.append(f"  tags: {', '.join(one_line(t) for t in m.tags)}")
+    for paragraph in first_paragraphs(c.body):
+        lines += ["", paragraph]
+    lines += ["", "-- ",
+              f"monitor alert {one_line(alert.key)}; the full clipping is attached as "
+              f"{attachment_name(alert)}."]
+    return "\n".join(lines) + "\n"
+
+
+def email_html(alert: Alert) -> str:
+    """The HTML part, with every feed-derived field escaped and only http(s) links."""
+    e = html.escape
+    c = alert.clipping
+    link = _link(c.url)
+    title = e(one_line(c.title) or "(untitled)")
+    parts = ['<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>',
+             '<body style="font-family: sans-serif; max-width: 40em">',
+             f'<h2><a href="{e(link)}">{title}</a></h2>' if link else f"<h2>{title}</h2>"]
+    if c.standfirst:
+        parts.append(f"<p><em>{e(one_line(c.standfirst))}</em></p>")
+    parts.append("<table>")
+    for label, value in _facts(alert):
+        if not value:
+            continue
+        cell = f'<a href="{e(link)}">{e(value)}</a>' if label == "Link" and link else e(value)
+        parts.append(f"<tr><th align=\"left\">{label}</th><td>{cell}</td></tr>")
+    parts.append("</table>\n<ul>")
+    for m in ranked_matches(alert):
+        terms = ", ".join(f"<mark>{e(t)}</mark>" for t in term_texts(m))
+        tags = f"<br>tags: {e(', '.join(one_line(t) for t in m.tags))}" if m.tags else ""
+        parts.append(f"<li><strong>{e(one_line(m.rule))}</strong> (score {m.score:g}): "
+                     f"{terms}{tags}</li>")
+    parts.append("</ul>")
+    for paragraph in first_paragraphs(c.body):
+        lines = paragraph.split("\n")
+        if all(line.startswith(">") for line in lines):  # a markdown quote
+            quoted = "<br>\n".join(e(line[1:].strip()) for line in lines if line[1:].strip())
+            parts.append(f"<blockquote>{quoted}</blockquote>")
+        else:
+            parts.append("<p>" + "<br>\n".join(e(line) for line in lines) + "</p>")
+    parts.append(f"<hr><p><small>monitor alert {e(one_line(alert.key))}; the full clipping is "
+                 f"attached as {e(attachment_name(alert))}.</small></p>\n</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def attachment_name(alert: Alert) -> str:
+    """``<clipping_id>.md``, reduced to characters safe in any filename."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", alert.clipping_id).strip(".") or "clipping"
+    return f"{stem}.md"
