@@ -197,6 +197,11 @@ def _notifier(data: object, path: str, where: str) -> NotifierConfig:
         to = t.string_list("to", required=True)
         if not to:
             raise t.error("to", "needs at least one address")
+        for key, addresses in (("from", [t.get("from", str, required=True)]), ("to", to)):
+            for address in addresses:
+                if "@" not in address or any(c in address for c in "\r\n\t <>,;"):
+                    raise t.error(key, f"expected a plain e-mail address such as "
+                                  f"analyst@example.org, got {address!r}")
         if "password" in t.data:
             raise t.error("password", "never put the password in the config: name the environment "
                           "variable that holds it with password_env")
