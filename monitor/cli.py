@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 from monitor import __version__
@@ -136,6 +138,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+# Modules that add commands: each has ``register(command)``, where ``command(name, func, help,
+# example)`` returns the subcommand's parser (see build_parser). One line per area keeps the
+# commands of each stage beside that stage.
+COMMAND_MODULES: list[str] = []
+
+CommandAdder = Callable[..., argparse.ArgumentParser]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitor", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -147,9 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, func, help: str, example: str) -> argparse.ArgumentParser:  # noqa: A002
-        p = sub.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str,  # noqa: A002
+                example: str, parent: Any = None) -> argparse.ArgumentParser:
+        """A subcommand whose --help ends with an example; ``parent`` nests it (`rules eval`)."""
+        p = (parent or sub).add_parser(name, help=help, description=help,
+                                       epilog=f"example:\n  {example}",
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
         return p
 
@@ -178,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alert", action="store_true",
                    help="also queue alerts for flagged imports (off: importing an archive "
                         "should not page anyone)")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(command)
     return parser
 
 
