@@ -24,6 +24,12 @@ from monitor.models import Article, Entry
 # the feed's date is preferred anyway.
 DATE_PARAMS = {"extensive_search": False, "original_date": True}
 QUOTE_MARK = "qqmonitorquoteqq"
+_MD_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")
+
+
+def _has_prose(body: str) -> bool:
+    """A line of at least 8 words outside links and images: an article, not a menu."""
+    return any(len(_MD_LINK.sub(" ", line).split()) >= 8 for line in body.split("\n"))
 
 
 def _quote_to_markdown(body: etree._Element) -> None:
@@ -77,6 +83,8 @@ def extract_article(html: bytes | str, url: str) -> Article:
     body = _tidy(xmltotxt(body_tree, include_formatting=True), title)
     if not body:
         raise ExtractError("the page's article is empty")
+    if not _has_prose(body):
+        raise ExtractError("no article on the page, only navigation or short fragments")
     return Article(
         title=title,
         author=(doc.author or "").strip(),
@@ -95,14 +103,19 @@ def html_fragment_to_markdown(fragment: str) -> str:
     if "<" not in fragment:
         return htmllib.unescape(fragment).strip()
     try:
-        text = trafilatura.extract(
-            f"<html><body><article>{fragment}</article></body></html>", include_links=True,
-            include_images=True, include_formatting=True, output_format="markdown",
-            favor_recall=True, include_comments=False)
+        # The <div> keeps the spaces around inline tags of a bare-text fragment.
+        doc = trafilatura.bare_extraction(
+            f"<html><body><article><div>{fragment}</div></article></body></html>",
+            include_links=True, include_images=True, include_formatting=True, favor_recall=True,
+            include_comments=False, output_format="markdown", with_metadata=False)
     except Exception:  # fall back to the bare text below
-        text = None
-    if text:
-        return _tidy(text, "")
+        doc = None
+    if doc is not None and doc.body is not None:
+        body_tree = copy.deepcopy(doc.body)
+        _quote_to_markdown(body_tree)
+        text = _tidy(xmltotxt(body_tree, include_formatting=True), "")
+        if text:
+            return text
     try:
         tree = etree.fromstring(f"<div>{fragment}</div>", etree.HTMLParser())
         plain = " ".join(tree.itertext()) if tree is not None else ""

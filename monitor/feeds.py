@@ -49,7 +49,7 @@ def _content(entry: Any) -> str:
 def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedMeta, list[Entry]]:
     """Parse a feed document. An ill-formed feed with entries yields them, with ``problem`` set;
     a document with no entries that is ill-formed or not a feed at all raises ParseError."""
-    if content.lstrip()[:1] == b"{":
+    if content.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":
         return parse_json_feed(content, url)
     # feedparser reads the charset from Content-Type; it never fetches when given bytes.
     parsed = feedparser.parse(content, response_headers=headers or {}, sanitize_html=True)
@@ -98,7 +98,7 @@ def parse_json_feed(content: bytes, url: str) -> tuple[FeedMeta, list[Entry]]:
     """JSON Feed 1.0 / 1.1 (https://jsonfeed.org), which feedparser 6 does not read."""
     try:
         doc = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ParseError(f"not a feed: invalid JSON ({e})", url=url) from e
     if not isinstance(doc, dict) or "jsonfeed.org" not in str(doc.get("version", "")):
         raise ParseError("not a feed: JSON without a JSON Feed version", url=url)
@@ -110,11 +110,14 @@ def parse_json_feed(content: bytes, url: str) -> tuple[FeedMeta, list[Entry]]:
         if not isinstance(item, dict):
             continue
         link = _text(item.get("url")) or _text(item.get("external_url")) or None
-        guid = str(item["id"]).strip() if item.get("id") not in (None, "") else None
+        raw_id = item.get("id")
+        guid = str(raw_id).strip() or None if isinstance(raw_id, (str, int, float)) else None
         title = _text(item.get("title"))
         if not (link or guid or title):
             continue
-        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        authors = item.get("authors")
+        if not isinstance(authors, list) or not authors:  # 1.1 "authors", else 1.0 "author"
+            authors = [item["author"]] if isinstance(item.get("author"), dict) else []
         author = ", ".join(_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name"))
         entries.append(Entry(
             feed_url=url,

@@ -96,7 +96,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -126,7 +126,10 @@ async def fetch(
         await check_url_allowed(current, cfg)
         try:
             async with client.stream("GET", current, headers=headers) as response:
-                if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+                if response.status_code in REDIRECT_STATUSES:
+                    if "location" not in response.headers:
+                        raise FetchError(f"HTTP {response.status_code} without a Location header",
+                                         url=current, status=response.status_code)
                     current = urljoin(current, response.headers["location"])
                     continue
                 return await _read(response, current, cfg)

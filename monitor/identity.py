@@ -6,6 +6,8 @@ A story is the same story when its canonical URL or its guid was seen before.
 from __future__ import annotations
 
 import hashlib
+import re
+from urllib.parse import quote
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only track where a click came from.
@@ -43,7 +45,9 @@ def canonical_url(url: str) -> str:
         host = f"{userinfo}@{host}"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                        if not is_tracking_param(k)])
-    path = parts.path or "/"
+    # Whitespace and control characters in the path are percent-encoded, so that the result
+    # never starts or ends with characters that strip() or urlsplit() would remove next time.
+    path = re.sub(r"[\x00-\x20\x7f-\x9f\s]", lambda m: quote(m.group(), safe=""), parts.path) or "/"
     return urlunsplit((scheme, host, path, query, ""))
 
 
