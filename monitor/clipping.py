@@ -6,7 +6,6 @@ Pure functions, no I/O. ``make_clipping`` normalises fields so that ``parse(rend
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Iterable
 from urllib.parse import quote
@@ -182,11 +181,6 @@ def parse(text: str) -> Clipping:
     tags = _parse_tags(rest[0], tags_at + 2) if rest else []
     return make_clipping(title=title, standfirst=standfirst, source=source, url=link[:-1],
                          date=date, author=author, body="\n".join(lines[11:tags_at]), tags=tags)
-
-
-def clipping_key(url: str) -> str:
-    """16 lowercase hex digits identifying a story: sha256 of its (already canonical) URL."""
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
 
 
 def filename(clipping_id_hex: str, n: int) -> str:

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.clipping import (clipping_key, filename, format_date, make_clipping, normalise,
+from monitor.identity import story_key as clipping_key
+from monitor.clipping import (filename, format_date, make_clipping, normalise,
                               parse, render)
 from monitor.errors import ClippingError
 from monitor.models import Clipping

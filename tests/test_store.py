@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clipping import clipping_key, make_clipping, render
+from monitor.clipping import make_clipping, render
+from monitor.identity import story_key as clipping_key
 from monitor.errors import StoreError
 from monitor.models import Alert, Clipping, Match, MatchedTerm
 from monitor.store import SCHEMA_VERSION, Store
