@@ -10,7 +10,7 @@ item) is ``None``, printed "n/a".
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.match import Matcher
@@ -60,8 +60,7 @@ class Counts:
 
     def add(self, item: Item) -> Counts:
         key = ("tp" if item.flagged else "fn") if item.label else ("fp" if item.flagged else "tn")
-        return Counts(**{**{k: getattr(self, k) for k in ("tp", "fp", "fn", "tn")},
-                         key: getattr(self, key) + 1})
+        return replace(self, **{key: getattr(self, key) + 1})
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ language itself lives in ``monitor.rules`` (README: "Rules").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,15 +17,15 @@ import ahocorasick
 from monitor.errors import RuleError
 from monitor.models import Document, Match, MatchedTerm, RuleConfig
 from monitor.rules.query import FIELDS, ListRef, Node, Term, format_query, parse_query
-from monitor.rules.text import ARABIC_CLITICS, MAX_CLITIC, FieldText, is_arabic, words
-from monitor.rules.tree import (TEXT_FIELDS, CNode, CTerms, Hits, Leaf, Trace, all_ids,
-                                compile_tree, leaves, positive_ids)
+from monitor.rules.terms import TermTable
+from monitor.rules.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
+from monitor.rules.tree import (TEXT, CNode, CTerms, Hits, Leaf, Trace, all_ids, compile_tree,
+                                leaves, positive_ids)
 
 __all__ = ["Clause", "Explanation", "Matcher", "compile_rules", "format_query", "parse_query"]
 
 EVENT_PREFIX = "event-"  # [terms] event-takedown = [...] gives the event tag "takedown"
-MIN_STEM = 3  # letters before a '*'
-MAX_HITS = 1000  # occurrences kept per term and field: bounds work on pathological input
+MAX_HITS = 100  # occurrences kept per term and field: bounds the work on pathological input
 MAX_TERMS_SHOWN = 100  # matched terms stored per match
 
 
@@ -62,25 +63,49 @@ class Explanation:
 
 
 class _Scan:
-    __slots__ = ("fields", "hits")
+    """One document, folded and scanned: its fields and the hits of every term in them."""
+
+    __slots__ = ("fields", "hits", "shift", "named")
 
     def __init__(self, fields: dict[str, FieldText], hits: Hits) -> None:
         self.fields, self.hits = fields, hits
+        # "text" is the title then the body, the body shifted past the title and one gap word
+        self.shift = fields["title"].n_words + 1
+        text: dict[int, list[tuple[int, int]]] = {}
+        for tid, spans in hits["title"].items():
+            text[tid] = list(spans)
+        for tid, spans in hits["body"].items():
+            text.setdefault(tid, []).extend((s + self.shift, e + self.shift) for s, e in spans)
+        hits[TEXT] = text
+        self.named: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # events, entities
+
+    def place(self, leaf: Leaf) -> Leaf:
+        """A hit of "text" as a hit of the title or of the body."""
+        tid, field, s, e = leaf
+        if field != TEXT:
+            return leaf
+        return (tid, "title", s, e) if s < self.shift else (tid, "body", s - self.shift,
+                                                            e - self.shift)
 
     def term(self, leaf: Leaf) -> MatchedTerm:
-        tid, field, s, e = leaf
+        tid, field, s, e = self.place(leaf)
         ft = self.fields[field]
         start, end = ft.span(s)[0], ft.span(e - 1)[1]
         return MatchedTerm(ft.text[start:end], field, start, end)
 
-    def first(self, ids: frozenset[int]) -> tuple[int, int] | None:
-        """(field rank, word) of the first hit of any of ``ids`` in the title, then the body."""
-        for rank, f in enumerate(TEXT_FIELDS):
-            found = self.hits.get(f, {})
-            starts = [found[t][0][0] for t in found.keys() & ids]
-            if starts:
-                return rank, min(starts)
-        return None
+    def terms(self, found: tuple[Leaf, ...]) -> tuple[MatchedTerm, ...]:
+        """The matched terms behind ``found``: title first, in order, at most MAX_TERMS_SHOWN."""
+        placed = sorted({self.place(leaf) for leaf in found},
+                        key=lambda t: (t[1] != "title", t[1], t[2], t[3], t[0]))
+        return tuple(dict.fromkeys(self.term(leaf) for leaf in placed[:MAX_TERMS_SHOWN]))
+
+    def score(self, found: tuple[Leaf, ...]) -> float:
+        """The sum, over distinct terms, of each term's best placement (see ``weight``)."""
+        best: dict[int, float] = {}
+        for leaf in found:
+            tid, field, start, _ = self.place(leaf)
+            best[tid] = max(best.get(tid, 0.0), weight(field, start))
+        return round(sum(best.values()), 3)
 
 
 class Matcher:
@@ -92,9 +117,15 @@ class Matcher:
                  events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...]) -> None:
         self.rules = tuple(r for r, _ in rules)
         self._rules = rules
-        self._entities = entities
-        self._events = events
+        self._named = (events, entities)
+        # term id -> the events (0) and entities (1) it names: found from the hits alone
+        self._named_index: dict[int, list[tuple[int, int]]] = {}
+        for kind, group in enumerate(self._named):
+            for i, (_, ids) in enumerate(group):
+                for tid in ids:
+                    self._named_index.setdefault(tid, []).append((kind, i))
         self._fields = fields
+        self._keys = keys
         self._automaton: ahocorasick.Automaton | None = None
         if keys:
             self._automaton = ahocorasick.Automaton()
@@ -107,21 +138,26 @@ class Matcher:
                 for tid in all_ids(tree):
                     index.setdefault(tid, []).append(i)
         self._index = index
-        self._last: tuple[Document, _Scan] | None = None
+        self._local = threading.local()  # the last document scanned, per thread
+
+    @property
+    def n_terms(self) -> int:
+        """Distinct terms compiled into the automaton (rules, lists and entities)."""
+        return len(self._keys)
 
     @property
     def event_tags(self) -> tuple[str, ...]:
-        return tuple(tag for tag, _ in self._events)
+        return tuple(tag for tag, _ in self._named[0])
 
     # --- scanning -----------------------------------------------------------------------------
     def _scan(self, doc: Document) -> _Scan:
-        last = self._last
+        last = getattr(self._local, "last", None)
         if last is not None and (last[0] is doc or last[0] == doc):
-            return last[1]
+            return last[1]  # find_matches then find_entities on one story: one scan
         fields = {f: FieldText(getattr(doc, f) or "") for f in self._fields}
         hits = {f: self._scan_field(ft) for f, ft in fields.items()}
         scan = _Scan(fields, hits)
-        self._last = (doc, scan)
+        self._local.last = (doc, scan)
         return scan
 
     def _scan_field(self, ft: FieldText) -> dict[int, list[tuple[int, int]]]:
@@ -164,49 +200,49 @@ class Matcher:
             if occs is None:
                 continue
             found = leaves(occs)
-            score = _score(found)
+            score = scan.score(found)
             if score < rule.min_score:
                 continue
             if tags is None:
-                tags = self._found(scan, self._events)
-            terms = tuple(scan.term(leaf) for leaf in found[:MAX_TERMS_SHOWN])
-            out.append(Match(rule.name, score, terms, _merge(tags, rule.tags)))
+                tags = self._found(scan)[0]
+            out.append(Match(rule.name, score, scan.terms(found), _merge(tags, rule.tags)))
         return out
 
     def find_entities(self, doc: Document) -> tuple[str, ...]:
         """Canonical names of the entities named in the title or body, by first appearance."""
-        return self._found(self._scan(doc), self._entities)
+        return self._found(self._scan(doc))[1]
 
     def find_events(self, doc: Document) -> tuple[str, ...]:
         """Event tags (takedown, raid, ...) whose terms appear in ``doc``, by first appearance."""
-        return self._found(self._scan(doc), self._events)
+        return self._found(self._scan(doc))[0]
 
     def explain(self, doc: Document) -> tuple[Explanation, ...]:
         """For every rule, enabled or not: the clause tree on ``doc`` and why it fired or not."""
         scan = self._scan(doc)
-        events = self._found(scan, self._events)
+        events = self._found(scan)[0]
         out = []
         for rule, tree in self._rules:
             trace = tree.trace(scan.hits)
-            score = _score(trace.leaves) if trace.matched else 0.0
+            score = scan.score(trace.leaves) if trace.matched else 0.0
             fired = rule.enabled and trace.matched and score >= rule.min_score
             out.append(Explanation(rule.name, rule.query, rule.enabled, fired, score,
                                    rule.min_score, _merge(events, rule.tags) if fired else (),
                                    _clause(trace, scan)))
         return tuple(out)
 
-    def _found(self, scan: _Scan, named: tuple[tuple[str, frozenset[int]], ...]
-               ) -> tuple[str, ...]:
-        firsts = [(first, i) for i, (_, ids) in enumerate(named)
-                  if (first := scan.first(ids)) is not None]
-        return tuple(named[i][0] for _, i in sorted(firsts))
-
-
-def _score(found: tuple[Leaf, ...]) -> float:
-    best: dict[int, float] = {}
-    for tid, field, start, _ in found:
-        best[tid] = max(best.get(tid, 0.0), weight(field, start))
-    return round(sum(best.values()), 3)
+    def _found(self, scan: _Scan) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Event tags and entity names in the title or body, each by first appearance."""
+        if scan.named is None:
+            first: tuple[dict[int, int], dict[int, int]] = ({}, {})
+            for tid, spans in scan.hits[TEXT].items():
+                for kind, i in self._named_index.get(tid, ()):
+                    where = min(s for s, _ in spans)
+                    if where < first[kind].get(i, where + 1):
+                        first[kind][i] = where
+            events, entities = (tuple(group[i][0] for i in sorted(found, key=found.__getitem__))
+                                for group, found in zip(self._named, first))
+            scan.named = (events, entities)
+        return scan.named
 
 
 def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
@@ -214,58 +250,15 @@ def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _clause(trace: Trace, scan: _Scan) -> Clause:
-    return Clause(trace.query, trace.matched,
-                  tuple(scan.term(leaf) for leaf in trace.leaves[:MAX_TERMS_SHOWN]),
+    return Clause(trace.query, trace.matched, scan.terms(trace.leaves),
                   tuple(_clause(c, scan) for c in trace.children))
 
 
 # --- compiling ------------------------------------------------------------------------------------
-class _Compiler:
-    """Gives every distinct term an id and an automaton key."""
-
-    def __init__(self) -> None:
-        self.ids: dict[tuple[tuple[str, ...], bool], int] = {}
-        self.keys: dict[str, list[int]] = {}
-        self.meta: dict[str, tuple[int, bool]] = {}
-
-    def term(self, text: str, prefix: bool, rule: str, where: str, pos: int | None = None) -> int:
-        ws = tuple(words(text))
-        at = f", position {pos}" if pos is not None and pos >= 0 else ""
-        if not ws:
-            raise RuleError(f"{where}{at}: term {text!r} has no letters or digits: it can never "
-                            "match", rule=rule, position=pos)
-        if prefix and len(ws[-1]) < MIN_STEM:
-            raise RuleError(f"{where}{at}: '{ws[-1]}*' is too short: a '*' needs at least "
-                            f"{MIN_STEM} letters before it", rule=rule, position=pos)
-        ident = (ws, prefix)
-        if ident not in self.ids:
-            tid = self.ids[ident] = len(self.ids)
-            arabic = is_arabic(ws[0][0])
-            key = ("" if arabic else " ") + " ".join(ws) + ("" if prefix else " ")
-            self.keys.setdefault(key, []).append(tid)
-            self.meta[key] = (len(ws), arabic)
-        return self.ids[ident]
-
-    def entry(self, text: str, rule: str, where: str) -> int:
-        """One entry of a [terms] list or an [entities] alias: a word or phrase, '*' at the end."""
-        text = text.strip()
-        if len(text) >= 2 and text[0] == text[-1] == '"':
-            text = text[1:-1]
-        prefix = text.endswith("*")
-        if prefix:
-            text = text[:-1]
-        if "*" in text:
-            raise RuleError(f"{where}: '*' may only end a term ({text!r})", rule=rule)
-        return self.term(text, prefix, rule, where)
-
-    def automaton_keys(self) -> dict[str, tuple[int, int, bool, tuple[int, ...]]]:
-        return {k: (len(k), *self.meta[k], tuple(v)) for k, v in self.keys.items()}
-
-
 def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]],
                   entities: Mapping[str, Sequence[str]]) -> Matcher:
     """Compile every rule, term list and entity once. ``RuleError`` names what is wrong."""
-    comp = _Compiler()
+    comp = TermTable()
     lists: dict[str, frozenset[int]] = {}
     for name, entries in terms.items():
         where = f'term list "{name}"'
@@ -282,7 +275,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         ents.append((name, frozenset(comp.entry(str(a), name, where) for a in (name, *aliases))))
 
     compiled = []
-    used_fields = set(TEXT_FIELDS)
+    used_fields = {"title", "body"}
     seen: set[str] = set()
     for rule in rules:
         if rule.name in seen:
@@ -310,8 +303,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         if rule.min_score > best:
             raise RuleError(f"{where}: min_score {rule.min_score} can never be reached "
                             f"(at most {best})", rule=rule.name)
-        if rule.enabled:
-            used_fields |= _fields(tree)
+        used_fields |= _fields(tree)  # disabled rules too: explain() shows them
         compiled.append((rule, tree))
     return Matcher(tuple(compiled), comp.automaton_keys(), tuple(ents), events,
                    tuple(f for f in FIELDS if f in used_fields))
@@ -323,6 +315,6 @@ def _fields(tree: CNode) -> set[str]:
     while stack:
         n = stack.pop()
         if isinstance(n, CTerms):
-            out.update(n.fields)
+            out.update(f for f in n.fields if f != TEXT)
         stack.extend(n.parts())
     return out

@@ -6,9 +6,11 @@ Grammar (operators upper case; precedence NOT > NEAR > AND > OR)::
     or      := and ("OR" and)*
     and     := unary (("AND" unary) | ("NOT" near))*     "a NOT b" is "a AND NOT b"
     unary   := "NOT" unary | near
-    near    := primary ("NEAR/" n primary)*             left-associative, 1 <= n <= 1000
+    near    := primary (["NOT"] "NEAR/" n primary)*     left-associative, 1 <= n <= 1000
     primary := "(" or ")" | FIELD ":" primary | word | word* | "phrase" | "phrase*" | $list
 
+``A NOT NEAR/n B`` keeps the occurrences of A that have no B within n words: it drops the
+"pirates" of "Pittsburgh Pirates" and keeps the other ones of the same story.
 ``parse_query(format_query(ast)) == ast`` for every AST (a property test checks it).
 """
 
@@ -24,7 +26,7 @@ KEYWORDS = ("AND", "OR", "NOT")
 MAX_DEPTH = 40  # nesting limit: parentheses, NOT, field scopes and NEAR chains
 MAX_NEAR = 1000
 _LIST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-_NEAR = re.compile(r"NEAR/(\d+)")
+_NEAR = re.compile(r"NEAR/(\d{1,4})")
 _SPECIAL = set('()"') | {" ", "\t", "\n", "\r"}
 
 
@@ -83,7 +85,17 @@ class Near:
     pos: int = field(default=-1, compare=False)
 
 
-Node = Term | ListRef | Field | Not | And | Or | Near
+@dataclass(frozen=True, slots=True)
+class NotNear:
+    """``left NOT NEAR/distance right``: occurrences of ``left`` with no ``right`` that close."""
+
+    left: Node
+    right: Node
+    distance: int
+    pos: int = field(default=-1, compare=False)
+
+
+Node = Term | ListRef | Field | Not | And | Or | Near | NotNear
 
 
 # --- lexer ----------------------------------------------------------------------------------
@@ -141,19 +153,19 @@ def _lex(text: str, rule: str) -> list[_Tok]:
             while j < n and not (text[j] in _SPECIAL or text[j].isspace()):
                 j += 1
             word = text[i:j]
-            colon = word.find(":")
-            if word.startswith("$"):
-                m = _LIST_NAME.fullmatch(word[1:])
-                if not m:
-                    raise fail("expected a list name after '$' (letters, digits, '_' or '-')", i)
-                toks.append(_Tok("LIST", word[1:], i))
-            elif colon >= 0:
-                name = word[:colon]
+            while not word.startswith("$") and ":" in word:  # field scopes: title:body:x
+                name, _, word = word.partition(":")
                 if name not in FIELDS:
                     raise fail(f"unknown field '{name}': expected one of "
                                f"{', '.join(FIELDS)} before ':' (quote words containing ':')", i)
                 toks.append(_Tok("FIELD", name, i))
-                j = i + colon + 1  # what follows the colon is lexed on its own
+                i += len(name) + 1
+            if not word:
+                pass  # "title:" followed by a space, '(' or a phrase
+            elif word.startswith("$"):
+                if not _LIST_NAME.fullmatch(word[1:]):
+                    raise fail("expected a list name after '$' (letters, digits, '_' or '-')", i)
+                toks.append(_Tok("LIST", word[1:], i))
             elif word in KEYWORDS:
                 toks.append(_Tok(word, word, i))
             elif word == "NEAR" or word.startswith("NEAR/"):
@@ -249,11 +261,16 @@ class _Parser:
         first = self.peek()
         node = self.primary()
         chain = 0
-        while self.peek().kind == "NEAR":
+        while True:
+            negated = self.peek().kind == "NOT" and self.toks[self.i + 1].kind == "NEAR"
+            if not (negated or self.peek().kind == "NEAR"):
+                break
+            if negated:
+                self.take()
             tok = self.take()
             chain += 1
             self.nest(tok)
-            node = Near(node, self.primary(), tok.n, first.pos)
+            node = (NotNear if negated else Near)(node, self.primary(), tok.n, first.pos)
         self.depth -= chain
         return node
 
@@ -295,7 +312,7 @@ def _bare(text: str) -> bool:
 
 
 def _compound(node: Node) -> bool:
-    return isinstance(node, (And, Or, Near, Not))
+    return isinstance(node, (And, Or, Near, NotNear, Not))
 
 
 def format_query(node: Node) -> str:
@@ -322,9 +339,10 @@ def format_query(node: Node) -> str:
         return " AND ".join(part(c, (And, Or)) for c in node.children)
     if isinstance(node, Or):
         return " OR ".join(part(c, (And, Or, Not)) for c in node.children)
-    if isinstance(node, Near):
-        return (f"{part(node.left, (And, Or, Not, Near))} NEAR/{node.distance} "
-                f"{part(node.right, (And, Or, Not, Near))}")
+    if isinstance(node, (Near, NotNear)):
+        op = "NEAR" if isinstance(node, Near) else "NOT NEAR"
+        group = (And, Or, Not, Near, NotNear)
+        return f"{part(node.left, group)} {op}/{node.distance} {part(node.right, group)}"
     raise TypeError(f"not a query node: {node!r}")
 
 
@@ -338,6 +356,6 @@ def depth(node: Node) -> int:
             stack.append((n.child, d + 1))
         elif isinstance(n, (And, Or)):
             stack.extend((c, d + 1) for c in n.children)
-        elif isinstance(n, Near):
+        elif isinstance(n, (Near, NotNear)):
             stack.extend(((n.left, d + 1), (n.right, d + 1)))
     return best

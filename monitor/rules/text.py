@@ -1,7 +1,7 @@
 """Folding and tokenisation: one definition of "a word" for documents and queries alike.
 
 Every character is folded on its own (NFKD, accents dropped, case folded, a few letters
-such as œ/ß/ة spelt out), so a whole field folds with one ``str.translate`` and splits into
+such as œ/ß/ة spelt out, "+" read "plus"), so a whole field folds with one ``str.translate`` and splits into
 words with one ``str.split``: no Python loop per word. The words are joined into a
 ``compact`` string (" w1 w2 ... wn ") that the Aho-Corasick automaton scans; original
 character offsets are recovered lazily, only for the words that end up in a match.
@@ -49,16 +49,21 @@ _DROPPED = re.compile(f"[{_MARK_CLASS}]")
 _CJK_CLASS = ("\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
               "\U00020000-\U0003ffff")
 _CJK = re.compile(f"[{_CJK_CLASS}]")
-# A word in the original text: a run of word characters, or one CJK character. It counts
-# as a word unless it folds to nothing (a run of combining marks alone).
-_RUN = re.compile(f"[{_CJK_CLASS}]|(?:(?![{_CJK_CLASS}])[^\\W_{_EXTRA_SEPARATORS}]|[{_MARK_CLASS}])+")
+# "+" reads "plus", a word of its own: "CANAL+" = "Canal +" = "Canal Plus", and not "canal".
+_PLUS = "+\uff0b\ufe62"
+# A word in the original text: a run of word characters, or one CJK character, or a plus.
+# It counts as a word unless it folds to nothing (a run of combining marks alone).
+_RUN = re.compile(f"(?=[^\\W_])[{_CJK_CLASS}]|[{_PLUS}]"
+                  f"|(?:(?![{_CJK_CLASS}])[^\\W_{_EXTRA_SEPARATORS}]|[{_MARK_CLASS}])+")
 
 
 def _fold_char(cp: int) -> str:
     c = chr(cp)
-    if _CJK.match(c):
+    if c in _PLUS:
+        return " plus "
+    if _CJK.match(c) and c.isalnum():
         folded = _fold_letter(c)
-        return f" {folded} " if folded else ""
+        return f" {folded} " if folded else " "  # a word of its own, or a separator
     if _DROPPED.match(c):
         return ""
     if c in _EXTRA_SEPARATORS or not c.isalnum():
@@ -139,8 +144,14 @@ class FieldText:
             self._runs = _RUN.finditer(self.text)
         spans = self._spans
         while len(spans) <= index:
-            m = next(self._runs)
+            m = next(self._runs, None)
+            if m is None:  # cannot happen (same classes as fold); never fail on odd input
+                end = len(self.text)
+                spans.extend([(end, end)] * (index + 1 - len(spans)))
+                break
             run = m.group()
-            if run.isascii() or run.translate(FOLD).strip():
-                spans.append(m.span())
+            # one run is one word, except a run with CJK characters (one word each) and
+            # a run of marks alone (no word)
+            n = 1 if run.isascii() else len(run.translate(FOLD).split())
+            spans.extend([m.span()] * n)
         return spans[index]

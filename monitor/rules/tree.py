@@ -1,7 +1,7 @@
 """Compiled rule trees: a query AST bound to term ids, evaluated on the hits of one scan.
 
-``hits`` maps a field name to {term id: [(first word, end word), ...]} (word positions,
-end exclusive). Evaluation returns ``None`` (the clause is false) or the occurrences that
+``hits`` maps a field name ("title", "body", "text" = both, ...) to {term id: [(first word,
+end word), ...]} (word positions, end exclusive). Evaluation returns ``None`` (the clause is false) or the occurrences that
 make it true, each ``(field, start, end, leaves)`` where ``leaves`` are the
 ``(term id, field, start, end)`` hits behind it; a true NOT has none.
 """
@@ -13,12 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.errors import RuleError
-from monitor.rules.query import And, Field, ListRef, Near, Node, Not, Or, Term, format_query
+from monitor.rules.query import (And, Field, ListRef, Near, Node, Not, NotNear, Or, Term,
+                                 format_query)
 
 Leaf = tuple[int, str, int, int]
 Occ = tuple[str, int, int, tuple[Leaf, ...]]
 Hits = dict[str, dict[int, list[tuple[int, int]]]]
-TEXT_FIELDS = ("title", "body")  # where an unscoped term is looked for
+# Unscoped terms are looked for in "text": the title then the body, read as one passage (the
+# body's first word is two words after the title's last), so "Operators arrested" in a title is
+# near "the pirate site" at the start of the body. title: and body: scope one of them.
+TEXT = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,17 +171,32 @@ class CNear(CNode):
         return out or None
 
 
+class CNotNear(CNear):
+    """Occurrences of ``left`` with no occurrence of ``right`` within ``n`` words."""
+
+    __slots__ = ()
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        left = self.left.ev(hits)
+        if not left:
+            return None
+        right = self.right.ev(hits) or []
+        near = {id(x) for x, _ in _closest(left, right, self.n)} if right else set()
+        kept = [x for x in left if id(x) not in near]
+        return kept or None
+
+
 def leaves(occs: list[Occ] | tuple[Occ, ...]) -> tuple[Leaf, ...]:
     """The distinct term hits behind some occurrences, in document order."""
     found = {leaf for occ in occs for leaf in occ[3]}
-    return tuple(sorted(found, key=lambda t: (t[1] != "title", t[1], t[2], t[3], t[0])))
+    return tuple(sorted(found, key=lambda t: (t[1], t[2], t[3], t[0])))
 
 
 # --- compiling an AST -------------------------------------------------------------------------
 def compile_tree(node: Node, rule: str, term: Callable[[Term], int],
                  named: Callable[[ListRef], frozenset[int]], scope: str | None = None) -> CNode:
     """Bind ``node`` to term ids (``term``, ``named`` raise RuleError for bad terms and lists)."""
-    fields = (scope,) if scope else TEXT_FIELDS
+    fields = (scope,) if scope else (TEXT,)
 
     def fail(msg: str, at: Node) -> RuleError:
         return RuleError(f'rule "{rule}", position {at.pos}: {msg}', rule=rule, position=at.pos)
@@ -214,15 +233,16 @@ def compile_tree(node: Node, rule: str, term: Callable[[Term], int],
         else:
             rest = compiled
         return COr(node, tuple(rest))
-    if isinstance(node, Near):
+    if isinstance(node, (Near, NotNear)):
         parts = []
         for side in (node.left, node.right):
             bad = _not_spanning(side)
             if bad is not None:
-                raise fail("NEAR/n joins words, phrases, lists, OR groups and NEAR groups; "
+                raise fail("NEAR/n joins words, phrases, lists, OR and NEAR groups; "
                            f"not {type(bad).__name__.upper()} (in {format_query(bad)})", node)
             parts.append(again(side))
-        return CNear(node, parts[0], parts[1], node.distance)
+        return (CNear if isinstance(node, Near) else CNotNear)(node, parts[0], parts[1],
+                                                               node.distance)
     raise TypeError(f"not a query node: {node!r}")
 
 
@@ -237,7 +257,7 @@ def _not_spanning(node: Node) -> Node | None:
             stack.append(n.child)
         elif isinstance(n, Or):
             stack.extend(n.children)
-        elif isinstance(n, Near):
+        elif isinstance(n, (Near, NotNear)):
             stack.extend((n.left, n.right))
     return None
 
@@ -260,6 +280,8 @@ def positive_ids(node: CNode, negated: bool = False) -> set[int]:
         return set() if negated else set(node.ids)
     if isinstance(node, CNot):
         return positive_ids(node.child, not negated)
+    if isinstance(node, CNotNear):
+        return positive_ids(node.left, negated)
     out: set[int] = set()
     for c in node.parts():
         out |= positive_ids(c, negated)
