@@ -40,12 +40,6 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(Path(args.config) if args.config else None)
 
 
-def _compile(config: Config) -> object:
-    from monitor.match import compile_rules
-
-    return compile_rules(config.rules, config.terms, config.entities)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.daemon import run_forever, run_once
 
@@ -59,8 +53,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from monitor.match import matcher_for
+
     config = _config(args)
-    _compile(config)
+    matcher_for(config)
     print(f"{config.path}: OK ({len(config.feeds)} feeds, {len(config.rules)} rules, "
           f"{sum(n.enabled for n in config.notifiers)} of {len(config.notifiers)} notifiers enabled)")
     return 0
@@ -141,7 +137,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 # Modules that add commands: each has ``register(command)``, where ``command(name, func, help,
 # example)`` returns the subcommand's parser (see build_parser). One line per area keeps the
 # commands of each stage beside that stage.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["monitor.commands_rules"]
 
 CommandAdder = Callable[..., argparse.ArgumentParser]
 

@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, FeedConfig
 from monitor.fetch import make_client
-from monitor.match import compile_rules
+from monitor.match import matcher_for
 from monitor.notify import build_notifiers
 from monitor.pipeline import CycleReport, Pipeline, utcnow
 from monitor.store import Store
@@ -50,7 +50,7 @@ class Runtime:
 @contextlib.asynccontextmanager
 async def open_runtime(config: Config, *, executor: bool = True) -> AsyncIterator[Runtime]:
     """Everything a cycle needs, opened once and closed in order."""
-    matcher = compile_rules(config.rules, config.terms, config.entities)
+    matcher = matcher_for(config)
     store = Store(config.database)
     client = make_client(config.fetch)
     pool = make_executor() if executor and config.fetch.fetch_pages else None

@@ -10,7 +10,7 @@ from monitor import clipping as clippings
 from monitor.config import Config
 from monitor.errors import ClippingError
 from monitor.identity import canonical_url, story_key
-from monitor.match import compile_rules
+from monitor.match import matcher_for
 from monitor.models import Document
 from monitor.pipeline import route_alerts, utcnow
 from monitor.store import Store
@@ -25,7 +25,7 @@ class ImportResult:
 
 
 def import_files(config: Config, files: list[Path], *, alert: bool = False) -> ImportResult:
-    matcher = compile_rules(config.rules, config.terms, config.entities)
+    matcher = matcher_for(config)
     enabled = {n.name for n in config.notifiers if n.enabled}
     store = Store(config.database)
     result = ImportResult()

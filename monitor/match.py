@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from monitor.errors import RuleError
+from monitor.config import Config
+from monitor.errors import ConfigError, RuleError
 from monitor.models import Document, Match, MatchedTerm, RuleConfig
 from monitor.rules.query import FIELDS, ListRef, Node, Term, format_query, parse_query
 from monitor.rules.terms import TermTable
@@ -318,3 +319,20 @@ def _fields(tree: CNode) -> set[str]:
             out.update(f for f in n.fields if f != TEXT)
         stack.extend(n.parts())
     return out
+
+
+def matcher_for(config: Config) -> Matcher:
+    """The configured rules compiled; a RuleError becomes a ConfigError naming the file and key."""
+    try:
+        return compile_rules(config.rules, config.terms, config.entities)
+    except RuleError as e:
+        names = [r.name for r in config.rules]
+        if e.rule in names:
+            key = f"rules[{names.index(e.rule)}].query"
+        elif e.rule in config.terms:
+            key = f"terms.{e.rule}"
+        elif e.rule in config.entities:
+            key = f"entities.{e.rule}"
+        else:
+            key = "rules"
+        raise ConfigError(str(e), path=str(config.path), key=key) from e
