@@ -98,6 +98,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
+    if value.replace(".", "", 1).isdigit():  # "1.5": not RFC 9110, but Discord sends it (issue 4)
+        return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
