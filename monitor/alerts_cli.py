@@ -163,8 +163,12 @@ def register(command: Any) -> None:
     r.add_argument("ids", nargs="+", metavar="ID", help="alert number or key (see `monitor alerts`)")
     r.add_argument("--json", action="store_true", help="one JSON object per alert")
 
-    n = command("notify", lambda args: (n.print_help(), 2)[1],
-                "notifier tools: `monitor notify test NAME`", "monitor notify test webhook")
+    def notify_help(args: argparse.Namespace) -> int:
+        n.print_help()
+        return 2
+
+    n = command("notify", notify_help, "notifier tools: `monitor notify test NAME`",
+                "monitor notify test webhook")
     tools = n.add_subparsers(dest="notify_action", metavar="ACTION")
     t = command("test", cmd_notify_test, "send a sample alert through one notifier (enabled or "
                 "not) and report the result; nothing is stored", "monitor notify test email",

@@ -31,6 +31,8 @@ examples:
   monitor show 34fcc89c45c3ecef
   monitor export clippings/
   monitor import seeds/*.txt
+  monitor alerts --failed          alerts that could not be delivered, with the reason
+  monitor notify test email        send a sample alert through the notifier named "email"
 
 The configuration is --config PATH, else $MONITOR_CONFIG, else ./config.toml.
 """
