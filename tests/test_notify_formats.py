@@ -333,3 +333,20 @@ def test_payload_lengths_count_utf16() -> None:
     payload = discord.alert_payload(alert(emoji))
     assert utf16(payload["embeds"][0]["title"]) <= 256
     assert CHECKS["discord"](payload) == []
+
+
+# --- documentation ------------------------------------------------------------------------------
+
+def test_issue_4_settings_and_commands_are_documented() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    config_text = (repo / "config.toml").read_text(encoding="utf-8")
+    for key in ("backlog_max_age", "min_score", "digest", "flood_limit", "flood_window",
+                "format", "secret_env", "password_file", "urls_env", "timeout"):
+        assert f"`{key}`" in readme, key
+        assert key in config_text.split("# === Rules")[0], key
+    for command in ("monitor alerts [--status", "monitor alerts retry ID", "monitor notify test NAME"):
+        assert command in readme, command
+    webhook_doc = (repo / "docs" / "webhook.md").read_text(encoding="utf-8")
+    for word in ("webhook-id", "webhook-timestamp", "webhook-signature", "monitor.digest"):
+        assert word in webhook_doc

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -439,3 +440,43 @@ def test_alerts_json_lines_only_on_stdout(tmp_path: Path, feed_server: FeedServe
             "title", "source", "url", "rules", "digest_id"} <= set(objects[0])
     assert all(o["status"] == "sent" and o["rules"] == ["piracy-enforcement"] for o in objects)
     assert len(monitor(config, "alerts", "--limit", "2", "--json").stdout.splitlines()) == 2
+
+
+# --- a hostile story, from the feed to every channel ---------------------------------------------
+
+def test_hostile_story_from_the_feed_to_every_channel(tmp_path: Path, feed_server: FeedServer,
+                                                      smtp_server: SMTPServer) -> None:
+    """A title with CR/LF, <script>, @channel and 5,000 characters, as a feed would carry it
+    (XML-escaped): no header injection, escaped HTML, no mention, cut within every limit."""
+    raw = ("Police shut down pirate IPTV\r\nBcc: evil@example.org\r\n<script>alert(1)</script> "
+           "@channel @here @everyone <!channel> <@U024BE7LH> " + "x" * 5000)
+    escaped = (raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+               .replace("\r", "&#13;").replace("\n", "&#10;"))
+    item = {"title": escaped, "link": feed_server.url("/news/hostile"),
+            "summary": "&lt;p&gt;@channel arrested&lt;/p&gt;", "date": published_now(1)}
+    feed = feed_server.put("/rss.xml", rss("Piracy Daily", [item]), "application/rss+xml")
+    receivers = {fmt: WebhookReceiver(validator=validator(fmt))
+                 for fmt in ("slack", "discord", "teams", "mattermost")}
+    for receiver in receivers.values():
+        receiver.start()
+    notifiers = "".join(webhook(r.url, fmt, f'format = "{fmt}"') for fmt, r in receivers.items())
+    notifiers += (f'\n[[notifiers]]\nname = "mail"\ntype = "email"\nhost = "127.0.0.1"\n'
+                  f'port = {smtp_server.port}\nfrom = "monitor@example.org"\n'
+                  f'to = ["analyst@example.org"]\nsecurity = "none"\n')
+    config = write_config(tmp_path, [feed], notifiers)
+    try:
+        assert "5 alerts sent" in once(config)
+        for fmt, receiver in receivers.items():
+            [request] = receiver.wait_for(1)
+            assert receiver.rejections == [], fmt  # within the limits, no mention
+        [mail] = smtp_server.wait_for(1)
+        head = mail.data.split(b"\r\n\r\n", 1)[0]
+        assert not re.search(rb"(?im)^bcc:", head) and mail.rcpt_tos == ["analyst@example.org"]
+        subject = mail.message["Subject"]
+        assert subject.startswith("[piracy-enforcement] Police shut down pirate IPTV Bcc: evil@")
+        assert len(subject) <= 200 and subject.endswith("… — Feed 0")  # the feed's name: no page
+        page = mail.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    finally:
+        for receiver in receivers.values():
+            receiver.stop()

@@ -11,6 +11,8 @@ Timeouts are Apprise's per URL (its ``cto`` and ``rto`` URL parameters, 4 s by d
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import os
 from typing import Any
 
@@ -21,28 +23,27 @@ from monitor.notify.chat import defuse
 from monitor.notify.digest import digest_subject, digest_text
 from monitor.notify.render import email_subject, email_text
 
-try:
-    import apprise as _apprise
-except ImportError:  # the extra is not installed: only a notifier of this type needs it
-    _apprise = None
 
 
 def available() -> bool:
-    return _apprise is not None
+    """Whether the extra is installed (imported only when an Apprise notifier is built: it is
+    large, and most configurations do without it)."""
+    return importlib.util.find_spec("apprise") is not None
 
 
 class AppriseNotifier:
     """``type = "apprise"``: the alert's subject as title and its plain text as body."""
 
     def __init__(self, cfg: AppriseConfig) -> None:
-        if _apprise is None:
+        if not available():
             raise ConfigError(f"notifier {cfg.name!r} has type \"apprise\", which needs the "
                               "apprise package: pip install 'monitor[apprise]'",
                               key="notifiers.type")
+        self._apprise: Any = importlib.import_module("apprise")
         self.name = cfg.name
         self.cfg = cfg
         for url in cfg.urls:  # the ones in the file are checked now, so a typo stops the start
-            if not _apprise.Apprise().add(url):
+            if not self._apprise.Apprise().add(url):
                 raise ConfigError(f"notifier {cfg.name!r}: Apprise does not understand the URL "
                                   f"starting {url.split('://', 1)[0]!r}://",
                                   key="notifiers.urls")
@@ -58,15 +59,14 @@ class AppriseNotifier:
         return urls
 
     def _notify(self, title: str, body: str) -> None:
-        assert _apprise is not None
-        sender: Any = _apprise.Apprise()
+        sender: Any = self._apprise.Apprise()
         for url in self._urls():
             if not sender.add(url):
                 raise NotifyError("Apprise does not understand one of the URLs (urls_env)",
                                   channel=self.name, permanent=True)
         # Feed text reaches chat services that ping on @channel or <!here>: defused first.
         ok = sender.notify(title=defuse(title), body=defuse(body),
-                           body_format=_apprise.NotifyFormat.TEXT)
+                           body_format=self._apprise.NotifyFormat.TEXT)
         if not ok:
             raise NotifyError("Apprise could not deliver to every URL (its log says why)",
                               channel=self.name, permanent=False)
