@@ -5,6 +5,7 @@ deliver(notifiers):
         retry its digests whose backoff has passed (all of them when forced)
         digest notifier: when the schedule says so, gather what waits into a digest, send it
         else, more than flood_limit alerts within flood_window: gather them into one digest
+            (at most one per flood_window while the flood lasts; the rest wait for the next)
         else, send each pending alert whose backoff has passed (each one when forced)
     a transient failure ends that notifier's pass (its receiver is down: the next alerts wait
     their turn rather than hammer it); a Retry-After holds for all of its pending alerts, and
@@ -85,38 +86,46 @@ class Outbox:
         for digest in self.store.due_digests(name, now=now, force=force):
             if not await self._send_digest(notifier, digest, report):
                 return
-        digest_id = self._gather(name, cfg, now)
+        digest_id, hold = self._gather(name, cfg, now)
         fresh = self.store.digest(digest_id) if digest_id is not None else None
         if fresh is not None and not await self._send_digest(notifier, fresh, report):
             return
-        if cfg is not None and cfg.digest:
-            return  # a digest notifier sends nothing on its own
+        if hold or (cfg is not None and cfg.digest):
+            return  # a digest notifier, or a flood: nothing goes on its own
         for alert in self.store.due_alerts(name, now=now, force=force):
             if not await self._send_alert(notifier, alert, report):
                 return
 
-    def _gather(self, name: str, cfg: NotifierConfig | None, now: dt.datetime) -> int | None:
-        """Make a digest of what waits when the schedule or flood control calls for one."""
+    def _gather(self, name: str, cfg: NotifierConfig | None,
+                now: dt.datetime) -> tuple[int | None, bool]:
+        """Make a digest of what waits when the schedule or flood control calls for one.
+        Returns its id (or None) and whether the alerts that wait must keep waiting: during a
+        flood, at most one digest per flood_window goes out, and nothing one by one."""
         if cfg is None or not self.store.waiting_alerts(name):
-            return None
+            return None, False
         if cfg.digest:
             oldest = self.store.oldest_waiting(name)
             last = self.store.last_digest_at(name)
             anchor = max(oldest, last) if oldest and last else oldest
             if anchor is None or not parse_cadence(cfg.digest).is_due(anchor, now):
-                return None
+                return None, True
             reason = "schedule"
         else:
             since = now - dt.timedelta(seconds=cfg.flood_window)
-            if self.store.alerts_since(name, since) <= cfg.flood_limit:
-                return None
+            last = self.store.last_digest_at(name)
+            if last is not None and last > since:
+                return None, True  # a flood digest went out within the window: the rest wait
+            # The alerts of the window: those already sent one by one, and those waiting now.
+            if (self.store.sent_alone_since(name, since) + self.store.waiting_alerts(name)
+                    <= cfg.flood_limit):
+                return None, False
             reason = "flood"
         count = self.store.waiting_alerts(name)
         digest_id = self.store.create_digest(name, reason=reason, now=now)
         if digest_id is not None:
             log.info("notifier %s: %d alerts gathered into digest %d (%s)", name, count,
                      digest_id, reason)
-        return digest_id
+        return digest_id, True
 
     def _failed(self, name: str, e: NotifyError, attempts: int) -> tuple[dt.datetime,
                                                                         dt.datetime | None]:

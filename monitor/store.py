@@ -331,10 +331,11 @@ class Store:
                               "and digest_id is null and notifier = ?", [notifier]).fetchone()
         return _from_iso(row[0])
 
-    def alerts_since(self, notifier: str, since: dt.datetime) -> int:
-        """Alerts made for a notifier since ``since``, whatever became of them (flood control)."""
-        return int(self.db.execute("select count(*) from alerts where notifier = ? and "
-                                   "created_at > ?", [notifier, _iso(since)]).fetchone()[0])
+    def sent_alone_since(self, notifier: str, since: dt.datetime) -> int:
+        """Alerts a notifier sent one by one (not in a digest) since ``since`` (flood control)."""
+        return int(self.db.execute("select count(*) from alerts where notifier = ? and status = "
+                                   "'sent' and digest_id is null and sent_at > ?",
+                                   [notifier, _iso(since)]).fetchone()[0])
 
     def last_digest_at(self, notifier: str) -> dt.datetime | None:
         row = self.db.execute("select max(created_at) from digests where notifier = ?",

@@ -480,3 +480,60 @@ def test_hostile_story_from_the_feed_to_every_channel(tmp_path: Path, feed_serve
     finally:
         for receiver in receivers.values():
             receiver.stop()
+
+
+def test_a_lasting_flood_sends_at_most_one_digest_per_window(
+        tmp_path: Path, webhook_receiver: WebhookReceiver) -> None:
+    config = parse_config(f"""[monitor]
+[[notifiers]]
+name = "hook"
+type = "webhook"
+url = "{webhook_receiver.url}"
+flood_limit = 3
+flood_window = "10m"
+""", tmp_path / "config.toml")
+    store = Store(tmp_path / "monitor.db")
+    now = [dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc)]
+    added = [0]
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            added[0] += 1
+            a = make_alert(f"Story {added[0]}", n=added[0], url=f"https://news.example/{added[0]}")
+            store.add_story(clipping_id=f"{added[0]:016x}", clipping=a.clipping, text="x",
+                            origin="feed", fingerprint="", feed_url="f", guid=None,
+                            canonical=a.clipping.url, published=None, matches=list(a.matches),
+                            alerts={"hook": ("piracy-enforcement",)}, now=now[0])
+
+    async def tick(minutes: int) -> CycleReport:
+        now[0] += dt.timedelta(minutes=minutes)
+        report = CycleReport()
+        async with make_client(FetchConfig()) as client:
+            outbox = Outbox(store, build_notifiers(config.notifiers, client),
+                            {n.name: n for n in config.notifiers}, lambda: now[0])
+            await outbox.deliver(report, force=True)
+        return report
+
+    def kinds() -> list[tuple[str, int]]:
+        return [(p["type"], p.get("count", 1)) for p in (r.json() for r in webhook_receiver.requests)]
+
+    try:
+        add(2)
+        asyncio.run(tick(0))
+        assert kinds() == [("monitor.alert", 1)] * 2  # under the limit: one by one
+        add(5)  # 7 in ten minutes: a flood
+        asyncio.run(tick(1))
+        assert kinds()[2:] == [("monitor.digest", 5)]
+        add(2)
+        assert asyncio.run(tick(1)).alerts_sent == 0  # still flooding: they wait
+        add(2)
+        assert asyncio.run(tick(5)).alerts_sent == 0
+        report = asyncio.run(tick(5))  # 9:12: ten minutes since the digest, and 4 > 3 waited
+        assert (report.alerts_sent, report.digests_sent) == (4, 1)
+        assert kinds()[3:] == [("monitor.digest", 4)]
+        assert asyncio.run(tick(11)).alerts_sent == 0  # 9:23: calm again, nothing waits
+        add(1)
+        asyncio.run(tick(1))
+        assert kinds()[4:] == [("monitor.alert", 1)]  # back to one by one
+    finally:
+        store.close()
