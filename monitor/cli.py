@@ -31,6 +31,8 @@ examples:
   monitor show 34fcc89c45c3ecef
   monitor export clippings/
   monitor import seeds/*.txt
+  monitor alerts --failed          alerts that could not be delivered, with the reason
+  monitor notify test email        send a sample alert through the notifier named "email"
 
 The configuration is --config PATH, else $MONITOR_CONFIG, else ./config.toml.
 """
@@ -137,7 +139,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 # Modules that add commands: each has ``register(command)``, where ``command(name, func, help,
 # example)`` returns the subcommand's parser (see build_parser). One line per area keeps the
 # commands of each stage beside that stage.
-COMMAND_MODULES: list[str] = ["monitor.commands_rules"]
+COMMAND_MODULES: list[str] = ["monitor.rules_cli", "monitor.alerts_cli"]
 
 CommandAdder = Callable[..., argparse.ArgumentParser]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.cadence import parse_cadence
 from monitor.errors import ConfigError
 from monitor.models import RuleConfig
 
@@ -33,6 +34,7 @@ class FeedConfig:
     name: str = ""
     interval: float | None = None  # seconds; None: [monitor] interval
     enabled: bool = True
+    backlog_max_age: float | None = None  # seconds; None: [monitor] backlog_max_age (issue 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,13 @@ class WebhookConfig:
     enabled: bool = True
     headers: tuple[tuple[str, str], ...] = ()
     timeout: float = 10.0
+    format: str = "json"  # json, slack, discord, teams, mattermost
+    secret_env: str = ""  # name of the environment variable holding the whsec_ signing secret
+    # Issue 4: routing threshold, digests and flood control, the same for every type.
+    min_score: float = 0.0
+    digest: str = ""  # "" (each alert on its own), an interval ("1h") or a cron expression
+    flood_limit: int = 50
+    flood_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +65,30 @@ class EmailConfig:
     username: str = ""
     password_env: str = ""  # name of the environment variable that holds the password
     timeout: float = 20.0
+    password_file: str = ""  # a file holding the password; relative: under $CREDENTIALS_DIRECTORY
+    # Issue 4: routing threshold, digests and flood control, the same for every type.
+    min_score: float = 0.0
+    digest: str = ""  # "" (each alert on its own), an interval ("1h") or a cron expression
+    flood_limit: int = 50
+    flood_window: float = 600.0
 
 
-NotifierConfig = WebhookConfig | EmailConfig
+@dataclass(frozen=True, slots=True)
+class AppriseConfig:
+    """``type = "apprise"`` (issue 4): Apprise URLs, from the file or an environment variable."""
+
+    name: str
+    urls: tuple[str, ...] = ()
+    urls_env: str = ""  # name of an environment variable holding URLs, separated by spaces
+    enabled: bool = True
+    # Issue 4: routing threshold, digests and flood control, the same for every type.
+    min_score: float = 0.0
+    digest: str = ""  # "" (each alert on its own), an interval ("1h") or a cron expression
+    flood_limit: int = 50
+    flood_window: float = 600.0
+
+
+NotifierConfig = WebhookConfig | EmailConfig | AppriseConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +96,7 @@ class Config:
     path: Path
     database: Path
     interval: float = 900.0
+    backlog_max_age: float = 172800.0  # 48 h (issue 4)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     feeds: tuple[FeedConfig, ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()
@@ -75,7 +106,8 @@ class Config:
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-NOTIFIER_TYPES = ("webhook", "email")
+NOTIFIER_TYPES = ("webhook", "email", "apprise")
+WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
 EMAIL_SECURITY = ("starttls", "tls", "none")
 
 
@@ -168,9 +200,33 @@ def _feed(data: object, path: str, where: str) -> FeedConfig:
     if not url.startswith(("http://", "https://")):
         raise t.error("url", f"expected an http:// or https:// URL, got {url!r}")
     feed = FeedConfig(url=url, name=t.get("name", str, ""), interval=t.duration("interval", None),
-                      enabled=t.get("enabled", bool, True))
+                      enabled=t.get("enabled", bool, True),
+                      backlog_max_age=t.duration("backlog_max_age", None))
     t.done()
     return feed
+
+
+def _delivery(t: _Table) -> dict[str, Any]:
+    """The keys every notifier type has (issue 4): min_score, digest, flood_limit, flood_window."""
+    digest = t.get("digest", str, "").strip()
+    if digest:
+        try:
+            parse_cadence(digest)
+        except ValueError as e:
+            raise t.error("digest", str(e)) from None
+    flood_limit = t.get("flood_limit", int, 50)
+    if flood_limit < 1:
+        raise t.error("flood_limit", f"must be at least 1, got {flood_limit}")
+    return {"min_score": float(t.get("min_score", (int, float), 0.0)), "digest": digest,
+            "flood_limit": flood_limit, "flood_window": t.duration("flood_window", 600.0) or 600.0}
+
+
+def _env_name(t: _Table, key: str) -> str:
+    name = t.get(key, str, "")
+    if name and not name.replace("_", "").isalnum():
+        raise t.error(key, f"expected the NAME of an environment variable, such as "
+                      f"MONITOR_SECRET, got {name!r}")
+    return name
 
 
 def _notifier(data: object, path: str, where: str) -> NotifierConfig:
@@ -186,9 +242,16 @@ def _notifier(data: object, path: str, where: str) -> NotifierConfig:
         headers = t.get("headers", dict, {})
         if not all(isinstance(v, str) for v in headers.values()):
             raise t.error("headers", "expected a table of strings")
+        fmt = t.get("format", str, "json")
+        if fmt not in WEBHOOK_FORMATS:
+            raise t.error("format", f"expected one of {', '.join(WEBHOOK_FORMATS)}, got {fmt!r}")
+        if "secret" in t.data:
+            raise t.error("secret", "never put the signing secret in the config: name the "
+                          "environment variable that holds it with secret_env")
         notifier = WebhookConfig(name=name, url=url, enabled=enabled,
                                  headers=tuple(headers.items()),
-                                 timeout=t.duration("timeout", 10.0) or 10.0)
+                                 timeout=t.duration("timeout", 10.0) or 10.0, format=fmt,
+                                 secret_env=_env_name(t, "secret_env"), **_delivery(t))
     elif kind == "email":
         security = t.get("security", str, "starttls")
         if security not in EMAIL_SECURITY:
@@ -204,13 +267,25 @@ def _notifier(data: object, path: str, where: str) -> NotifierConfig:
                                   f"analyst@example.org, got {address!r}")
         if "password" in t.data:
             raise t.error("password", "never put the password in the config: name the environment "
-                          "variable that holds it with password_env")
+                          "variable that holds it with password_env, or a file with password_file")
+        password_env = t.get("password_env", str, "")
+        password_file = t.get("password_file", str, "")
+        if password_env and password_file:
+            raise t.error("password_file", "set password_env or password_file, not both")
         notifier = EmailConfig(name=name, host=t.get("host", str, required=True), port=port,
                                from_addr=t.get("from", str, required=True), to=to,
                                enabled=enabled, security=security,
                                username=t.get("username", str, ""),
-                               password_env=t.get("password_env", str, ""),
-                               timeout=t.duration("timeout", 20.0) or 20.0)
+                               password_env=password_env, password_file=password_file,
+                               timeout=t.duration("timeout", 20.0) or 20.0, **_delivery(t))
+    elif kind == "apprise":
+        urls = t.string_list("urls")
+        urls_env = _env_name(t, "urls_env")
+        if not urls and not urls_env:
+            raise t.error("urls", "give at least one Apprise URL (urls), or the environment "
+                          "variable that holds them (urls_env)")
+        notifier = AppriseConfig(name=name, urls=urls, urls_env=urls_env, enabled=enabled,
+                                 **_delivery(t))
     else:
         raise t.error("type", f"expected one of {', '.join(NOTIFIER_TYPES)}, got {kind!r}")
     t.done()
@@ -247,6 +322,7 @@ def parse_config(text: str, path: Path) -> Config:
     monitor = _Table(top.get("monitor", dict, {}), shown, "monitor")
     database = Path(monitor.get("database", str, "monitor.db"))
     interval = monitor.duration("interval", 900.0) or 900.0
+    backlog_max_age = monitor.duration("backlog_max_age", 172800.0) or 172800.0
     monitor.done()
 
     f = _Table(top.get("fetch", dict, {}), shown, "fetch")
@@ -285,7 +361,8 @@ def parse_config(text: str, path: Path) -> Config:
     top.done()
     if not database.is_absolute():
         database = path.parent / database
-    return Config(path=path, database=database, interval=interval, fetch=fetch, feeds=feeds,
+    return Config(path=path, database=database, interval=interval,
+                  backlog_max_age=backlog_max_age, fetch=fetch, feeds=feeds,
                   notifiers=notifiers, rules=rules, terms=terms, entities=entities)
 
 

@@ -96,11 +96,19 @@ async def run_forever(config: Config, stop: asyncio.Event | None = None) -> None
     async with open_runtime(config) as runtime:
         pipeline = runtime.pipeline
         delivering = asyncio.Lock()
+        started = [False]
 
         async def deliver() -> None:
+            """The delivery worker: every DELIVERY_INTERVAL and right after a poll that flagged
+            a story. Its first pass after a start tries every pending alert whatever its backoff
+            (issue 4: after a restart, what was pending goes out at once)."""
             async with delivering:  # one pass over the outbox at a time: no alert sent twice
                 report = CycleReport()
-                await pipeline.deliver_pending(report)
+                force, started[0] = not started[0], True
+                try:
+                    await pipeline.deliver_pending(report, force=force)
+                except Exception:  # a bug: loud in the log; the next pass tries again
+                    log.exception("delivery pass: unexpected error")
 
         async def poll(feed: FeedConfig) -> None:
             report = CycleReport()

@@ -96,7 +96,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isascii() and value.isdigit():
+    # Decimal seconds such as "1.5" are not RFC 9110, but Discord sends them (issue 4).
+    if value.isascii() and value.replace(".", "", 1).isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -142,3 +142,17 @@ class Alert:
     origin: str  # "page" or "feed"
     created_at: dt.datetime
     attempts: int = 0  # deliveries tried so far
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Several alerts of one notifier sent as one message (issue 4: a digest schedule, or
+    flood control). Its membership is fixed when it is made, so retries send the same thing."""
+
+    id: int
+    key: str  # idempotency key, stable across retries (webhook-id, Message-ID)
+    notifier: str
+    alerts: tuple[Alert, ...]  # newest first
+    reason: str  # "schedule" or "flood"
+    created_at: dt.datetime
+    attempts: int = 0

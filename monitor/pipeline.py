@@ -8,9 +8,11 @@ update_feed(feed):
         fetch its page and extract the article in a worker process
             (or fall back to the feed's own text: origin "feed")
         build the clipping, match it, tag it with the entities found
+        on a feed's first poll, a story older than backlog_max_age is backlog: no alert
         store story + clipping + matches + alerts in one transaction
     record the feed's success
-deliver_pending(): send each pending alert; sent, or retried later with backoff, or failed for good.
+deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
+    sent, or retried later with backoff, or failed for good.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 
 from monitor import clipping as clippings
 from monitor.config import Config, FeedConfig
-from monitor.errors import ExtractError, FeedError, NotifyError
+from monitor.errors import ExtractError, FeedError
 from monitor.extract import article_from_entry, extract_article
 from monitor.feeds import parse_feed
 from monitor.fetch import fetch
@@ -34,6 +35,7 @@ from monitor.identity import canonical_url, story_key
 from monitor.match import Matcher
 from monitor.models import Article, Clipping, Document, Entry, Match
 from monitor.notify import Notifier
+from monitor.outbox import Outbox, retry_delay  # noqa: F401 (retry_delay: moved, still here)
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
@@ -54,20 +56,20 @@ class CycleReport:
     alerts_sent: int = 0
     alerts_failed: int = 0
     errors: list[str] = field(default_factory=list)
+    digests_sent: int = 0  # issue 4: alerts_sent counts the alerts inside them too
+    backlog: int = 0  # issue 4: flagged on a feed's first poll but too old to alert
 
     def summary(self) -> str:
-        return (f"{self.feeds_polled} feeds polled ({self.not_modified} not modified), "
+        extra = ""
+        if self.digests_sent:
+            extra += f" ({self.digests_sent} digests)"
+        text = (f"{self.feeds_polled} feeds polled ({self.not_modified} not modified), "
                 f"{self.new_clippings} new clippings, {self.flagged} flagged, "
-                f"{self.alerts_sent} alerts sent, {self.alerts_failed} alerts not delivered, "
-                f"{len(self.errors)} errors")
-
-
-def retry_delay(attempts: int, retry_after: float | None) -> float:
-    """Exponential backoff with jitter (30 s doubling to 1 h); a server's Retry-After wins."""
-    if retry_after is not None:
-        return min(max(retry_after, 1.0), 86400.0)
-    base = min(3600.0, 30.0 * 2 ** max(0, attempts))
-    return base * random.uniform(0.8, 1.2)
+                f"{self.alerts_sent} alerts sent{extra}, {self.alerts_failed} alerts not "
+                f"delivered, {len(self.errors)} errors")
+        if self.backlog:
+            text += f"; {self.backlog} flagged stories were backlog (not alerted)"
+        return text
 
 
 def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title: str,
@@ -87,13 +89,30 @@ def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title:
     )
 
 
+def is_backlog(entry: Entry, article: Article, before: dt.datetime | None) -> bool:
+    """Published before ``before`` (the feed's first poll minus backlog_max_age): the feed's
+    date, else the page's; a story with no date at all is news."""
+    if before is None:
+        return False
+    published = entry.published
+    if published is None and article.date is not None:
+        published = dt.datetime.combine(article.date, dt.time(), tzinfo=dt.timezone.utc)
+    if published is None:
+        return False
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=dt.timezone.utc)
+    return published < before
+
+
 def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dict[str, tuple[str, ...]]:
-    """notifier -> the rules that fired for it. A rule naming no notifier goes to all of them."""
+    """notifier -> the rules that fired for it. A rule naming no notifier goes to all of them;
+    a notifier takes a rule only when its score reaches the notifier's ``min_score`` (issue 4)."""
     routes: dict[str, list[str]] = {}
     targets = {r.name: r.notifiers for r in config.rules}
+    min_scores = {n.name: n.min_score for n in config.notifiers}
     for m in matches:
         for notifier in targets.get(m.rule) or sorted(enabled):
-            if notifier in enabled:
+            if notifier in enabled and m.score >= min_scores.get(notifier, 0.0):
                 routes.setdefault(notifier, [])
                 if m.rule not in routes[notifier]:
                     routes[notifier].append(m.rule)
@@ -112,6 +131,7 @@ class Pipeline:
         self.executor = executor
         self.clock = clock
         self._in_flight: set[str] = set()  # stories being processed, across concurrent feeds
+        self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock)
 
     async def update_feed(self, feed: FeedConfig, report: CycleReport) -> None:
         now = self.clock()
@@ -120,6 +140,11 @@ class Pipeline:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
             return
         report.feeds_polled += 1
+        # Issue 4: on a feed's first successful poll, old stories are backlog, not news.
+        backlog_before = None
+        if not self.store.polled_before(feed.url):
+            age = feed.backlog_max_age or self.config.backlog_max_age
+            backlog_before = now - dt.timedelta(seconds=age)
         try:
             result = await fetch(self.client, feed.url, self.config.fetch,
                                  etag=state.etag if state else None,
@@ -143,7 +168,7 @@ class Pipeline:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
         new = flagged = 0
         for entry in entries:
-            outcome = await self._add_entry(entry, feed, meta.title)
+            outcome = await self._add_entry(entry, feed, meta.title, backlog_before, report)
             new += outcome is not None
             flagged += bool(outcome)
         report.new_clippings += new
@@ -153,8 +178,11 @@ class Pipeline:
                                        problem=meta.problem)
         log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
 
-    async def _add_entry(self, entry: Entry, feed: FeedConfig, feed_title: str) -> bool | None:
-        """Process one entry; None if it was seen before, else whether it was flagged."""
+    async def _add_entry(self, entry: Entry, feed: FeedConfig, feed_title: str,
+                         backlog_before: dt.datetime | None = None,
+                         report: CycleReport | None = None) -> bool | None:
+        """Process one entry; None if it was seen before, else whether it was flagged.
+        A story published before ``backlog_before`` is stored and flagged but not alerted."""
         canonical = canonical_url(entry.url) if entry.url else ""
         if self.store.is_seen(canonical or None, entry.guid):
             return None
@@ -170,16 +198,23 @@ class Pipeline:
             entities = self.matcher.find_entities(draft)
             clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
             enabled = set(self.notifiers)
+            backlog = is_backlog(entry, article, backlog_before)
             stored = self.store.add_story(
                 clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
                 fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,
                 canonical=canonical or None, published=entry.published, matches=matches,
-                alerts=route_alerts(matches, self.config, enabled), now=self.clock())
+                alerts={} if backlog else route_alerts(matches, self.config, enabled),
+                now=self.clock(), backlog=backlog)
         finally:
             self._in_flight.discard(key)
         if not stored:
             return None
-        if matches:
+        if matches and backlog:
+            log.info("story %s flagged by %s, backlog (published before %s: not alerted): %s",
+                     key, ", ".join(m.rule for m in matches), backlog_before, clipping.title)
+            if report is not None:
+                report.backlog += 1
+        elif matches:
             log.info("story %s flagged by %s: %s", key, ", ".join(m.rule for m in matches), clipping.title)
         return bool(matches)
 
@@ -196,25 +231,6 @@ class Pipeline:
         return article_from_entry(entry), "feed"
 
     async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:
-        """Send pending alerts. ``force`` tries every one now, whatever its backoff."""
-        now = self.clock()
-        for alert in self.store.pending_alerts(now=None if force else now):
-            notifier = self.notifiers.get(alert.notifier)
-            if notifier is None:
-                log.warning("alert %s: notifier %r is not configured or disabled; kept pending",
-                            alert.key, alert.notifier)
-                continue
-            try:
-                await notifier.send(alert)
-            except NotifyError as e:
-                delay = retry_delay(alert.attempts, e.retry_after)
-                self.store.mark_failed_attempt(alert.id, error=str(e), permanent=e.permanent,
-                                               next_attempt=self.clock() + dt.timedelta(seconds=delay))
-                report.alerts_failed += 1
-                report.errors.append(f"alert {alert.key}: {e}")
-                log.warning("alert %s via %s: %s%s", alert.key, alert.notifier, e,
-                            " (permanent, not retried)" if e.permanent else f" (retry in {delay:.0f}s)")
-                continue
-            self.store.mark_sent(alert.id, now=self.clock())
-            report.alerts_sent += 1
-            log.info("alert %s sent via %s", alert.key, alert.notifier)
+        """Send what the outbox holds (monitor.outbox). ``force`` tries every pending alert and
+        digest now, whatever its backoff (a receiver's Retry-After still holds)."""
+        await self.outbox.deliver(report, force=force)

@@ -18,7 +18,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import StoreError
-from monitor.models import Alert, Clipping, Match, MatchedTerm
+from monitor.models import Alert, Clipping, Digest, Match, MatchedTerm
 
 migrations = Migrations("monitor")
 
@@ -52,6 +52,23 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     }, pk="id", foreign_keys=[("clipping_id", "clippings", "id")])
     db["alerts"].create_index(["key"], unique=True)
     db["alerts"].create_index(["status"])
+
+
+@migrations()
+def m_issue4_outbox(db: sqlite_utils.Database) -> None:
+    """Issue 4: digests (several alerts sent as one message), a receiver's Retry-After kept
+    apart from our own backoff, and the backlog flag of stories not alerted on a feed's first poll."""
+    db["digests"].create({
+        "id": int, "key": str, "notifier": str, "reason": str, "status": str, "attempts": int,
+        "last_error": str, "next_attempt": str, "retry_after_until": str, "created_at": str,
+        "sent_at": str,
+    }, pk="id")
+    db["digests"].create_index(["key"], unique=True)
+    db["digests"].create_index(["notifier", "status"])
+    db["alerts"].add_column("digest_id", int)
+    db["alerts"].add_column("retry_after_until", str)
+    db["alerts"].create_index(["notifier", "created_at"])
+    db["clippings"].add_column("backlog", int, not_null_default=0)
 
 
 SCHEMA_VERSION = len(migrations._migrations)
@@ -165,9 +182,11 @@ class Store:
     def add_story(self, *, clipping_id: str, clipping: Clipping, text: str, origin: str,
                   fingerprint: str, feed_url: str, guid: str | None, canonical: str,
                   published: dt.datetime | None, matches: Sequence[Match],
-                  alerts: dict[str, tuple[str, ...]], now: dt.datetime) -> bool:
+                  alerts: dict[str, tuple[str, ...]], now: dt.datetime,
+                  backlog: bool = False) -> bool:
         """Store a story, its clipping, its matches and its alerts in one transaction.
-        ``alerts`` maps a notifier to the rules that route to it. False if it was there already."""
+        ``alerts`` maps a notifier to the rules that route to it. False if it was there already.
+        ``backlog``: an old story found on a feed's first poll, stored but not alerted (issue 4)."""
         with self.db.atomic():
             existing = self.db.execute("select 1 from clippings where id = ?", [clipping_id]).fetchone()
             self.db["entries"].insert({"feed_url": feed_url, "guid": guid, "url": canonical,
@@ -181,6 +200,7 @@ class Store:
                 "author": clipping.author, "body": clipping.body, "tags": json.dumps(clipping.tags),
                 "text": text, "origin": origin, "fingerprint": fingerprint, "feed_url": feed_url,
                 "published": _iso(published), "flagged": int(bool(matches)), "created_at": _iso(now),
+                "backlog": int(backlog),
             })
             for m in matches:
                 self.db["matches"].insert({
@@ -236,7 +256,8 @@ class Store:
 
     def pending_alerts(self, *, now: dt.datetime | None = None) -> list[Alert]:
         """Pending alerts, oldest first; with ``now``, only those whose backoff has passed."""
-        sql = "select * from alerts where status = 'pending'"
+        # An alert gathered into a digest is sent with it, not on its own (issue 4).
+        sql = "select * from alerts where status = 'pending' and digest_id is null"
         params: list[Any] = []
         if now is not None:
             sql += " and (next_attempt is null or next_attempt <= ?)"
@@ -261,11 +282,194 @@ class Store:
         self.db.conn.commit()
 
     def mark_failed_attempt(self, alert_id: int, *, error: str, permanent: bool,
-                            next_attempt: dt.datetime) -> None:
+                            next_attempt: dt.datetime,
+                            retry_after_until: dt.datetime | None = None) -> None:
+        """``retry_after_until``: the receiver's Retry-After, which even a forced pass honours."""
         self.db.execute("update alerts set status = ?, attempts = attempts + 1, last_error = ?, "
-                        "next_attempt = ? where id = ? and status = 'pending'",
-                        ["failed" if permanent else "pending", error, _iso(next_attempt), alert_id])
+                        "next_attempt = ?, retry_after_until = ? where id = ? and status = 'pending'",
+                        ["failed" if permanent else "pending", error, _iso(next_attempt),
+                         _iso(retry_after_until), alert_id])
         self.db.conn.commit()
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self.db.query("select * from alerts order by id"))
+
+    # -- the outbox: digests, Retry-After, listing and retry (issue 4) -----------------------
+
+    def _alert_from_row(self, r: dict[str, Any]) -> Alert | None:
+        stored = self.clipping(r["clipping_id"])
+        if stored is None:
+            return None
+        rules = set(json.loads(r["rules"]))
+        return Alert(
+            id=r["id"], key=r["key"], notifier=r["notifier"], clipping_id=r["clipping_id"],
+            clipping=stored.clipping,
+            matches=tuple(m for m in self._matches(r["clipping_id"]) if m.rule in rules),
+            origin=stored.origin, created_at=dt.datetime.fromisoformat(r["created_at"]),
+            attempts=r["attempts"])
+
+    def due_alerts(self, notifier: str, *, now: dt.datetime, force: bool = False) -> list[Alert]:
+        """A notifier's pending alerts not in a digest, oldest first, whose backoff has passed
+        (``force``: whatever the backoff) and whose receiver's Retry-After has passed (always)."""
+        sql = ("select * from alerts where status = 'pending' and digest_id is null "
+               "and notifier = ? and (retry_after_until is null or retry_after_until <= ?)")
+        params: list[Any] = [notifier, _iso(now)]
+        if not force:
+            sql += " and (next_attempt is null or next_attempt <= ?)"
+            params.append(_iso(now))
+        alerts = (self._alert_from_row(r) for r in self.db.query(sql + " order by id", params))
+        return [a for a in alerts if a is not None]
+
+    def waiting_alerts(self, notifier: str) -> int:
+        """How many of a notifier's pending alerts are not in a digest yet."""
+        return int(self.db.execute(
+            "select count(*) from alerts where status = 'pending' and digest_id is null "
+            "and notifier = ?", [notifier]).fetchone()[0])
+
+    def oldest_waiting(self, notifier: str) -> dt.datetime | None:
+        row = self.db.execute("select min(created_at) from alerts where status = 'pending' "
+                              "and digest_id is null and notifier = ?", [notifier]).fetchone()
+        return _from_iso(row[0])
+
+    def sent_alone_since(self, notifier: str, since: dt.datetime) -> int:
+        """Alerts a notifier sent one by one (not in a digest) since ``since`` (flood control)."""
+        return int(self.db.execute("select count(*) from alerts where notifier = ? and status = "
+                                   "'sent' and digest_id is null and sent_at > ?",
+                                   [notifier, _iso(since)]).fetchone()[0])
+
+    def last_digest_at(self, notifier: str) -> dt.datetime | None:
+        row = self.db.execute("select max(created_at) from digests where notifier = ?",
+                              [notifier]).fetchone()
+        return _from_iso(row[0])
+
+    def create_digest(self, notifier: str, *, reason: str, now: dt.datetime) -> int | None:
+        """Gather every pending alert of ``notifier`` not yet in a digest into a new one, in one
+        transaction; its id, or None when there was nothing to gather."""
+        with self.db.atomic():
+            ids = [r[0] for r in self.db.execute(
+                "select id from alerts where status = 'pending' and digest_id is null "
+                "and notifier = ? order by id", [notifier]).fetchall()]
+            if not ids:
+                return None
+            stamp = now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+            digest_id = self.db["digests"].insert({
+                "key": f"digest-{stamp}-{ids[0]}-{notifier}", "notifier": notifier,
+                "reason": reason, "status": "pending", "attempts": 0, "created_at": _iso(now),
+                "next_attempt": _iso(now),
+            }).last_pk
+            self.db.execute(
+                f"update alerts set digest_id = ? where id in ({', '.join('?' * len(ids))})",
+                [digest_id, *ids])
+        return int(digest_id)
+
+    def _digest_from_row(self, r: dict[str, Any]) -> Digest:
+        rows = self.db.query("select * from alerts where digest_id = ? order by id", [r["id"]])
+        alerts = [a for a in (self._alert_from_row(row) for row in rows) if a is not None]
+        alerts.sort(key=lambda a: (a.clipping.date or a.created_at.date(), a.created_at, a.id),
+                    reverse=True)
+        return Digest(id=r["id"], key=r["key"], notifier=r["notifier"], alerts=tuple(alerts),
+                      reason=r["reason"], created_at=dt.datetime.fromisoformat(r["created_at"]),
+                      attempts=r["attempts"])
+
+    def due_digests(self, notifier: str, *, now: dt.datetime, force: bool = False) -> list[Digest]:
+        sql = ("select * from digests where status = 'pending' and notifier = ? "
+               "and (retry_after_until is null or retry_after_until <= ?)")
+        params: list[Any] = [notifier, _iso(now)]
+        if not force:
+            sql += " and (next_attempt is null or next_attempt <= ?)"
+            params.append(_iso(now))
+        return [self._digest_from_row(r) for r in self.db.query(sql + " order by id", params)]
+
+    def mark_digest_sent(self, digest_id: int, *, now: dt.datetime) -> None:
+        with self.db.atomic():
+            self.db.execute("update digests set status = 'sent', sent_at = ?, attempts = "
+                            "attempts + 1, last_error = null where id = ? and status = 'pending'",
+                            [_iso(now), digest_id])
+            self.db.execute("update alerts set status = 'sent', sent_at = ?, attempts = attempts "
+                            "+ 1, last_error = null where digest_id = ? and status = 'pending'",
+                            [_iso(now), digest_id])
+
+    def mark_digest_failed_attempt(self, digest_id: int, *, error: str, permanent: bool,
+                                   next_attempt: dt.datetime,
+                                   retry_after_until: dt.datetime | None = None) -> None:
+        status = "failed" if permanent else "pending"
+        with self.db.atomic():
+            self.db.execute("update digests set status = ?, attempts = attempts + 1, "
+                            "last_error = ?, next_attempt = ?, retry_after_until = ? "
+                            "where id = ? and status = 'pending'",
+                            [status, error, _iso(next_attempt), _iso(retry_after_until), digest_id])
+            self.db.execute("update alerts set status = ?, attempts = attempts + 1, "
+                            "last_error = ? where digest_id = ? and status = 'pending'",
+                            [status, f"digest {digest_id}: {error}", digest_id])
+
+    def defer_notifier(self, notifier: str, until: dt.datetime) -> None:
+        """A receiver's Retry-After holds for everything pending for that notifier."""
+        with self.db.atomic():
+            for table in ("alerts", "digests"):
+                self.db.execute(f"update {table} set retry_after_until = ? where notifier = ? "
+                                "and status = 'pending' and (retry_after_until is null or "
+                                "retry_after_until < ?)", [_iso(until), notifier, _iso(until)])
+
+    def alert_rows(self, *, status: str | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        """Alerts newest first, with their story's title and source, for `monitor alerts`."""
+        sql = ("select a.id, a.key, a.notifier, a.status, a.attempts, a.last_error, "
+               "a.next_attempt, a.retry_after_until, a.created_at, a.sent_at, a.digest_id, "
+               "a.rules, a.clipping_id, c.title, c.source, c.link from alerts a "
+               "left join clippings c on c.id = a.clipping_id")
+        params: list[Any] = []
+        if status:
+            sql += " where a.status = ?"
+            params.append(status)
+        sql += " order by a.id desc"
+        if limit is not None:
+            sql += " limit ?"
+            params.append(limit)
+        rows = []
+        for r in self.db.query(sql, params):
+            r["rules"] = json.loads(r["rules"] or "[]")
+            rows.append(r)
+        return rows
+
+    def find_alert(self, ref: str) -> dict[str, Any] | None:
+        """An alert by its number or its key."""
+        sql = "select * from alerts where " + ("id = ?" if ref.isdigit() else "key = ?")
+        rows = list(self.db.query(sql, [int(ref) if ref.isdigit() else ref]))
+        return rows[0] if rows else None
+
+    def retry_alert(self, alert_id: int, *, now: dt.datetime) -> str:
+        """Queue an alert again now. A failed one leaves its digest and starts afresh; a pending
+        one (and its digest) is tried at the next pass. Returns the status it had."""
+        rows = list(self.db.query("select * from alerts where id = ?", [alert_id]))
+        if not rows:
+            raise StoreError(f"no alert {alert_id}")
+        row = rows[0]
+        with self.db.atomic():
+            if row["status"] == "failed":
+                self.db.execute("update alerts set status = 'pending', attempts = 0, "
+                                "last_error = null, next_attempt = ?, retry_after_until = null, "
+                                "digest_id = null where id = ?", [_iso(now), alert_id])
+            elif row["status"] == "pending":
+                self.db.execute("update alerts set next_attempt = ?, retry_after_until = null "
+                                "where id = ?", [_iso(now), alert_id])
+                if row["digest_id"] is not None:
+                    self.db.execute("update digests set next_attempt = ?, retry_after_until = "
+                                    "null where id = ? and status = 'pending'",
+                                    [_iso(now), row["digest_id"]])
+        return str(row["status"])
+
+    def digest(self, digest_id: int) -> Digest | None:
+        rows = list(self.db.query("select * from digests where id = ?", [digest_id]))
+        return self._digest_from_row(rows[0]) if rows else None
+
+    def pending_by_notifier(self) -> dict[str, int]:
+        """How many alerts are pending, by notifier."""
+        return {name: int(count) for name, count in self.db.execute(
+            "select notifier, count(*) from alerts where status = 'pending' group by notifier"
+        ).fetchall()}
+
+    def polled_before(self, url: str) -> bool:
+        """Whether a feed was ever fetched successfully (issue 4: its first poll's old stories
+        are backlog)."""
+        return self.db.execute("select 1 from feeds where url = ? and last_success is not null",
+                               [url]).fetchone() is not None

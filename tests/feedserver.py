@@ -6,6 +6,8 @@ request for an unchanged document gets a 304, as from a well-behaved publisher.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -121,10 +123,20 @@ def article_page(title: str, paragraphs: list[str], *, site: str = "Piracy Daily
 </body></html>"""
 
 
+def published_now(hours_ago: float = 0.0, *, iso: bool = False) -> str:
+    """A publication date ``hours_ago`` before now, as RSS (RFC 822) or Atom (ISO 8601) write it.
+    Items default to "just published": a feed's first poll does not alert on stories older
+    than backlog_max_age (issue 4), and a fixed date would age past it."""
+    moment = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=hours_ago)
+    if iso:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return email.utils.format_datetime(moment, usegmt=True)
+
+
 def rss(title: str, items: list[dict[str, str]]) -> str:
     entries = "\n".join(
         f"""<item><title>{i['title']}</title><link>{i['link']}</link><guid>{i.get('guid', i['link'])}</guid>
-<pubDate>{i.get('date', 'Tue, 03 Nov 2026 09:00:00 GMT')}</pubDate><description>{i.get('summary', '')}</description></item>"""
+<pubDate>{i.get('date') or published_now()}</pubDate><description>{i.get('summary', '')}</description></item>"""
         for i in items)
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>{title}</title><link>http://127.0.0.1/</link>
@@ -136,7 +148,7 @@ def rss(title: str, items: list[dict[str, str]]) -> str:
 def atom(title: str, items: list[dict[str, str]]) -> str:
     entries = "\n".join(
         f"""<entry><title>{i['title']}</title><link href="{i['link']}"/><id>{i.get('guid', i['link'])}</id>
-<updated>{i.get('date', '2026-11-03T09:00:00Z')}</updated><author><name>{i.get('author', 'Staff')}</name></author>
+<updated>{i.get('date') or published_now(iso=True)}</updated><author><name>{i.get('author', 'Staff')}</name></author>
 <summary>{i.get('summary', '')}</summary></entry>"""
         for i in items)
     return f"""<?xml version="1.0" encoding="utf-8"?>

@@ -40,8 +40,10 @@ def write_config(folder: Path, feeds: list[str], *, webhook_url: str | None = No
     return path
 
 
-def monitor(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the `monitor` command line in a child process, as a user would."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def monitor(config: Path, *args: str, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `monitor` command line in a child process, as a user would; ``env`` adds
+    environment variables."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
     return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args],
                           capture_output=True, text=True, timeout=timeout, env=env)

@@ -14,12 +14,14 @@ import email
 import email.policy
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -70,11 +72,17 @@ class WebhookReceiver:
     """Records every request; answers with ``respond(...)``'s settings (default 200).
 
     ``port`` 0 picks a free one; pass ``refused_port`` to bring a receiver up where a
-    notifier's requests were refused so far (an outage that ends)."""
+    notifier's requests were refused so far (an outage that ends). ``validator`` (issue 4)
+    checks each request as the real service would: a returned reason is answered with 400.
+    ``ssl_context`` serves HTTPS."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *,
+                 validator: Callable[[ReceivedRequest], str | None] | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.requests: list[ReceivedRequest] = []
         self.response = Response()
+        self.validator = validator
+        self.rejections: list[str] = []
         self._lock = threading.Lock()
         receiver = self
 
@@ -82,11 +90,16 @@ class WebhookReceiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                request = ReceivedRequest(self.command, self.path,
+                                          {k.lower(): v for k, v in self.headers.items()}, body)
+                problem = receiver.validator(request) if receiver.validator else None
                 with receiver._lock:
-                    receiver.requests.append(ReceivedRequest(
-                        self.command, self.path,
-                        {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.requests.append(request)
                     answer = receiver.response
+                    if problem:
+                        receiver.rejections.append(problem)
+                        answer = Response(400, {"Content-Type": "text/plain"},
+                                          problem.encode("utf-8"))
                 if answer.delay:
                     time.sleep(answer.delay)
                 try:
@@ -106,8 +119,11 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer((HOST, port), Handler)  # sets SO_REUSEADDR
         self.server.daemon_threads = True
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.port = int(self.server.server_address[1])
-        self.url = f"http://{HOST}:{self.port}/hook"
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://{HOST}:{self.port}/hook"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
                                         daemon=True)  # short poll: shutdown() returns quickly
 
@@ -192,15 +208,27 @@ class RecordingHandler:
 
 
 class SMTPServer:
-    """aiosmtpd on 127.0.0.1 (no TLS). Login is offered but optional; set ``.credentials``."""
+    """aiosmtpd on 127.0.0.1 (no TLS). Login is offered but optional; set ``.credentials``.
 
-    def __init__(self) -> None:
+    With ``starttls`` (an SSL context holding the server's certificate, issue 4), STARTTLS is
+    offered and required before anything else, and login is offered only over TLS, as on a
+    real submission server; with ``implicit_tls``, the connection is TLS from the first byte."""
+
+    def __init__(self, *, starttls: ssl.SSLContext | None = None,
+                 implicit_tls: ssl.SSLContext | None = None) -> None:
         self.handler = RecordingHandler()
         self.host = HOST
         self.port = free_port()
+        tls: dict[str, Any] = {}
+        if starttls is not None:
+            tls = {"tls_context": starttls, "require_starttls": True, "auth_require_tls": True}
+        else:
+            tls = {"auth_require_tls": False}
+        if implicit_tls is not None:
+            tls["ssl_context"] = implicit_tls
         self.controller = Controller(
             self.handler, hostname=HOST, port=self.port, ready_timeout=5.0,
-            authenticator=self.handler.authenticate, auth_require_tls=False)
+            authenticator=self.handler.authenticate, **tls)
 
     @property
     def messages(self) -> list[ReceivedMail]:

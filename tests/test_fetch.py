@@ -80,6 +80,7 @@ def test_parse_retry_after_seconds() -> None:
     assert parse_retry_after("30") == 30.0
     assert parse_retry_after(" 120 ") == 120.0
     assert parse_retry_after("0") == 0.0
+    assert parse_retry_after("1.5") == 1.5  # decimal seconds, as Discord sends them
 
 
 def test_parse_retry_after_http_date() -> None:
@@ -90,7 +91,7 @@ def test_parse_retry_after_http_date() -> None:
     assert parse_retry_after(earlier, now=now) == 0.0
 
 
-@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5", "Mon, 99 Foo 2024"])
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5.2", "²", "Mon, 99 Foo 2024"])
 def test_parse_retry_after_unusable(value: str | None) -> None:
     assert parse_retry_after(value) is None
 

@@ -208,7 +208,9 @@ def test_email_html_reads_well() -> None:
     page = email_html(make_alert())
     assert "<mark>takes down</mark>" in page
     assert "<blockquote>CANAL+ Group has fought for years" in page
-    assert "<p>ACE has forced Electro TV Sat offline" in page
+    # Matched terms are highlighted where they occur in the paragraphs (issue 4), any case.
+    assert "<p><mark>ACE</mark> has forced Electro TV Sat <mark>offline</mark>" in page
+    assert "largest <mark>pirate</mark> platforms" in page
     assert "flag.jpg" not in page
 
 

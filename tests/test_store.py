@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from monitor.clipping import make_clipping, render
 from monitor.identity import story_key as clipping_key
 from monitor.errors import StoreError
 from monitor.models import Alert, Clipping, Match, MatchedTerm
-from monitor.store import SCHEMA_VERSION, Store
+from monitor.store import SCHEMA_VERSION, Store, migrations
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -63,16 +64,16 @@ def add(store: Store, c: Clipping | None = None, *, guid: str | None = "guid-1",
 
 # --- schema, WAL, migrations --------------------------------------------------------------------------
 
-def test_new_database_has_schema_version_1_and_wal(store: Store, db_path: Path) -> None:
+def test_new_database_has_the_current_schema_version_and_wal(store: Store, db_path: Path) -> None:
     assert db_path.exists()
-    assert SCHEMA_VERSION == 1
-    assert store.schema_version == 1
+    assert SCHEMA_VERSION == len(migrations.pending(sqlite_utils.Database(memory=True)))
+    assert store.schema_version == SCHEMA_VERSION
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"feeds", "entries", "clippings", "matches", "alerts"} <= set(store.db.table_names())
     # WAL is a property of the file: another connection sees it too.
     with sqlite3.connect(db_path) as other:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_reopening_keeps_the_data_and_does_not_rerun_migrations(db_path: Path) -> None:
@@ -84,9 +85,9 @@ def test_reopening_keeps_the_data_and_does_not_rerun_migrations(db_path: Path) -
 
     second = Store(db_path)
     try:
-        assert second.schema_version == 1
+        assert second.schema_version == SCHEMA_VERSION
         assert list(second.db.query("select * from _sqlite_migrations")) == applied
-        assert len(applied) == 1
+        assert len(applied) == SCHEMA_VERSION
         assert second.count("clippings") == 1 and second.count("alerts") == 2
         feed = second.feed(FEED)
         assert feed is not None and feed.etag == '"e1"'

@@ -1,7 +1,8 @@
 """Notify stage: Alert -> a delivery on one channel, behind the small ``Notifier`` protocol.
 
-One module per channel (``webhook``, ``email``); payloads and messages are built by the pure
-functions of ``render``. A failed delivery raises ``NotifyError``; the outbox decides what next.
+One module per channel (``webhook``, ``email``, ``apprise``); payloads and messages are built by
+pure functions (``render``, ``digest``, and one module per chat format: ``slack``, ``discord``,
+``teams``, ``mattermost``). A failed delivery raises ``NotifyError``; the outbox decides what next.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from monitor.config import EmailConfig, NotifierConfig, WebhookConfig
+from monitor.config import AppriseConfig, EmailConfig, NotifierConfig, WebhookConfig
 from monitor.errors import ConfigError
-from monitor.models import Alert
+from monitor.models import Alert, Digest
+from monitor.notify.apprise import AppriseNotifier
 from monitor.notify.email import EmailNotifier
 from monitor.notify.webhook import WebhookNotifier
 
-__all__ = ["EmailNotifier", "Notifier", "WebhookNotifier", "build_notifiers"]
+__all__ = ["AppriseNotifier", "EmailNotifier", "Notifier", "WebhookNotifier", "build_notifiers",
+           "build_notifier"]
 
 
 class Notifier(Protocol):
@@ -31,6 +34,21 @@ class Notifier(Protocol):
 
     async def send(self, alert: Alert) -> None: ...
 
+    async def send_digest(self, digest: Digest) -> None:
+        """Several alerts as one message (issue 4), with the same failure classes."""
+        ...
+
+
+def build_notifier(cfg: NotifierConfig, http_client: Any) -> Notifier:
+    """One notifier, enabled or not (`monitor notify test` tries disabled ones too)."""
+    if isinstance(cfg, WebhookConfig):
+        return WebhookNotifier(cfg, http_client)
+    if isinstance(cfg, EmailConfig):
+        return EmailNotifier(cfg)
+    if isinstance(cfg, AppriseConfig):
+        return AppriseNotifier(cfg)
+    raise TypeError(f"unknown notifier config {type(cfg).__name__}")  # config.py builds no other
+
 
 def build_notifiers(configs: Sequence[NotifierConfig], http_client: Any) -> dict[str, Notifier]:
     """The enabled notifiers by name. ``http_client`` is the shared client of ``fetch.make_client``,
@@ -41,12 +59,5 @@ def build_notifiers(configs: Sequence[NotifierConfig], http_client: Any) -> dict
             continue
         if cfg.name in notifiers:
             raise ConfigError(f"duplicate notifier name {cfg.name!r}", key="notifiers.name")
-        notifier: Notifier
-        if isinstance(cfg, WebhookConfig):
-            notifier = WebhookNotifier(cfg, http_client)
-        elif isinstance(cfg, EmailConfig):
-            notifier = EmailNotifier(cfg)
-        else:  # config.py only builds the two types above
-            raise TypeError(f"unknown notifier config {type(cfg).__name__}")
-        notifiers[cfg.name] = notifier
+        notifiers[cfg.name] = build_notifier(cfg, http_client)
     return notifiers

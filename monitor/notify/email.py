@@ -16,12 +16,14 @@ import os
 import smtplib
 import ssl
 from email.message import EmailMessage
+from pathlib import Path
 from email.utils import format_datetime
 
 from monitor.clipping import render as render_clipping
 from monitor.config import EmailConfig
 from monitor.errors import NotifyError
-from monitor.models import Alert
+from monitor.models import Alert, Digest
+from monitor.notify.digest import digest_html, digest_subject, digest_text
 from monitor.notify.render import (attachment_name, email_html, email_subject, email_text,
                                    one_line, shorten)
 
@@ -30,9 +32,9 @@ log = logging.getLogger(__name__)
 SECURITY_MODES = ("starttls", "tls", "none")
 
 
-def message_id(alert: Alert, from_addr: str) -> str:
-    """A Message-ID derived from the alert's key: the same on every retry, so mail systems
-    and people can recognise a repeat."""
+def message_id(alert: Alert | Digest, from_addr: str) -> str:
+    """A Message-ID derived from the alert's (or digest's) key: the same on every retry, so mail
+    systems and people can recognise a repeat."""
     digest = hashlib.sha256(alert.key.encode("utf-8")).hexdigest()[:32]
     domain = from_addr.rpartition("@")[2].strip(" <>") or "monitor.invalid"
     if not all(c.isalnum() or c in ".-" for c in domain):
@@ -66,6 +68,48 @@ def build_message(alert: Alert, cfg: EmailConfig) -> EmailMessage:
     return msg
 
 
+def build_digest_message(digest: Digest, cfg: EmailConfig) -> EmailMessage:
+    """A digest (issue 4): text and HTML alternatives listing the stories grouped by rule."""
+    created = digest.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    msg = EmailMessage(policy=email.policy.default.clone(cte_type="7bit"))
+    msg["Subject"] = digest_subject(digest)
+    msg["From"] = cfg.from_addr
+    msg["To"] = ", ".join(cfg.to)
+    msg["Date"] = format_datetime(created)
+    msg["Message-ID"] = message_id(digest, cfg.from_addr)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(digest_text(digest))
+    msg.add_alternative(digest_html(digest), subtype="html")
+    return msg
+
+
+def read_password_file(name: str, channel: str) -> str:
+    """The password in ``name``: an absolute path, or a name under $CREDENTIALS_DIRECTORY, where
+    systemd puts the credentials of a unit's LoadCredential= (issue 4). One trailing newline is
+    dropped. Every failure is permanent, and never quotes the file's content."""
+    path = Path(name)
+    if not path.is_absolute():
+        folder = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not folder:
+            raise NotifyError(f"password_file {name!r} is a relative name and "
+                              "$CREDENTIALS_DIRECTORY is not set (systemd sets it for "
+                              "LoadCredential=); give an absolute path otherwise",
+                              channel=channel, permanent=True)
+        path = Path(folder) / path
+    try:
+        value = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+        raise NotifyError(f"cannot read password_file {str(path)!r}: {reason}",
+                          channel=channel, permanent=True) from e
+    value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+    if not value:
+        raise NotifyError(f"password_file {str(path)!r} is empty", channel=channel, permanent=True)
+    return value
+
+
 def _reply(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -90,11 +134,15 @@ class EmailNotifier:
         self._ssl_context = ssl_context
 
     def _password(self) -> str:
-        """Read at send time, so a rotated secret needs no restart. (Issue 4 adds password_file.)"""
+        """Read at send time, so a rotated secret needs no restart: from the file named by
+        ``password_file`` (issue 4; systemd credentials) or the variable named by ``password_env``."""
+        if self.cfg.password_file:
+            return read_password_file(self.cfg.password_file, self.name)
         name = self.cfg.password_env
         if not name:
-            raise NotifyError("username is set but password_env is not: nowhere to read the "
-                              "SMTP password from", channel=self.name, permanent=True)
+            raise NotifyError("username is set but neither password_env nor password_file is: "
+                              "nowhere to read the SMTP password from", channel=self.name,
+                              permanent=True)
         value = os.environ.get(name)
         if not value:
             state = "is empty" if value == "" else "is not set"
@@ -105,6 +153,11 @@ class EmailNotifier:
     async def send(self, alert: Alert) -> None:
         password = self._password() if self.cfg.username else None
         message = build_message(alert, self.cfg)
+        await asyncio.to_thread(self._deliver, message, password)
+
+    async def send_digest(self, digest: Digest) -> None:
+        password = self._password() if self.cfg.username else None
+        message = build_digest_message(digest, self.cfg)
         await asyncio.to_thread(self._deliver, message, password)
 
     def _context(self) -> ssl.SSLContext:

@@ -170,10 +170,28 @@ def email_text(alert: Alert) -> str:
     return "\n".join(lines) + "\n"
 
 
+def highlight(text: str, terms: list[str]) -> str:
+    """``text`` HTML-escaped, each occurrence of a matched term (any case) in <mark> (issue 4)."""
+    wanted = sorted({t for t in terms if t.strip()}, key=len, reverse=True)
+    if not wanted:
+        return html.escape(text)
+    pattern = re.compile("|".join(re.escape(t) for t in wanted), re.IGNORECASE)
+    out: list[str] = []
+    last = 0
+    for found in pattern.finditer(text):
+        out.append(html.escape(text[last:found.start()]))
+        out.append(f"<mark>{html.escape(found.group(0))}</mark>")
+        last = found.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
 def email_html(alert: Alert) -> str:
-    """The HTML part, with every feed-derived field escaped and only http(s) links."""
+    """The HTML part, with every feed-derived field escaped and only http(s) links; the
+    matched terms are highlighted where they occur in the opening paragraphs."""
     e = html.escape
     c = alert.clipping
+    found = [t for m in alert.matches for t in term_texts(m)]
     link = _link(c.url)
     title = e(one_line(c.title) or "(untitled)")
     parts = ['<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>',
@@ -197,10 +215,11 @@ def email_html(alert: Alert) -> str:
     for paragraph in first_paragraphs(c.body):
         lines = paragraph.split("\n")
         if all(line.startswith(">") for line in lines):  # a markdown quote
-            quoted = "<br>\n".join(e(line[1:].strip()) for line in lines if line[1:].strip())
+            quoted = "<br>\n".join(highlight(line[1:].strip(), found)
+                                   for line in lines if line[1:].strip())
             parts.append(f"<blockquote>{quoted}</blockquote>")
         else:
-            parts.append("<p>" + "<br>\n".join(e(line) for line in lines) + "</p>")
+            parts.append("<p>" + "<br>\n".join(highlight(line, found) for line in lines) + "</p>")
     parts.append(f"<hr><p><small>monitor alert {e(one_line(alert.key))}; the full clipping is "
                  f"attached as {e(attachment_name(alert))}.</small></p>\n</body></html>")
     return "\n".join(parts) + "\n"

@@ -1,4 +1,6 @@
-"""Webhook channel: Alert -> a JSON POST (render.alert_payload) through fetch.post.
+"""Webhook channel: Alert or Digest -> a JSON POST through fetch.post, in the notifier's
+``format``: our own versioned payload (``json``, render/digest) or a chat service's (slack,
+discord, teams, mattermost), signed the Standard Webhooks way when ``secret_env`` is set.
 
 The HTTP exchange goes through monitor.fetch (the only module importing httpx); this module
 turns the status into "delivered" or a NotifyError, permanent or transient.
@@ -7,13 +9,29 @@ turns the status into "delivered" or a NotifyError, permanent or transient.
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from monitor.config import WebhookConfig
 from monitor.errors import FetchError, NotifyError
 from monitor.fetch import PostResult, parse_retry_after, post
-from monitor.models import Alert
+from monitor.models import Alert, Digest
+from monitor.notify import digest as json_digest
+from monitor.notify import discord, mattermost, slack, teams
 from monitor.notify.render import alert_payload, one_line, shorten
+from monitor.notify.signing import parse_secret, signature_headers
+
+Render = Callable[[Any], dict[str, Any]]
+# format -> (alert payload, digest payload)
+FORMATS: dict[str, tuple[Render, Render]] = {
+    "json": (alert_payload, json_digest.digest_payload),
+    "slack": (slack.alert_payload, slack.digest_payload),
+    "discord": (discord.alert_payload, discord.digest_payload),
+    "teams": (teams.alert_payload, teams.digest_payload),
+    "mattermost": (mattermost.alert_payload, mattermost.digest_payload),
+}
 
 # Statuses worth retrying among the 4xx ones: a request timeout, and "too many requests".
 RETRYABLE_4XX = frozenset({408, 429})
@@ -54,11 +72,17 @@ def merge_headers(base: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
 
 
 async def post_json(client: Any, url: str, payload: dict[str, Any], headers: dict[str, str],
-                    timeout: float, channel: str) -> None:
-    """POST ``payload`` as JSON; NotifyError unless a 2xx came back."""
+                    timeout: float, channel: str, *, signing_key: bytes | None = None,
+                    msg_id: str | None = None) -> None:
+    """POST ``payload`` as JSON; NotifyError unless a 2xx came back. With ``msg_id``, the
+    Standard Webhooks headers go too (signed when there is a ``signing_key``)."""
+    body = encode_json(payload)
+    ours = {"Content-Type": "application/json"}
+    if msg_id is not None:
+        # The timestamp is the attempt's: receivers refuse old ones (replays); the id is stable.
+        ours.update(signature_headers(msg_id, int(time.time()), body, signing_key))
     try:
-        result = await post(client, url, encode_json(payload),
-                            merge_headers(headers, {"Content-Type": "application/json"}), timeout)
+        result = await post(client, url, body, merge_headers(headers, ours), timeout)
     except FetchError as e:
         # The URL is left out of the message: webhook URLs often embed a secret token.
         raise NotifyError(f"not delivered: {e}", channel=channel, permanent=False) from e
@@ -66,15 +90,39 @@ async def post_json(client: Any, url: str, payload: dict[str, Any], headers: dic
 
 
 class WebhookNotifier:
-    """``type = "webhook"``: the version-1 JSON payload, with an ``Idempotency-Key`` header."""
+    """``type = "webhook"``: one POST per alert or digest in the notifier's format, with an
+    ``Idempotency-Key`` and the Standard Webhooks headers (``webhook-id`` = the same key)."""
 
     def __init__(self, cfg: WebhookConfig, client: Any) -> None:
         self.name = cfg.name
         self.cfg = cfg
         self._client = client  # the shared httpx.AsyncClient, opaque here
+        self._alert_payload, self._digest_payload = FORMATS[cfg.format]
+
+    def _key(self) -> bytes | None:
+        """The signing key, read at send time (a rotated secret needs no restart)."""
+        name = self.cfg.secret_env
+        if not name:
+            return None
+        value = os.environ.get(name)
+        if not value:
+            state = "is empty" if value == "" else "is not set"
+            raise NotifyError(f"environment variable {name} (secret_env) {state}",
+                              channel=self.name, permanent=True)
+        try:
+            return parse_secret(value)
+        except ValueError as e:
+            raise NotifyError(f"environment variable {name} (secret_env): {e}",
+                              channel=self.name, permanent=True) from None
+
+    async def _post(self, payload: dict[str, Any], key: str) -> None:
+        # Configured headers can never replace the key receivers deduplicate on.
+        headers = merge_headers(dict(self.cfg.headers), {"Idempotency-Key": key})
+        await post_json(self._client, self.cfg.url, payload, headers, self.cfg.timeout,
+                        self.name, signing_key=self._key(), msg_id=key)
 
     async def send(self, alert: Alert) -> None:
-        # Configured headers can never replace the key receivers deduplicate on.
-        headers = merge_headers(dict(self.cfg.headers), {"Idempotency-Key": alert.key})
-        await post_json(self._client, self.cfg.url, alert_payload(alert), headers,
-                        self.cfg.timeout, self.name)
+        await self._post(self._alert_payload(alert), alert.key)
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self._post(self._digest_payload(digest), digest.key)
