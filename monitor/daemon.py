@@ -16,6 +16,7 @@ import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -69,10 +70,23 @@ async def open_runtime(config: Config, *, executor: bool = True) -> AsyncIterato
         store.close()
 
 
+def interleave_by_host(feeds: list[FeedConfig]) -> list[FeedConfig]:
+    """The feeds reordered so that hosts take turns: the first feed of each host, then the
+    second of each... A host with many feeds is neither hammered at once nor, with its slots
+    full, allowed to keep the workers from the other hosts' feeds."""
+    rank: dict[str, int] = {}
+    keyed = []
+    for i, feed in enumerate(feeds):
+        host = urlsplit(feed.url).netloc
+        rank[host] = rank.get(host, -1) + 1
+        keyed.append((rank[host], i, feed))
+    return [feed for _, _, feed in sorted(keyed, key=lambda k: (k[0], k[1]))]
+
+
 async def poll_feeds(pipeline: Pipeline, feeds: list[FeedConfig], report: CycleReport) -> None:
-    """Poll every feed once, a bounded number at a time ([fetch] concurrency workers taking the
-    next feed from one list: no task per feed, so 10,000 feeds cost no more memory than 20)."""
-    queue = iter(feeds)
+    """Poll every feed once, a bounded number at a time (workers taking the next feed from one
+    list: no task per feed, so 10,000 feeds cost little more memory than 20)."""
+    queue = iter(interleave_by_host(feeds))
 
     async def worker() -> None:
         for feed in queue:
@@ -82,7 +96,8 @@ async def poll_feeds(pipeline: Pipeline, feeds: list[FeedConfig], report: CycleR
                 log.exception("feed %s: unexpected error", feed.url)
                 report.errors.append(f"{feed.url}: unexpected {type(e).__name__}: {e}")
 
-    workers = max(1, min(pipeline.config.fetch.concurrency, len(feeds)))
+    # More workers than request slots: a worker waiting on a busy host's slot holds no slot.
+    workers = max(1, min(2 * pipeline.config.fetch.concurrency, len(feeds)))
     await asyncio.gather(*(worker() for _ in range(workers)))
     pipeline.store.flush()
 
