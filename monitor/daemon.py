@@ -241,10 +241,18 @@ class Daemon:
         self.sync_feeds()
         self.scheduler.add_job(self.deliver, IntervalTrigger(seconds=DELIVERY_INTERVAL),
                                id="deliver", max_instances=1, coalesce=True, next_run_time=now)
-        self.scheduler.add_job(self.sync_feeds, IntervalTrigger(seconds=SYNC_INTERVAL),
-                               id="sync-feeds", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.store.flush, IntervalTrigger(seconds=FLUSH_INTERVAL),
-                               id="flush", max_instances=1, coalesce=True)
+        # Coroutines, so that APScheduler runs them on the loop (a plain function would run in
+        # a thread, and the SQLite connection belongs to the loop's thread).
+        async def sync() -> None:
+            self.sync_feeds()
+
+        async def flush() -> None:
+            self.store.flush()
+
+        self.scheduler.add_job(sync, IntervalTrigger(seconds=SYNC_INTERVAL), id="sync-feeds",
+                               max_instances=1, coalesce=True)
+        self.scheduler.add_job(flush, IntervalTrigger(seconds=FLUSH_INTERVAL), id="flush",
+                               max_instances=1, coalesce=True)
         self.scheduler.start()
 
 
