@@ -139,7 +139,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 # Modules that add commands: each has ``register(command)``, where ``command(name, func, help,
 # example)`` returns the subcommand's parser (see build_parser). One line per area keeps the
 # commands of each stage beside that stage.
-COMMAND_MODULES: list[str] = ["monitor.rules_cli", "monitor.alerts_cli"]
+COMMAND_MODULES: list[str] = ["monitor.rules_cli", "monitor.alerts_cli", "monitor.feedcommands"]
 
 CommandAdder = Callable[..., argparse.ArgumentParser]
 

@@ -26,6 +26,11 @@ class FetchConfig:
     allow_private_networks: bool = False
     max_redirects: int = 5
     fetch_pages: bool = True
+    # issue 5: a deadline on the whole request (a server sending a byte a second must not hold a
+    # feed forever), and concurrency limits so that one slow host can't hold the rest.
+    total_timeout: float = 60.0
+    concurrency: int = 20
+    per_host: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,16 @@ NotifierConfig = WebhookConfig | EmailConfig | AppriseConfig
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    """Bounds of the adaptive poll interval (issue 5). A feed's own interval is always inside
+    them: the bounds limit what hints, rhythm and backoff may do, not what the user asked for."""
+
+    min_interval: float = 300.0
+    max_interval: float = 21600.0
+    disable_404_after: float = 3 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     database: Path
@@ -103,6 +118,7 @@ class Config:
     rules: tuple[RuleConfig, ...] = ()
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     entities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -323,6 +339,12 @@ def parse_config(text: str, path: Path) -> Config:
     database = Path(monitor.get("database", str, "monitor.db"))
     interval = monitor.duration("interval", 900.0) or 900.0
     backlog_max_age = monitor.duration("backlog_max_age", 172800.0) or 172800.0
+    schedule = ScheduleConfig(
+        min_interval=monitor.duration("min_interval", 300.0) or 300.0,
+        max_interval=monitor.duration("max_interval", 21600.0) or 21600.0,
+        disable_404_after=monitor.duration("disable_404_after", 3 * 86400.0) or 3 * 86400.0)
+    if schedule.min_interval > schedule.max_interval:
+        raise monitor.error("min_interval", "must not be longer than max_interval")
     monitor.done()
 
     f = _Table(top.get("fetch", dict, {}), shown, "fetch")
@@ -333,9 +355,17 @@ def parse_config(text: str, path: Path) -> Config:
         allow_private_networks=f.get("allow_private_networks", bool, False),
         max_redirects=f.get("max_redirects", int, 5),
         fetch_pages=f.get("fetch_pages", bool, True),
+        total_timeout=float(f.get("total_timeout", (int, float), 60.0)),
+        concurrency=f.get("concurrency", int, 20),
+        per_host=f.get("per_host", int, 2),
     )
     if fetch.timeout <= 0:
         raise f.error("timeout", "must be positive")
+    if fetch.total_timeout < fetch.timeout:
+        raise f.error("total_timeout", f"must be at least timeout ({fetch.timeout:g})")
+    for key in ("concurrency", "per_host"):
+        if getattr(fetch, key) < 1:
+            raise f.error(key, "must be at least 1")
     if fetch.max_bytes < 1024:
         raise f.error("max_bytes", "must be at least 1024")
     f.done()
@@ -363,7 +393,8 @@ def parse_config(text: str, path: Path) -> Config:
         database = path.parent / database
     return Config(path=path, database=database, interval=interval,
                   backlog_max_age=backlog_max_age, fetch=fetch, feeds=feeds,
-                  notifiers=notifiers, rules=rules, terms=terms, entities=entities)
+                  notifiers=notifiers, rules=rules, terms=terms, entities=entities,
+                  schedule=schedule)
 
 
 def default_config_path() -> Path:

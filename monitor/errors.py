@@ -41,9 +41,10 @@ class FetchError(FeedError):
     """Transport failure, bad status, body too large or an address we refuse."""
 
     def __init__(self, message: str, *, url: str = "", status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, blocked: bool = False) -> None:
         self.status = status
         self.retry_after = retry_after
+        self.blocked = blocked  # an anti-bot challenge (issue 5), not a plain error
         super().__init__(message, url=url)
 
 

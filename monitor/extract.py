@@ -139,3 +139,17 @@ def article_from_entry(entry: Entry) -> Article:
         body=body,
         fingerprint=content_fingerprint(f"{entry.title} {body}"),
     )
+
+
+def feed_links(html: bytes | str, url: str) -> list[str]:
+    """The feeds a page announces (issue 5, `monitor feeds add`): its <link rel="alternate">
+    of a feed type, else links that look like feeds, absolute, comment feeds left out
+    (trafilatura's feed finder, given the page we fetched ourselves, so every request passes
+    our private-address guard and limits)."""
+    from trafilatura.feeds import FeedParameters, determine_feed
+
+    text = html if isinstance(html, str) else html.decode("utf-8", errors="replace")
+    try:
+        return determine_feed(text, FeedParameters(url, "", url))
+    except Exception:  # hostile markup: no candidates rather than a crash
+        return []

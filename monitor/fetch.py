@@ -1,20 +1,36 @@
 """Fetch stage: the only module importing httpx.
 
-URL (+ stored ETag / Last-Modified) -> FetchResult, with a streamed size cap, redirects
-followed by hand so that every hop passes the private-address guard, and errors as FetchError.
+URL (+ stored ETag / Last-Modified) -> FetchResult, with a streamed size cap (on the body as
+received and once decompressed), redirects followed by hand so that every hop passes the
+private-address guard, a deadline on the whole exchange, global and per-host concurrency limits,
+and errors as FetchError.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
+import dataclasses
 import email.utils
 import ipaddress
+import re
 import socket
 import time
+import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+try:  # httpx's "brotli" extra; without it, "br" is simply not offered
+    import brotli
+    brotli_error: type[Exception] = brotli.error
+except ImportError:  # pragma: no cover
+    brotli = None
+    brotli_error = zlib.error
 
 from monitor import __version__
 from monitor.config import FetchConfig
@@ -28,14 +44,39 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def make_client(cfg: FetchConfig) -> httpx.AsyncClient:
-    """One client shared by the whole daemon: connection pooling across feeds and pages."""
+    """One client shared by the whole daemon: connection pooling across feeds and pages, HTTP/2
+    where the server offers it (ALPN). Our own Limits bound the concurrency; the pool is sized
+    above them so a request never waits on the pool after it got its slot."""
     timeout = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
     return httpx.AsyncClient(
         timeout=timeout,
         follow_redirects=False,  # followed in fetch(), so each hop is checked
         headers={"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT},
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        limits=httpx.Limits(max_connections=max(50, cfg.concurrency + 10),
+                            max_keepalive_connections=max(20, cfg.concurrency)),
+        http2=True,
     )
+
+
+class Limits:
+    """A global limit and a per-host limit on requests in flight (issue 5), so one slow host
+    can't hold the rest: a request waits for its host's slot first, and only then for a global
+    one, so requests queued behind a slow host hold no global slot."""
+
+    def __init__(self, total: int, per_host: int) -> None:
+        self.total = asyncio.Semaphore(total)
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        parts = urlsplit(url)
+        host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
+        semaphore = self._hosts.get(host)
+        if semaphore is None:
+            semaphore = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        async with semaphore, self.total:
+            yield
 
 
 def is_public_address(address: IPAddress) -> bool:
@@ -108,6 +149,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def accept_encoding() -> str:
+    return "gzip, deflate, br" if brotli is not None else "gzip, deflate"
+
+
 async def fetch(
     client: httpx.AsyncClient,
     url: str,
@@ -115,30 +160,182 @@ async def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
+    limits: Limits | None = None,
 ) -> FetchResult:
-    """GET ``url`` conditionally. 304 is a normal result; everything else that fails raises FetchError."""
-    headers = {"Accept-Encoding": "gzip, deflate"}
+    """GET ``url`` conditionally. 304 is a normal result; everything else that fails raises FetchError.
+
+    Each hop passes the private-address guard; the whole exchange (all hops, headers and body)
+    must finish within ``total_timeout`` seconds of active time, besides the connect and read
+    timeouts, so a server trickling a byte a second can't hold a feed. The body is capped at
+    ``max_bytes`` both as received and once decompressed, while streaming."""
+    headers = {"Accept-Encoding": accept_encoding(),
+               "User-Agent": cfg.user_agent or DEFAULT_USER_AGENT}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    timeout = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
+    budget = cfg.total_timeout
     current = url
+    moved: str | None = None
+    permanent_so_far = True
     for _hop in range(cfg.max_redirects + 1):
         await check_url_allowed(current, cfg)
-        try:
-            async with client.stream("GET", current, headers=headers) as response:
-                if response.status_code in REDIRECT_STATUSES:
-                    if "location" not in response.headers:
-                        raise FetchError(f"HTTP {response.status_code} without a Location header",
-                                         url=current, status=response.status_code)
-                    current = urljoin(current, response.headers["location"])
-                    continue
-                return await _read(response, current, cfg)
-        except httpx.TimeoutException as e:
-            raise FetchError(f"timed out ({type(e).__name__})", url=current) from e
-        except httpx.HTTPError as e:
-            raise FetchError(f"{type(e).__name__}: {e}", url=current) from e
+        async with limits.slot(current) if limits else contextlib.nullcontext():
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(budget):
+                    async with client.stream("GET", current, headers=headers,
+                                             timeout=timeout) as response:
+                        status = response.status_code
+                        if status in REDIRECT_STATUSES:
+                            if "location" not in response.headers:
+                                raise FetchError(f"HTTP {status} without a Location header",
+                                                 url=current, status=status)
+                            target = urljoin(current, response.headers["location"])
+                            if permanent_so_far and status in (301, 308):
+                                moved = target
+                            else:
+                                permanent_so_far = False
+                            current = target
+                            budget -= time.monotonic() - started
+                            continue
+                        result = await _read(response, current, cfg)
+            except TimeoutError as e:
+                raise FetchError(f"took longer than total_timeout ({cfg.total_timeout:g}s)",
+                                 url=current) from e
+            except httpx.TimeoutException as e:
+                raise FetchError(f"timed out ({type(e).__name__})", url=current) from e
+            except httpx.HTTPError as e:
+                raise FetchError(f"{type(e).__name__}: {e}", url=current) from e
+        if moved and moved != url:
+            result = dataclasses.replace(result, moved_to=moved)
+        return result
     raise FetchError(f"more than {cfg.max_redirects} redirects", url=url)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class _Decoder:
+    """Content-Encoding undone chunk by chunk, never producing more than ``limit`` bytes in
+    all: a gzip bomb is stopped after ``limit`` bytes of output, not after it filled memory."""
+
+    def __init__(self, encodings: list[str], limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        # "Content-Encoding: gzip, br" means gzip first, then br: undo them from the last.
+        self.stages: list[Any] = [self._stage(e) for e in reversed(encodings)]
+
+    @staticmethod
+    def _stage(encoding: str) -> Any:
+        if encoding in ("gzip", "x-gzip"):
+            return ["gzip", zlib.decompressobj(16 + zlib.MAX_WBITS)]
+        if encoding == "deflate":
+            return ["deflate", None]  # zlib-wrapped or raw: decided on the first bytes
+        if encoding == "br" and brotli is not None:
+            return ["br", brotli.Decompressor()]
+        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+    def _run(self, stage: Any, data: bytes, room: int) -> bytes:
+        kind, state = stage
+        if kind == "deflate" and state is None:
+            state = stage[1] = zlib.decompressobj()
+            try:
+                return state.decompress(data, room + 1)
+            except zlib.error:
+                state = stage[1] = zlib.decompressobj(-zlib.MAX_WBITS)
+        if kind == "br":
+            out = state.process(data, output_buffer_limit=room + 1)
+            return bytes(out)
+        out = state.decompress(data, room + 1)
+        while state.eof and state.unused_data and len(out) <= room and kind == "gzip":
+            # concatenated gzip members
+            rest = state.unused_data
+            state = stage[1] = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += state.decompress(rest, room + 1 - len(out))
+        return out
+
+    def feed(self, data: bytes) -> bytes:
+        room = self.limit - self.size
+        try:
+            for stage in self.stages:
+                data = self._run(stage, data, room)
+                if len(data) > room:
+                    raise BodyTooLarge
+        except (zlib.error, brotli_error) as e:
+            raise ValueError(f"cannot decompress the body: {e}") from e
+        self.size += len(data)
+        return data
+
+
+async def _body(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+    """The body, decompressed and capped at ``limit`` bytes as received and once decompressed.
+    Over the cap: BodyTooLarge, or the first ``limit`` bytes when ``truncate``."""
+    encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")
+                 if e.strip() and e.strip().lower() != "identity"]
+    decoder = _Decoder(encodings, limit) if encodings else None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for raw in response.aiter_raw():
+            if response.num_bytes_downloaded > limit:
+                raise BodyTooLarge
+            chunk = decoder.feed(raw) if decoder else raw
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+    except BodyTooLarge:
+        if not truncate:
+            raise
+    return b"".join(chunks)[:limit]
+
+
+# Anti-bot walls (issue 5: "blocked" is a state of its own, not a generic error).
+CHALLENGE_HEADERS = {"cf-mitigated": "challenge", "x-datadome": None, "x-sucuri-block": None,
+                     "x-amzn-waf-action": None}
+CHALLENGE_MARKERS = (
+    b"cf-chl", b"challenge-platform", b"<title>just a moment...</title>",
+    b"attention required! | cloudflare", b"_incapsula_resource", b"captcha-delivery.com",
+    b"px-captcha", b"ddos-guard", b"sucuri website firewall", b"checking your browser before",
+    b"awswafintegration", b"enable javascript and cookies to continue",
+)
+
+
+def is_challenge(status: int, headers: dict[str, str], body_head: bytes) -> bool:
+    """A 403, 429 or 503 that is an anti-bot challenge page rather than a plain refusal."""
+    if status not in (403, 429, 503):
+        return False
+    for name, value in CHALLENGE_HEADERS.items():
+        got = headers.get(name)
+        if got is not None and (value is None or got.strip().lower() == value):
+            return True
+    head = body_head[:65536].lower()
+    return any(marker in head for marker in CHALLENGE_MARKERS)
+
+
+def declared_charset(headers: dict[str, str]) -> str | None:
+    """The charset of a Content-Type header, when Python knows it."""
+    match = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", headers.get("content-type", ""), re.I)
+    if not match:
+        return None
+    try:
+        return codecs.lookup(match.group(1)).name
+    except LookupError:
+        return None
+
+
+def page_text(result: FetchResult) -> bytes | str:
+    """An HTML page for the extractor: decoded with the charset the server declared (which
+    wins over a <meta> tag, as in browsers; a byte-order mark wins over both), else the
+    bytes, for the extractor to sniff."""
+    charset = declared_charset(result.headers)
+    if charset is None or result.content.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE,
+                                                      codecs.BOM_UTF16_BE)):
+        return result.content
+    return result.content.decode(charset, errors="replace")
 
 
 async def _read(response: httpx.Response, url: str, cfg: FetchConfig) -> FetchResult:
@@ -149,20 +346,29 @@ async def _read(response: httpx.Response, url: str, cfg: FetchConfig) -> FetchRe
                            etag=response.headers.get("etag"),
                            last_modified=response.headers.get("last-modified"))
     if status >= 400 or status < 200:
-        raise FetchError(f"HTTP {status}", url=url, status=status,
+        try:
+            head = await _body(response, 65536, truncate=True)
+        except (ValueError, httpx.HTTPError):
+            head = b""
+        blocked = is_challenge(status, response_headers, head)
+        reason = f"HTTP {status}" + (" (an anti-bot challenge)" if blocked else "")
+        raise FetchError(reason, url=url, status=status, blocked=blocked,
                          retry_after=parse_retry_after(response.headers.get("retry-after")))
     declared = response.headers.get("content-length", "")
+    encoded = response.headers.get("content-encoding", "").strip().lower() not in ("", "identity")
     if declared.isdigit() and int(declared) > cfg.max_bytes:
         raise FetchError(f"body of {declared} bytes is over max_bytes ({cfg.max_bytes})", url=url)
-    chunks: list[bytes] = []
-    size = 0
-    # Counted after decompression, so a small gzip bomb is cut off too.
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cfg.max_bytes:
-            raise FetchError(f"body over max_bytes ({cfg.max_bytes})", url=url)
-        chunks.append(chunk)
-    return FetchResult(url=url, status=status, content=b"".join(chunks), headers=response_headers,
+    try:
+        content = await _body(response, cfg.max_bytes)
+    except BodyTooLarge:
+        what = "decompressed body" if encoded else "body"
+        raise FetchError(f"{what} over max_bytes ({cfg.max_bytes})", url=url) from None
+    except ValueError as e:
+        raise FetchError(str(e), url=url) from e
+    # The body handed on is decoded: its length and encoding headers no longer describe it.
+    response_headers.pop("content-encoding", None)
+    response_headers.pop("content-length", None)
+    return FetchResult(url=url, status=status, content=content, headers=response_headers,
                        etag=response.headers.get("etag"),
                        last_modified=response.headers.get("last-modified"))
 

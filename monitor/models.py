@@ -19,6 +19,46 @@ class FeedState:
     last_modified: str | None = None
     error_count: int = 0
     retry_after_until: dt.datetime | None = None
+    # issue 5: what the scheduler needs to carry a feed's timing and health across restarts
+    next_check: dt.datetime | None = None
+    interval: float | None = None  # the interval chosen last time (adaptive), seconds
+    failing_since: dt.datetime | None = None  # first error of the current run of errors
+    missing_since: dt.datetime | None = None  # first 404 of the current run of 404s
+    median_gap: float | None = None  # the feed's rhythm: median seconds between its stories
+    newest_entry: dt.datetime | None = None
+    status: str | None = None  # "ok", "not_modified", "error", "blocked", "disabled"
+    disabled_reason: str | None = None  # set when the monitor disabled the feed (410, 404 for days)
+    moved_to: str | None = None  # the new address after a 301 or 308; polled instead of url
+    body_hash: str | None = None  # of the last body parsed: an unchanged body is not parsed again
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll of a feed came to: the input of ``schedule.next_check``."""
+
+    outcome: str  # "updated", "not_modified", "error" or "blocked"
+    status: int | None = None  # the HTTP status; None for a transport failure or a parse error
+    error: str = ""
+    retry_after: float | None = None  # seconds, from Retry-After
+    max_age: float | None = None  # seconds, from Cache-Control max-age or Expires
+    ttl: float | None = None  # seconds, from RSS <ttl>
+    update_period: float | None = None  # seconds, from sy:updatePeriod / sy:updateFrequency
+    median_gap: float | None = None  # the rhythm of the entries just read, when known
+    newest_entry: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDecision:
+    """When to poll a feed next, and the state that goes with it (an intent to write)."""
+
+    next_check: dt.datetime | None  # None: not again (the feed was disabled)
+    interval: float
+    error_count: int
+    status: str
+    failing_since: dt.datetime | None = None
+    missing_since: dt.datetime | None = None
+    retry_after_until: dt.datetime | None = None
+    disabled_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +72,7 @@ class FetchResult:
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
+    moved_to: str | None = None  # where a chain of 301/308 from the requested URL led (issue 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +80,8 @@ class FeedMeta:
     title: str
     link: str
     problem: str | None = None  # set when the feed was ill-formed but still yielded entries
+    ttl: float | None = None  # RSS <ttl>, in seconds (issue 5)
+    update_period: float | None = None  # sy:updatePeriod / sy:updateFrequency, in seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,15 +2,17 @@
 
 update_feed(feed):
     skip while a server's Retry-After holds
-    fetch conditionally            -> 304: record "not_modified", done
-    parse entries                  -> a broken feed: record the error, done
-    for each entry never seen (canonical URL or guid):
+    fetch conditionally (at its moved URL, if it moved)
+                                   -> failure: record it, back off (schedule.next_check), done
+                                   -> 304, or the same body as last time: record, done
+    parse entries                  -> a broken feed: record the error, back off, done
+    for each entry never seen (canonical URL or guid), a few at a time:
         fetch its page and extract the article in a worker process
             (or fall back to the feed's own text: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
         store story + clipping + matches + alerts in one transaction
-    record the feed's success
+    record the feed's success and its next check (hints, rhythm)
 deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
 """
@@ -18,7 +20,9 @@ deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pen
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -27,18 +31,22 @@ from typing import Any
 
 from monitor import clipping as clippings
 from monitor.config import Config, FeedConfig
-from monitor.errors import ExtractError, FeedError
+from monitor.errors import ExtractError, FeedError, FetchError, ParseError
 from monitor.extract import article_from_entry, extract_article
 from monitor.feeds import parse_feed
-from monitor.fetch import fetch
+from monitor.fetch import Limits, fetch, page_text, parse_retry_after
 from monitor.identity import canonical_url, story_key
 from monitor.match import Matcher
-from monitor.models import Article, Clipping, Document, Entry, Match
+from monitor.models import (Article, Clipping, Document, Entry, FeedState, Match, PollResult,
+                            ScheduleDecision)
+from monitor.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
 from monitor.outbox import Outbox, retry_delay  # noqa: F401 (retry_delay: moved, still here)
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
+
+ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch + extraction)
 
 Clock = Callable[[], dt.datetime]
 
@@ -132,51 +140,107 @@ class Pipeline:
         self.clock = clock
         self._in_flight: set[str] = set()  # stories being processed, across concurrent feeds
         self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock)
+        # issue 5: feeds and pages share one global and one per-host limit
+        self.limits = Limits(config.fetch.concurrency, config.fetch.per_host)
 
-    async def update_feed(self, feed: FeedConfig, report: CycleReport) -> None:
+    def use(self, config: Config, matcher: Matcher, notifiers: dict[str, Notifier]) -> None:
+        """Switch to a reloaded configuration (SIGHUP) between two polls."""
+        self.config = config
+        self.matcher = matcher
+        self.notifiers = notifiers
+        self.outbox = Outbox(self.store, notifiers, {n.name: n for n in config.notifiers}, self.clock)
+
+    async def update_feed(self, feed: FeedConfig, report: CycleReport) -> ScheduleDecision | None:
+        """Poll one feed now, record the outcome and when to poll it next (the decision is
+        returned for the scheduler). None: a server's Retry-After still holds; not polled."""
         now = self.clock()
-        state = self.store.feed(feed.url)
+        state = self.store.feed_state(feed.url)
         if state and state.retry_after_until and state.retry_after_until > now:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
-            return
+            return None
         report.feeds_polled += 1
         # Issue 4: on a feed's first successful poll, old stories are backlog, not news.
         backlog_before = None
         if not self.store.polled_before(feed.url):
             age = feed.backlog_max_age or self.config.backlog_max_age
             backlog_before = now - dt.timedelta(seconds=age)
+        target = state.moved_to if state and state.moved_to else feed.url
         try:
-            result = await fetch(self.client, feed.url, self.config.fetch,
+            result = await fetch(self.client, target, self.config.fetch,
                                  etag=state.etag if state else None,
-                                 last_modified=state.last_modified if state else None)
-            if result.not_modified:
-                self.store.record_feed_success(feed.url, feed.name, now=now, status="not_modified")
-                report.not_modified += 1
-                log.info("feed %s: not_modified", feed.url)
-                return
+                                 last_modified=state.last_modified if state else None,
+                                 limits=self.limits)
+        except FetchError as e:
+            outcome = "blocked" if e.blocked else "error"
+            return self._failed(feed, state, now, report, PollResult(
+                outcome=outcome, status=e.status, error=str(e), retry_after=e.retry_after))
+        lifetime = cache_lifetime(result.headers, now)
+        retry_after = parse_retry_after(result.headers.get("retry-after"))
+        if result.moved_to:
+            log.info("feed %s: moved permanently to %s", feed.url, result.moved_to)
+        digest = hashlib.sha256(result.content).hexdigest() if not result.not_modified else None
+        if result.not_modified or (state and digest == state.body_hash):
+            # 304, or the very body parsed last time: nothing new, nothing to parse
+            decision = self._decide(feed, state, now, PollResult(
+                outcome="not_modified", status=result.status, max_age=lifetime,
+                retry_after=retry_after))
+            self.store.record_poll(feed.url, name=feed.name, now=now, outcome="not_modified",
+                                   decision=decision, http_status=result.status, etag=result.etag,
+                                   last_modified=result.last_modified, moved_to=result.moved_to)
+            report.not_modified += 1
+            log.info("feed %s: not_modified", feed.url)
+            return decision
+        try:
             meta, entries = parse_feed(result.content, result.headers, feed.url)
-        except FeedError as e:
-            retry_until = None
-            if getattr(e, "retry_after", None):
-                retry_until = now + dt.timedelta(seconds=float(e.retry_after))  # type: ignore[attr-defined]
-            self.store.record_feed_error(feed.url, feed.name, now=now, error=str(e),
-                                         retry_after_until=retry_until)
-            report.errors.append(f"{feed.url}: {e}")
-            log.warning("feed %s: error: %s", feed.url, e)
-            return
+        except ParseError as e:
+            return self._failed(feed, state, now, report, PollResult(
+                outcome="error", status=result.status, error=str(e), max_age=lifetime),
+                moved_to=result.moved_to)
         if meta.problem:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
-        new = flagged = 0
-        for entry in entries:
-            outcome = await self._add_entry(entry, feed, meta.title, backlog_before, report)
-            new += outcome is not None
-            flagged += bool(outcome)
+        limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
+
+        async def one(entry: Entry) -> bool | None:
+            async with limit:
+                return await self._add_entry(entry, feed, meta.title, backlog_before, report)
+
+        outcomes = await asyncio.gather(*(one(entry) for entry in entries))
+        new = sum(o is not None for o in outcomes)
+        flagged = sum(bool(o) for o in outcomes)
         report.new_clippings += new
         report.flagged += flagged
-        self.store.record_feed_success(feed.url, feed.name, now=now, status="updated", title=meta.title,
-                                       etag=result.etag, last_modified=result.last_modified,
-                                       problem=meta.problem)
+        gap, newest = rhythm((e.published for e in entries), now)
+        decision = self._decide(feed, state, now, PollResult(
+            outcome="updated", status=result.status, max_age=lifetime, ttl=meta.ttl,
+            update_period=meta.update_period, median_gap=gap, newest_entry=newest,
+            retry_after=retry_after))
+        self.store.record_poll(feed.url, name=feed.name, now=now, outcome="updated",
+                               decision=decision, http_status=result.status, error=meta.problem,
+                               etag=result.etag, last_modified=result.last_modified,
+                               title=meta.title, moved_to=result.moved_to, body_hash=digest,
+                               median_gap=gap, newest_entry=newest)
         log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
+        return decision
+
+    def _decide(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
+                poll: PollResult) -> ScheduleDecision:
+        return next_check(state or FeedState(url=feed.url), poll, now,
+                          interval=feed.interval or self.config.interval,
+                          config=self.config.schedule)
+
+    def _failed(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
+                report: CycleReport, poll: PollResult, moved_to: str | None = None) -> ScheduleDecision:
+        decision = self._decide(feed, state, now, poll)
+        self.store.record_poll(feed.url, name=feed.name, now=now, outcome=poll.outcome,
+                               decision=decision, http_status=poll.status, error=poll.error,
+                               moved_to=moved_to)
+        report.errors.append(f"{feed.url}: {poll.error}")
+        if decision.disabled_reason:
+            log.warning("feed %s: disabled: %s", feed.url, decision.disabled_reason)
+        else:
+            log.warning("feed %s: %s: %s (retry at %s)", feed.url, poll.outcome, poll.error,
+                        decision.next_check.isoformat(timespec="seconds") if decision.next_check else "-")
+        return decision
 
     async def _add_entry(self, entry: Entry, feed: FeedConfig, feed_title: str,
                          backlog_before: dt.datetime | None = None,
@@ -192,6 +256,10 @@ class Pipeline:
         self._in_flight.add(key)
         try:
             article, origin = await self._article(entry)
+            if entry.published is None:  # issue 5: the page's date, else the time first seen
+                page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
+                             if article.date else None)
+                entry = dataclasses.replace(entry, published=page_date or self.clock())
             draft = Document(title=entry.title or article.title, body=article.body,
                              source=article.sitename or feed.name or feed_title, url=entry.url or "")
             matches = self.matcher.find_matches(draft)
@@ -222,9 +290,10 @@ class Pipeline:
         """The page's article, or the feed's own text when the page fails."""
         if self.config.fetch.fetch_pages and entry.url:
             try:
-                page = await fetch(self.client, entry.url, self.config.fetch)
+                page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
                 loop = asyncio.get_running_loop()
-                article = await loop.run_in_executor(self.executor, extract_article, page.content, page.url)
+                article = await loop.run_in_executor(self.executor, extract_article,
+                                                     page_text(page), page.url)
                 return article, "page"
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)

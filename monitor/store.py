@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import StoreError
-from monitor.models import Alert, Clipping, Digest, Match, MatchedTerm
+from monitor.models import Alert, Clipping, Digest, FeedState, Match, MatchedTerm, ScheduleDecision
 
 migrations = Migrations("monitor")
 
@@ -69,6 +70,21 @@ def m_issue4_outbox(db: sqlite_utils.Database) -> None:
     db["alerts"].add_column("retry_after_until", str)
     db["alerts"].create_index(["notifier", "created_at"])
     db["clippings"].add_column("backlog", int, not_null_default=0)
+
+
+@migrations()
+def m_issue5_feed_schedule(db: sqlite_utils.Database) -> None:
+    """Issue 5: each feed's timing, backoff and health survive a restart; feeds added by
+    command (`monitor feeds add`, OPML import) live here, beside the config's."""
+    for column, kind in (
+        ("next_check", str), ("interval", float), ("failing_since", str), ("missing_since", str),
+        ("median_gap", float), ("newest_entry", str), ("status", str), ("disabled_reason", str),
+        ("moved_to", str), ("body_hash", str), ("last_http_status", int),
+        # who added the feed: "config" (config.toml) or "command"; the settings of a command feed
+        ("origin", str), ("enabled", int), ("interval_setting", float), ("added_at", str),
+    ):
+        db["feeds"].add_column(column, kind)
+    db.execute("update feeds set origin = 'config' where origin is null")
 
 
 SCHEMA_VERSION = len(migrations._migrations)
@@ -122,8 +138,11 @@ class Store:
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"cannot open the database {path}: {e}") from e
         self.path = path
+        self._pending: dict[str, dict[str, Any]] = {}  # buffered poll records (issue 5)
+        self._pending_since = 0.0
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
     @property
@@ -167,7 +186,143 @@ class Store:
         }, pk="url")
 
     def feeds(self) -> list[dict[str, Any]]:
+        self.flush()
         return list(self.db.query("select * from feeds order by url"))
+
+    # -- feed schedule and health (issue 5) ---------------------------------------------------
+    # Poll outcomes are buffered and written in one transaction per batch: one commit per feed
+    # would bound a cycle of 10,000 unchanged feeds by the disk's fsyncs. Losing a batch in a
+    # crash only means those feeds are polled again a little early.
+
+    FLUSH_EVERY = 500  # poll records
+    FLUSH_AFTER = 1.0  # seconds
+
+    def _buffer(self) -> dict[str, dict[str, Any]]:
+        return self._pending
+
+    @staticmethod
+    def _state(r: dict[str, Any]) -> FeedState:
+        def number(key: str) -> float | None:
+            return float(r[key]) if r.get(key) is not None else None
+
+        return FeedState(
+            url=r["url"], etag=r.get("etag"), last_modified=r.get("last_modified"),
+            error_count=r.get("error_count") or 0,
+            retry_after_until=_from_iso(r.get("retry_after_until")),
+            next_check=_from_iso(r.get("next_check")), interval=number("interval"),
+            failing_since=_from_iso(r.get("failing_since")),
+            missing_since=_from_iso(r.get("missing_since")), median_gap=number("median_gap"),
+            newest_entry=_from_iso(r.get("newest_entry")), status=r.get("status"),
+            disabled_reason=r.get("disabled_reason"), moved_to=r.get("moved_to"),
+            body_hash=r.get("body_hash"))
+
+    def feed_row(self, url: str) -> dict[str, Any] | None:
+        """The stored row of a feed, with any buffered poll outcome applied."""
+        rows = list(self.db.query("select * from feeds where url = ?", [url]))
+        pending = self._buffer().get(url)
+        if not rows and pending is None:
+            return None
+        row = dict(rows[0]) if rows else {"url": url}
+        row.update(pending or {})
+        return row
+
+    def feed_state(self, url: str) -> FeedState | None:
+        row = self.feed_row(url)
+        return self._state(row) if row else None
+
+    def feed_rows(self) -> dict[str, dict[str, Any]]:
+        self.flush()
+        return {r["url"]: dict(r) for r in self.db.query("select * from feeds")}
+
+    def record_poll(self, url: str, *, name: str, now: dt.datetime, outcome: str,
+                    decision: ScheduleDecision, http_status: int | None = None,
+                    error: str | None = None, etag: str | None = None,
+                    last_modified: str | None = None, title: str = "",
+                    moved_to: str | None = None, body_hash: str | None = None,
+                    median_gap: float | None = None,
+                    newest_entry: dt.datetime | None = None) -> None:
+        """Record one poll and the schedule decided from it (buffered; see flush)."""
+        changes: dict[str, Any] = {
+            "name": name, "last_status": outcome, "last_error": error, "last_checked": _iso(now),
+            "last_http_status": http_status, "error_count": decision.error_count,
+            "next_check": _iso(decision.next_check), "interval": decision.interval,
+            "status": decision.status, "failing_since": _iso(decision.failing_since),
+            "missing_since": _iso(decision.missing_since),
+            "retry_after_until": _iso(decision.retry_after_until),
+        }
+        if decision.disabled_reason:
+            changes["disabled_reason"] = decision.disabled_reason
+        if outcome in ("updated", "not_modified"):
+            changes["last_success"] = _iso(now)
+        if etag is not None or outcome == "updated":
+            changes["etag"] = etag
+        if last_modified is not None or outcome == "updated":
+            changes["last_modified"] = last_modified
+        if title:
+            changes["title"] = title
+        if moved_to:
+            changes["moved_to"] = moved_to
+        if body_hash is not None:
+            changes["body_hash"] = body_hash
+        if median_gap is not None:
+            changes["median_gap"] = median_gap
+        if newest_entry is not None:
+            changes["newest_entry"] = _iso(newest_entry)
+        pending = self._buffer()
+        if not pending:
+            self._pending_since = time.monotonic()
+        pending.setdefault(url, {}).update(changes)
+        if len(pending) >= self.FLUSH_EVERY or time.monotonic() - self._pending_since > self.FLUSH_AFTER:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered poll records in one transaction."""
+        pending = self._buffer()
+        if not pending:
+            return
+        self._pending = {}
+        with self.db.atomic():
+            for url, changes in pending.items():
+                self.db.execute("insert or ignore into feeds (url, origin) values (?, 'config')", [url])
+                columns = ", ".join(f"[{c}] = ?" for c in changes)
+                self.db.execute(f"update feeds set {columns} where url = ?", [*changes.values(), url])
+
+    def add_feed(self, url: str, *, name: str = "", interval: float | None = None,
+                 now: dt.datetime, title: str = "") -> bool:
+        """A feed added by command. False when the database has it already."""
+        self.flush()
+        with self.db.atomic():
+            row = self.db.execute("select origin from feeds where url = ?", [url]).fetchone()
+            if row is not None and row[0] == "command":
+                return False
+            if row is None:
+                self.db.execute("insert into feeds (url) values (?)", [url])
+            self.db.execute(
+                "update feeds set origin = 'command', name = ?, title = coalesce(nullif(?, ''), title), "
+                "interval_setting = ?, enabled = 1, added_at = ? where url = ?",
+                [name, title, interval, _iso(now), url])
+        return True
+
+    def set_feed_enabled(self, url: str, enabled: bool) -> bool:
+        """Enable or disable a feed; enabling also clears a disable the monitor decided
+        (410, 404 for days) and its backoff, so the next cycle polls it. False: unknown feed."""
+        self.flush()
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "update feeds set enabled = ? where url = ? and origin = 'command'",
+                [int(enabled), url])
+            if enabled:
+                cursor = self.db.execute(
+                    "update feeds set disabled_reason = null, error_count = 0, failing_since = null, "
+                    "missing_since = null, next_check = null, retry_after_until = null, "
+                    "status = case when status = 'disabled' then null else status end "
+                    "where url = ?", [url])
+        return bool(cursor.rowcount)
+
+    def command_feeds(self) -> list[dict[str, Any]]:
+        """Feeds added by command, oldest first."""
+        return list(self.db.query(
+            "select * from feeds where origin = 'command' order by added_at, url"))
 
     # -- stories -----------------------------------------------------------------------------
 

@@ -1,0 +1,125 @@
+"""A local feed server for the benchmark, on 127.0.0.1 only (asyncio, HTTP/1.1 keep-alive).
+
+    /feed/N.xml         feed N: the 20 newest items of the current round (none in round 0),
+                        with an ETag naming the round: a conditional request gets a 304
+    /page/N/J.html      the article page of item J of feed N (real pages from
+                        ../shared/corpora/pages when present, else generated ones)
+    /round/R            sets the round (R * items new items per feed); answers "ok"
+
+Run: python bench/feedserver.py [--items 20] [--pages DIR]; it prints its port on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+ITEM = ("<item><title>Story {j} of feed {n}: police raid a pirate IPTV operation</title>"
+        "<link>http://{host}/page/{n}/{j}.html</link><guid>http://{host}/page/{n}/{j}.html</guid>"
+        "<pubDate>Tue, 03 Nov 2026 {hh:02d}:{mm:02d}:00 GMT</pubDate>"
+        "<description>Summary of story {j} of feed {n}.</description></item>")
+
+
+def generated_page(n: int, j: int) -> bytes:
+    paragraphs = "".join(
+        f"<p>Paragraph {k} of story {j} in feed {n}. Police seized servers and arrested suspects "
+        f"running an illegal streaming service; the operator faces copyright infringement "
+        f"charges, according to the prosecutor's statement published on Tuesday.</p>"
+        for k in range(12))
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Story {j}</title>"
+            f"<meta name='author' content='Jane Reporter'></head><body><nav><a href='/'>Home</a>"
+            f"</nav><article><h1>Story {j} of feed {n}</h1>{paragraphs}</article>"
+            f"<footer>Copyright</footer></body></html>").encode()
+
+
+class Server:
+    def __init__(self, items: int, pages: list[bytes]) -> None:
+        self.items = items
+        self.pages = pages
+        self.round = 0
+        self.host = ""
+        self.feeds: dict[tuple[int, int], bytes] = {}
+
+    def page(self, n: int, j: int) -> bytes:
+        if self.pages:
+            return self.pages[(n * 7919 + j) % len(self.pages)]
+        return generated_page(n, j)
+
+    def feed(self, n: int) -> bytes:
+        key = (n, self.round)
+        if key not in self.feeds:
+            newest = self.round * self.items
+            items = "".join(ITEM.format(n=n, j=j, host=self.host, hh=(j // 60) % 24, mm=j % 60)
+                            for j in range(newest - 1, max(-1, newest - 1 - self.items), -1))
+            self.feeds[key] = (
+                f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>Bench feed {n}</title><link>http://{self.host}/</link>"
+                f"<description>Feed {n}</description>{items}</channel></rss>").encode()
+        return self.feeds[key]
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                etag_sent = None
+                for line in lines[1:]:
+                    if line[:14].lower() == "if-none-match:":
+                        etag_sent = line[14:].strip()
+                writer.write(self.respond(path, etag_sent))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    def respond(self, path: str, etag_sent: str | None) -> bytes:
+        status, ctype, body, etag = "200 OK", "text/plain", b"", None
+        try:
+            if path.startswith("/feed/"):
+                n = int(path[6:].split(".")[0])
+                etag = f'"{n}-{self.round}"'
+                if etag_sent == etag:
+                    status = "304 Not Modified"
+                else:
+                    ctype, body = "application/rss+xml; charset=utf-8", self.feed(n)
+            elif path.startswith("/page/"):
+                n, j = path[6:].removesuffix(".html").split("/")
+                ctype, body = "text/html", self.page(int(n), int(j))
+            elif path.startswith("/round/"):
+                self.round, body = int(path[7:]), b"ok"
+            else:
+                status, body = "404 Not Found", b"not found"
+        except ValueError:
+            status, body = "400 Bad Request", b"bad request"
+        headers = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n"
+        if status != "304 Not Modified":
+            headers += f"Content-Type: {ctype}\r\n"
+        if etag:
+            headers += f"ETag: {etag}\r\n"
+        return (headers + "\r\n").encode() + body
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--pages", type=Path)
+    args = parser.parse_args()
+    pages = [p.read_bytes() for p in sorted(args.pages.glob("*.html"))] if args.pages else []
+    server = Server(args.items, pages)
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
+    port = listener.sockets[0].getsockname()[1]
+    server.host = f"127.0.0.1:{port}"
+    print(port, flush=True)
+    async with listener:
+        await listener.serve_forever()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
