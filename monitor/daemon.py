@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import metrics
 from monitor.config import Config, FeedConfig
 from monitor.fetch import make_client
 from monitor.match import compile_rules
 from monitor.notify import build_notifiers
 from monitor.pipeline import CycleReport, Pipeline, utcnow
+from monitor.service import Service
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
@@ -88,11 +90,14 @@ async def run_once(config: Config) -> CycleReport:
 
 
 async def run_forever(config: Config, stop: asyncio.Event | None = None) -> None:
-    """Poll each feed at its interval and drain the outbox until SIGTERM or SIGINT."""
+    """Poll each feed at its interval and drain the outbox until SIGTERM or SIGINT;
+    SIGHUP reloads the configuration (monitor.service: sd_notify, listener, retention)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    service = Service(config)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.sighup)
     async with open_runtime(config) as runtime:
         pipeline = runtime.pipeline
         delivering = asyncio.Lock()
@@ -108,6 +113,7 @@ async def run_forever(config: Config, stop: asyncio.Event | None = None) -> None
                 await pipeline.update_feed(feed, report)
             except Exception:
                 log.exception("feed %s: unexpected error", feed.url)
+                metrics.error("unexpected")
             if report.flagged:
                 await deliver()  # alert within seconds of the poll that found the story
 
@@ -124,11 +130,13 @@ async def run_forever(config: Config, stop: asyncio.Event | None = None) -> None
         scheduler.add_job(deliver, IntervalTrigger(seconds=DELIVERY_INTERVAL), id="deliver",
                           max_instances=1, coalesce=True, next_run_time=now)
         scheduler.start()
+        service.started(scheduler, sum(f.enabled for f in config.feeds))
         log.info("monitor running: %d feeds, %d rules, %d notifiers, database %s",
                  sum(f.enabled for f in config.feeds), len(config.rules),
                  len(pipeline.notifiers), config.database)
         await stop.wait()
         log.info("stopping")
+        service.stopping()
         scheduler.shutdown(wait=False)
         # Jobs still running are cancelled; their stories were not committed and are redone next time.
         current = asyncio.current_task()

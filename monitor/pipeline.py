@@ -19,12 +19,14 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor import clipping as clippings
+from monitor import metrics
 from monitor.config import Config, FeedConfig
 from monitor.errors import ExtractError, FeedError, NotifyError
 from monitor.extract import article_from_entry, extract_article
@@ -120,13 +122,16 @@ class Pipeline:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
             return
         report.feeds_polled += 1
+        started = time.monotonic()
         try:
             result = await fetch(self.client, feed.url, self.config.fetch,
                                  etag=state.etag if state else None,
                                  last_modified=state.last_modified if state else None)
+            metrics.fetched("feed", time.monotonic() - started)
             if result.not_modified:
                 self.store.record_feed_success(feed.url, feed.name, now=now, status="not_modified")
                 report.not_modified += 1
+                metrics.polled("not_modified")
                 log.info("feed %s: not_modified", feed.url)
                 return
             meta, entries = parse_feed(result.content, result.headers, feed.url)
@@ -138,6 +143,7 @@ class Pipeline:
                                          retry_after_until=retry_until)
             report.errors.append(f"{feed.url}: {e}")
             log.warning("feed %s: error: %s", feed.url, e)
+            metrics.poll_failed(e)
             return
         if meta.problem:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
@@ -152,6 +158,7 @@ class Pipeline:
                                        etag=result.etag, last_modified=result.last_modified,
                                        problem=meta.problem)
         log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
+        metrics.polled("updated", new=new, flagged=flagged)
 
     async def _add_entry(self, entry: Entry, feed: FeedConfig, feed_title: str) -> bool | None:
         """Process one entry; None if it was seen before, else whether it was flagged."""
@@ -187,12 +194,15 @@ class Pipeline:
         """The page's article, or the feed's own text when the page fails."""
         if self.config.fetch.fetch_pages and entry.url:
             try:
+                started = time.monotonic()
                 page = await fetch(self.client, entry.url, self.config.fetch)
+                metrics.fetched("page", time.monotonic() - started)
                 loop = asyncio.get_running_loop()
                 article = await loop.run_in_executor(self.executor, extract_article, page.content, page.url)
                 return article, "page"
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
+                metrics.error("page")
         return article_from_entry(entry), "feed"
 
     async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:
@@ -211,10 +221,12 @@ class Pipeline:
                 self.store.mark_failed_attempt(alert.id, error=str(e), permanent=e.permanent,
                                                next_attempt=self.clock() + dt.timedelta(seconds=delay))
                 report.alerts_failed += 1
+                metrics.delivered(alert.notifier, "failed" if e.permanent else "retry")
                 report.errors.append(f"alert {alert.key}: {e}")
                 log.warning("alert %s via %s: %s%s", alert.key, alert.notifier, e,
                             " (permanent, not retried)" if e.permanent else f" (retry in {delay:.0f}s)")
                 continue
             self.store.mark_sent(alert.id, now=self.clock())
             report.alerts_sent += 1
+            metrics.delivered(alert.notifier, "sent")
             log.info("alert %s sent via %s", alert.key, alert.notifier)

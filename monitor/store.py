@@ -54,6 +54,49 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["alerts"].create_index(["status"])
 
 
+@migrations()
+def m_issue7_service(db: sqlite_utils.Database) -> None:
+    """Health and latency (issue 7). Two derived columns, kept by triggers so that they hold
+    whichever code path writes feeds and alerts:
+    - feeds.failing_since: when the current run of errors began (null while the feed works);
+    - alerts.published_at: the story's publication time (the feed's, else the page's date).
+    The view alert_latency names the three times of an alert: published, detected (the poll
+    that stored the story wrote the alert: created_at) and delivered (sent_at)."""
+    db["feeds"].add_column("failing_since", str)
+    db.execute("update feeds set failing_since = last_checked where error_count > 0")
+    db.execute("""
+        create trigger feeds_failing_since_insert after insert on feeds
+        when coalesce(new.error_count, 0) > 0
+        begin
+            update feeds set failing_since = new.last_checked where url = new.url;
+        end""")
+    db.execute("""
+        create trigger feeds_failing_since_update after update of error_count on feeds
+        begin
+            update feeds set failing_since = case
+                when coalesce(new.error_count, 0) = 0 then null
+                when coalesce(old.error_count, 0) > 0 and old.failing_since is not null
+                    then old.failing_since
+                else new.last_checked end
+            where url = new.url;
+        end""")
+    db["alerts"].add_column("published_at", str)
+    publication = "(select coalesce(c.published, c.date) from clippings c where c.id = {})"
+    db.execute(f"update alerts set published_at = {publication.format('alerts.clipping_id')}")
+    db.execute(f"""
+        create trigger alerts_published_at after insert on alerts
+        begin
+            update alerts set published_at = {publication.format('new.clipping_id')}
+            where id = new.id;
+        end""")
+    db.execute("""
+        create view alert_latency as
+        select id, key, clipping_id, notifier, status, published_at,
+               created_at as detected_at, sent_at as delivered_at
+        from alerts""")
+    db["alerts"].create_index(["sent_at"])
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 
