@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import pwd
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,28 @@ from monitor.errors import MonitorError
 def _config(args: argparse.Namespace) -> Any:
     from monitor.cli import _config as load
 
-    return load(args)
+    config = load(args)
+    problem = owner_problem(config.database, os.geteuid())
+    if problem:
+        raise MonitorError(problem)
+    return config
+
+
+def owner_problem(database: Path, euid: int) -> str | None:
+    """Root working on the service user's database would leave root-owned -wal and -shm files
+    beside it, which the daemon then cannot open: refuse, and say how to run it instead."""
+    try:
+        owner = database.stat().st_uid
+    except OSError:
+        return None
+    if euid != 0 or owner == 0:
+        return None
+    try:
+        name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        name = str(owner)
+    return (f"{database} belongs to {name}: run this command as that user "
+            f"(sudo -u {name} monitor ...), so that SQLite's files keep their owner")
 
 
 def _seconds(value: float | None) -> str:
@@ -68,7 +91,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         status = health.check(_config(args))
     except MonitorError as e:  # no valid config: nothing can run, so the monitor is down
         checked = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        status = health.Status(health.DOWN, (f"configuration: {e}",), None, checked)
+        status = health.Status(health.DOWN, (f"cannot check: {e}",), None, checked)
     if args.json:
         print(json.dumps(status.as_dict(), ensure_ascii=False))
     else:

@@ -32,8 +32,7 @@ FORMATS = ("text", "json")
 # syslog priorities, which journald reads from a "<N>" line prefix (sd-daemon.h).
 PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
 # Libraries that say too much at INFO: kept at WARNING unless the level is debug.
-NOISY = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer",
-         "aiosmtpd", "mail.log")
+NOISY = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer")
 MIN_SECRET = 4  # shorter values cannot be masked without mangling ordinary words
 REDACTED = "[redacted]"
 SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)

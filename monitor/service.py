@@ -47,6 +47,8 @@ class Service:
         self.listener: Listener | None = None
         self._stop = threading.Event()  # ends a retention pass running in a worker thread
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ready = False
+        self._reload_pending = False  # a SIGHUP before READY=1 waits for it
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -66,6 +68,9 @@ class Service:
             # restarts the service (WatchdogSec=, Restart=on-failure).
             self._spawn(self._watchdog(self.systemd.watchdog / 2, scheduler))
         self.systemd.ready(f"polling {feeds} feeds")
+        self._ready = True
+        if self._reload_pending:
+            self.sighup()
 
     def _listen(self) -> None:
         http = self.config.http
@@ -87,7 +92,12 @@ class Service:
             await asyncio.sleep(period)
 
     def sighup(self) -> None:
-        """The SIGHUP handler: reload in a task of the loop."""
+        """The SIGHUP handler: reload in a task of the loop (after start-up, so that systemd
+        never hears READY=1 before the scheduler runs)."""
+        if not self._ready:
+            self._reload_pending = True
+            return
+        self._reload_pending = False
         self._spawn(self.reload())
 
     async def reload(self) -> None:

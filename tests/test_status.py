@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
 from helpers import monitor, write_config
 from stories import add_story, alert_ids, now
 
+from monitor.admin import owner_problem
 from monitor.config import StatusConfig
 from monitor.health import (DEGRADED, DOWN, HEALTHY, Facts, FailingFeed, Latency, Spread, assess,
                             latency, percentile, spread)
@@ -47,7 +49,7 @@ def test_down_without_a_database_or_a_valid_config(tmp_path: Path) -> None:
     assert "no database" in report["reasons"][0]
     config.write_text("[monitor]\ninterval = 'soon'\n")
     code, report = status(config)
-    assert code == 2 and report["reasons"][0].startswith("configuration:")
+    assert code == 2 and report["reasons"][0].startswith("cannot check: ")
     assert "monitor.interval" in report["reasons"][0]
 
 
@@ -212,3 +214,15 @@ NOW = dt.datetime(2026, 1, 1, 12, 5, tzinfo=dt.timezone.utc)
 ])
 def test_assess(changes: dict, verdict: str) -> None:
     assert assess(facts(**changes), StatusConfig(), stale=3600, now=NOW)[0] == verdict
+
+
+def test_root_is_sent_to_the_database_owner(tmp_path: Path) -> None:
+    db = tmp_path / "monitor.db"
+    Store(db).close()
+    if os.geteuid() == 0:  # as CI runs: give the file to a service user
+        os.chown(db, 4242, 4242)
+    assert db.stat().st_uid != 0
+    problem = owner_problem(db, euid=0)
+    assert problem and "run this command as that user" in problem and "sudo -u" in problem
+    assert owner_problem(db, euid=1000) is None  # not root: nothing to protect
+    assert owner_problem(tmp_path / "missing.db", euid=0) is None
