@@ -69,7 +69,8 @@ class Listener:
         self.server = server_class((host, port), _handler(config))
         self.server.daemon_threads = True
         self.server.timeout = 10
-        self.address = self.server.server_address[:2]
+        bound = self.server.server_address
+        self.address: tuple[str, int] = (str(bound[0]), int(bound[1]))
         self.thread = threading.Thread(target=self.server.serve_forever, name="http",
                                        kwargs={"poll_interval": 0.5}, daemon=True)
 
