@@ -32,10 +32,10 @@ def count(db: Path, table: str = "clippings") -> int:
 
 
 def test_backup_while_the_daemon_writes(tmp_path: Path, feed_server: FeedServer) -> None:
-    """The daemon stores 2,000 stories, one transaction each, while backups are taken: every
+    """The daemon stores 5,000 stories, one transaction each, while backups are taken: every
     copy is a consistent snapshot (each clipping with its entry, nothing dangling), checks out
     clean, and is one self-contained file."""
-    n = 2000
+    n = 5000
     items = [{"title": f"Story number {i} about the weather", "link": feed_server.url(f"/s/{i}"),
               "summary": f"Forecast {i}: sunny spells and light winds."} for i in range(n)]
     url = feed_server.put("/feed.xml", rss("Busy feed", items), "application/rss+xml")

@@ -93,13 +93,14 @@ def test_healthz_and_metrics(tmp_path: Path, feed_server: FeedServer,
     finally:
         assert stop_daemon(process) == 0, log.read_text()
 
-    # The same database, now that no poll happened for hours (stale_after 1s): 503 and "down".
-    config.write_text(config.read_text() + '\n[status]\nstale_after = "1s"\n')
+    # The same database under a daemon with no feed to poll, so that the last poll ages past
+    # stale_after (1 s): 503 and "down".
+    config = write_config(tmp_path, [], extra='\n[http]\nenabled = true\nport = 0\n'
+                          '\n[status]\nstale_after = "1s"\n')
     process = start_daemon(config, log, {})
     try:
         assert wait_until(lambda: "http: listening on" in log.read_text(), 30), log.read_text()
         base = re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text()).group(1)
-        # Both feeds were polled at the previous start and are not due for an hour.
         assert wait_until(lambda: get(base + "/healthz")[0] == 503, 20)
         assert json.loads(get(base + "/healthz")[2])["status"] == "down"
         assert samples(get(base + "/metrics")[2])[("monitor_health", ())] == 2

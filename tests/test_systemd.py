@@ -56,7 +56,8 @@ def test_daemon_notifies_ready_watchdog_reloading_stopping(
         assert wait_until(lambda: sum(d.fields.get("WATCHDOG") == "1"
                                       for d in notify.messages()[ready:]) >= 5, 10)
         pings = [d for d in notify.messages()[ready:] if d.fields.get("WATCHDOG") == "1"]
-        assert 0.3 < statistics.median(gaps(pings)) < 0.9, gaps(pings)
+        # Faster than the 1 s timeout, which is what keeps systemd from killing a healthy daemon.
+        assert 0.3 < statistics.median(gaps(pings)) < 1.0, gaps(pings)
 
         # SIGHUP with a valid new config ([log] format changed): RELOADING=1 stamped with the
         # monotonic clock, then READY=1, and the new logging applies.
