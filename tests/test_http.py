@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -117,3 +118,22 @@ def test_http_listener_is_loopback_only(tmp_path: Path) -> None:
         else:
             raise AssertionError(f"{host} accepted")
     assert parse_config('[http]\nhost = "::1"\n', tmp_path / "c.toml").http.host == "::1"
+
+
+def test_a_busy_port_is_logged_and_the_daemon_goes_on(tmp_path: Path, feed_server: FeedServer) -> None:
+    url = feed_server.put("/feed.xml", rss("Quiet feed", [{**WEATHER, "link": feed_server.url("/sun")}]),
+                          "application/rss+xml")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = write_config(tmp_path, [url], fetch_pages=False, interval="1h",
+                              extra=f"\n[http]\nenabled = true\nport = {port}\n")
+        log = tmp_path / "daemon.log"
+        process = start_daemon(config, log, {})
+        try:
+            assert wait_until(lambda: ": updated," in log.read_text(), 30), log.read_text()
+            assert f"http: cannot listen on 127.0.0.1:{port}" in log.read_text()
+            assert process.poll() is None
+        finally:
+            assert stop_daemon(process) == 0, log.read_text()

@@ -226,3 +226,16 @@ def test_root_is_sent_to_the_database_owner(tmp_path: Path) -> None:
     assert problem and "run this command as that user" in problem and "sudo -u" in problem
     assert owner_problem(db, euid=1000) is None  # not root: nothing to protect
     assert owner_problem(tmp_path / "missing.db", euid=0) is None
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[log]\nformat = "xml"', "log.format"), ('[log]\nlevel = "loud"', "log.level"),
+    ('[log]\ncolour = true', "log.colour"), ('[status]\nstale_after = "soon"', "status.stale_after"),
+    ('[status]\nfailed_alerts = -1', "status.failed_alerts"), ('[http]\nport = 70000', "http.port"),
+    ('[data]\nretention_days = -3', "data.retention_days"), ('[data]\nkeep_flagged = "no"', "data.keep_flagged"),
+])
+def test_service_settings_are_checked(tmp_path: Path, text: str, key: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text + "\n")
+    result = monitor(config, "check-config")
+    assert result.returncode == 1 and f": {key}: " in result.stderr, result.stderr
