@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from pathlib import Path
 
-from monitor import __version__
+from monitor import __version__, logs
 from monitor import clipping as clippings
 from monitor.config import Config, load_config
 from monitor.errors import ClippingError, MonitorError
@@ -39,7 +39,9 @@ The configuration is --config PATH, else $MONITOR_CONFIG, else ./config.toml.
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(Path(args.config) if args.config else None)
+    config = load_config(Path(args.config) if args.config else None)
+    logs.configure(config)  # [log], and the secrets no log line may show
+    return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -139,7 +141,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 # Modules that add commands: each has ``register(command)``, where ``command(name, func, help,
 # example)`` returns the subcommand's parser (see build_parser). One line per area keeps the
 # commands of each stage beside that stage.
-COMMAND_MODULES: list[str] = ["monitor.rules_cli", "monitor.alerts_cli", "monitor.feedcommands"]
+COMMAND_MODULES: list[str] = [
+    "monitor.rules_cli", "monitor.alerts_cli", "monitor.feedcommands", "monitor.admin",
+]
 
 CommandAdder = Callable[..., argparse.ArgumentParser]
 
@@ -152,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="configuration file (default: $MONITOR_CONFIG or ./config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=logs.FORMATS,
+                        help="log lines on stderr: text (default) or json; overrides [log] format")
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -169,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true",
                    help="one whole cycle now: poll every enabled feed, try every pending alert, "
                         "print a summary and exit")
+    p.add_argument("--log-format", choices=logs.FORMATS, default=argparse.SUPPRESS,
+                   help="as `monitor --log-format`: text or json")
     command("check-config", cmd_check_config, "check the configuration and the rules, then exit "
             "(0: valid)", "monitor --config /etc/monitor/config.toml check-config")
     p = command("list", cmd_list, "list stored clippings, newest first (* = flagged)",
@@ -197,10 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    logs.start(args.log_format, args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -6,6 +6,7 @@ naming the file, the key and the reason.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Sequence
@@ -106,6 +107,35 @@ class ScheduleConfig:
     disable_404_after: float = 3 * 86400.0
 
 
+# -- running as a service (issue 7): [log], [http], [status], [data] -------------------------
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    format: str = "text"  # "text" or "json"
+    level: str = "info"   # "debug", "info", "warning", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    enabled: bool = False
+    host: str = "127.0.0.1"  # loopback only: the listener has no authentication
+    port: int = 9187
+
+
+@dataclass(frozen=True, slots=True)
+class StatusConfig:
+    stale_after: float | None = None  # seconds without a poll -> down; None: 3 x longest interval
+    failing_after: float = 3600.0     # a feed failing this long -> degraded
+    pending_after: float = 1800.0     # an alert pending this long -> degraded
+    failed_alerts: int = 0            # more failed alerts than this in a day -> degraded
+
+
+@dataclass(frozen=True, slots=True)
+class DataConfig:
+    retention_days: int = 0  # 0: keep every clipping
+    keep_flagged: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path
@@ -119,6 +149,10 @@ class Config:
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     entities: dict[str, tuple[str, ...]] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    data: DataConfig = field(default_factory=DataConfig)
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -388,13 +422,58 @@ def parse_config(text: str, path: Path) -> Config:
                                   key=f"rules[{i}].notifiers")
     terms = _string_lists(top.get("terms", dict, {}), shown, "terms")
     entities = _string_lists(top.get("entities", dict, {}), shown, "entities")
+    service = _service_tables(top, shown)
     top.done()
     if not database.is_absolute():
         database = path.parent / database
     return Config(path=path, database=database, interval=interval,
                   backlog_max_age=backlog_max_age, fetch=fetch, feeds=feeds,
                   notifiers=notifiers, rules=rules, terms=terms, entities=entities,
-                  schedule=schedule)
+                  schedule=schedule, **service)
+
+
+def _service_tables(top: _Table, shown: str) -> dict[str, Any]:
+    """[log], [http], [status] and [data]: how the daemon runs as a service (issue 7)."""
+    from monitor.logs import FORMATS, LEVELS  # logs.py imports this module for its types only
+
+    t = _Table(top.get("log", dict, {}), shown, "log")
+    log = LogConfig(format=t.get("format", str, "text"), level=t.get("level", str, "info"))
+    if log.format not in FORMATS:
+        raise t.error("format", f"expected one of {', '.join(FORMATS)}, got {log.format!r}")
+    if log.level not in LEVELS:
+        raise t.error("level", f"expected one of {', '.join(LEVELS)}, got {log.level!r}")
+    t.done()
+
+    t = _Table(top.get("http", dict, {}), shown, "http")
+    http = HttpConfig(enabled=t.get("enabled", bool, False), host=t.get("host", str, "127.0.0.1"),
+                      port=t.get("port", int, 9187))
+    try:
+        loopback = ipaddress.ip_address(http.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise t.error("host", f"expected a loopback address such as 127.0.0.1 (the listener has "
+                      f"no authentication; put a proxy in front to expose it), got {http.host!r}")
+    if not 0 <= http.port <= 65535:
+        raise t.error("port", f"expected a port number (0 picks a free one), got {http.port}")
+    t.done()
+
+    t = _Table(top.get("status", dict, {}), shown, "status")
+    status = StatusConfig(stale_after=t.duration("stale_after", None),
+                          failing_after=t.duration("failing_after", 3600.0) or 3600.0,
+                          pending_after=t.duration("pending_after", 1800.0) or 1800.0,
+                          failed_alerts=t.get("failed_alerts", int, 0))
+    if status.failed_alerts < 0:
+        raise t.error("failed_alerts", "must be 0 or more")
+    t.done()
+
+    t = _Table(top.get("data", dict, {}), shown, "data")
+    data = DataConfig(retention_days=t.get("retention_days", int, 0),
+                      keep_flagged=t.get("keep_flagged", bool, True))
+    if data.retention_days < 0:
+        raise t.error("retention_days", "must be 0 (keep everything) or a number of days")
+    t.done()
+    return {"log": log, "http": http, "status": status, "data": data}
 
 
 def default_config_path() -> Path:

@@ -22,6 +22,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import metrics
 from monitor.config import Config, FeedConfig, load_config
 from monitor.errors import MonitorError
 from monitor.feedset import active_feeds, interval_of
@@ -31,6 +32,7 @@ from monitor.models import ScheduleDecision
 from monitor.notify import build_notifiers
 from monitor.pipeline import CycleReport, Pipeline, utcnow
 from monitor.schedule import bounds
+from monitor.service import Service
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
@@ -160,6 +162,7 @@ class Daemon:
             decision = await self.pipeline.update_feed(feed, report)
         except Exception:
             log.exception("feed %s: unexpected error", feed.url)
+            metrics.error("unexpected")
         if report.flagged:
             await self.deliver()  # alert within seconds of the poll that found the story
         self._reschedule(feed, decision)
@@ -219,7 +222,7 @@ class Daemon:
         for i, feed in enumerate(overdue):
             self._add(feed, now + dt.timedelta(seconds=spread * i / max(1, len(overdue))))
 
-    def reload(self) -> bool:
+    def reload(self) -> Config | None:
         """Read config.toml again. A valid file takes effect at once (feeds, rules, notifiers,
         fetch settings) without a restart; an invalid one is refused and the running one kept."""
         try:
@@ -228,7 +231,7 @@ class Daemon:
             notifiers = build_notifiers(new.notifiers, self.pipeline.client)
         except MonitorError as e:
             log.error("reload refused, the running configuration is kept: %s", e)
-            return False
+            return None
         if new.database != self.config.database:
             log.warning("reload: [monitor] database changed; it takes effect at the next start")
             new = dataclasses.replace(new, database=self.config.database)
@@ -240,7 +243,7 @@ class Daemon:
         self.sync_feeds()
         log.info("configuration reloaded from %s: %d feeds scheduled, %d rules, %d notifiers",
                  new.path, len(self.feeds), len(new.rules), len(notifiers))
-        return True
+        return new
 
     def start(self) -> None:
         now = utcnow()
@@ -264,22 +267,26 @@ class Daemon:
 
 async def run_forever(config: Config, stop: asyncio.Event | None = None) -> None:
     """Poll each feed when its schedule says and drain the outbox until SIGTERM or SIGINT;
-    SIGHUP reloads config.toml."""
+    SIGHUP reloads config.toml (monitor.service adds sd_notify, the listener, retention)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    service = Service(config)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.sighup)
     async with open_runtime(config) as runtime:
         scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
         daemon = Daemon(config, runtime, scheduler)
-        loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+        service.engine_reload = daemon.reload  # SIGHUP: feeds, rules, notifiers, inside RELOADING=1
         daemon.start()
+        service.started(scheduler, len(daemon.feeds))
         log.info("monitor running: %d feeds, %d rules, %d notifiers, database %s",
                  len(daemon.feeds), len(config.rules), len(runtime.pipeline.notifiers),
                  config.database)
         await stop.wait()
         log.info("stopping")
         loop.remove_signal_handler(signal.SIGHUP)
+        service.stopping()
         scheduler.shutdown(wait=False)
         # Jobs still running are cancelled; their stories were not committed and are redone next time.
         current = asyncio.current_task()

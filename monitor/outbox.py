@@ -23,6 +23,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from monitor import metrics
 from monitor.cadence import parse_cadence
 from monitor.config import NotifierConfig
 from monitor.errors import NotifyError
@@ -145,6 +146,7 @@ class Outbox:
             self.store.mark_failed_attempt(alert.id, error=str(e), permanent=e.permanent,
                                            next_attempt=next_attempt, retry_after_until=until)
             report.alerts_failed += 1
+            metrics.delivered(notifier.name, "failed" if e.permanent else "retry")
             report.errors.append(f"alert {alert.key}: {e}")
             log.warning("alert %s via %s: %s%s", alert.key, notifier.name, e,
                         " (permanent, not retried)" if e.permanent
@@ -152,6 +154,7 @@ class Outbox:
             return e.permanent
         self.store.mark_sent(alert.id, now=self.clock())
         report.alerts_sent += 1
+        metrics.delivered(notifier.name, "sent")
         log.info("alert %s sent via %s", alert.key, notifier.name)
         return True
 
@@ -164,6 +167,7 @@ class Outbox:
                                                   next_attempt=next_attempt,
                                                   retry_after_until=until)
             report.alerts_failed += len(digest.alerts)
+            metrics.delivered(notifier.name, "failed" if e.permanent else "retry")
             report.errors.append(f"digest {digest.key}: {e}")
             log.warning("digest %s (%d alerts) via %s: %s%s", digest.key, len(digest.alerts),
                         notifier.name, e, " (permanent, not retried)" if e.permanent
@@ -171,6 +175,7 @@ class Outbox:
             return e.permanent
         self.store.mark_digest_sent(digest.id, now=self.clock())
         report.alerts_sent += len(digest.alerts)
+        metrics.delivered(notifier.name, "sent")
         if hasattr(report, "digests_sent"):
             report.digests_sent += 1
         log.info("digest %s (%d alerts) sent via %s", digest.key, len(digest.alerts),

@@ -24,12 +24,14 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor import clipping as clippings
+from monitor import metrics
 from monitor.config import Config, FeedConfig
 from monitor.errors import ExtractError, FeedError, FetchError, ParseError
 from monitor.extract import article_from_entry, extract_article
@@ -165,12 +167,15 @@ class Pipeline:
             age = feed.backlog_max_age or self.config.backlog_max_age
             backlog_before = now - dt.timedelta(seconds=age)
         target = state.moved_to if state and state.moved_to else feed.url
+        started = time.monotonic()
         try:
             result = await fetch(self.client, target, self.config.fetch,
                                  etag=state.etag if state else None,
                                  last_modified=state.last_modified if state else None,
                                  limits=self.limits)
+            metrics.fetched("feed", time.monotonic() - started)
         except FetchError as e:
+            metrics.poll_failed(e)
             outcome = "blocked" if e.blocked else "error"
             return self._failed(feed, state, now, report, PollResult(
                 outcome=outcome, status=e.status, error=str(e), retry_after=e.retry_after))
@@ -188,11 +193,13 @@ class Pipeline:
                                    decision=decision, http_status=result.status, etag=result.etag,
                                    last_modified=result.last_modified, moved_to=result.moved_to)
             report.not_modified += 1
+            metrics.polled("not_modified")
             log.info("feed %s: not_modified", feed.url)
             return decision
         try:
             meta, entries = parse_feed(result.content, result.headers, feed.url)
         except ParseError as e:
+            metrics.poll_failed(e)
             return self._failed(feed, state, now, report, PollResult(
                 outcome="error", status=result.status, error=str(e), max_age=lifetime),
                 moved_to=result.moved_to)
@@ -219,6 +226,7 @@ class Pipeline:
                                etag=result.etag, last_modified=result.last_modified,
                                title=meta.title, moved_to=result.moved_to, body_hash=digest,
                                median_gap=gap, newest_entry=newest)
+        metrics.polled("updated", new=new, flagged=flagged)
         log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
         return decision
 
@@ -290,13 +298,16 @@ class Pipeline:
         """The page's article, or the feed's own text when the page fails."""
         if self.config.fetch.fetch_pages and entry.url:
             try:
+                started = time.monotonic()
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
+                metrics.fetched("page", time.monotonic() - started)
                 loop = asyncio.get_running_loop()
                 article = await loop.run_in_executor(self.executor, extract_article,
                                                      page_text(page), page.url)
                 return article, "page"
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
+                metrics.error("page")
         return article_from_entry(entry), "feed"
 
     async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:

@@ -87,6 +87,30 @@ def m_issue5_feed_schedule(db: sqlite_utils.Database) -> None:
     db.execute("update feeds set origin = 'config' where origin is null")
 
 
+@migrations()
+def m_issue7_service(db: sqlite_utils.Database) -> None:
+    """Health and latency (issue 7). feeds.failing_since comes from issue 5's migration and is
+    kept by record_poll. alerts.published_at, the story's publication time (the feed's, else the
+    page's date), is kept by a trigger, so it holds whichever code path writes alerts.
+    The view alert_latency names the three times of an alert: published, detected (the poll
+    that stored the story wrote the alert: created_at) and delivered (sent_at)."""
+    db["alerts"].add_column("published_at", str)
+    publication = "(select coalesce(c.published, c.date) from clippings c where c.id = {})"
+    db.execute(f"update alerts set published_at = {publication.format('alerts.clipping_id')}")
+    db.execute(f"""
+        create trigger alerts_published_at after insert on alerts
+        begin
+            update alerts set published_at = {publication.format('new.clipping_id')}
+            where id = new.id;
+        end""")
+    db.execute("""
+        create view alert_latency as
+        select id, key, clipping_id, notifier, status, published_at,
+               created_at as detected_at, sent_at as delivered_at
+        from alerts""")
+    db["alerts"].create_index(["sent_at"])
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 
@@ -96,19 +120,6 @@ def _iso(when: dt.datetime | None) -> str | None:
 
 def _from_iso(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    url: str
-    name: str
-    etag: str | None
-    last_modified: str | None
-    error_count: int
-    last_status: str | None
-    last_error: str | None
-    last_checked: str | None
-    retry_after_until: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,40 +161,6 @@ class Store:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     # -- feeds -------------------------------------------------------------------------------
-
-    def feed(self, url: str) -> FeedRow | None:
-        rows = list(self.db.query("select * from feeds where url = ?", [url]))
-        if not rows:
-            return None
-        r = rows[0]
-        return FeedRow(url=r["url"], name=r["name"] or "", etag=r["etag"],
-                       last_modified=r["last_modified"], error_count=r["error_count"] or 0,
-                       last_status=r["last_status"], last_error=r["last_error"],
-                       last_checked=r["last_checked"],
-                       retry_after_until=_from_iso(r["retry_after_until"]))
-
-    def record_feed_success(self, url: str, name: str, *, now: dt.datetime, status: str,
-                            title: str = "", etag: str | None = None,
-                            last_modified: str | None = None, problem: str | None = None) -> None:
-        record: dict[str, Any] = {
-            "url": url, "name": name, "last_status": status, "last_error": problem,
-            "error_count": 0, "last_checked": _iso(now), "last_success": _iso(now),
-            "retry_after_until": None,
-        }
-        if status != "not_modified":
-            record.update(etag=etag, last_modified=last_modified)
-            if title:
-                record["title"] = title
-        self.db["feeds"].upsert(record, pk="url")
-
-    def record_feed_error(self, url: str, name: str, *, now: dt.datetime, error: str,
-                          retry_after_until: dt.datetime | None = None) -> None:
-        previous = self.feed(url)
-        self.db["feeds"].upsert({
-            "url": url, "name": name, "last_status": "error", "last_error": error,
-            "error_count": (previous.error_count if previous else 0) + 1,
-            "last_checked": _iso(now), "retry_after_until": _iso(retry_after_until),
-        }, pk="url")
 
     def feeds(self) -> list[dict[str, Any]]:
         self.flush()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 RULES_MARKER = "# === Rules"
@@ -47,3 +53,23 @@ def monitor(config: Path, *args: str, timeout: float = 120,
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
     return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def record_poll(store: Store, url: str, when: dt.datetime, *, outcome: str = "updated",
+                error: str | None = None, status: int | None = 200, etag: str | None = None,
+                last_modified: str | None = None, retry_after: float | None = None,
+                name: str = "", title: str = "") -> None:
+    """Record a poll the way the pipeline does: the schedule's decision from the stored state,
+    then Store.record_poll, flushed."""
+    from monitor.config import ScheduleConfig
+    from monitor.models import FeedState, PollResult
+    from monitor.schedule import next_check
+
+    state = store.feed_state(url) or FeedState(url=url)
+    poll = PollResult(outcome=outcome, status=status, error=error or "", retry_after=retry_after)
+    decision = next_check(state, poll, when, interval=900.0, config=ScheduleConfig(),
+                          rand=lambda: 0.5)
+    store.record_poll(url, name=name, now=when, outcome=outcome, decision=decision,
+                      http_status=status, error=error, etag=etag, last_modified=last_modified,
+                      title=title)
+    store.flush()

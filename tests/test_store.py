@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from helpers import record_poll
 
 from monitor.clipping import make_clipping, render
 from monitor.identity import story_key as clipping_key
@@ -79,7 +80,7 @@ def test_new_database_has_the_current_schema_version_and_wal(store: Store, db_pa
 def test_reopening_keeps_the_data_and_does_not_rerun_migrations(db_path: Path) -> None:
     first = Store(db_path)
     assert add(first)
-    first.record_feed_success(FEED, "TorrentFreak", now=NOW, status="updated", etag='"e1"')
+    record_poll(first, FEED, NOW, name="TorrentFreak", etag='"e1"')
     applied = list(first.db.query("select * from _sqlite_migrations"))
     first.close()
 
@@ -89,7 +90,7 @@ def test_reopening_keeps_the_data_and_does_not_rerun_migrations(db_path: Path) -
         assert list(second.db.query("select * from _sqlite_migrations")) == applied
         assert len(applied) == SCHEMA_VERSION
         assert second.count("clippings") == 1 and second.count("alerts") == 2
-        feed = second.feed(FEED)
+        feed = second.feed_state(FEED)
         assert feed is not None and feed.etag == '"e1"'
         stored = second.clipping(clipping_key(URL))
         assert stored is not None and stored.clipping == clipping()
@@ -283,47 +284,51 @@ def test_outbox_survives_a_reopen(db_path: Path) -> None:
 # --- feed state ----------------------------------------------------------------------------------------
 
 def test_feed_errors_are_counted_and_success_resets_them(store: Store) -> None:
-    assert store.feed(FEED) is None
-    store.record_feed_error(FEED, "TorrentFreak", now=NOW, error="HTTP 500")
-    until = NOW + dt.timedelta(minutes=30)
-    store.record_feed_error(FEED, "TorrentFreak", now=NOW + dt.timedelta(minutes=15), error="HTTP 429",
-                            retry_after_until=until)
-    feed = store.feed(FEED)
+    assert store.feed_state(FEED) is None
+    record_poll(store, FEED, NOW, name="TorrentFreak", outcome="error", error="HTTP 500", status=500)
+    later = NOW + dt.timedelta(minutes=15)
+    record_poll(store, FEED, later, name="TorrentFreak", outcome="error", error="HTTP 429",
+                status=429, retry_after=1800)
+    feed = store.feed_row(FEED)
     assert feed is not None
-    assert (feed.name, feed.error_count, feed.last_status, feed.last_error) == (
+    assert (feed["name"], feed["error_count"], feed["last_status"], feed["last_error"]) == (
         "TorrentFreak", 2, "error", "HTTP 429")
-    assert feed.retry_after_until == until
-    assert dt.datetime.fromisoformat(feed.last_checked or "") == NOW + dt.timedelta(minutes=15)
+    state = store.feed_state(FEED)
+    assert state is not None and state.retry_after_until == later + dt.timedelta(minutes=30)
+    assert state.failing_since == NOW  # the first error of the run
+    assert dt.datetime.fromisoformat(feed["last_checked"]) == later
 
-    store.record_feed_success(FEED, "TorrentFreak", now=NOW + dt.timedelta(hours=1), status="updated",
-                              title="TorrentFreak", etag='"abc"', last_modified="Fri, 01 Mar 2024 12:00:00 GMT")
-    feed = store.feed(FEED)
-    assert feed is not None
-    assert (feed.error_count, feed.last_status, feed.last_error, feed.retry_after_until) == (0, "updated", None, None)
-    assert (feed.etag, feed.last_modified) == ('"abc"', "Fri, 01 Mar 2024 12:00:00 GMT")
+    record_poll(store, FEED, NOW + dt.timedelta(hours=1), name="TorrentFreak", title="TorrentFreak",
+                etag='"abc"', last_modified="Fri, 01 Mar 2024 12:00:00 GMT")
+    state = store.feed_state(FEED)
+    feed = store.feed_row(FEED)
+    assert state is not None and feed is not None
+    assert (state.error_count, feed["last_status"], feed["last_error"], state.retry_after_until,
+            state.failing_since) == (0, "updated", None, None, None)
+    assert (state.etag, state.last_modified) == ('"abc"', "Fri, 01 Mar 2024 12:00:00 GMT")
     assert len(store.feeds()) == 1
 
 
 def test_not_modified_keeps_the_validators(store: Store) -> None:
-    store.record_feed_success(FEED, "TorrentFreak", now=NOW, status="updated", etag='"abc"',
-                              last_modified="Fri, 01 Mar 2024 12:00:00 GMT")
-    store.record_feed_success(FEED, "TorrentFreak", now=NOW + dt.timedelta(minutes=10), status="not_modified")
-    feed = store.feed(FEED)
-    assert feed is not None
-    assert (feed.etag, feed.last_modified, feed.last_status) == (
+    record_poll(store, FEED, NOW, etag='"abc"', last_modified="Fri, 01 Mar 2024 12:00:00 GMT")
+    record_poll(store, FEED, NOW + dt.timedelta(minutes=10), outcome="not_modified", status=304)
+    state = store.feed_state(FEED)
+    feed = store.feed_row(FEED)
+    assert state is not None and feed is not None
+    assert (state.etag, state.last_modified, feed["last_status"]) == (
         '"abc"', "Fri, 01 Mar 2024 12:00:00 GMT", "not_modified")
 
 
 def test_ill_formed_feed_success_records_its_problem(store: Store) -> None:
-    store.record_feed_success(FEED, "TorrentFreak", now=NOW, status="updated",
-                              problem="SAXParseException: not well-formed")
-    feed = store.feed(FEED)
+    record_poll(store, FEED, NOW, error="SAXParseException: not well-formed")
+    feed = store.feed_row(FEED)
     assert feed is not None
-    assert feed.error_count == 0 and feed.last_error == "SAXParseException: not well-formed"
+    assert feed["error_count"] == 0 and feed["last_error"] == "SAXParseException: not well-formed"
 
 
 def test_feed_errors_keep_the_validators(store: Store) -> None:
-    store.record_feed_success(FEED, "TorrentFreak", now=NOW, status="updated", etag='"abc"')
-    store.record_feed_error(FEED, "TorrentFreak", now=NOW + dt.timedelta(minutes=10), error="timed out")
-    feed = store.feed(FEED)
-    assert feed is not None and feed.etag == '"abc"' and feed.error_count == 1
+    record_poll(store, FEED, NOW, etag='"abc"')
+    record_poll(store, FEED, NOW + dt.timedelta(minutes=10), outcome="error", error="timed out",
+                status=None)
+    state = store.feed_state(FEED)
+    assert state is not None and state.etag == '"abc"' and state.error_count == 1
