@@ -103,6 +103,10 @@ class Config:
     rules: tuple[RuleConfig, ...] = ()
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     entities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Issue 6: one story per event, its updates, and re-checks of flagged stories' pages.
+    story_window: float = 259200.0  # 72 h: reports of one event further apart are two stories
+    story_update_window: float | None = 21600.0  # 6 h; None ("off"): no update alerts
+    evidence_rechecks: tuple[float, ...] = (21600.0, 86400.0, 259200.0)  # 6 h, 1 d, 3 d
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -302,6 +306,26 @@ def _rule(data: object, path: str, where: str) -> RuleConfig:
     return rule
 
 
+def _review_settings(t: _Table) -> dict[str, Any]:
+    """Issue 6 keys of [monitor]: story_window, story_update_window ("off": no update alerts),
+    evidence_rechecks (a list of delays after the first fetch; [] turns re-checks off)."""
+    window = t.duration("story_window", 259200.0) or 259200.0
+    raw = t.get("story_update_window", (str, int, float), "6h")
+    if isinstance(raw, str) and raw.strip().lower() in ("off", "none", "no"):
+        update_window = None
+    else:
+        update_window = t.duration("story_update_window", 21600.0)
+    delays = t.get("evidence_rechecks", list, ["6h", "1d", "3d"])
+    rechecks = []
+    for value in delays:
+        try:
+            rechecks.append(parse_duration(value))
+        except ValueError as e:
+            raise t.error("evidence_rechecks", str(e)) from None
+    return {"story_window": window, "story_update_window": update_window,
+            "evidence_rechecks": tuple(sorted(rechecks))}
+
+
 def _unique(items: Sequence[Any], attr: str, path: str, where: str) -> None:
     seen: set[str] = set()
     for i, item in enumerate(items):
@@ -323,6 +347,7 @@ def parse_config(text: str, path: Path) -> Config:
     database = Path(monitor.get("database", str, "monitor.db"))
     interval = monitor.duration("interval", 900.0) or 900.0
     backlog_max_age = monitor.duration("backlog_max_age", 172800.0) or 172800.0
+    review = _review_settings(monitor)
     monitor.done()
 
     f = _Table(top.get("fetch", dict, {}), shown, "fetch")
@@ -363,7 +388,7 @@ def parse_config(text: str, path: Path) -> Config:
         database = path.parent / database
     return Config(path=path, database=database, interval=interval,
                   backlog_max_age=backlog_max_age, fetch=fetch, feeds=feeds,
-                  notifiers=notifiers, rules=rules, terms=terms, entities=entities)
+                  notifiers=notifiers, rules=rules, terms=terms, entities=entities, **review)
 
 
 def default_config_path() -> Path:
