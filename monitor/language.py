@@ -13,7 +13,12 @@ PROFILES: dict[str, frozenset[str]] = {
     "it": frozenset("il lo la gli le di del della e che un una per con non sono nel".split()),
     "de": frozenset("der die das und ist nicht mit von den dem ein eine zu auf für im".split()),
 }
-# Words in several profiles ("la", "de", "e") count for each: the distinctive ones decide.
+# A word of several profiles ("la", "de", "que") counts a fraction for each: the distinctive
+# ones decide.
+_SHARED: dict[str, tuple[str, ...]] = {}
+for _lang, _words in PROFILES.items():
+    for _w in _words:
+        _SHARED[_w] = (*_SHARED.get(_w, ()), _lang)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 MIN_HITS = 3
@@ -25,11 +30,11 @@ def guess_language(text: str) -> str:
     letters = sum(c.isalpha() for c in sample)
     if letters and len(_ARABIC.findall(sample)) > letters / 2:
         return "ar"
-    counts = {lang: 0 for lang in PROFILES}
+    counts = {lang: 0.0 for lang in PROFILES}
     for word in _WORD.findall(sample.lower()):
-        for lang, words in PROFILES.items():
-            if word in words:
-                counts[lang] += 1
+        langs = _SHARED.get(word, ())
+        for lang in langs:
+            counts[lang] += 1 / len(langs)
     best = max(counts, key=lambda lang: counts[lang])
     ranked = sorted(counts.values(), reverse=True)
     if ranked[0] < MIN_HITS or ranked[0] == ranked[1]:
