@@ -7,7 +7,7 @@ import re
 
 PROFILES: dict[str, frozenset[str]] = {
     "en": frozenset("the and of to in is that for with was has have by from are on said".split()),
-    "fr": frozenset("le la les des et est une dans du pour qui sur par au aux avec pas".split()),
+    "fr": frozenset("le la les de des et est une dans du pour qui sur par au aux avec pas à".split()),
     "es": frozenset("el la los las de del y que en una por con para es se su al".split()),
     "pt": frozenset("o os as de do da dos das e que em um uma para com não por ao".split()),
     "it": frozenset("il lo la gli le di del della e che un una per con non sono nel".split()),
