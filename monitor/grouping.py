@@ -90,14 +90,22 @@ def resemblance(a: tuple[int, ...], b: tuple[int, ...], k: int = SKETCH_SIZE) ->
     """Estimated Jaccard similarity of two sketches' shingle sets (exact below k shingles)."""
     if not a or not b:
         return 0.0
-    union = sorted(set(a) | set(b))[:k]
-    common = set(a) & set(b)
-    return sum(1 for h in union if h in common) / len(union)
+    sa = set(a)
+    common = sa.intersection(b)
+    if not common:
+        return 0.0
+    union = sa.union(b)
+    if len(union) > k:  # the k smallest of the union: the estimate of bottom-k sketches
+        cut = sorted(union)[k - 1]
+        return sum(1 for h in common if h <= cut) / k
+    return len(common) / len(union)
 
 
-def containment(a: tuple[int, ...], na: int, b: tuple[int, ...], nb: int) -> float:
-    """Estimated share of the smaller text's shingles that the other one has."""
-    j = resemblance(a, b)
+def containment(a: tuple[int, ...], na: int, b: tuple[int, ...], nb: int,
+                j: float | None = None) -> float:
+    """Estimated share of the smaller text's shingles that the other one has (``j``: their
+    resemblance, when already known)."""
+    j = resemblance(a, b) if j is None else j
     smaller = min(na, nb)
     if not smaller:
         return 0.0
@@ -137,12 +145,15 @@ class Signature:
     title_terms: frozenset[str]  # headline words, folded, no function words
     specifics: frozenset[str]  # names and numbers of the whole text
     at: dt.datetime  # publication time, else the time the story was first seen
+    title_specifics: frozenset[str] = frozenset()  # headline words that are names or numbers
 
-    @property
-    def title_specifics(self) -> frozenset[str]:
-        """The headline's words that are names or numbers in the text."""
-        return frozenset(t for t in self.title_terms
-                         if t in self.specifics or any(c.isdigit() for c in t))
+
+def make_signature(sketch: tuple[int, ...], shingles: int, title_terms: frozenset[str],
+                   specifics: frozenset[str], at: dt.datetime) -> Signature:
+    """A Signature with its title_specifics: the headline's words that are names in the text,
+    or numbers."""
+    named = frozenset(t for t in title_terms if t in specifics or any(c.isdigit() for c in t))
+    return Signature(sketch, shingles, title_terms, specifics, at, named)
 
 
 def signature(title: str, body: str, at: dt.datetime) -> Signature:
@@ -150,7 +161,7 @@ def signature(title: str, body: str, at: dt.datetime) -> Signature:
     terms = frozenset(_stem(w) for w in words(title)
                       if w not in STOPWORDS and len(w) >= 3 or w.isdigit())
     specifics = frozenset(_stem(w) for w in _proper_nouns(f"{title}\n{body}") | _proper_nouns(body))
-    return Signature(sketch=shingles, shingles=count, title_terms=terms, specifics=specifics, at=at)
+    return make_signature(shingles, count, terms, specifics, at)
 
 
 def _jaccard(a: Iterable[str], b: Iterable[str]) -> float:
@@ -176,10 +187,22 @@ class Verdict:
     specifics: float
 
 
+def may_match(a: Signature, a_hashes: frozenset[int], b: Signature,
+              window: dt.timedelta) -> bool:
+    """A cheap test that loses nothing: False only when ``compare`` would say "not the same"
+    (no shingle in common, and too far apart or no headline word or name in common).
+    ``a_hashes`` is ``frozenset(a.sketch)``, made once for all the candidates."""
+    if not a_hashes.isdisjoint(b.sketch):
+        return True
+    if abs(a.at - b.at) > window:
+        return False
+    return not (a.title_terms.isdisjoint(b.title_terms) and a.specifics.isdisjoint(b.specifics))
+
+
 def compare(a: Signature, b: Signature, window: dt.timedelta) -> Verdict:
     """Whether two clippings report the same event, and why."""
     j = resemblance(a.sketch, b.sketch)
-    contained = containment(a.sketch, a.shingles, b.sketch, b.shingles)
+    contained = containment(a.sketch, a.shingles, b.sketch, b.shingles, j)
     t = _jaccard(a.title_terms, b.title_terms)
     s = _jaccard(a.specifics, b.specifics)
     # Each headline names a target, a place or a number that the other text never mentions:

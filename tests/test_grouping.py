@@ -127,3 +127,19 @@ def test_language_guess(text: str, lang: str) -> None:
     from monitor.language import guess_language
 
     assert guess_language(text) == lang
+
+
+def test_the_cheap_prefilter_loses_nothing() -> None:
+    """may_match is False only where compare says "not the same", on every pair of the set,
+    near in time and 20 days apart."""
+    from monitor.grouping import may_match
+
+    ids = sorted(ARTICLES)
+    for shift in (0, 24 * 20):
+        for x in ids:
+            a = sig(x)
+            for y in ids:
+                if x != y:
+                    b = sig(y, hours=ARTICLES[y]["hours"] + shift)
+                    if compare(a, b, WINDOW).same:
+                        assert may_match(a, frozenset(a.sketch), b, WINDOW), (x, y)
