@@ -2,6 +2,7 @@
 
 update_feed(feed):
     skip while a server's Retry-After holds
+    re-check the pages of this feed's flagged stories that are due (monitor.evidence, issue 6)
     fetch conditionally            -> 304: record "not_modified", done
     parse entries                  -> a broken feed: record the error, done
     for each entry never seen (canonical URL or guid):
@@ -12,7 +13,6 @@ update_feed(feed):
         store story + clipping + matches + alerts in one transaction, with its story (one
             per event) and its raw page as evidence (monitor.archive, issue 6)
     record the feed's success
-    re-check the pages of this feed's flagged stories that are due (monitor.evidence)
 deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
 """
@@ -145,6 +145,7 @@ class Pipeline:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
             return
         report.feeds_polled += 1
+        await self.recheck_pages(feed.url)  # issue 6: whatever the feed answers next
         # Issue 4: on a feed's first successful poll, old stories are backlog, not news.
         backlog_before = None
         if not self.store.polled_before(feed.url):
@@ -182,7 +183,6 @@ class Pipeline:
                                        etag=result.etag, last_modified=result.last_modified,
                                        problem=meta.problem)
         log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
-        await self.recheck_pages(feed.url)
 
     async def _add_entry(self, entry: Entry, feed: FeedConfig, feed_title: str,
                          backlog_before: dt.datetime | None = None,
