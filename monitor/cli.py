@@ -31,6 +31,8 @@ examples:
   monitor show 34fcc89c45c3ecef
   monitor export clippings/
   monitor import seeds/*.txt
+  monitor search '"pirate IPTV" AND raid*' --flagged --since 7d
+  monitor serve                    the review site on http://127.0.0.1:8001/monitor
   monitor alerts --failed          alerts that could not be delivered, with the reason
   monitor notify test email        send a sample alert through the notifier named "email"
 
