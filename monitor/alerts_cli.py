@@ -17,7 +17,7 @@ from monitor.errors import MonitorError, NotifyError
 from monitor.models import Alert, Digest, Match, MatchedTerm
 from monitor.store import Store
 
-STATUSES = ("pending", "failed", "sent")
+STATUSES = ("pending", "failed", "sent", "grouped")  # grouped: folded into its story's alert (issue 6)
 
 
 def _config(args: argparse.Namespace) -> Config:

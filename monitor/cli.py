@@ -14,7 +14,6 @@ from typing import Any
 from pathlib import Path
 
 from monitor import __version__, logs
-from monitor import clipping as clippings
 from monitor.config import Config, load_config
 from monitor.errors import ClippingError, MonitorError
 from monitor.store import Store, StoredClipping
@@ -31,6 +30,8 @@ examples:
   monitor show 34fcc89c45c3ecef
   monitor export clippings/
   monitor import seeds/*.txt
+  monitor search '"pirate IPTV" AND raid*' --flagged --since 7d
+  monitor serve                    the review site on http://127.0.0.1:8001/monitor
   monitor alerts --failed          alerts that could not be delivered, with the reason
   monitor notify test email        send a sample alert through the notifier named "email"
 
@@ -103,24 +104,21 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    folder = Path(args.dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    existing = {p.stem.split("_", 1)[-1]: p for p in folder.glob("[0-9]*_*.txt")}
-    numbers = [int(p.stem.split("_", 1)[0]) for p in existing.values() if p.stem.split("_", 1)[0].isdigit()]
-    n = max(numbers, default=-1) + 1
+    """Issue 6: formats and filters, in monitor.exporting (oldest first, so that the numbering
+    follows the order stories arrived in)."""
+    import datetime as dt
+
+    from monitor.exporting import export
+    from monitor.search import since_cutoff
+
     store = Store(_config(args).database)
-    written = 0
     try:
-        # Oldest first, so that the numbering follows the order stories arrived in.
-        for stored in reversed(list(store.clippings(flagged=args.flagged))):
-            if stored.id in existing:
-                continue
-            (folder / clippings.filename(stored.id, n)).write_text(stored.text, encoding="utf-8")
-            n += 1
-            written += 1
+        since = since_cutoff(args.since, dt.datetime.now(dt.timezone.utc)) if args.since else None
+        written, already, where = export(store, Path(args.dir), fmt=args.format,
+                                         flagged=args.flagged, since=since, rule=args.rule)
     finally:
         store.close()
-    print(f"{written} clippings written to {folder} ({len(existing)} already there)", file=sys.stderr)
+    print(f"{written} clippings written to {where} ({already} already there)", file=sys.stderr)
     return 0
 
 
@@ -143,6 +141,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 # commands of each stage beside that stage.
 COMMAND_MODULES: list[str] = [
     "monitor.rules_cli", "monitor.alerts_cli", "monitor.feedcommands", "monitor.admin",
+    "monitor.review_cli",
 ]
 
 CommandAdder = Callable[..., argparse.ArgumentParser]
@@ -186,11 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p = command("show", cmd_show, "print one clipping exactly as stored", "monitor show 34fcc89c45c3ecef")
     p.add_argument("id", help="the clipping's 16-hex-digit id (see `monitor list`)")
-    p = command("export", cmd_export, "write one clipping file per story into DIR "
-                "(NNN_<id>.txt; files already there are kept, only new stories are added)",
-                "monitor export clippings/ --flagged")
+    p = command("export", cmd_export, "write the stored clippings into DIR: one clipping file "
+                "per story (NNN_<id>.txt), or DIR/clippings.jsonl, or DIR/clippings.csv; what is "
+                "already there is kept, only new stories are added",
+                "monitor export clippings/ --flagged --since 7d --format jsonl")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--flagged", action="store_true", help="only flagged clippings")
+    p.add_argument("--since", metavar="WHEN", help="published since: 7d, 12h, or 2026-11-01")
+    p.add_argument("--rule", metavar="NAME", help="only clippings this rule flagged")
+    p.add_argument("--format", choices=("clipping", "jsonl", "csv"), default="clipping",
+                   help="clipping files (default; `monitor import` reads them back), JSON lines "
+                        "or CSV")
     p = command("import", cmd_import, "read clipping files (or folders of them) into the database "
                 "and match them like any story", "monitor import seeds/")
     p.add_argument("paths", nargs="+", metavar="PATH")

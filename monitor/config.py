@@ -153,6 +153,10 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    # Issue 6: one story per event, its updates, and re-checks of flagged stories' pages.
+    story_window: float = 259200.0  # 72 h: reports of one event further apart are two stories
+    story_update_window: float | None = 21600.0  # 6 h; None ("off"): no update alerts
+    evidence_rechecks: tuple[float, ...] = (21600.0, 86400.0, 259200.0)  # 6 h, 1 d, 3 d
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -352,6 +356,26 @@ def _rule(data: object, path: str, where: str) -> RuleConfig:
     return rule
 
 
+def _review_settings(t: _Table) -> dict[str, Any]:
+    """Issue 6 keys of [monitor]: story_window, story_update_window ("off": no update alerts),
+    evidence_rechecks (a list of delays after the first fetch; [] turns re-checks off)."""
+    window = t.duration("story_window", 259200.0) or 259200.0
+    raw = t.get("story_update_window", (str, int, float), "6h")
+    if isinstance(raw, str) and raw.strip().lower() in ("off", "none", "no"):
+        update_window = None
+    else:
+        update_window = t.duration("story_update_window", 21600.0)
+    delays = t.get("evidence_rechecks", list, ["6h", "1d", "3d"])
+    rechecks = []
+    for value in delays:
+        try:
+            rechecks.append(parse_duration(value))
+        except ValueError as e:
+            raise t.error("evidence_rechecks", str(e)) from None
+    return {"story_window": window, "story_update_window": update_window,
+            "evidence_rechecks": tuple(sorted(rechecks))}
+
+
 def _unique(items: Sequence[Any], attr: str, path: str, where: str) -> None:
     seen: set[str] = set()
     for i, item in enumerate(items):
@@ -379,6 +403,7 @@ def parse_config(text: str, path: Path) -> Config:
         disable_404_after=monitor.duration("disable_404_after", 3 * 86400.0) or 3 * 86400.0)
     if schedule.min_interval > schedule.max_interval:
         raise monitor.error("min_interval", "must not be longer than max_interval")
+    review = _review_settings(monitor)
     monitor.done()
 
     f = _Table(top.get("fetch", dict, {}), shown, "fetch")
@@ -429,7 +454,7 @@ def parse_config(text: str, path: Path) -> Config:
     return Config(path=path, database=database, interval=interval,
                   backlog_max_age=backlog_max_age, fetch=fetch, feeds=feeds,
                   notifiers=notifiers, rules=rules, terms=terms, entities=entities,
-                  schedule=schedule, **service)
+                  schedule=schedule, **service, **review)
 
 
 def _service_tables(top: _Table, shown: str) -> dict[str, Any]:

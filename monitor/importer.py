@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor import archive
 from monitor import clipping as clippings
 from monitor.config import Config
 from monitor.errors import ClippingError
@@ -13,6 +16,9 @@ from monitor.match import matcher_for
 from monitor.models import Document
 from monitor.pipeline import route_alerts, utcnow
 from monitor.store import Store
+
+
+_EXPORTED = re.compile(r"\d+_([0-9a-f]{16})\.txt")
 
 
 @dataclass
@@ -27,6 +33,7 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
     matcher = matcher_for(config)
     enabled = {n.name for n in config.notifiers if n.enabled}
     store = Store(config.database)
+    stories = archive.settings_of(config)
     result = ImportResult()
     try:
         for path in files:
@@ -43,11 +50,23 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
                            url=clipping.url)
             matches = matcher.find_matches(doc)
             key = story_key(canonical or clipping.title)
-            added = store.add_story(
-                clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin="file",
-                fingerprint="", feed_url="", guid=None, canonical=canonical, published=None,
+            # Issue 6: a file that `monitor export` named NNN_<id>.txt keeps its id, so that
+            # reading an export back never makes a second copy of a story.
+            named = _EXPORTED.fullmatch(path.name)
+            if named:
+                key = named[1]
+            if store.clipping(key) is not None:
+                result.skipped += 1
+                continue
+            now = utcnow()
+            # Issue 6: grouped into stories like any story, dated by the clipping's own date.
+            at = (dt.datetime.combine(clipping.date, dt.time(12), tzinfo=dt.timezone.utc)
+                  if clipping.date else now)
+            added = archive.record_story(
+                store, stories, at=at, clipping_id=key, clipping=clipping,
+                text=clippings.render(clipping), origin="file", fingerprint="", feed_url="", guid=None, canonical=canonical, published=None,
                 matches=matches, alerts=route_alerts(matches, config, enabled) if alert else {},
-                now=utcnow())
+                now=now)
             result.added += added
             result.flagged += bool(added and matches)
             result.skipped += not added

@@ -173,6 +173,17 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class StorySource:
+    """One clipping of a story (issue 6): an outlet that reported the event."""
+
+    clipping_id: str
+    title: str
+    source: str
+    url: str
+    date: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """An outbox row ready for delivery: one per story and notifier, listing every rule that fired."""
 
@@ -185,6 +196,11 @@ class Alert:
     origin: str  # "page" or "feed"
     created_at: dt.datetime
     attempts: int = 0  # deliveries tried so far
+    # Issue 6: the story (one per event) this clipping belongs to, every source of it so far,
+    # and whether this is an update of a story already alerted.
+    story_id: int | None = None
+    sources: tuple[StorySource, ...] = ()
+    update: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from monitor import metrics
+from monitor import archive
 from monitor.cadence import parse_cadence
 from monitor.config import NotifierConfig
 from monitor.errors import NotifyError
@@ -66,11 +67,13 @@ def retry_delay(attempts: int, retry_after: float | None,
 
 class Outbox:
     def __init__(self, store: Store, notifiers: Mapping[str, Sender],
-                 configs: Mapping[str, NotifierConfig], clock: Callable[[], dt.datetime]) -> None:
+                 configs: Mapping[str, NotifierConfig], clock: Callable[[], dt.datetime],
+                 update_window: dt.timedelta | None = None) -> None:
         self.store = store
         self.notifiers = notifiers
         self.configs = configs
         self.clock = clock
+        self.update_window = update_window  # issue 6: story_update_window
 
     async def deliver(self, report: Any, *, force: bool = False) -> None:
         for name, notifier in self.notifiers.items():
@@ -153,6 +156,9 @@ class Outbox:
                         else f" (retry at {next_attempt:%H:%M:%S})")
             return e.permanent
         self.store.mark_sent(alert.id, now=self.clock())
+        # Issue 6: clippings that joined the story while this was being sent go as an update.
+        archive.release_uncovered(self.store, alert, now=self.clock(),
+                                  update_window=self.update_window)
         report.alerts_sent += 1
         metrics.delivered(notifier.name, "sent")
         log.info("alert %s sent via %s", alert.key, notifier.name)
@@ -174,6 +180,9 @@ class Outbox:
                         else f" (retry at {next_attempt:%H:%M:%S})")
             return e.permanent
         self.store.mark_digest_sent(digest.id, now=self.clock())
+        for alert in digest.alerts:  # issue 6, as for an alert sent on its own
+            archive.release_uncovered(self.store, alert, now=self.clock(),
+                                      update_window=self.update_window)
         report.alerts_sent += len(digest.alerts)
         metrics.delivered(notifier.name, "sent")
         if hasattr(report, "digests_sent"):

@@ -2,6 +2,7 @@
 
 update_feed(feed):
     skip while a server's Retry-After holds
+    re-check the pages of this feed's flagged stories that are due (monitor.evidence, issue 6)
     fetch conditionally (at its moved URL, if it moved)
                                    -> failure: record it, back off (schedule.next_check), done
                                    -> 304, or the same body as last time: record, done
@@ -11,7 +12,8 @@ update_feed(feed):
             (or fall back to the feed's own text: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
-        store story + clipping + matches + alerts in one transaction
+        store story + clipping + matches + alerts in one transaction, with its story (one
+            per event) and its raw page as evidence (monitor.archive, issue 6)
     record the feed's success and its next check (hints, rhythm)
 deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
@@ -30,6 +32,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor import archive, evidence
 from monitor import clipping as clippings
 from monitor import metrics
 from monitor.config import Config, FeedConfig
@@ -39,8 +42,8 @@ from monitor.feeds import parse_feed
 from monitor.fetch import Limits, fetch, page_text, parse_retry_after
 from monitor.identity import canonical_url, story_key
 from monitor.match import Matcher
-from monitor.models import (Article, Clipping, Document, Entry, FeedState, Match, PollResult,
-                            ScheduleDecision)
+from monitor.models import (Article, Clipping, Document, Entry, FeedState, FetchResult, Match,
+                            PollResult, ScheduleDecision)
 from monitor.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
 from monitor.outbox import Outbox, retry_delay  # noqa: F401 (retry_delay: moved, still here)
@@ -141,7 +144,9 @@ class Pipeline:
         self.executor = executor
         self.clock = clock
         self._in_flight: set[str] = set()  # stories being processed, across concurrent feeds
-        self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock)
+        self.stories = archive.settings_of(config)  # issue 6
+        self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock,
+                             update_window=self.stories.update_window)
         # issue 5: feeds and pages share one global and one per-host limit
         self.limits = Limits(config.fetch.concurrency, config.fetch.per_host)
 
@@ -150,7 +155,9 @@ class Pipeline:
         self.config = config
         self.matcher = matcher
         self.notifiers = notifiers
-        self.outbox = Outbox(self.store, notifiers, {n.name: n for n in config.notifiers}, self.clock)
+        self.stories = archive.settings_of(config)
+        self.outbox = Outbox(self.store, notifiers, {n.name: n for n in config.notifiers},
+                             self.clock, update_window=self.stories.update_window)
 
     async def update_feed(self, feed: FeedConfig, report: CycleReport) -> ScheduleDecision | None:
         """Poll one feed now, record the outcome and when to poll it next (the decision is
@@ -161,6 +168,7 @@ class Pipeline:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
             return None
         report.feeds_polled += 1
+        await self.recheck_pages(feed.url)  # issue 6: whatever the feed answers next
         # Issue 4: on a feed's first successful poll, old stories are backlog, not news.
         backlog_before = None
         if not self.store.polled_before(feed.url):
@@ -263,7 +271,7 @@ class Pipeline:
             return None
         self._in_flight.add(key)
         try:
-            article, origin = await self._article(entry)
+            article, origin, page = await self._article_page(entry)
             if entry.published is None:  # issue 5: the page's date, else the time first seen
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
@@ -275,8 +283,8 @@ class Pipeline:
             clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
             enabled = set(self.notifiers)
             backlog = is_backlog(entry, article, backlog_before)
-            stored = self.store.add_story(
-                clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
+            stored = archive.record_story(
+                self.store, self.stories, at=entry.published, page=page, clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
                 fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,
                 canonical=canonical or None, published=entry.published, matches=matches,
                 alerts={} if backlog else route_alerts(matches, self.config, enabled),
@@ -296,6 +304,12 @@ class Pipeline:
 
     async def _article(self, entry: Entry) -> tuple[Article, str]:
         """The page's article, or the feed's own text when the page fails."""
+        article, origin, _ = await self._article_page(entry)
+        return article, origin
+
+    async def _article_page(self, entry: Entry) -> tuple[Article, str, FetchResult | None]:
+        """``_article``, and the page fetched (kept as evidence, issue 6), if any."""
+        page = None
         if self.config.fetch.fetch_pages and entry.url:
             try:
                 started = time.monotonic()
@@ -304,11 +318,44 @@ class Pipeline:
                 loop = asyncio.get_running_loop()
                 article = await loop.run_in_executor(self.executor, extract_article,
                                                      page_text(page), page.url)
-                return article, "page"
+                return article, "page", page
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
                 metrics.error("page")
-        return article_from_entry(entry), "feed"
+        return article_from_entry(entry), "feed", page
+
+    async def recheck_pages(self, feed_url: str | None = None) -> int:
+        """Fetch again the pages of flagged stories that are due (issue 6: evidence); a page
+        that changed or disappeared is kept beside the first version. How many were checked."""
+        rechecks = self.stories.rechecks
+        if not rechecks:
+            return 0
+        due = evidence.due_rechecks(self.store, now=self.clock(), feed_url=feed_url)
+        for row in due:
+            url = row["link"] or row["url"]
+            try:
+                page = await fetch(self.client, url, self.config.fetch, limits=self.limits)
+            except FeedError as e:
+                status = getattr(e, "status", None)
+                if status in evidence.GONE_STATUSES:  # the page was pulled
+                    page = FetchResult(url=url, status=status)
+                else:  # down, or refused: nothing can be concluded about the page
+                    evidence.record_recheck(self.store, rechecks, row["clipping_id"],
+                                            now=self.clock(), error=str(e))
+                    log.info("story %s: re-check failed: %s", row["clipping_id"], e)
+                    continue
+            text = None
+            if page.status < 400:
+                try:
+                    loop = asyncio.get_running_loop()
+                    text = (await loop.run_in_executor(self.executor, extract_article,
+                                                       page_text(page), page.url)).body
+                except ExtractError:
+                    text = None
+            state = evidence.record_recheck(self.store, rechecks, row["clipping_id"],
+                                            now=self.clock(), page=page, text=text)
+            log.info("story %s: page re-checked: %s", row["clipping_id"], state)
+        return len(due)
 
     async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:
         """Send what the outbox holds (monitor.outbox). ``force`` tries every pending alert and

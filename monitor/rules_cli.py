@@ -164,11 +164,34 @@ def read_items(path: Path) -> list[dict[str, Any]]:
 
 def cmd_rules_eval(args: argparse.Namespace) -> int:
     config = _config(args)
+    if args.feedback:
+        return _eval_feedback(args, config)
+    if args.file is None:
+        raise MonitorError("give a FILE of labelled JSON lines, or --feedback")
     report = evaluate(matcher_for(config), read_items(Path(args.file)))
     if args.json:
         print(json.dumps(report_to_json(report), ensure_ascii=False))
     else:
         sys.stdout.write(format_report(report).rstrip("\n") + "\n")
+    return 0
+
+
+def _eval_feedback(args: argparse.Namespace, config: Config) -> int:
+    """Issue 6: the same figures on the analysts' marks (monitor.feedback), plus each rule's."""
+    from monitor.feedback import evaluate_feedback, feedback_json, format_feedback
+
+    if args.file is not None:
+        raise MonitorError("give a FILE or --feedback, not both")
+    store = Store(config.database)
+    try:
+        report, rules = evaluate_feedback(store, matcher_for(config),
+                                          [r.name for r in config.rules if r.enabled])
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(feedback_json(report, rules), ensure_ascii=False))
+    else:
+        sys.stdout.write(format_feedback(report, rules).rstrip("\n") + "\n")
     return 0
 
 
@@ -192,5 +215,8 @@ def register(command: Any) -> None:
                 "labelled JSON lines (`text`, `label` 1/0; optional `title`, `lang`, `id`, "
                 "`borderline`)", "monitor rules eval ../shared/eval-dev/articles.jsonl --json",
                 parent=sub)
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", nargs="?")
+    p.add_argument("--feedback", action="store_true",
+                   help="instead of a FILE, the clippings analysts marked with `monitor mark` "
+                        "(relevant = 1), with each rule's precision and recall")
     p.add_argument("--json", action="store_true", help="one JSON object with the figures")

@@ -19,7 +19,8 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import StoreError
-from monitor.models import Alert, Clipping, Digest, FeedState, Match, MatchedTerm, ScheduleDecision
+from monitor.models import (Alert, Clipping, Digest, FeedState, Match, MatchedTerm,
+                            ScheduleDecision, StorySource)
 
 migrations = Migrations("monitor")
 
@@ -109,6 +110,61 @@ def m_issue7_service(db: sqlite_utils.Database) -> None:
                created_at as detected_at, sent_at as delivered_at
         from alerts""")
     db["alerts"].create_index(["sent_at"])
+
+
+# Issue 6: FTS5 stems English words and folds accents, like the rules fold them ("demantele"
+# finds "démantelé"); porter leaves words of other languages mostly whole.
+FTS_COLUMNS = ("title", "body", "source", "tags")
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+
+@migrations()
+def m_issue6_review(db: sqlite_utils.Database) -> None:
+    """Issue 6: full-text search over clippings (FTS5, kept in step by triggers), stories (one
+    per event) with each clipping's grouping signature, the analysts' marks, raw pages kept as
+    evidence with their re-checks, and the story fields of alerts."""
+    db["stories"].create({
+        "id": int, "title": str, "first_clipping_id": str, "created_at": str, "updated_at": str,
+        "clippings": int, "sources": int, "flagged": int,
+    }, pk="id")
+    # Plain ALTER TABLE: sqlite-utils would rebuild the table to add the foreign key.
+    db.execute("ALTER TABLE clippings ADD COLUMN story_id INTEGER REFERENCES stories(id)")
+    db.execute("ALTER TABLE clippings ADD COLUMN lang TEXT")
+    db["clippings"].create_index(["story_id"])
+    db["clippings"].enable_fts(list(FTS_COLUMNS), create_triggers=True, tokenize=FTS_TOKENIZE)
+    db["signatures"].create({
+        "clipping_id": str, "story_id": int, "at": str, "sketch": str, "shingles": int,
+        "title_terms": str, "specifics": str,
+    }, pk="clipping_id", foreign_keys=[("clipping_id", "clippings", "id")])
+    db["signatures"].create_index(["at"])
+    db["marks"].create({
+        "clipping_id": str, "label": str, "note": str, "marked_at": str,
+    }, pk="clipping_id", foreign_keys=[("clipping_id", "clippings", "id")])
+    db["snapshots"].create({
+        "id": int, "clipping_id": str, "url": str, "fetched_at": str, "status": int,
+        "sha256": str, "size": int, "content_type": str, "raw": bytes, "change": str,
+        "text_sha256": str,
+    }, pk="id", foreign_keys=[("clipping_id", "clippings", "id")])
+    db["snapshots"].create_index(["clipping_id", "fetched_at"])
+    db["rechecks"].create({
+        "clipping_id": str, "checks": int, "next_check": str, "state": str, "changed_at": str,
+        "last_checked": str, "last_error": str,
+    }, pk="clipping_id", foreign_keys=[("clipping_id", "clippings", "id")])
+    db["rechecks"].create_index(["next_check"])
+    db.execute("ALTER TABLE alerts ADD COLUMN story_id INTEGER REFERENCES stories(id)")
+    db["alerts"].add_column("grouped_into", int)  # an alert folded into another of its story
+    db["alerts"].add_column("is_update", int, not_null_default=0)
+    db["alerts"].add_column("not_before", str)  # an update waits for story_update_window
+    # One row per clipping for the review site: its rules as a JSON array (an array facet),
+    # its day, language, story, mark and the state of its page.
+    db.create_view("review", """
+        select c.id, c.story_id, substr(coalesce(c.published, c.created_at), 1, 10) as day,
+               c.source, c.lang, c.title, c.flagged,
+               (select json_group_array(m.rule) from matches m where m.clipping_id = c.id) as rules,
+               (select k.label from marks k where k.clipping_id = c.id) as mark,
+               (select r.state from rechecks r where r.clipping_id = c.id) as page_state,
+               c.link, c.created_at
+        from clippings c""")
 
 
 SCHEMA_VERSION = len(migrations._migrations)
@@ -438,14 +494,28 @@ class Store:
             clipping=stored.clipping,
             matches=tuple(m for m in self._matches(r["clipping_id"]) if m.rule in rules),
             origin=stored.origin, created_at=dt.datetime.fromisoformat(r["created_at"]),
-            attempts=r["attempts"])
+            attempts=r["attempts"], story_id=r.get("story_id"),
+            sources=self.story_sources(r.get("story_id")), update=bool(r.get("is_update")))
+
+    def story_sources(self, story_id: int | None) -> tuple[StorySource, ...]:
+        """Every clipping of a story, first seen first (issue 6)."""
+        if story_id is None:
+            return ()
+        return tuple(StorySource(clipping_id=r["id"], title=r["title"] or "",
+                                 source=r["source"] or "", url=r["link"] or "",
+                                 date=dt.date.fromisoformat(r["date"]) if r["date"] else None)
+                     for r in self.db.query("select id, title, source, link, date from clippings "
+                                            "where story_id = ? order by created_at, id",
+                                            [story_id]))
 
     def due_alerts(self, notifier: str, *, now: dt.datetime, force: bool = False) -> list[Alert]:
         """A notifier's pending alerts not in a digest, oldest first, whose backoff has passed
         (``force``: whatever the backoff) and whose receiver's Retry-After has passed (always)."""
+        # Issue 6: a story's update waits for its story_update_window (not_before), even forced.
         sql = ("select * from alerts where status = 'pending' and digest_id is null "
-               "and notifier = ? and (retry_after_until is null or retry_after_until <= ?)")
-        params: list[Any] = [notifier, _iso(now)]
+               "and notifier = ? and (retry_after_until is null or retry_after_until <= ?) "
+               "and (not_before is null or not_before <= ?)")
+        params: list[Any] = [notifier, _iso(now), _iso(now)]
         if not force:
             sql += " and (next_attempt is null or next_attempt <= ?)"
             params.append(_iso(now))
@@ -480,7 +550,8 @@ class Store:
         with self.db.atomic():
             ids = [r[0] for r in self.db.execute(
                 "select id from alerts where status = 'pending' and digest_id is null "
-                "and notifier = ? order by id", [notifier]).fetchall()]
+                "and notifier = ? and (not_before is null or not_before <= ?) order by id",
+                [notifier, _iso(now)]).fetchall()]
             if not ids:
                 return None
             stamp = now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")

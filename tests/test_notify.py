@@ -108,6 +108,8 @@ def test_payload_shape() -> None:
              "terms": ["pirate", "takes down", "offline"], "tags": ["takedown"]},
             {"rule": "entities", "score": 1.0, "terms": ["ACE"], "tags": ["ace"]},
         ],
+        # issue 6: the story and its sources (none here: an alert made without a story)
+        "story": {"id": None, "update": False, "sources": []},
     }
 
 

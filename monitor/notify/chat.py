@@ -71,7 +71,8 @@ def safe_url(url: str) -> str | None:
 
 def headline(alert: Alert) -> str:
     """The story's title on one line (raw: each format escapes it its own way)."""
-    return one_line(alert.clipping.title) or "(untitled)"
+    prefix = "Update: " if alert.update else ""  # issue 6: a later report of a story alerted
+    return prefix + (one_line(alert.clipping.title) or "(untitled)")
 
 
 def main_rule(alert: Alert) -> str:
@@ -95,6 +96,9 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
     c = alert.clipping
     pairs = [("Source", one_line(c.source)), ("Date", c.date.isoformat() if c.date else ""),
              ("Author", one_line(c.author))]
+    if len(alert.sources) > 1:  # issue 6: every outlet of the story
+        names = dict.fromkeys(one_line(s.source) or "(unnamed)" for s in alert.sources)
+        pairs.append(("Sources", f"{len(alert.sources)}: " + ", ".join(names)))
     return [(k, v) for k, v in pairs if v]
 
 

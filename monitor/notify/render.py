@@ -118,7 +118,28 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
             {"rule": m.rule, "score": m.score, "terms": term_texts(m), "tags": list(m.tags)}
             for m in ranked_matches(alert)
         ],
+        # Issue 6: the story (one per event) and every outlet that reported it so far.
+        "story": {
+            "id": alert.story_id,
+            "update": alert.update,
+            "sources": [{"clipping_id": s.clipping_id, "source": s.source, "title": s.title,
+                         "url": s.url, "date": s.date.isoformat() if s.date else None}
+                        for s in alert.sources],
+        },
     }
+
+
+def story_sources(alert: Alert) -> list[tuple[str, str]]:
+    """(source, url) of every outlet of the alert's story, one line each, in the order they
+    reported it; empty for a story of one clipping (issue 6)."""
+    if len(alert.sources) < 2:
+        return []
+    return [(one_line(s.source) or one_line(s.title) or "(unnamed)", one_line(s.url))
+            for s in alert.sources]
+
+
+def update_prefix(alert: Alert) -> str:
+    return "Update: " if alert.update else ""
 
 
 def email_subject(alert: Alert) -> str:
@@ -128,7 +149,7 @@ def email_subject(alert: Alert) -> str:
     source = shorten(one_line(alert.clipping.source), _SUBJECT_PART_MAX)
     prefix = f"[{rule or 'monitor'}] "
     suffix = f" — {source}" if source else ""
-    title = shorten(one_line(alert.clipping.title) or "(untitled)",
+    title = shorten(update_prefix(alert) + (one_line(alert.clipping.title) or "(untitled)"),
                     SUBJECT_MAX - len(prefix) - len(suffix))
     return prefix + title + suffix
 
@@ -152,11 +173,15 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
 def email_text(alert: Alert) -> str:
     """The plain-text part: the story's facts, the rules and terms, the opening paragraphs."""
     c = alert.clipping
-    lines = [one_line(c.title) or "(untitled)"]
+    lines = [update_prefix(alert) + (one_line(c.title) or "(untitled)")]
     if c.standfirst:
         lines.append(one_line(c.standfirst))
     lines.append("")
     lines += [f"{label + ':':<8}{value}" for label, value in _facts(alert) if value]
+    sources = story_sources(alert)
+    if sources:
+        lines += ["", f"Reported by {len(sources)} sources:"]
+        lines += [f"- {name}: {url}" for name, url in sources]
     lines += ["", "Rules:"]
     for m in ranked_matches(alert):
         lines.append(f"- {one_line(m.rule)} (score {m.score:g}): {', '.join(term_texts(m))}")
@@ -193,7 +218,7 @@ def email_html(alert: Alert) -> str:
     c = alert.clipping
     found = [t for m in alert.matches for t in term_texts(m)]
     link = _link(c.url)
-    title = e(one_line(c.title) or "(untitled)")
+    title = e(update_prefix(alert) + (one_line(c.title) or "(untitled)"))
     parts = ['<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>',
              '<body style="font-family: sans-serif; max-width: 40em">',
              f'<h2><a href="{e(link)}">{title}</a></h2>' if link else f"<h2>{title}</h2>"]
@@ -205,6 +230,13 @@ def email_html(alert: Alert) -> str:
             continue
         cell = f'<a href="{e(link)}">{e(value)}</a>' if label == "Link" and link else e(value)
         parts.append(f"<tr><th align=\"left\">{label}</th><td>{cell}</td></tr>")
+    sources = story_sources(alert)
+    if sources:
+        parts.append('<tr><th align="left">Sources</th><td>')
+        parts.append("<br>\n".join(
+            f'<a href="{e(_link(url) or "")}">{e(name)}</a>' if _link(url) else e(name)
+            for name, url in sources))
+        parts.append("</td></tr>")
     parts.append("</table>\n<ul>")
     for m in ranked_matches(alert):
         terms = ", ".join(f"<mark>{e(t)}</mark>" for t in term_texts(m))

@@ -1,0 +1,239 @@
+"""One story per event (issue 6): a clipping's grouping signature, and whether two clippings
+report the same event. Pure functions, no I/O; the store keeps signatures and stories.
+
+Two tests, measured on our own story set (`python bench/bench_grouping.py`):
+- near-duplicate text: the word 3-shingles of title and body, estimated by a bottom-k MinHash
+  sketch (one hash per shingle, the k smallest kept). Syndicated copies share most shingles
+  whatever their age; a feed summary is *contained* in the full article, so containment counts
+  too. trafilatura's content fingerprint (a SimHash of single words) is also stored, but single
+  words do not tell a reworded report from a different event with similar wording (the bench
+  prints its figures beside ours).
+- a reworded report of the same event: published within ``window`` of the other, and sharing
+  its headline words or its specifics (names, numbers), unless each headline names something
+  the other text never mentions (two takedowns by the same coalition on the same day, each
+  naming its own target, stay two stories).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SKETCH_SIZE = 128
+SHINGLE = 3
+DUPLICATE_JACCARD = 0.5  # estimated resemblance of two texts' shingles
+DUPLICATE_CONTAINMENT = 0.8  # share of the shorter text's shingles found in the longer one
+MIN_CONTAINED = 20  # a text shorter than this (in shingles) is too short to be "contained"
+TITLE_SIMILAR = 0.5  # Jaccard of headline words
+SPECIFICS_SIMILAR = 0.25  # Jaccard of names and numbers
+BOTH_SIMILAR = (0.2, 0.15)  # both a little similar
+
+# Short function words of the monitor's languages: not headline words, not names.
+STOPWORDS = frozenset("""
+a about after against all also an and are as at be been but by for from has have he her his
+in into is it its last more new no not of on one or over says said she than that the their
+they this to two up was were which while who will with would
+au aux avec ce ces dans de des du elle en est et il ils la le les leur mais ne ni nous ou par
+pas plus pour qu que qui sa se ses son sont sur un une
+al con del el en es la las los lo para por que se su sus un una y
+ao com da das do dos em na nas no nos os para pela pelo por que um uma
+alla che con da dei del della di e gli il la le nel per si un una
+auf aus bei das dem den der des die ein eine einen im ist mit nach nicht sich und von zu
+""".split())
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_RAW_TOKEN = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
+_THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f ](?=\d{3}(?!\d))")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$|^\s*$")
+_YEAR = re.compile(r"(19|20)\d\d")
+
+
+def fold(text: str) -> str:
+    """Case, accents and width folded, as the rules compare text."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _numbers_joined(text: str) -> str:
+    return _THOUSANDS.sub("", text)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(_numbers_joined(text)))
+
+
+def _stem(word: str) -> str:
+    """A light plural strip, enough for headlines ("takedowns" = "takedown")."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def sketch(text: str, k: int = SKETCH_SIZE) -> tuple[tuple[int, ...], int]:
+    """The k smallest hashes of the text's word shingles (sorted), and how many there are."""
+    ws = words(text)
+    if len(ws) < SHINGLE:
+        shingles = {" ".join(ws)} if ws else set()
+    else:
+        shingles = {" ".join(ws[i:i + SHINGLE]) for i in range(len(ws) - SHINGLE + 1)}
+    hashes = sorted({_hash(s) for s in shingles})
+    return tuple(hashes[:k]), len(shingles)
+
+
+def resemblance(a: tuple[int, ...], b: tuple[int, ...], k: int = SKETCH_SIZE) -> float:
+    """Estimated Jaccard similarity of two sketches' shingle sets (exact below k shingles)."""
+    if not a or not b:
+        return 0.0
+    sa = set(a)
+    common = sa.intersection(b)
+    if not common:
+        return 0.0
+    union = sa.union(b)
+    if len(union) > k:  # the k smallest of the union: the estimate of bottom-k sketches
+        cut = sorted(union)[k - 1]
+        return sum(1 for h in common if h <= cut) / k
+    return len(common) / len(union)
+
+
+def containment(a: tuple[int, ...], na: int, b: tuple[int, ...], nb: int,
+                j: float | None = None) -> float:
+    """Estimated share of the smaller text's shingles that the other one has (``j``: their
+    resemblance, when already known)."""
+    j = resemblance(a, b) if j is None else j
+    smaller = min(na, nb)
+    if not smaller:
+        return 0.0
+    return min(1.0, j * (na + nb) / (1 + j) / smaller)
+
+
+def _proper_nouns(text: str) -> set[str]:
+    """Names and numbers: tokens written with a capital (not opening a sentence), acronyms,
+    and numbers of two digits or more (years left out: every story has one)."""
+    found: set[str] = set()
+    text = _numbers_joined(text)
+    for line in text.split("\n"):
+        previous_end = 0
+        for m in _RAW_TOKEN.finditer(line):
+            token = m.group()
+            opens_sentence = bool(_SENTENCE_END.search(line[:m.start()])) or previous_end == 0
+            previous_end = m.end()
+            folded = fold(token)
+            if token.isdigit():
+                if len(token) >= 2 and not _YEAR.fullmatch(token):
+                    found.add(folded)
+                continue
+            if folded in STOPWORDS or len(token) < 2:
+                continue
+            upper = sum(c.isupper() for c in token)
+            if upper >= 2 or (token[0].isupper() and not opens_sentence):
+                found.add(folded)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What grouping compares: computed once per clipping and stored beside it."""
+
+    sketch: tuple[int, ...]
+    shingles: int
+    title_terms: frozenset[str]  # headline words, folded, no function words
+    specifics: frozenset[str]  # names and numbers of the whole text
+    at: dt.datetime  # publication time, else the time the story was first seen
+    title_specifics: frozenset[str] = frozenset()  # headline words that are names or numbers
+
+
+def make_signature(sketch: tuple[int, ...], shingles: int, title_terms: frozenset[str],
+                   specifics: frozenset[str], at: dt.datetime) -> Signature:
+    """A Signature with its title_specifics: the headline's words that are names in the text,
+    or numbers."""
+    named = frozenset(t for t in title_terms if t in specifics or any(c.isdigit() for c in t))
+    return Signature(sketch, shingles, title_terms, specifics, at, named)
+
+
+def signature(title: str, body: str, at: dt.datetime) -> Signature:
+    shingles, count = sketch(f"{title}\n{body}")
+    terms = frozenset(_stem(w) for w in words(title)
+                      if w not in STOPWORDS and len(w) >= 3 or w.isdigit())
+    specifics = frozenset(_stem(w) for w in _proper_nouns(f"{title}\n{body}") | _proper_nouns(body))
+    return make_signature(shingles, count, terms, specifics, at)
+
+
+def _jaccard(a: Iterable[str], b: Iterable[str]) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+
+
+def _unmentioned(names: frozenset[str], text_terms: frozenset[str]) -> set[str]:
+    """The names that the other text does not mention, even as a longer or shorter form of
+    the word ("Vietnam" is mentioned by "Vietnamese")."""
+    def mentioned(name: str) -> bool:
+        return name in text_terms or (len(name) >= 4 and not name.isdigit() and any(
+            len(t) >= 4 and (t.startswith(name) or name.startswith(t)) for t in text_terms))
+    return {n for n in names if not mentioned(n)}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    same: bool
+    reason: str  # "syndicated", "reworded", "different", "too far apart"
+    resemblance: float
+    title: float
+    specifics: float
+
+
+def may_match(a: Signature, a_hashes: frozenset[int], b: Signature,
+              window: dt.timedelta) -> bool:
+    """A cheap test that loses nothing: False only when ``compare`` would say "not the same"
+    (no shingle in common, and too far apart or no headline word or name in common).
+    ``a_hashes`` is ``frozenset(a.sketch)``, made once for all the candidates."""
+    if not a_hashes.isdisjoint(b.sketch):
+        return True
+    if abs(a.at - b.at) > window:
+        return False
+    return not (a.title_terms.isdisjoint(b.title_terms) and a.specifics.isdisjoint(b.specifics))
+
+
+def compare(a: Signature, b: Signature, window: dt.timedelta) -> Verdict:
+    """Whether two clippings report the same event, and why."""
+    j = resemblance(a.sketch, b.sketch)
+    contained = containment(a.sketch, a.shingles, b.sketch, b.shingles, j)
+    t = _jaccard(a.title_terms, b.title_terms)
+    s = _jaccard(a.specifics, b.specifics)
+    # Each headline names a target, a place or a number that the other text never mentions:
+    # two events, however alike the rest of the wording (a syndicated copy names what the
+    # original names, whatever its headline).
+    a_only = _unmentioned(a.title_specifics, b.specifics | b.title_terms)
+    b_only = _unmentioned(b.title_specifics, a.specifics | a.title_terms)
+    if a_only and b_only:
+        return Verdict(False, "different", j, t, s)
+    if j >= DUPLICATE_JACCARD or (contained >= DUPLICATE_CONTAINMENT
+                                  and min(a.shingles, b.shingles) >= MIN_CONTAINED):
+        return Verdict(True, "syndicated", j, t, s)
+    if abs(a.at - b.at) > window:
+        return Verdict(False, "too far apart", j, t, s)
+    similar = (t >= TITLE_SIMILAR or s >= SPECIFICS_SIMILAR
+               or (t >= BOTH_SIMILAR[0] and s >= BOTH_SIMILAR[1]))
+    return Verdict(similar, "reworded" if similar else "different", j, t, s)
+
+
+def pairwise_scores(groups_true: dict[str, str], groups_found: dict[str, str]) -> tuple[float, float]:
+    """Pairwise precision and recall of a grouping: over every pair of items, put together
+    correctly (both say same) against all pairs put together / all pairs that belong together."""
+    ids = sorted(groups_true)
+    tp = fp = fn = 0
+    for i, x in enumerate(ids):
+        for y in ids[i + 1:]:
+            truth = groups_true[x] == groups_true[y]
+            found = groups_found[x] == groups_found[y]
+            tp += truth and found
+            fp += found and not truth
+            fn += truth and not found
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return precision, recall
