@@ -48,7 +48,7 @@ auf aus bei das dem den der des die ein eine einen im ist mit nach nicht sich un
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _RAW_TOKEN = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f ](?=\d{3}(?!\d))")
-_SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$|^\s*$")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$")
 _YEAR = re.compile(r"(19|20)\d\d")
 
 
@@ -121,7 +121,11 @@ def _proper_nouns(text: str) -> set[str]:
         previous_end = 0
         for m in _RAW_TOKEN.finditer(line):
             token = m.group()
-            opens_sentence = bool(_SENTENCE_END.search(line[:m.start()])) or previous_end == 0
+            # What lies between the previous token and this one: a token ends with a letter or
+            # a digit, so the line up to here ends a sentence when that gap does (looking at
+            # the gap alone keeps this linear in the line's length).
+            opens_sentence = (previous_end == 0
+                              or bool(_SENTENCE_END.search(line[previous_end:m.start()])))
             previous_end = m.end()
             folded = fold(token)
             if token.isdigit():
@@ -160,7 +164,8 @@ def signature(title: str, body: str, at: dt.datetime) -> Signature:
     shingles, count = sketch(f"{title}\n{body}")
     terms = frozenset(_stem(w) for w in words(title)
                       if w not in STOPWORDS and len(w) >= 3 or w.isdigit())
-    specifics = frozenset(_stem(w) for w in _proper_nouns(f"{title}\n{body}") | _proper_nouns(body))
+    # Line by line: the body's names are among those of the headline and body together.
+    specifics = frozenset(_stem(w) for w in _proper_nouns(f"{title}\n{body}"))
     return make_signature(shingles, count, terms, specifics, at)
 
 
