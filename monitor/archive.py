@@ -95,7 +95,7 @@ def _signatures(store: Store, ids: Sequence[str]) -> dict[str, Signature]:
         for full in store.db.query("select * from signatures where clipping_id in "
                                    f"({', '.join('?' * len(chunk))})", chunk):
             cache[full["clipping_id"]] = _sig_of(full)
-    found = {}
+    found: dict[str, Signature] = {}
     for i in ids:
         if i in cache:
             cache.move_to_end(i)
