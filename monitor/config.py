@@ -52,6 +52,7 @@ class WebhookConfig:
     timeout: float = 10.0
     format: str = "json"  # json, slack, discord, teams, mattermost
     secret_env: str = ""  # name of the environment variable holding the whsec_ signing secret
+    secret_file: str = ""  # or a file holding it; relative: under $CREDENTIALS_DIRECTORY
     # Issue 4: routing threshold, digests and flood control, the same for every type.
     min_score: float = 0.0
     digest: str = ""  # "" (each alert on its own), an interval ("1h") or a cron expression
@@ -301,11 +302,17 @@ def _notifier(data: object, path: str, where: str) -> NotifierConfig:
             raise t.error("format", f"expected one of {', '.join(WEBHOOK_FORMATS)}, got {fmt!r}")
         if "secret" in t.data:
             raise t.error("secret", "never put the signing secret in the config: name the "
-                          "environment variable that holds it with secret_env")
+                          "environment variable that holds it with secret_env, or a file "
+                          "with secret_file")
+        secret_env = _env_name(t, "secret_env")
+        secret_file = t.get("secret_file", str, "")
+        if secret_env and secret_file:
+            raise t.error("secret_file", "set secret_env or secret_file, not both")
         notifier = WebhookConfig(name=name, url=url, enabled=enabled,
                                  headers=tuple(headers.items()),
                                  timeout=t.duration("timeout", 10.0) or 10.0, format=fmt,
-                                 secret_env=_env_name(t, "secret_env"), **_delivery(t))
+                                 secret_env=secret_env, secret_file=secret_file,
+                                 **_delivery(t))
     elif kind == "email":
         security = t.get("security", str, "starttls")
         if security not in EMAIL_SECURITY:

@@ -270,6 +270,41 @@ def test_missing_or_bad_secret_is_permanent(verifying_receiver: WebhookReceiver,
     assert verifying_receiver.requests == []
 
 
+def test_signing_secret_from_a_credential_file(verifying_receiver: WebhookReceiver, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "monitor-webhook-secret").write_text(SECRET + "\n")  # as systemd-creds keeps it
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    monkeypatch.delenv("HOOK_SECRET", raising=False)
+    item = alert()
+    deliver(hook(verifying_receiver.url, secret_file="monitor-webhook-secret"), item)
+    [request] = verifying_receiver.wait_for(1)
+    assert verifying_receiver.rejections == []
+    assert Webhook(SECRET).verify(request.body, request.headers)["id"] == item.key
+    absolute = tmp_path / "elsewhere"
+    absolute.write_text(SECRET)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    deliver(hook(verifying_receiver.url, secret_file=str(absolute)), item)
+    second = verifying_receiver.wait_for(2)[1]
+    assert Webhook(SECRET).verify(second.body, second.headers)["id"] == item.key
+
+
+@pytest.mark.parametrize("case", ["relative without CREDENTIALS_DIRECTORY", "missing", "empty",
+                                  "not base64"])
+def test_secret_file_problems_are_permanent_and_quiet(verifying_receiver: WebhookReceiver,
+                                                      tmp_path: Path, case: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    if case != "relative without CREDENTIALS_DIRECTORY":
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    content = {"empty": "\n", "not base64": "whsec_not*base64*xyz\n"}.get(case)
+    if content is not None:
+        (tmp_path / "hook-secret").write_text(content)
+    error = failure(hook(verifying_receiver.url, secret_file="hook-secret"), alert())
+    assert error.permanent and "secret_file" in str(error)
+    assert "not*base64" not in str(error)  # the file's content is never quoted
+    assert verifying_receiver.requests == []
+
+
 # --- chat receivers -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", sorted(CHECKS))

@@ -314,6 +314,8 @@ def test_new_keys_are_read() -> None:
      "never put the signing secret"),
     ('type = "webhook"\nurl = "https://x.example/"\nsecret_env = "whsec_abc=="', "secret_env",
      "NAME of an environment variable"),
+    ('type = "webhook"\nurl = "https://x.example/"\nsecret_env = "S"\nsecret_file = "f"',
+     "secret_file", "not both"),
     ('type = "webhook"\nurl = "https://x.example/"\ndigest = "every hour"', "digest",
      "five fields"),
     ('type = "webhook"\nurl = "https://x.example/"\nflood_limit = 0', "flood_limit",
@@ -342,7 +344,7 @@ def test_issue_4_settings_and_commands_are_documented() -> None:
     readme = (repo / "README.md").read_text(encoding="utf-8")
     config_text = (repo / "config.toml").read_text(encoding="utf-8")
     for key in ("backlog_max_age", "min_score", "digest", "flood_limit", "flood_window",
-                "format", "secret_env", "password_file", "urls_env", "timeout"):
+                "format", "secret_env", "secret_file", "password_file", "urls_env", "timeout"):
         assert f"`{key}`" in readme, key
         assert key in config_text.split("# === Rules")[0], key
     for command in ("monitor alerts [--status", "monitor alerts retry ID", "monitor notify test NAME"):

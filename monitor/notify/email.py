@@ -16,13 +16,13 @@ import os
 import smtplib
 import ssl
 from email.message import EmailMessage
-from pathlib import Path
 from email.utils import format_datetime
 
 from monitor.clipping import render as render_clipping
 from monitor.config import EmailConfig
 from monitor.errors import NotifyError
 from monitor.models import Alert, Digest
+from monitor.notify.credentials import read_secret_file
 from monitor.notify.digest import digest_html, digest_subject, digest_text
 from monitor.notify.render import (attachment_name, email_html, email_subject, email_text,
                                    one_line, shorten)
@@ -85,31 +85,6 @@ def build_digest_message(digest: Digest, cfg: EmailConfig) -> EmailMessage:
     return msg
 
 
-def read_password_file(name: str, channel: str) -> str:
-    """The password in ``name``: an absolute path, or a name under $CREDENTIALS_DIRECTORY, where
-    systemd puts the credentials of a unit's LoadCredential= (issue 4). One trailing newline is
-    dropped. Every failure is permanent, and never quotes the file's content."""
-    path = Path(name)
-    if not path.is_absolute():
-        folder = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not folder:
-            raise NotifyError(f"password_file {name!r} is a relative name and "
-                              "$CREDENTIALS_DIRECTORY is not set (systemd sets it for "
-                              "LoadCredential=); give an absolute path otherwise",
-                              channel=channel, permanent=True)
-        path = Path(folder) / path
-    try:
-        value = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
-        raise NotifyError(f"cannot read password_file {str(path)!r}: {reason}",
-                          channel=channel, permanent=True) from e
-    value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
-    if not value:
-        raise NotifyError(f"password_file {str(path)!r} is empty", channel=channel, permanent=True)
-    return value
-
-
 def _reply(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -137,7 +112,7 @@ class EmailNotifier:
         """Read at send time, so a rotated secret needs no restart: from the file named by
         ``password_file`` (issue 4; systemd credentials) or the variable named by ``password_env``."""
         if self.cfg.password_file:
-            return read_password_file(self.cfg.password_file, self.name)
+            return read_secret_file(self.cfg.password_file, "password_file", self.name)
         name = self.cfg.password_env
         if not name:
             raise NotifyError("username is set but neither password_env nor password_file is: "

@@ -1,6 +1,7 @@
 """Webhook channel: Alert or Digest -> a JSON POST through fetch.post, in the notifier's
 ``format``: our own versioned payload (``json``, render/digest) or a chat service's (slack,
-discord, teams, mattermost), signed the Standard Webhooks way when ``secret_env`` is set.
+discord, teams, mattermost), signed the Standard Webhooks way when ``secret_env`` or
+``secret_file`` is set.
 
 The HTTP exchange goes through monitor.fetch (the only module importing httpx); this module
 turns the status into "delivered" or a NotifyError, permanent or transient.
@@ -21,6 +22,7 @@ from monitor.models import Alert, Digest
 from monitor.notify import digest as json_digest
 from monitor.notify import discord, mattermost, slack, teams
 from monitor.notify.render import alert_payload, one_line, shorten
+from monitor.notify.credentials import read_secret_file
 from monitor.notify.signing import parse_secret, signature_headers
 
 Render = Callable[[Any], dict[str, Any]]
@@ -101,6 +103,13 @@ class WebhookNotifier:
 
     def _key(self) -> bytes | None:
         """The signing key, read at send time (a rotated secret needs no restart)."""
+        if self.cfg.secret_file:
+            value = read_secret_file(self.cfg.secret_file, "secret_file", self.name)
+            try:
+                return parse_secret(value)
+            except ValueError as e:
+                raise NotifyError(f"secret_file {self.cfg.secret_file!r}: {e}",
+                                  channel=self.name, permanent=True) from None
         name = self.cfg.secret_env
         if not name:
             return None

@@ -1,0 +1,35 @@
+"""Secrets kept in files (issue 4): the SMTP password and the webhook signing secret, read at
+send time so that a rotated secret needs no restart."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from monitor.errors import NotifyError
+
+
+def read_secret_file(name: str, key: str, channel: str) -> str:
+    """The secret in ``name``: an absolute path, or a name under $CREDENTIALS_DIRECTORY, where
+    systemd puts the credentials of a unit's LoadCredential=. One trailing newline is dropped.
+    ``key`` is the config key naming the file (password_file, secret_file), for the errors.
+    Every failure is permanent, and never quotes the file's content."""
+    path = Path(name)
+    if not path.is_absolute():
+        folder = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not folder:
+            raise NotifyError(f"{key} {name!r} is a relative name and "
+                              "$CREDENTIALS_DIRECTORY is not set (systemd sets it for "
+                              "LoadCredential=); give an absolute path otherwise",
+                              channel=channel, permanent=True)
+        path = Path(folder) / path
+    try:
+        value = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+        raise NotifyError(f"cannot read {key} {str(path)!r}: {reason}",
+                          channel=channel, permanent=True) from e
+    value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+    if not value:
+        raise NotifyError(f"{key} {str(path)!r} is empty", channel=channel, permanent=True)
+    return value
