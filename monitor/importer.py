@@ -12,8 +12,7 @@ from monitor import clipping as clippings
 from monitor.config import Config
 from monitor.errors import ClippingError
 from monitor.identity import canonical_url, story_key
-from monitor.match import matcher_for
-from monitor.models import Document
+from monitor.match import document, matcher_for
 from monitor.pipeline import route_alerts, utcnow
 from monitor.store import Store
 
@@ -46,7 +45,7 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
             if store.is_seen(canonical, None):
                 result.skipped += 1
                 continue
-            doc = Document(title=clipping.title, body=clipping.body, source=clipping.source,
+            doc = document(clipping.title, clipping.body, source=clipping.source,
                            url=clipping.url)
             matches = matcher.find_matches(doc)
             key = story_key(canonical or clipping.title)

@@ -16,6 +16,7 @@ import ahocorasick
 
 from monitor.config import Config
 from monitor.errors import ConfigError, RuleError
+from monitor.language import guess_language
 from monitor.models import Document, Match, MatchedTerm, RuleConfig
 from monitor.rules.query import FIELDS, ListRef, Node, Term, format_query, parse_query
 from monitor.rules.terms import TermTable
@@ -28,6 +29,12 @@ __all__ = ["Clause", "Explanation", "Matcher", "compile_rules", "format_query", 
 EVENT_PREFIX = "event-"  # [terms] event-takedown = [...] gives the event tag "takedown"
 MAX_HITS = 100  # occurrences kept per term and field: bounds the work on pathological input
 MAX_TERMS_SHOWN = 100  # matched terms stored per match
+
+
+def document(title: str, body: str, source: str = "", url: str = "") -> Document:
+    """The matcher's view of a story, its ``lang`` guessed from the text (rules' ``lang:``)."""
+    return Document(title=title, body=body, source=source, url=url,
+                    lang=guess_language(f"{title}\n{body}"))
 
 
 def weight(field: str, start: int) -> float:

@@ -41,8 +41,8 @@ from monitor.extract import article_from_entry, extract_article
 from monitor.feeds import parse_feed
 from monitor.fetch import Limits, fetch, page_text, parse_retry_after
 from monitor.identity import canonical_url, story_key
-from monitor.match import Matcher
-from monitor.models import (Article, Clipping, Document, Entry, FeedState, FetchResult, Match,
+from monitor.match import Matcher, document
+from monitor.models import (Article, Clipping, Entry, FeedState, FetchResult, Match,
                             PollResult, ScheduleDecision)
 from monitor.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
@@ -276,7 +276,7 @@ class Pipeline:
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
                 entry = dataclasses.replace(entry, published=page_date or self.clock())
-            draft = Document(title=entry.title or article.title, body=article.body,
+            draft = document(entry.title or article.title, article.body,
                              source=article.sitename or feed.name or feed_title, url=entry.url or "")
             matches = self.matcher.find_matches(draft)
             entities = self.matcher.find_entities(draft)

@@ -16,7 +16,7 @@ from typing import Any
 from monitor.config import Config, load_config
 from monitor.errors import MonitorError
 from monitor.evaluate import evaluate, format_report, report_to_json
-from monitor.match import Clause, Explanation, compile_rules, matcher_for
+from monitor.match import Clause, Explanation, compile_rules, document, matcher_for
 from monitor.models import Document, MatchedTerm, RuleConfig
 from monitor.store import Store, StoredClipping
 
@@ -29,7 +29,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 def document_of(stored: StoredClipping) -> Document:
     c = stored.clipping
-    return Document(title=c.title, body=c.body, source=c.source, url=c.url)
+    return document(c.title, c.body, source=c.source, url=c.url)
 
 
 def mark_terms(text: str, terms: list[MatchedTerm]) -> str:
