@@ -27,7 +27,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import aiohttp
 import httpx
@@ -64,21 +64,30 @@ class Client:
     got its slot. Use it as ``async with make_client(cfg) as client`` or close it with aclose()."""
 
     def __init__(self, cfg: FetchConfig) -> None:
+        self.cfg = cfg
         self.connections = max(50, cfg.concurrency + 10)
-        timeout = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
-        self.httpx = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,  # followed in fetch(), so each hop is checked
-            headers={"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT},
-            limits=httpx.Limits(max_connections=self.connections,
-                                max_keepalive_connections=max(20, cfg.concurrency)),
-            http2=True,
-        )
+        self._httpx: httpx.AsyncClient | None = None
         # httpx honours the proxy variables of the environment (HTTP_PROXY, ALL_PROXY...);
         # when one applies to plain http, plain http stays on httpx so that it still does.
         proxies = urllib.request.getproxies()
         self._plain_allowed = not (proxies.get("http") or proxies.get("all"))
         self._plain: aiohttp.ClientSession | None = None
+
+    @property
+    def httpx(self) -> httpx.AsyncClient:
+        """The httpx client, made on first use (its TLS context takes tens of milliseconds to
+        load, for nothing when every feed is plain http)."""
+        if self._httpx is None:
+            cfg = self.cfg
+            self._httpx = httpx.AsyncClient(
+                timeout=httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)),
+                follow_redirects=False,  # followed in fetch(), so each hop is checked
+                headers={"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT},
+                limits=httpx.Limits(max_connections=self.connections,
+                                    max_keepalive_connections=max(20, cfg.concurrency)),
+                http2=True,
+            )
+        return self._httpx
 
     def plain(self) -> aiohttp.ClientSession | None:
         """The aiohttp session for plain http://, made on first use (it needs the running loop);
@@ -95,7 +104,8 @@ class Client:
         return self._plain
 
     async def aclose(self) -> None:
-        await self.httpx.aclose()
+        if self._httpx is not None:
+            await self._httpx.aclose()
         if self._plain is not None:
             await self._plain.close()
 
@@ -163,8 +173,9 @@ class Limits:
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
-        parts = urlsplit(url)
+    async def slot(self, url: str, parts: SplitResult | None = None) -> AsyncIterator[None]:
+        """``parts``: ``urlsplit(url)``, when the caller has it already."""
+        parts = parts or urlsplit(url)
         host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
         semaphore = self._hosts.get(host)
         if semaphore is None:
@@ -204,16 +215,20 @@ def refused_addresses(addresses: list[str]) -> list[str]:
     return refused
 
 
-async def check_url_allowed(url: str, cfg: FetchConfig) -> None:
-    """Refuse non-HTTP URLs, and hosts resolving to non-public addresses unless allowed."""
+async def check_url_allowed(url: str, cfg: FetchConfig) -> SplitResult:
+    """Refuse non-HTTP URLs, and hosts resolving to non-public addresses unless allowed.
+    Returns the URL's parts."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"refused URL scheme {parts.scheme!r}", url=url)
     if not parts.hostname:
         raise FetchError("URL has no host", url=url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as e:  # "http://host:99999/", "http://host:x/"
+        raise FetchError(f"invalid URL: {e}", url=url) from e
     if cfg.allow_private_networks:
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+        return parts
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, port, type=socket.SOCK_STREAM)
@@ -224,6 +239,7 @@ async def check_url_allowed(url: str, cfg: FetchConfig) -> None:
         raise FetchError(
             f"refused: {parts.hostname} resolves to a non-public address ({', '.join(refused)}); "
             "set [fetch] allow_private_networks = true to allow it", url=url)
+    return parts
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -273,8 +289,8 @@ async def fetch(
     moved: str | None = None
     permanent_so_far = True
     for _hop in range(cfg.max_redirects + 1):
-        await check_url_allowed(current, cfg)
-        async with limits.slot(current) if limits else contextlib.nullcontext():
+        parts = await check_url_allowed(current, cfg)
+        async with limits.slot(current, parts) if limits else contextlib.nullcontext():
             started = time.monotonic()
             try:
                 async with asyncio.timeout(budget):
