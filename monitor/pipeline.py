@@ -12,8 +12,10 @@ update_feed(feed):
             (or fall back to the feed's own text: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
-        store story + clipping + matches + alerts in one transaction, with its story (one
-            per event) and its raw page as evidence (monitor.archive, issue 6)
+    store the feed's new stories in one transaction (one commit per feed, not per story):
+        each story whole, story + clipping + matches + alerts, with its story (one per
+        event) and its raw page as evidence (monitor.archive, issue 6); should one fail,
+        the others are stored one by one
     record the feed's success and its next check (hints, rhythm)
 deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
@@ -132,6 +134,18 @@ def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dic
     return {n: tuple(rules) for n, rules in routes.items()}
 
 
+@dataclass(slots=True)
+class _Draft:
+    """A new story, processed and ready to store (Pipeline._prepare -> Pipeline._write)."""
+    key: str
+    published: dt.datetime | None
+    page: FetchResult | None
+    story: dict[str, Any]  # the keyword arguments of Store.add_story, but ``now``
+    matches: list[Match]
+    backlog: bool
+    backlog_before: dt.datetime | None
+
+
 class Pipeline:
     def __init__(self, config: Config, store: Store, matcher: Matcher, client: Any,
                  notifiers: dict[str, Notifier], executor: Executor | None,
@@ -215,11 +229,12 @@ class Pipeline:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
-        async def one(entry: Entry) -> bool | None:
+        async def one(entry: Entry) -> _Draft | None:
             async with limit:
-                return await self._add_entry(entry, feed, meta.title, backlog_before, report)
+                return await self._prepare(entry, feed, meta.title, backlog_before)
 
-        outcomes = await asyncio.gather(*(one(entry) for entry in entries))
+        drafts = [d for d in await asyncio.gather(*(one(entry) for entry in entries)) if d]
+        outcomes = self._write(drafts, report)
         new = sum(o is not None for o in outcomes)
         flagged = sum(bool(o) for o in outcomes)
         report.new_clippings += new
@@ -263,6 +278,14 @@ class Pipeline:
                          report: CycleReport | None = None) -> bool | None:
         """Process one entry; None if it was seen before, else whether it was flagged.
         A story published before ``backlog_before`` is stored and flagged but not alerted."""
+        draft = await self._prepare(entry, feed, feed_title, backlog_before)
+        return self._write([draft], report)[0] if draft else None
+
+    async def _prepare(self, entry: Entry, feed: FeedConfig, feed_title: str,
+                       backlog_before: dt.datetime | None) -> _Draft | None:
+        """An entry never seen, made into a story ready to store (page fetched and extracted,
+        matched, its alerts routed); None if it was seen before or is being processed. Its key
+        stays claimed (``_in_flight``) until ``_write`` stored it."""
         canonical = canonical_url(entry.url) if entry.url else ""
         if self.store.is_seen(canonical or None, entry.guid):
             return None
@@ -276,31 +299,69 @@ class Pipeline:
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
                 entry = dataclasses.replace(entry, published=page_date or self.clock())
-            draft = Document(title=entry.title or article.title, body=article.body,
-                             source=article.sitename or feed.name or feed_title, url=entry.url or "")
-            matches = self.matcher.find_matches(draft)
-            entities = self.matcher.find_entities(draft)
+            doc = Document(title=entry.title or article.title, body=article.body,
+                           source=article.sitename or feed.name or feed_title, url=entry.url or "")
+            matches = self.matcher.find_matches(doc)
+            entities = self.matcher.find_entities(doc)
             clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
-            enabled = set(self.notifiers)
             backlog = is_backlog(entry, article, backlog_before)
-            stored = archive.record_story(
-                self.store, self.stories, at=entry.published, page=page, clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
+            story = dict(
+                clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
                 fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,
                 canonical=canonical or None, published=entry.published, matches=matches,
-                alerts={} if backlog else route_alerts(matches, self.config, enabled),
-                now=self.clock(), backlog=backlog)
-        finally:
+                alerts={} if backlog else route_alerts(matches, self.config, set(self.notifiers)),
+                backlog=backlog)
+        except BaseException:
             self._in_flight.discard(key)
+            raise
+        return _Draft(key, entry.published, page, story, matches, backlog, backlog_before)
+
+    def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
+        """Store a feed's new stories (each with its clipping, matches, alerts, story and
+        evidence: monitor.archive) in one transaction, so a feed's batch costs one commit (one
+        fsync) rather than one per story. Should one story fail, the others are stored one by
+        one, each in its own transaction as before, and the first error is raised after them.
+        Returns, per draft, None if it was stored already, else whether it was flagged."""
+        stored: list[bool] = []
+        first_error: BaseException | None = None
+        try:
+            try:
+                with self.store.db.atomic():
+                    stored = [self._record(d) for d in drafts]
+            except Exception:
+                stored = []
+                for draft in drafts:
+                    try:
+                        stored.append(self._record(draft))
+                    except Exception as e:
+                        first_error = first_error or e
+                        stored.append(False)
+        finally:
+            for draft in drafts:
+                self._in_flight.discard(draft.key)
+        outcomes = [self._stored(d, ok, report) for d, ok in zip(drafts, stored)]
+        if first_error is not None:
+            raise first_error
+        return outcomes
+
+    def _record(self, draft: _Draft) -> bool:
+        return archive.record_story(self.store, self.stories, at=draft.published, page=draft.page,
+                                    now=self.clock(), **draft.story)
+
+    def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:
             return None
-        if matches and backlog:
+        title = draft.story["clipping"].title
+        if draft.matches and draft.backlog:
             log.info("story %s flagged by %s, backlog (published before %s: not alerted): %s",
-                     key, ", ".join(m.rule for m in matches), backlog_before, clipping.title)
+                     draft.key, ", ".join(m.rule for m in draft.matches), draft.backlog_before,
+                     title)
             if report is not None:
                 report.backlog += 1
-        elif matches:
-            log.info("story %s flagged by %s: %s", key, ", ".join(m.rule for m in matches), clipping.title)
-        return bool(matches)
+        elif draft.matches:
+            log.info("story %s flagged by %s: %s", draft.key,
+                     ", ".join(m.rule for m in draft.matches), title)
+        return bool(draft.matches)
 
     async def _article(self, entry: Entry) -> tuple[Article, str]:
         """The page's article, or the feed's own text when the page fails."""

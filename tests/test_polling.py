@@ -4,8 +4,10 @@ missing dates."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,9 @@ from engine import Clock, cycle, engine_config, feed_rows, titles
 from feedserver import article_page, rss
 from hostile import HostileServer
 
+from monitor.daemon import open_runtime, poll_feeds
+from monitor.feedset import active_feeds
+from monitor.pipeline import CycleReport
 from monitor.store import Store
 
 
@@ -171,3 +176,62 @@ def test_poll_state_is_written_and_read_back(tmp_path: Path, server: HostileServ
     assert row["median_gap"] == 3600 and row["newest_entry"] == "2026-11-03T09:00:00+00:00"
     assert row["interval"] == 1800  # twice per story gap
     assert json.loads(json.dumps(row))  # plain values only
+
+
+def test_a_feeds_new_stories_are_stored_in_one_transaction(tmp_path: Path,
+                                                           server: HostileServer) -> None:
+    """One commit (one fsync) per feed rather than per story (issue 5, speed); each story is
+    whole in it. Watched through SQLite's own statement trace on the store's connection."""
+    url = server.put("/batch.xml", rss("Batch", [story(server, i) for i in range(5)]))
+    config = engine_config(tmp_path, [url])
+    statements: list[str] = []
+
+    async def run() -> CycleReport:
+        report = CycleReport()
+        async with open_runtime(config, executor=False) as runtime:
+            runtime.store.db.conn.set_trace_callback(statements.append)
+            await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report)
+            runtime.store.db.conn.set_trace_callback(None)
+        return report
+
+    report = asyncio.run(run())
+    assert report.new_clippings == 5 and not report.errors
+    transactions: list[list[str]] = []
+    for sql in statements:
+        if sql.strip().upper().startswith("BEGIN"):
+            transactions.append([])
+        elif transactions:
+            transactions[-1].append(sql.lower())
+
+    def inserts(table: str, sqls: list[str]) -> int:
+        # distinct statements: SQLite traces a statement again as each of its triggers starts
+        return len({s for s in sqls if re.match(rf'\s*insert into ["\[]?{table}\b', s)})
+
+    with_clippings = [t for t in transactions if inserts("clippings", t)]
+    assert len(with_clippings) == 1
+    (batch,) = with_clippings
+    assert inserts("clippings", batch) == 5 and inserts("entries", batch) == 5
+    assert titles(config) == [f"Story number {i}" for i in range(5)]
+
+
+def test_a_story_that_cannot_be_stored_does_not_lose_the_others(tmp_path: Path,
+                                                                server: HostileServer) -> None:
+    """Should one story of a feed's batch fail, the others are stored one by one and the
+    error is reported. The failure is a real one: a SQLite trigger refusing that clipping."""
+    url = server.put("/poison.xml", rss("Poison", [
+        story(server, 1), story(server, 2, title="Poisoned story"), story(server, 3)]))
+    config = engine_config(tmp_path, [url])
+    store = Store(config.database)
+    try:
+        store.db.execute("create trigger poison before insert on clippings when "
+                         "new.title = 'Poisoned story' begin "
+                         "select raise(abort, 'poisoned story refused'); end")
+        store.db.conn.commit()
+    finally:
+        store.close()
+    report = cycle(config)
+    assert titles(config) == ["Story number 1", "Story number 3"]
+    assert any("poisoned story refused" in e for e in report.errors), report.errors
+    again = cycle(config)  # the two stored are not new; the refused one is tried again
+    assert again.new_clippings == 0
+    assert any("poisoned story refused" in e for e in again.errors), again.errors
