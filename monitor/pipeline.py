@@ -12,10 +12,10 @@ update_feed(feed):
             (or fall back to the feed's own text: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
-    store the feed's new stories in one transaction (one commit per feed, not per story):
-        each story whole, story + clipping + matches + alerts, with its story (one per
-        event) and its raw page as evidence (monitor.archive, issue 6); should one fail,
-        the others are stored one by one
+    store the new stories STORY_BATCH at a time, a batch per transaction (one commit for a
+        usual feed, not one per story), each story whole: story + clipping + matches +
+        alerts, with its story (one per event) and its raw page as evidence
+        (monitor.archive, issue 6); should one fail, the others are stored one by one
     record the feed's success and its next check (hints, rhythm)
 deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
@@ -54,6 +54,9 @@ from monitor.store import Store
 log = logging.getLogger("monitor")
 
 ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch + extraction)
+# New stories of a feed stored per transaction (issue 5, speed): one commit for a usual feed,
+# and a feed with thousands of new entries still commits as it goes.
+STORY_BATCH = 20
 
 Clock = Callable[[], dt.datetime]
 
@@ -229,12 +232,31 @@ class Pipeline:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
-        async def one(entry: Entry) -> _Draft | None:
-            async with limit:
-                return await self._prepare(entry, feed, meta.title, backlog_before)
+        ready: list[_Draft] = []  # prepared, not stored yet
+        outcomes: list[bool | None] = []
 
-        drafts = [d for d in await asyncio.gather(*(one(entry) for entry in entries)) if d]
-        outcomes = self._write(drafts, report)
+        async def one(entry: Entry) -> None:
+            async with limit:
+                draft = await self._prepare(entry, feed, meta.title, backlog_before)
+            if draft is not None:
+                ready.append(draft)
+                if len(ready) >= STORY_BATCH:
+                    batch = ready[:]
+                    ready.clear()
+                    outcomes.extend(self._write(batch, report))
+                    await asyncio.sleep(0)  # the loop breathes between two batches
+
+        try:
+            results = await asyncio.gather(*(one(entry) for entry in entries),
+                                           return_exceptions=True)
+            outcomes.extend(self._write(ready, report))
+        finally:
+            for draft in ready:  # cut short (cancelled, or a write failed): claims released
+                self._in_flight.discard(draft.key)
+            ready.clear()
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:  # the others were stored first
+            raise failures[0]
         new = sum(o is not None for o in outcomes)
         flagged = sum(bool(o) for o in outcomes)
         report.new_clippings += new
@@ -317,9 +339,9 @@ class Pipeline:
         return _Draft(key, entry.published, page, story, matches, backlog, backlog_before)
 
     def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
-        """Store a feed's new stories (each with its clipping, matches, alerts, story and
-        evidence: monitor.archive) in one transaction, so a feed's batch costs one commit (one
-        fsync) rather than one per story. Should one story fail, the others are stored one by
+        """Store new stories of a feed (each with its clipping, matches, alerts, story and
+        evidence: monitor.archive) in one transaction, so a batch costs one commit (one fsync)
+        rather than one per story. Should one story fail, the others are stored one by
         one, each in its own transaction as before, and the first error is raised after them.
         Returns, per draft, None if it was stored already, else whether it was flagged."""
         stored: list[bool] = []
