@@ -151,7 +151,8 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
     return {"seconds": elapsed, "polled": report.feeds_polled, "not_modified": report.not_modified,
             "new": report.new_clippings, "errors": len(report.errors), "peak_mb": peak_mb(),
-            "main_cpu": main_cpu, "worker_cpu": worker_cpu, "start_up": start_up}
+            "main_cpu": main_cpu, "worker_cpu": worker_cpu, "start_up": start_up,
+            "error_list": report.errors[:5]}
 
 
 def child_naive_304(base: str, feeds: int) -> dict[str, float]:
@@ -313,6 +314,8 @@ def main() -> None:
         print(f"      CPU per article: extraction workers {1e3 * cold['worker_cpu'] / n:5.1f} ms, "
               f"the monitor's main process {1e3 * cold['main_cpu'] / n:5.1f} ms, "
               f"feed server {1e3 * server_cpu / n:4.1f} ms")
+        for error in cold["error_list"]:
+            print(f"      error: {error}")
         for label, bare in (("the monitor's options (the same work)", bare_same),
                             ("default options (no metadata, plain text)", bare_default)):
             bare_rate = bare["pages"] / bare["seconds"]

@@ -12,10 +12,11 @@ update_feed(feed):
             (or fall back to the feed's own text: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
-    store the new stories STORY_BATCH at a time, a batch per transaction (one commit for a
-        usual feed, not one per story), each story whole: story + clipping + matches +
-        alerts, with its story (one per event) and its raw page as evidence
-        (monitor.archive, issue 6); should one fail, the others are stored one by one
+    store the new stories STORY_BATCH at a time, several per transaction (as many as fit in
+        WRITE_SLICE: one commit for a usual feed, not one per story), each story whole:
+        story + clipping + matches + alerts, with its story (one per event) and its raw
+        page as evidence (monitor.archive, issue 6); should one fail, the others are
+        stored one by one
     record the feed's success and its next check (hints, rhythm)
 deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
@@ -57,6 +58,7 @@ ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch +
 # New stories of a feed stored per transaction (issue 5, speed): one commit for a usual feed,
 # and a feed with thousands of new entries still commits as it goes.
 STORY_BATCH = 20
+WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, then the loop runs
 
 Clock = Callable[[], dt.datetime]
 
@@ -243,13 +245,12 @@ class Pipeline:
                 if len(ready) >= STORY_BATCH:
                     batch = ready[:]
                     ready.clear()
-                    outcomes.extend(self._write(batch, report))
-                    await asyncio.sleep(0)  # the loop breathes between two batches
+                    outcomes.extend(await self._write(batch, report))
 
         try:
             results = await asyncio.gather(*(one(entry) for entry in entries),
                                            return_exceptions=True)
-            outcomes.extend(self._write(ready, report))
+            outcomes.extend(await self._write(ready, report))
         finally:
             for draft in ready:  # cut short (cancelled, or a write failed): claims released
                 self._in_flight.discard(draft.key)
@@ -301,7 +302,7 @@ class Pipeline:
         """Process one entry; None if it was seen before, else whether it was flagged.
         A story published before ``backlog_before`` is stored and flagged but not alerted."""
         draft = await self._prepare(entry, feed, feed_title, backlog_before)
-        return self._write([draft], report)[0] if draft else None
+        return (await self._write([draft], report))[0] if draft else None
 
     async def _prepare(self, entry: Entry, feed: FeedConfig, feed_title: str,
                        backlog_before: dt.datetime | None) -> _Draft | None:
@@ -338,26 +339,23 @@ class Pipeline:
             raise
         return _Draft(key, entry.published, page, story, matches, backlog, backlog_before)
 
-    def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
+    async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
         """Store new stories of a feed (each with its clipping, matches, alerts, story and
-        evidence: monitor.archive) in one transaction, so a batch costs one commit (one fsync)
-        rather than one per story. Should one story fail, the others are stored one by
-        one, each in its own transaction as before, and the first error is raised after them.
+        evidence: monitor.archive), several per transaction: as many as fit in WRITE_SLICE
+        seconds, so cheap stories cost one commit (one fsync) for many, while storing costly
+        ones (a long grouping) still lets the loop run between two, as it must for the
+        timeouts of the requests in flight. Should one story fail, those of its transaction are
+        stored one by one, and the first error is raised once all are done.
         Returns, per draft, None if it was stored already, else whether it was flagged."""
         stored: list[bool] = []
         first_error: BaseException | None = None
         try:
-            try:
-                with self.store.db.atomic():
-                    stored = [self._record(d) for d in drafts]
-            except Exception:
-                stored = []
-                for draft in drafts:
-                    try:
-                        stored.append(self._record(draft))
-                    except Exception as e:
-                        first_error = first_error or e
-                        stored.append(False)
+            while len(stored) < len(drafts):
+                if stored:
+                    await asyncio.sleep(0)  # the loop's turn between two transactions
+                done, error = self._write_slice(drafts[len(stored):])
+                stored += done
+                first_error = first_error or error
         finally:
             for draft in drafts:
                 self._in_flight.discard(draft.key)
@@ -365,6 +363,29 @@ class Pipeline:
         if first_error is not None:
             raise first_error
         return outcomes
+
+    def _write_slice(self, drafts: list[_Draft]) -> tuple[list[bool], BaseException | None]:
+        """One transaction, from the first of ``drafts`` on, until WRITE_SLICE is spent: what
+        each story stored came to, and the first error."""
+        started = time.monotonic()
+        stored: list[bool] = []
+        try:
+            with self.store.db.atomic():
+                for draft in drafts:
+                    stored.append(self._record(draft))
+                    if time.monotonic() - started > WRITE_SLICE:
+                        break
+            return stored, None
+        except Exception:  # rolled back: the slice's stories one by one, each on its own
+            tried = drafts[:len(stored) + 1]
+        stored, first_error = [], None
+        for draft in tried:
+            try:
+                stored.append(self._record(draft))
+            except Exception as e:
+                first_error = first_error or e
+                stored.append(False)
+        return stored, first_error
 
     def _record(self, draft: _Draft) -> bool:
         return archive.record_story(self.store, self.stories, at=draft.published, page=draft.page,

@@ -18,6 +18,8 @@ from hostile import HostileServer
 
 from monitor.daemon import open_runtime, poll_feeds
 from monitor.feedset import active_feeds
+from monitor import pipeline
+from monitor.config import Config
 from monitor.pipeline import CycleReport
 from monitor.store import Store
 
@@ -178,12 +180,9 @@ def test_poll_state_is_written_and_read_back(tmp_path: Path, server: HostileServ
     assert json.loads(json.dumps(row))  # plain values only
 
 
-def test_a_feeds_new_stories_are_stored_in_one_transaction(tmp_path: Path,
-                                                           server: HostileServer) -> None:
-    """One commit (one fsync) per feed rather than per story (issue 5, speed); each story is
-    whole in it. Watched through SQLite's own statement trace on the store's connection."""
-    url = server.put("/batch.xml", rss("Batch", [story(server, i) for i in range(5)]))
-    config = engine_config(tmp_path, [url])
+def story_transactions(config: Config) -> tuple[CycleReport, list[int]]:
+    """One cycle, watched through SQLite's own statement trace on the store's connection:
+    its report, and how many clippings each transaction that stored some inserted."""
     statements: list[str] = []
 
     async def run() -> CycleReport:
@@ -195,23 +194,39 @@ def test_a_feeds_new_stories_are_stored_in_one_transaction(tmp_path: Path,
         return report
 
     report = asyncio.run(run())
-    assert report.new_clippings == 5 and not report.errors
-    transactions: list[list[str]] = []
+    transactions: list[set[str]] = []
     for sql in statements:
         if sql.strip().upper().startswith("BEGIN"):
-            transactions.append([])
-        elif transactions:
-            transactions[-1].append(sql.lower())
+            transactions.append(set())
+        elif transactions and re.match(r'\s*insert into ["\[]?clippings\b', sql, re.I):
+            # a set: SQLite traces a statement again as each of its triggers starts
+            transactions[-1].add(sql)
+    return report, [len(t) for t in transactions if t]
 
-    def inserts(table: str, sqls: list[str]) -> int:
-        # distinct statements: SQLite traces a statement again as each of its triggers starts
-        return len({s for s in sqls if re.match(rf'\s*insert into ["\[]?{table}\b', s)})
 
-    with_clippings = [t for t in transactions if inserts("clippings", t)]
-    assert len(with_clippings) == 1
-    (batch,) = with_clippings
-    assert inserts("clippings", batch) == 5 and inserts("entries", batch) == 5
+def test_a_feeds_new_stories_share_a_transaction(tmp_path: Path, server: HostileServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored several per transaction (one commit, one fsync, for many: issue 5, speed), as
+    many as fit in WRITE_SLICE seconds; here the slice is long enough for the whole feed."""
+    monkeypatch.setattr(pipeline, "WRITE_SLICE", 60.0)
+    url = server.put("/batch.xml", rss("Batch", [story(server, i) for i in range(5)]))
+    config = engine_config(tmp_path, [url])
+    report, per_transaction = story_transactions(config)
+    assert report.new_clippings == 5 and not report.errors
+    assert per_transaction == [5]
     assert titles(config) == [f"Story number {i}" for i in range(5)]
+
+
+def test_costly_stories_let_the_loop_run_between_two(tmp_path: Path, server: HostileServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once WRITE_SLICE is spent, the transaction ends after the story being stored and the
+    loop runs before the next: here every story outlasts the slice."""
+    monkeypatch.setattr(pipeline, "WRITE_SLICE", 0.0)
+    url = server.put("/slices.xml", rss("Slices", [story(server, i) for i in range(4)]))
+    config = engine_config(tmp_path, [url])
+    report, per_transaction = story_transactions(config)
+    assert report.new_clippings == 4 and not report.errors
+    assert per_transaction == [1, 1, 1, 1]
 
 
 def test_a_story_that_cannot_be_stored_does_not_lose_the_others(tmp_path: Path,
