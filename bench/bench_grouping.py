@@ -2,12 +2,17 @@
 set (tests/data/stories/articles.jsonl: events reported by several outlets, reworded or
 syndicated, and different events worded alike), beside simpler methods, and its cost.
 
-    python bench/bench_grouping.py [--window 72h]
+    python bench/bench_grouping.py [--window 72h] [--stored 2000 20000]
 
 Each method sees the articles in publication order and puts each one in the story of the most
 similar earlier article it accepts, else a new story (as monitor.archive does). Pairwise: over
 every pair of articles, precision = pairs put together that report one event / pairs put
 together; recall = pairs put together / pairs that report one event. Prints, never asserts.
+
+Then the cost of grouping in the store (monitor.archive): the time to store one more clipping
+with 2,000 and 20,000 made-up stories stored, without grouping, with grouping through the index,
+and comparing with every clipping of 14 days as before the index (about 6 minutes here); and
+whether the index chooses the story that comparing with every clipping chooses.
 """
 
 from __future__ import annotations
@@ -44,70 +49,159 @@ def group(articles: list[dict], similar: Callable[[dict, dict], float | None]) -
     return story
 
 
-def store_cost(stored: int) -> None:
-    """Time to store one more clipping, grouping included, beside the same without grouping
-    (Store.add_story alone), with ``stored`` clippings of the last days already there."""
-    import random
-    import tempfile
+class Scale:
+    """Stores filled with made-up distinct stories, one a minute (20,000: two weeks), to time
+    storing one more clipping and to bury the story set under them.
 
-    from monitor import archive
-    from monitor.clipping import make_clipping
-    from monitor.store import Store
+    The stories: the test set's words in lower case, each story with names of its own and two
+    of ten names every story of the field repeats (ACE, IPTV, Europol...)."""
 
-    rng = random.Random(6)
-    # A stream of distinct stories: the test set's words in lower case, each story with names
-    # of its own and two of ten names every story of the field repeats (ACE, IPTV, Europol...).
-    vocabulary = [w for w in (w.strip('.,;:"()').lower() for w in
-                              DATA.read_text(encoding="utf-8").split()) if w.isalpha()]
-    settings = archive.StorySettings(window=dt.timedelta(hours=72), update_window=None)
-    common = ["ACE", "IPTV", "Europol", "LaLiga", "DAZN", "Sky", "Arcom", "MPA", "BREIN", "Netflix"]
+    COMMON = ("ACE", "IPTV", "Europol", "LaLiga", "DAZN", "Sky", "Arcom", "MPA", "BREIN", "Netflix")
 
-    def name() -> str:
-        return "".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou") for _ in range(3)).title()
+    def __init__(self) -> None:
+        from monitor import archive
 
-    def clipping(i: int) -> object:
-        names = [name() for _ in range(5)] + rng.sample(common, 2)
-        words = [rng.choice(vocabulary) for _ in range(300)]
+        self.vocabulary = [w for w in (w.strip('.,;:"()').lower() for w in
+                                       DATA.read_text(encoding="utf-8").split()) if w.isalpha()]
+        self.settings = archive.StorySettings(window=dt.timedelta(hours=72), update_window=None)
+
+    def made_up(self, i: int) -> object:
+        import random
+
+        from monitor.clipping import make_clipping
+
+        rng = random.Random(i)
+
+        def name() -> str:
+            return "".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou")
+                           for _ in range(3)).title()
+
+        names = [name() for _ in range(5)] + rng.sample(self.COMMON, 2)
+        words = [rng.choice(self.vocabulary) for _ in range(300)]
         for n in names:
             words.insert(rng.randrange(1, len(words)), n)
-        title = " ".join([names[0]] + [rng.choice(vocabulary) for _ in range(8)])
+        title = " ".join([names[0]] + [rng.choice(self.vocabulary) for _ in range(8)])
         return make_clipping(title=title, body=" ".join(words), source="s",
                              url=f"https://x.test/{i}")
 
-    def add(store: Store, i: int, grouped: bool) -> None:
-        c = clipping(i)
-        now = BASE + dt.timedelta(minutes=i)
-        story = dict(clipping_id=f"{i:016x}", clipping=c, text="x", origin="feed",
-                     fingerprint="", feed_url="f", guid=None, canonical=c.url, published=now,
-                     matches=[], alerts={}, now=now)
+    def add(self, store: object, i: int, clipping: object, at: dt.datetime,
+            grouped: bool) -> None:
+        from monitor import archive
+
+        story = dict(clipping_id=f"{i:016x}", clipping=clipping, text="x", origin="feed",
+                     fingerprint="", feed_url="f", guid=None, canonical=clipping.url,
+                     published=at, matches=[], alerts={}, now=at)
         if grouped:
-            archive.record_story(store, settings, at=now, **story)
+            archive.record_story(store, self.settings, at=at, **story)
         else:
             store.add_story(**story)
 
-    timings = {}
-    for grouped in (False, True):
-        with tempfile.TemporaryDirectory() as folder:
-            store = Store(Path(folder) / "bench.db")
-            for i in range(stored):
-                add(store, i, grouped)
-            started = time.perf_counter()
-            for i in range(stored, stored + 50):
-                add(store, i, grouped)
-            timings[grouped] = (time.perf_counter() - started) / 50 * 1000
-            if grouped:
-                joined = stored + 50 - store.count("stories")
-            store.close()
-    print(f"storing one clipping with {stored} stored: {timings[True]:.1f} ms with grouping, "
-          f"{timings[False]:.1f} ms without (ratio {timings[True] / timings[False]:.1f}); "
-          f"{joined} of these {stored + 50} distinct made-up stories were wrongly joined to another")
+    def fill(self, store: object, start: int, stop: int, grouped: bool) -> float:
+        """Store made-up stories start..stop-1; milliseconds per story."""
+        started = time.perf_counter()
+        for i in range(start, stop):
+            self.add(store, i, self.made_up(i), BASE + dt.timedelta(minutes=i), grouped)
+        return (time.perf_counter() - started) / max(1, stop - start) * 1000
+
+
+def story_set(store: object, settings: object, articles: list[dict], window: dt.timedelta,
+              start: dt.datetime, first: int) -> tuple[float, float, int]:
+    """Store the story set through the index (record_story) in publication order from
+    ``start``: pairwise precision and recall of its stories, and for how many articles the
+    index chose the story that the exhaustive scan would have chosen at the same point."""
+    from monitor import archive
+    from monitor.clipping import make_clipping
+
+    truth, found, agree = {}, {}, 0
+    for n, a in enumerate(articles):
+        at = start + dt.timedelta(hours=a["hours"])
+        c = make_clipping(title=a["title"], source=a["source"], body=a["body"],
+                          url=f"https://example.org/{a['id']}")
+        sig = signature(c.title, c.body, at)
+        agree += archive.find_story(store, sig, window) == archive.scan_story(store, sig, window)
+        key = f"{first + n:016x}"
+        archive.record_story(store, settings, at=at, clipping_id=key, clipping=c, text="x",
+                             origin="feed", fingerprint="", feed_url="f", guid=None,
+                             canonical=c.url, published=at, matches=[], alerts={}, now=at)
+        truth[a["id"]] = a["event"]
+        found[a["id"]] = str(store.db.execute("select story_id from clippings where id = ?",
+                                              [key]).fetchone()[0])
+    p, r = pairwise_scores(truth, found)
+    return p, r, agree
+
+
+def store_cost(stored: int, articles: list[dict], window: dt.timedelta, rounds: int = 5,
+               batch: int = 20, more: int = 50) -> dict[str, float]:
+    """Time to store one more clipping with ``stored`` made-up clippings already there: without
+    grouping (Store.add_story alone), with grouping through the index (find_story), and with the
+    exhaustive comparison it replaced (scan_story, on the same store). Batches of the three are
+    interleaved, so that the load of the machine weighs on them alike; medians. Then whether the
+    index chooses the scan's story on ``more`` made-up stories, and the story set stored after
+    them, scored as on its own."""
+    import statistics
+    import tempfile
+
+    from monitor import archive
+    from monitor.store import Store
+
+    scale = Scale()
+    times: dict[str, list[float]] = {"plain": [], "index": [], "scan": []}
+    with tempfile.TemporaryDirectory() as folder:
+        plain = Store(Path(folder) / "plain.db")
+        store = Store(Path(folder) / "grouped.db")
+        scale.fill(plain, 0, stored, grouped=False)
+        filling = scale.fill(store, 0, stored, grouped=True)
+        n = stored
+        for r in range(rounds):
+            times["plain"].append(scale.fill(plain, stored + r * batch,
+                                             stored + (r + 1) * batch, grouped=False))
+            times["index"].append(scale.fill(store, n, n + batch, grouped=True))
+            find_story = archive.find_story
+            archive.find_story = archive.scan_story  # the grouping before the index, timed alike
+            try:
+                times["scan"].append(scale.fill(store, n + batch, n + 2 * batch, grouped=True))
+            finally:
+                archive.find_story = find_story
+            n += 2 * batch
+        plain.close()
+        joined = n - store.count("stories")
+        agree = 0
+        for i in range(n, n + more):
+            c = scale.made_up(i)
+            at = BASE + dt.timedelta(minutes=i)
+            sig = signature(c.title, c.body, at)
+            by_scan = archive.scan_story(store, sig, window)
+            agree += archive.find_story(store, sig, window) == by_scan
+            scale.add(store, i, c, at, grouped=True)
+        n += more
+        # The story set, published after the made-up stories.
+        p, r, same = story_set(store, scale.settings, articles, window,
+                               BASE + dt.timedelta(minutes=n), n)
+        keys, terms = store.count("signature_keys"), store.count("signature_terms")
+        total = store.count("signatures")
+        store.close()
+    ms = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\nwith {stored:,} made-up distinct stories stored (one a minute):")
+    print(f"  storing one more clipping (median of {rounds} interleaved batches of {batch}): "
+          f"{ms['plain']:.1f} ms without grouping; with grouping {ms['index']:.1f} ms through "
+          f"the index (ratio {ms['index'] / ms['plain']:.1f}), {ms['scan']:.1f} ms comparing "
+          f"with every clipping of 14 days (ratio {ms['scan'] / ms['plain']:.1f})")
+    print(f"  storing the first {stored:,} with grouping: {filling:.1f} ms each "
+          f"({filling * stored / 1000:.0f} s); index rows per clipping: {keys / total:.0f} keys, "
+          f"{terms / total:.0f} words")
+    print(f"  {joined} of the {n - more:,} made-up stories joined another; on {more} more, the "
+          f"index chose the exhaustive comparison's story for {agree}")
+    print(f"  the story set stored after them: precision {p:.3f}, recall {r:.3f}; the index "
+          f"chose the exhaustive comparison's story for {same} of {len(articles)} articles")
+    return ms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--window", default="72h", help="story_window (default 72h)")
-    parser.add_argument("--stored", type=int, default=2000,
-                        help="clippings already stored for the cost of one more (default 2000)")
+    parser.add_argument("--stored", type=int, nargs="*", default=[2000, 20000],
+                        help="clippings already stored for the cost of one more "
+                             "(default: 2000 20000)")
     args = parser.parse_args()
     window = dt.timedelta(seconds=parse_duration(args.window))
     articles = sorted((json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()
@@ -155,8 +249,27 @@ def main() -> None:
         p, r = pairwise_scores(truth, stories)
         print(f"{name:<58}{p:>10.3f}{r:>8.3f}{len(set(stories.values())):>9}")
     print(f"\ncost: signature {sig_ms:.2f} ms per clipping; comparison {compare_us:.1f} µs per "
-          f"pair (the store compares a new clipping with those of the last 14 days)")
-    store_cost(args.stored)
+          f"pair")
+    import tempfile
+
+    from monitor import archive
+    from monitor.store import Store
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "set.db")
+        settings = archive.StorySettings(window=window, update_window=None)
+        p, r, agree = story_set(store, settings, articles, window, BASE, 0)
+        store.close()
+    print(f"ours through the store (monitor.archive, candidates through its index): precision "
+          f"{p:.3f}, recall {r:.3f}; the exhaustive comparison's story for {agree} of "
+          f"{len(articles)} articles")
+    costs = {stored: store_cost(stored, articles, window) for stored in args.stored}
+    if len(costs) > 1:
+        low, high = min(costs), max(costs)
+        print(f"\nstoring one clipping with {high:,} stored against {low:,}: "
+              f"x{costs[high]['index'] / costs[low]['index']:.2f} through the index, "
+              f"x{costs[high]['scan'] / costs[low]['scan']:.2f} comparing with every clipping, "
+              f"x{costs[high]['plain'] / costs[low]['plain']:.2f} without grouping")
     print("\nour stories:")
     by_story: dict[str, list[str]] = {}
     for article_id, story in found.items():

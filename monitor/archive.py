@@ -4,7 +4,9 @@ and its alerts become the story's first alert, an update, or part of an alert st
 record_story(store, settings, clipping...):          one transaction
     store the story, clipping, matches and alerts (Store.add_story)
     guess the language; compute the grouping signature (monitor.grouping)
-    compare it with the signatures of recent clippings: the best match's story, else a new one
+    look up the clippings that share one of its keys or, within story_window, one of its
+    words (signature_keys, signature_terms), compare it with the likeliest of them: the best
+    match's story, else a new one; index its own keys and words
     for each alert queued for this clipping, per notifier:
         the story had no alert there              -> the story's first alert (as before)
         an alert of the story is still waiting    -> folded into it ("grouped"): when it is
@@ -23,18 +25,30 @@ from __future__ import annotations
 import datetime as dt
 import json
 import weakref
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.grouping import Signature, compare, make_signature, may_match, signature
+from monitor.grouping import (Signature, compare, index_terms, make_signature, may_match,
+                              probe_keys, signature, sketch_keys)
 from monitor.language import guess_language
 from monitor.models import Alert, Clipping
 from monitor.store import Store
 
 CANDIDATE_AGE = dt.timedelta(days=14)  # syndicated copies are looked for this far back
-CANDIDATES_MAX = 5000
-# Signatures never change once stored: decoded once per open store (bench/bench_grouping.py).
-_decoded: weakref.WeakKeyDictionary[Store, dict[str, Signature]] = weakref.WeakKeyDictionary()
+CANDIDATES_MAX = 5000  # the exhaustive scan (scan_story) compares at most this many
+# Candidates through the index (find_story): what one new clipping reads and compares is
+# bounded, whatever the store holds (bench/bench_grouping.py). A key or word that many clippings
+# share (boilerplate, a name in every story of the week) yields only its newest clippings.
+KEY_POSTINGS = 20  # clippings read per sketch key
+TERM_POSTINGS = 50  # clippings read per word, within story_window
+COMPARED_BY_KEYS = 12  # those sharing the most keys
+COMPARED_BY_TERMS = 12  # those sharing the rarest words
+# Signatures never change once stored: the recently decoded ones are kept per open store.
+CACHE_MAX = 4096
+_decoded: weakref.WeakKeyDictionary[Store, OrderedDict[str, Signature]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _iso(when: dt.datetime) -> str:
@@ -68,25 +82,72 @@ def _sig_of(row: dict[str, Any]) -> Signature:
                           dt.datetime.fromisoformat(row["at"]))
 
 
-def find_story(store: Store, sig: Signature, window: dt.timedelta,
-               exclude: str = "") -> tuple[int | None, str]:
-    """The story of the stored clipping that best matches ``sig`` (syndicated copies first,
-    then the most similar), and the reason; (None, "new") when none does."""
-    rows = list(store.db.query(
-        "select clipping_id, story_id from signatures where at between ? and ? "
-        "and clipping_id != ? and story_id is not null order by at desc limit ?",
-        [_iso(sig.at - CANDIDATE_AGE), _iso(sig.at + CANDIDATE_AGE), exclude, CANDIDATES_MAX]))
-    cache = _decoded.setdefault(store, {})
-    missing = [r["clipping_id"] for r in rows if r["clipping_id"] not in cache]
+def _seconds(when: dt.datetime) -> int:
+    return int(when.timestamp())
+
+
+def _signatures(store: Store, ids: Sequence[str]) -> dict[str, Signature]:
+    """The stored signatures of these clippings, decoded (those still stored)."""
+    cache = _decoded.setdefault(store, OrderedDict())
+    missing = [i for i in dict.fromkeys(ids) if i not in cache]
     for start in range(0, len(missing), 500):
         chunk = missing[start:start + 500]
         for full in store.db.query("select * from signatures where clipping_id in "
                                    f"({', '.join('?' * len(chunk))})", chunk):
             cache[full["clipping_id"]] = _sig_of(full)
+    found: dict[str, Signature] = {}
+    for i in ids:
+        if i in cache:
+            cache.move_to_end(i)
+            found[i] = cache[i]
+    while len(cache) > max(CACHE_MAX, len(found)):
+        cache.popitem(last=False)
+    return found
+
+
+def _postings(store: Store, table: str, column: str, values: Iterable[Any], lo: int, hi: int,
+              limit: int) -> list[tuple[Any, str]]:
+    """(value, clipping_id) of the ``limit`` newest clippings indexed under each value, with
+    ``at`` between lo and hi: one index range per value, read from its end."""
+    values = sorted(set(values))
+    found: list[tuple[Any, str]] = []
+    one = (f"select * from (select {column}, clipping_id from {table} where {column} = ? "
+           "and at between ? and ? order by at desc limit ?)")
+    for start in range(0, len(values), 200):  # SQLite allows 500 terms in a compound select
+        chunk = values[start:start + 200]
+        params = [p for v in chunk for p in (v, lo, hi, limit)]
+        found += [(r[0], r[1]) for r in
+                  store.db.execute(" union all ".join([one] * len(chunk)), params).fetchall()]
+    return found
+
+
+def candidates(store: Store, sig: Signature, window: dt.timedelta,
+               exclude: str = "") -> list[str]:
+    """The stored clippings worth comparing with ``sig``, at most COMPARED_BY_KEYS +
+    COMPARED_BY_TERMS: within CANDIDATE_AGE, those sharing the most sketch keys (near-duplicates,
+    any age); within ``window``, those sharing its rarest words (reworded reports)."""
+    by_keys = Counter(cid for _, cid in _postings(
+        store, "signature_keys", "key", probe_keys(sig), _seconds(sig.at - CANDIDATE_AGE),
+        _seconds(sig.at + CANDIDATE_AGE), KEY_POSTINGS) if cid != exclude)
+    chosen = [cid for cid, _ in by_keys.most_common(COMPARED_BY_KEYS)]
+    taken = set(chosen)
+    postings = _postings(store, "signature_terms", "term", index_terms(sig),
+                         _seconds(sig.at - window), _seconds(sig.at + window), TERM_POSTINGS)
+    per_term = Counter(term for term, _ in postings)
+    by_terms: Counter[str] = Counter()
+    for term, cid in postings:  # a word that few clippings have counts for more
+        if cid != exclude and cid not in taken:
+            by_terms[cid] += 1 / per_term[term]
+    return chosen + [cid for cid, _ in by_terms.most_common(COMPARED_BY_TERMS)]
+
+
+def _best(sig: Signature, window: dt.timedelta,
+          others: Iterable[tuple[Signature, int]]) -> tuple[int | None, str]:
+    """The story of the best match among ``others`` (newest first): syndicated copies first,
+    then the most similar; (None, "new") when none matches."""
     best: tuple[tuple[bool, float], int, str] | None = None
     hashes = frozenset(sig.sketch)
-    for row in rows:
-        other = cache[row["clipping_id"]]
+    for other, story_id in others:
         if not may_match(sig, hashes, other, window):
             continue
         verdict = compare(sig, other, window)
@@ -94,8 +155,54 @@ def find_story(store: Store, sig: Signature, window: dt.timedelta,
             continue
         rank = (verdict.reason == "syndicated", verdict.title + verdict.specifics)
         if best is None or rank > best[0]:
-            best = (rank, row["story_id"], verdict.reason)
+            best = (rank, story_id, verdict.reason)
     return (best[1], best[2]) if best else (None, "new")
+
+
+def _stories(store: Store, ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        found.update(store.db.execute(
+            "select clipping_id, story_id from signatures where story_id is not null and "
+            f"clipping_id in ({', '.join('?' * len(chunk))})", chunk).fetchall())
+    return found
+
+
+def find_story(store: Store, sig: Signature, window: dt.timedelta,
+               exclude: str = "") -> tuple[int | None, str]:
+    """The story of the stored clipping that best matches ``sig`` (syndicated copies first,
+    then the most similar), and the reason; (None, "new") when none does. Compares ``sig``
+    with its candidates only (``candidates``): scan_story compares it with every clipping."""
+    ids = candidates(store, sig, window, exclude)
+    stories = _stories(store, ids)
+    sigs = _signatures(store, [i for i in ids if i in stories])
+    others = sorted(((sigs[i], stories[i]) for i in sigs), key=lambda o: o[0].at, reverse=True)
+    return _best(sig, window, others)
+
+
+def scan_story(store: Store, sig: Signature, window: dt.timedelta,
+               exclude: str = "") -> tuple[int | None, str]:
+    """find_story by comparing ``sig`` with every clipping stored within CANDIDATE_AGE (up to
+    CANDIDATES_MAX): the reference the index is measured against (bench/bench_grouping.py and
+    the tests), at a cost that grows with the store."""
+    rows = list(store.db.query(
+        "select clipping_id, story_id from signatures where at between ? and ? "
+        "and clipping_id != ? and story_id is not null order by at desc limit ?",
+        [_iso(sig.at - CANDIDATE_AGE), _iso(sig.at + CANDIDATE_AGE), exclude, CANDIDATES_MAX]))
+    sigs = _signatures(store, [r["clipping_id"] for r in rows])
+    return _best(sig, window, ((sigs[r["clipping_id"]], r["story_id"]) for r in rows
+                               if r["clipping_id"] in sigs))
+
+
+def index_signature(store: Store, clipping_id: str, sig: Signature) -> None:
+    """Store the keys and words a clipping is found under (the migration m_issue6_grouping_index
+    indexes the signatures stored before it)."""
+    at = _seconds(sig.at)
+    store.db.conn.executemany("insert or ignore into signature_keys (key, at, clipping_id) "
+                              "values (?, ?, ?)", [(k, at, clipping_id) for k in sketch_keys(sig)])
+    store.db.conn.executemany("insert or ignore into signature_terms (term, at, clipping_id) "
+                              "values (?, ?, ?)", [(t, at, clipping_id) for t in index_terms(sig)])
 
 
 def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
@@ -121,6 +228,7 @@ def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Cl
                      [story_id, guess_language(f"{clipping.title}\n{clipping.body}"), clipping_id])
     store.db["signatures"].insert({"clipping_id": clipping_id, "story_id": story_id,
                                    **_sig_row(sig)}, replace=True)
+    index_signature(store, clipping_id, sig)
     _refresh_story(store, story_id, now)
     _sort_alerts(store, settings, clipping_id, story_id, joined=reason != "new", now=now)
     return story_id, reason

@@ -21,7 +21,12 @@ BUSY_MS = 30_000
 PRUNE_BATCH = 500  # clippings per transaction: the daemon's writes slip in between batches
 # Tables whose rows go with a clipping when it is deleted; rows of any other table that refers
 # to a clipping (analysts' marks, story groups...) keep it.
-OWNED = ("matches", "alerts")
+# A clipping's own rows, deleted with it: its matches and alerts, and what issue 6 derives from
+# it (its grouping signature, its kept pages and their re-checks).
+OWNED = ("matches", "alerts", "signatures", "snapshots", "rechecks")
+# The grouping's index rows (no foreign key): never read once older than the grouping looks back.
+GROUPING_INDEX = ("signature_keys", "signature_terms")
+GROUPING_LOOKBACK = dt.timedelta(days=14)
 MARK_TABLES = ("feedback", "marks")
 
 
@@ -164,6 +169,7 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
         if keep_flagged:
             conditions.append("c.flagged = 0")
         select = f"select c.id from clippings c where {' and '.join(conditions)}"
+        present = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
         if dry_run:
             count = conn.execute(f"select count(*) from ({select})", [cutoff]).fetchone()[0]
             return PruneResult(count, 0, 0, cutoff)
@@ -173,9 +179,13 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
                 ids = [r[0] for r in conn.execute(f"{select} limit {PRUNE_BATCH}", [cutoff])]
                 if ids:
                     marks = ",".join("?" * len(ids))
-                    for table in ("matches", "alerts"):
-                        totals[table] += conn.execute(
+                    for table in OWNED:
+                        if table not in present:
+                            continue
+                        deleted = conn.execute(
                             f"delete from {table} where clipping_id in ({marks})", ids).rowcount
+                        if table in totals:
+                            totals[table] += deleted
                     totals["clippings"] += conn.execute(
                         f"delete from clippings where id in ({marks})", ids).rowcount
                 conn.execute("commit")
@@ -184,6 +194,12 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
                 raise
             if len(ids) < PRUNE_BATCH or (stop is not None and stop.is_set()):
                 break
+        # Index rows older than both the cutoff and the grouping's look-back are never read again.
+        stale = int(min(now - dt.timedelta(days=retention_days), now - GROUPING_LOOKBACK).timestamp())
+        for table in GROUPING_INDEX:
+            if table in present:
+                with conn:
+                    conn.execute(f"delete from {table} where at < ?", [stale])
     except sqlite3.Error as e:
         raise StoreError(f"retention on {path} failed: {e}") from e
     finally:

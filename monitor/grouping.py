@@ -48,7 +48,7 @@ auf aus bei das dem den der des die ein eine einen im ist mit nach nicht sich un
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _RAW_TOKEN = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f ](?=\d{3}(?!\d))")
-_SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$|^\s*$")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$")
 _YEAR = re.compile(r"(19|20)\d\d")
 
 
@@ -121,7 +121,11 @@ def _proper_nouns(text: str) -> set[str]:
         previous_end = 0
         for m in _RAW_TOKEN.finditer(line):
             token = m.group()
-            opens_sentence = bool(_SENTENCE_END.search(line[:m.start()])) or previous_end == 0
+            # What lies between the previous token and this one: a token ends with a letter or
+            # a digit, so the line up to here ends a sentence when that gap does (looking at
+            # the gap alone keeps this linear in the line's length).
+            opens_sentence = (previous_end == 0
+                              or bool(_SENTENCE_END.search(line[previous_end:m.start()])))
             previous_end = m.end()
             folded = fold(token)
             if token.isdigit():
@@ -160,8 +164,57 @@ def signature(title: str, body: str, at: dt.datetime) -> Signature:
     shingles, count = sketch(f"{title}\n{body}")
     terms = frozenset(_stem(w) for w in words(title)
                       if w not in STOPWORDS and len(w) >= 3 or w.isdigit())
-    specifics = frozenset(_stem(w) for w in _proper_nouns(f"{title}\n{body}") | _proper_nouns(body))
+    # Line by line: the body's names are among those of the headline and body together.
+    specifics = frozenset(_stem(w) for w in _proper_nouns(f"{title}\n{body}"))
     return make_signature(shingles, count, terms, specifics, at)
+
+
+# Candidates through an index: comparing a new clipping with every stored one would cost what
+# the store holds (quadratic over a cold start). The store keeps each clipping under a few keys
+# and compares a new one with the clippings that share a key (monitor.archive). Figures:
+# bench/bench_grouping.py.
+HEADS = 16  # smallest hashes of a sketch under which its clipping is found
+
+
+def _sql_int(h: int) -> int:
+    """A 64-bit hash as SQLite stores integers (signed)."""
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
+def headline_key(sig: Signature) -> int | None:
+    """One key for the headline's words: a copy keeps its headline whatever else it cuts."""
+    if not sig.title_terms:
+        return None
+    return _sql_int(_hash("headline\x00" + " ".join(sorted(sig.title_terms))))
+
+
+def sketch_keys(sig: Signature) -> list[int]:
+    """The keys a stored clipping is found under for near-duplicates: its HEADS smallest shingle
+    hashes and its headline key.
+
+    A new clipping looks up every hash of its sketch (``probe_keys``), so it finds a stored one
+    when one of the stored one's smallest hashes is in its sketch. Each of them is, with the
+    probability that a shingle of the stored text is in the new one (its containment ``c``), as
+    long as the new sketch reaches that far (the new text under 8 times as long): all HEADS are
+    missed with probability about (1 - c) ** HEADS, 1.5e-5 for a copy of resemblance 0.5. A
+    short new text contained in a long stored one holds few of the long one's smallest hashes:
+    its headline key, or its names within story_window (``index_terms``), find it."""
+    keys = [_sql_int(h) for h in sig.sketch[:HEADS]]  # the sketch is sorted
+    headline = headline_key(sig)
+    return keys + ([headline] if headline is not None else [])
+
+
+def probe_keys(sig: Signature) -> list[int]:
+    """The keys a new clipping looks up: every hash of its sketch, and its headline key."""
+    headline = headline_key(sig)
+    return [_sql_int(h) for h in sig.sketch] + ([headline] if headline is not None else [])
+
+
+def index_terms(sig: Signature) -> frozenset[str]:
+    """The words a clipping is found under by a reworded report within story_window: its
+    headline words and its names and numbers. ``may_match`` lets through, within the window,
+    only clippings sharing one of them (or a shingle)."""
+    return sig.title_terms | sig.specifics
 
 
 def _jaccard(a: Iterable[str], b: Iterable[str]) -> float:

@@ -167,6 +167,42 @@ def m_issue6_review(db: sqlite_utils.Database) -> None:
         from clippings c""")
 
 
+@migrations()
+def m_issue6_grouping_index(db: sqlite_utils.Database) -> None:
+    """Issue 6, the cost of grouping: the keys and words each clipping's signature is found
+    under (monitor.grouping.sketch_keys and index_terms), so that a new clipping is compared
+    with the few stored ones sharing one instead of every one of the last 14 days; filled from
+    the signatures already stored. ``at``: the signature's time, in seconds since the epoch.
+    No foreign key: one to clippings would make retention keep every clipping, and rows whose
+    signature is gone are never read (monitor.archive joins them to signatures)."""
+    from monitor import grouping  # pure functions of a signature
+
+    db.execute("CREATE TABLE signature_keys (key INTEGER NOT NULL, at INTEGER NOT NULL, "
+               "clipping_id TEXT NOT NULL, PRIMARY KEY (key, at, clipping_id)) WITHOUT ROWID")
+    db.execute("CREATE TABLE signature_terms (term TEXT NOT NULL, at INTEGER NOT NULL, "
+               "clipping_id TEXT NOT NULL, PRIMARY KEY (term, at, clipping_id)) WITHOUT ROWID")
+    keys: list[tuple[int, int, str]] = []
+    terms: list[tuple[str, int, str]] = []
+
+    def write() -> None:
+        db.conn.executemany("INSERT OR IGNORE INTO signature_keys VALUES (?, ?, ?)", keys)
+        db.conn.executemany("INSERT OR IGNORE INTO signature_terms VALUES (?, ?, ?)", terms)
+        keys.clear()
+        terms.clear()
+
+    for row in db.query("SELECT * FROM signatures"):
+        at = dt.datetime.fromisoformat(row["at"])
+        sig = grouping.make_signature(tuple(json.loads(row["sketch"])), row["shingles"],
+                                      frozenset(json.loads(row["title_terms"])),
+                                      frozenset(json.loads(row["specifics"])), at)
+        seconds, cid = int(at.timestamp()), row["clipping_id"]
+        keys.extend((k, seconds, cid) for k in grouping.sketch_keys(sig))
+        terms.extend((t, seconds, cid) for t in grouping.index_terms(sig))
+        if len(keys) + len(terms) > 50_000:
+            write()
+    write()
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

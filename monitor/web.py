@@ -148,6 +148,8 @@ TABLES: dict[str, dict[str, Any]] = {
     "rechecks": {"title": "Evidence: re-checks", "description": "Re-checks of flagged "
                  "stories' pages; state unchanged, changed or gone.", "facets": ["state"]},
     "signatures": {"hidden": True},
+    "signature_keys": {"hidden": True},
+    "signature_terms": {"hidden": True},
     "digests": {"title": "Digests", "description": "Alerts sent together as one message."},
 }
 

@@ -212,3 +212,30 @@ def test_the_daemon_applies_retention(tmp_path: Path, feed_server: FeedServer) -
     finally:
         assert stop_daemon(process) == 0, log.read_text()
     assert "Story old_flagged_sent" in remaining(db)
+
+
+def test_retention_deletes_grouped_clippings_with_their_pages_and_signatures(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """Clippings stored by the pipeline carry a grouping signature and a kept page (issue 6):
+    those are the clipping's own rows, deleted with it, not references that keep it."""
+    feed_server.put("/weather", "<html><body><article><h1>Sunny weekend ahead</h1><p>"
+                    + "Forecasters expect a sunny and mild weekend across the region. " * 12
+                    + "</p></article></body></html>")
+    url = feed_server.put("/feed.xml", rss("Weather", [
+        {"title": "Sunny weekend ahead", "link": feed_server.url("/weather")}]),
+        "application/rss+xml")
+    config = write_config(tmp_path, [url], extra="\n[data]\nretention_days = 30\n")
+    db = tmp_path / "monitor.db"
+    assert monitor(config, "run", "--once").returncode == 0
+    assert count(db, "signatures") == 1 and count(db, "snapshots") == 1
+    conn = sqlite3.connect(db)
+    with conn:  # the story was first seen 40 days ago
+        conn.execute("update clippings set created_at = ?",
+                     [(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)).isoformat()])
+    conn.close()
+
+    result = monitor(config, "db", "prune")
+    assert result.returncode == 0 and result.stdout.startswith("1 clippings"), result.stdout
+    assert remaining(db) == set()
+    assert count(db, "signatures") == 0 and count(db, "snapshots") == 0
+    assert monitor(config, "db", "check").returncode == 0

@@ -143,3 +143,111 @@ def test_the_cheap_prefilter_loses_nothing() -> None:
                     b = sig(y, hours=ARTICLES[y]["hours"] + shift)
                     if compare(a, b, WINDOW).same:
                         assert may_match(a, frozenset(a.sketch), b, WINDOW), (x, y)
+
+
+# --- Candidates through the index (the cost of grouping) -----------------------------------------
+
+COMMON = ["ACE", "IPTV", "Europol", "LaLiga", "Arcom", "Kinoplex", "Vietnam", "Madrid"]
+VOCABULARY = sorted({w.strip('.,;:"()').lower() for a in ARTICLES.values()
+                     for w in a["body"].split() if w.strip('.,;:"()').isalpha()})
+
+
+def made_up(i: int, *, title: str | None = None, footer: str = "") -> tuple[str, str]:
+    """A made-up story: the test set's words, names of its own, two names every story repeats."""
+    import random
+
+    rng = random.Random(i)
+    names = ["".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou") for _ in range(3)).title()
+             for _ in range(4)] + rng.sample(COMMON, 2)
+    words = [rng.choice(VOCABULARY) for _ in range(120)]
+    for n in names:
+        words.insert(rng.randrange(1, len(words)), n)
+    headline = title or " ".join([names[0], *rng.sample(VOCABULARY, 6), names[-1]])
+    return headline, " ".join(words) + (f"\n\n{footer}" if footer else "")
+
+
+def store_one(store: Store, key: str, title: str, body: str, at: dt.datetime,
+              window: dt.timedelta = WINDOW) -> int:
+    settings = archive.StorySettings(window=window, update_window=None)
+    c = make_clipping(title=title, source="s", body=body, url=f"https://example.org/{key}")
+    assert archive.record_story(store, settings, at=at, clipping_id=key, clipping=c, text="x",
+                                origin="feed", fingerprint="", feed_url="f", guid=None,
+                                canonical=c.url, published=at, matches=[], alerts={}, now=at)
+    return int(store.db.execute("select story_id from clippings where id = ?",
+                                [key]).fetchone()[0])
+
+
+def test_the_index_finds_the_story_that_comparing_with_every_clipping_finds(
+        tmp_path: Path) -> None:
+    """The story set among made-up stories that share its words and names: before each article
+    is stored, find_story (candidates through the index) picks the story that scan_story (every
+    clipping of 14 days) picks, and the stories are the events."""
+    store = Store(tmp_path / "m.db")
+    found: dict[str, str] = {}
+    n = 0
+    for a in sorted(ARTICLES.values(), key=lambda a: a["hours"]):
+        at = BASE + dt.timedelta(hours=a["hours"])
+        for _ in range(8):  # made-up stories published around it
+            n += 1
+            title, body = made_up(n)
+            store_one(store, f"{n:016x}", title, body, at - dt.timedelta(minutes=n % 90))
+        s = signature(a["title"], a["body"], at)
+        assert archive.find_story(store, s, WINDOW) == archive.scan_story(store, s, WINDOW), a["id"]
+        found[a["id"]] = str(store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"], at))
+    truth = {a["id"]: a["event"] for a in ARTICLES.values()}
+    assert pairwise_scores(truth, found) == (1.0, 1.0)
+    store.close()
+
+
+def test_a_copy_is_found_under_many_newer_clippings_sharing_its_headline(tmp_path: Path) -> None:
+    """A syndicated copy ten days later, after 300 clippings with the same headline and the same
+    footer (keys and words every one of them shares): it joins its original's story, and what
+    it is compared with stays bounded."""
+    store = Store(tmp_path / "m.db")
+    original, copy = ARTICLES["e7-a"], ARTICLES["e7-b"]
+    footer = "The post appeared first on Piracy Daily, all rights reserved worldwide."
+    first = store_one(store, "a" * 16, original["title"], f"{original['body']}\n\n{footer}", BASE)
+    for i in range(300):
+        _, body = made_up(i, footer=footer)
+        store_one(store, f"{i:016x}", original["title"], body,
+                  BASE + dt.timedelta(days=9, minutes=i))
+    at = BASE + dt.timedelta(days=10)
+    s = signature(copy["title"], f"{copy['body']}\n\n{footer}", at)
+    ids = archive.candidates(store, s, WINDOW)
+    assert "a" * 16 in ids
+    assert len(ids) <= archive.COMPARED_BY_KEYS + archive.COMPARED_BY_TERMS
+    assert archive.find_story(store, s, WINDOW) == (first, "syndicated")
+    assert store_one(store, "b" * 16, copy["title"], f"{copy['body']}\n\n{footer}", at) == first
+    store.close()
+
+
+def test_the_migration_indexes_the_signatures_stored_before_it(tmp_path: Path) -> None:
+    """A database grouped before the index existed: opening it fills the index from its
+    signatures, with the rows that storing each clipping writes."""
+    import sqlite_utils
+
+    from monitor.store import migrations
+
+    path = tmp_path / "m.db"
+    store = Store(path)
+    for a in sorted(ARTICLES.values(), key=lambda a: a["hours"]):
+        store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"],
+                  BASE + dt.timedelta(hours=a["hours"]))
+    written = {t: sorted(store.db.execute(f"select * from {t}").fetchall())
+               for t in ("signature_keys", "signature_terms")}
+    assert all(written.values())
+    # Back to the schema before the index: its tables and its record gone.
+    store.db.execute("drop table signature_keys")
+    store.db.execute("drop table signature_terms")
+    store.db.execute("delete from _sqlite_migrations where name = 'm_issue6_grouping_index'")
+    store.db.conn.commit()
+    store.close()
+    assert [m.name for m in migrations.pending(sqlite_utils.Database(path))] == [
+        "m_issue6_grouping_index"]
+    store = Store(path)
+    assert {t: sorted(store.db.execute(f"select * from {t}").fetchall())
+            for t in written} == written
+    e7 = ARTICLES["e7-c"]
+    s = signature(e7["title"], e7["body"], BASE + dt.timedelta(hours=e7["hours"]))
+    assert archive.find_story(store, s, WINDOW, exclude="e7-c".rjust(16, "0"))[1] == "reworded"
+    store.close()
