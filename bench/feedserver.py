@@ -1,7 +1,10 @@
 """A local feed server for the benchmark, on 127.0.0.1 only (asyncio, HTTP/1.1 keep-alive).
 
     /feed/N.xml         feed N: the 20 newest items of the current round (none in round 0),
-                        with an ETag naming the round: a conditional request gets a 304
+                        with an ETag naming the round: a conditional request gets a 304; an
+                        item's headline is its page's own <title>, as a real feed's would be
+                        (a template headline shared by every item would make every story
+                        look like a report of one event to the grouping of issue 6)
     /page/N/J.html      the article page of item J of feed N (real pages from
                         ../shared/corpora/pages when present, else generated ones)
     /round/R            sets the round (R * items new items per feed); answers "ok"
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
+import re
 import sys
 from pathlib import Path
 
-ITEM = ("<item><title>Story {j} of feed {n}: police raid a pirate IPTV operation</title>"
+ITEM = ("<item><title>{title}</title>"
         "<link>http://{host}/page/{n}/{j}.html</link><guid>http://{host}/page/{n}/{j}.html</guid>"
         "<pubDate>Tue, 03 Nov 2026 {hh:02d}:{mm:02d}:00 GMT</pubDate>"
         "<description>Summary of story {j} of feed {n}.</description></item>")
@@ -34,10 +39,17 @@ def generated_page(n: int, j: int) -> bytes:
             f"<footer>Copyright</footer></body></html>").encode()
 
 
+def page_title(page: bytes) -> str:
+    match = re.search(rb"<title[^>]*>(.*?)</title>", page, re.S | re.I)
+    text = html.unescape(match.group(1).decode("utf-8", "replace")) if match else ""
+    return " ".join(text.split())
+
+
 class Server:
     def __init__(self, items: int, pages: list[bytes]) -> None:
         self.items = items
         self.pages = pages
+        self.titles = [page_title(page) for page in pages]
         self.round = 0
         self.host = ""
         self.feeds: dict[tuple[int, int], bytes] = {}
@@ -47,11 +59,19 @@ class Server:
             return self.pages[(n * 7919 + j) % len(self.pages)]
         return generated_page(n, j)
 
+    def title(self, n: int, j: int) -> str:
+        if self.pages:
+            title = self.titles[(n * 7919 + j) % len(self.pages)]
+            if title:
+                return html.escape(title)
+        return f"Story {j} of feed {n}: police raid a pirate IPTV operation"
+
     def feed(self, n: int) -> bytes:
         key = (n, self.round)
         if key not in self.feeds:
             newest = self.round * self.items
-            items = "".join(ITEM.format(n=n, j=j, host=self.host, hh=(j // 60) % 24, mm=j % 60)
+            items = "".join(ITEM.format(n=n, j=j, host=self.host, hh=(j // 60) % 24, mm=j % 60,
+                                        title=self.title(n, j))
                             for j in range(newest - 1, max(-1, newest - 1 - self.items), -1))
             self.feeds[key] = (
                 f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'

@@ -2,19 +2,26 @@
 server (bench/feedserver.py, 127.0.0.1 only). Prints:
 
 1. a cycle where every feed answers 304, for 1,000 and 10,000 feeds: feeds per second and peak
-   resident memory of the process, beside a naive sequential `feedparser.parse(url, etag=...)`
-   loop;
+   resident memory, beside a naive sequential `feedparser.parse(url, etag=...)` loop. The
+   cycle is timed in a runtime already open, as in the running daemon; `run --once` (the
+   whole command, start-up included) is timed too;
 2. a cold cycle with ITEMS new items on each of COLD feeds, page fetching on: articles per
-   second end to end (`monitor run --once`'s code: fetch, parse, page fetch, extraction in two
-   worker processes, matching, storing), against bare `trafilatura.extract` on the same pages in
-   two worker processes (with default options, and with the options the monitor uses), and a
-   naive sequential `feedparser.parse` + `trafilatura.extract` loop.
+   second end to end (`monitor run --once`'s cycle: fetch, parse, page fetch, extraction in two
+   worker processes, matching, grouping into stories, evidence, storing), its two workers
+   started and warm before the clock starts, against bare `trafilatura.extract` on the same
+   pages in two warm worker processes (with the options the monitor uses: the same work; and
+   with default options, which skip the metadata and markdown the monitor needs), and a naive
+   sequential `feedparser.parse` + `trafilatura.extract` loop.
 
-Every measurement runs in a fresh child process (so peak memory is the cycle's own).
+Beside the rates, the CPU time per feed or per article of each process (the monitor's, its
+extraction workers', the feed server's), from /proc: the 2 cores are shared with whatever
+else runs, which moves every wall-clock rate, and the CPU split shows what bounds a cycle.
+Every measurement runs in a fresh child process (so peak memory is the cycle's own); the
+monitor logs as the daemon does (text, level info) to a pipe.
 
     python bench/run.py                       # 1,000 and 10,000 feeds; cold: 100 feeds x 20
-                                              # (about 10 minutes here)
-    python bench/run.py --sizes 1000 --cold-feeds 1000   # the full cold cycle (about 30 min)
+                                              # (about 12 minutes here)
+    python bench/run.py --sizes 1000 --cold-feeds 20     # a quick look (about 1 minute)
     python bench/run.py --profile             # pyinstrument profiles in bench/out/ (.[bench])
 """
 
@@ -64,29 +71,88 @@ def peak_mb() -> float:
 
 # -- children: each prints one JSON object ------------------------------------------------------
 
-def child_cycle(config_path: str) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+WARM_PAGE = ("<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
+             + "<p>The workers import and warm trafilatura on this page before the clock starts, "
+               "as the bare extraction's workers do on their first pages.</p>" * 8
+             + "</article></body></html>")
+
+
+def child_cycle(config_path: str, mode: str) -> dict[str, float]:
+    """One cycle of `monitor run --once`'s code. ``once``: run_once() itself, start-up
+    included (store, client, rules, worker processes). ``warm``: the cycle in a runtime already
+    open, its extraction workers started and warm, as in the running daemon (and as the bare
+    extraction below, which warms its workers before its clock starts)."""
     sys.path.insert(0, str(REPO))
-    import logging
-
+    from monitor import logs
     from monitor.config import load_config
-    from monitor.daemon import run_once
+    from monitor.daemon import open_runtime, run_cycle, run_once
+    from monitor.extract import extract_article
+    from monitor.pipeline import CycleReport
 
-    logging.basicConfig(level=logging.WARNING)
     config = load_config(Path(config_path))
+    logs.start("text")  # the daemon's logging, at its default level (info), to stderr
+    logs.configure(config)
     profile = os.environ.get("BENCH_PROFILE")
     profiler = None
     if profile:
         from pyinstrument import Profiler
         profiler = Profiler(async_mode="enabled")
-        profiler.start()
-    started = time.perf_counter()
-    report = asyncio.run(run_once(config))
-    elapsed = time.perf_counter() - started
+
+    async def warm_cycle() -> tuple[CycleReport, float, float, float, float]:
+        report = CycleReport()
+        opened = time.perf_counter()
+        async with open_runtime(config) as runtime:
+            pool = runtime.pipeline.executor
+            if pool is not None:
+                loop = asyncio.get_running_loop()
+                await asyncio.gather(*(loop.run_in_executor(pool, extract_article, WARM_PAGE, "")
+                                       for _ in range(8)))
+            workers = list(getattr(pool, "_processes", {}) or {})
+            start_up = time.perf_counter() - opened
+            cpu0, workers0 = self_cpu(), sum(cpu_seconds(w) for w in workers)
+            if profiler is not None:
+                profiler.start()
+            started = time.perf_counter()
+            await run_cycle(runtime, config, report)
+            elapsed = time.perf_counter() - started
+            if profiler is not None:
+                profiler.stop()
+            worker_cpu = sum(cpu_seconds(w) for w in workers) - workers0
+            main_cpu = self_cpu() - cpu0
+        return report, elapsed, main_cpu, worker_cpu, start_up
+
+    if mode == "warm":
+        report, elapsed, main_cpu, worker_cpu, start_up = asyncio.run(warm_cycle())
+    else:
+        if profiler is not None:
+            profiler.start()
+        cpu0 = self_cpu()
+        started = time.perf_counter()
+        report = asyncio.run(run_once(config))
+        elapsed = time.perf_counter() - started
+        main_cpu, worker_cpu, start_up = self_cpu() - cpu0, 0.0, 0.0
+        if profiler is not None:
+            profiler.stop()
     if profiler is not None:
-        profiler.stop()
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
     return {"seconds": elapsed, "polled": report.feeds_polled, "not_modified": report.not_modified,
-            "new": report.new_clippings, "errors": len(report.errors), "peak_mb": peak_mb()}
+            "new": report.new_clippings, "errors": len(report.errors), "peak_mb": peak_mb(),
+            "main_cpu": main_cpu, "worker_cpu": worker_cpu, "start_up": start_up,
+            "error_list": report.errors[:5]}
 
 
 def child_naive_304(base: str, feeds: int) -> dict[str, float]:
@@ -139,11 +205,15 @@ def child_bare(base: str, feeds: int, items: int, options: str) -> dict[str, flo
             pages.append((url, urllib.request.urlopen(url, timeout=30).read()))
     func = _extract_default if options == "default" else _extract_monitor_options
     with ProcessPoolExecutor(max_workers=2) as pool:
-        list(pool.map(func, pages[:4]))  # workers started and warm
+        list(pool.map(func, pages[:8]))  # workers started and warm
+        workers = list(pool._processes)
+        cpu0 = sum(cpu_seconds(w) for w in workers)
         started = time.perf_counter()
         extracted = sum(pool.map(func, pages, chunksize=8))
         elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "new": extracted, "pages": len(pages), "peak_mb": peak_mb()}
+        worker_cpu = sum(cpu_seconds(w) for w in workers) - cpu0
+    return {"seconds": elapsed, "new": extracted, "pages": len(pages), "peak_mb": peak_mb(),
+            "worker_cpu": worker_cpu}
 
 
 def run_child(*args: str, profile: Path | None = None) -> dict[str, float]:
@@ -172,7 +242,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        result = {"cycle": lambda: child_cycle(rest[0]),
+        result = {"cycle": lambda: child_cycle(rest[0], rest[1]),
                   "naive304": lambda: child_naive_304(rest[0], int(rest[1])),
                   "naivecold": lambda: child_naive_cold(rest[0], int(rest[1])),
                   "bare": lambda: child_bare(rest[0], int(rest[1]), int(rest[2]), rest[3])}[kind]()
@@ -191,47 +261,71 @@ def main() -> None:
         def set_round(r: int) -> None:
             urllib.request.urlopen(f"{base}/round/{r}", timeout=10).read()
 
-        print(f"monitor benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        print(f"monitor benchmark: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}), "
+              f"Python {sys.version.split()[0]}, "
               f"pages: {'the 240 real pages of ../shared/corpora' if PAGES.is_dir() else 'generated'}")
         print(f"[fetch] concurrency = per_host = {args.concurrency} (every feed is on one host)\n")
         print("1. every feed answers 304")
+        print("   cycle: in a runtime already open, as in the running daemon; run --once: the "
+              "whole command,\n   start-up included. CPU: the monitor's process and the feed "
+              "server's, per feed.")
         for size in [int(s) for s in args.sizes.split(",")]:
             set_round(0)
             with tempfile.TemporaryDirectory() as tmp:
                 config = write_config(Path(tmp), base, size, fetch_pages=False,
                                       concurrency=args.concurrency)
-                warm = run_child("cycle", str(config))
-                assert warm["polled"] == size and warm["errors"] == 0, warm
+                first = run_child("cycle", str(config), "once")  # the first poll: 200s, etags
+                assert first["polled"] == size and first["errors"] == 0, first
                 profile = OUT / f"profile-304-{size}.txt" if args.profile else None
-                hot = run_child("cycle", str(config), profile=profile)
-                assert hot["not_modified"] == size, hot
+                server0 = cpu_seconds(server.pid)
+                hot = run_child("cycle", str(config), "warm", profile=profile)
+                server_cpu = cpu_seconds(server.pid) - server0
+                once = run_child("cycle", str(config), "once")
+                assert hot["not_modified"] == size and once["not_modified"] == size, (hot, once)
             naive = run_child("naive304", base, str(size))
             assert naive["not_modified"] == size, naive
             rate, naive_rate = size / hot["seconds"], size / naive["seconds"]
-            print(f"   {size:>6} feeds: monitor {rate:7.0f} feeds/s, peak RSS {hot['peak_mb']:5.0f} MB"
-                  f" | naive sequential {naive_rate:5.0f} feeds/s, peak RSS {naive['peak_mb']:4.0f} MB"
+            print(f"   {size:>6} feeds: cycle {rate:6.0f} feeds/s, run --once {size / once['seconds']:6.0f}"
+                  f" feeds/s, peak RSS {max(hot['peak_mb'], once['peak_mb']):4.0f} MB"
+                  f" | naive sequential {naive_rate:5.0f} feeds/s, {naive['peak_mb']:3.0f} MB"
                   f" | x{rate / naive_rate:.1f}")
+            print(f"   {'':>6}         CPU per feed: monitor {1e6 * hot['main_cpu'] / size:4.0f} us,"
+                  f" feed server {1e6 * server_cpu / size:4.0f} us")
 
         feeds, items = args.cold_feeds, args.items
-        print(f"\n2. cold cycle: {items} new items on each of {feeds} feeds ({feeds * items} articles)")
+        print(f"\n2. cold cycle: {items} new items on each of {feeds} feeds ({feeds * items} articles),"
+              " pages fetched and extracted")
         set_round(1)
         with tempfile.TemporaryDirectory() as tmp:
             config = write_config(Path(tmp), base, feeds, fetch_pages=True,
                                   concurrency=args.concurrency)
             profile = OUT / f"profile-cold-{feeds}.txt" if args.profile else None
-            cold = run_child("cycle", str(config), profile=profile)
-        bare_default = run_child("bare", base, str(feeds), str(items), "default")
+            server0 = cpu_seconds(server.pid)
+            cold = run_child("cycle", str(config), "warm", profile=profile)
+            server_cpu = cpu_seconds(server.pid) - server0
         bare_same = run_child("bare", base, str(feeds), str(items), "monitor")
+        bare_default = run_child("bare", base, str(feeds), str(items), "default")
         naive = run_child("naivecold", base, str(feeds))
         rate = cold["new"] / cold["seconds"]
-        print(f"   monitor run --once:      {rate:6.1f} articles/s ({cold['new']} clippings in "
-              f"{cold['seconds']:.0f}s, {cold['errors']} errors, peak RSS {cold['peak_mb']:.0f} MB)")
-        for label, bare in (("default options", bare_default), ("the monitor's options", bare_same)):
+        n = max(1, cold["new"])
+        print(f"   monitor cycle: {rate:6.1f} articles/s ({cold['new']} clippings in "
+              f"{cold['seconds']:.0f}s, {cold['errors']} errors, peak RSS {cold['peak_mb']:.0f} MB;"
+              f" start-up before it {cold['start_up']:.1f}s)")
+        print(f"      CPU per article: extraction workers {1e3 * cold['worker_cpu'] / n:5.1f} ms, "
+              f"the monitor's main process {1e3 * cold['main_cpu'] / n:5.1f} ms, "
+              f"feed server {1e3 * server_cpu / n:4.1f} ms")
+        for error in cold["error_list"]:
+            print(f"      error: {error}")
+        for label, bare in (("the monitor's options (the same work)", bare_same),
+                            ("default options (no metadata, plain text)", bare_default)):
             bare_rate = bare["pages"] / bare["seconds"]
-            print(f"   bare trafilatura.extract, 2 processes, {label}: {bare_rate:6.1f} pages/s"
+            print(f"   bare trafilatura.extract, 2 processes, {label}: {bare_rate:6.1f} pages/s,"
+                  f" {1e3 * bare['worker_cpu'] / bare['pages']:5.1f} ms CPU per page"
                   f" -> monitor at {100 * rate / bare_rate:.0f}% of it")
         naive_rate = naive["new"] / naive["seconds"]
         print(f"   naive sequential loop:   {naive_rate:6.1f} articles/s -> monitor x{rate / naive_rate:.1f}")
+        print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+              " (the 2 cores are shared: other processes slow every figure above)")
         if args.profile:
             print(f"\nprofiles: {OUT}/")
     finally:

@@ -109,9 +109,14 @@ async def run_once(config: Config) -> CycleReport:
     Retry-After still holds), then every pending alert whatever its backoff."""
     report = CycleReport()
     async with open_runtime(config) as runtime:
-        await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report)
-        await runtime.pipeline.deliver_pending(report, force=True)
+        await run_cycle(runtime, config, report)
     return report
+
+
+async def run_cycle(runtime: Runtime, config: Config, report: CycleReport) -> None:
+    """run_once's cycle in an open runtime (bench/run.py times it with the workers warm)."""
+    await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report)
+    await runtime.pipeline.deliver_pending(report, force=True)
 
 
 SYNC_INTERVAL = 60.0  # seconds between looks at the feeds added or changed by command

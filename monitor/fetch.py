@@ -1,9 +1,14 @@
-"""Fetch stage: the only module importing httpx.
+"""Fetch stage: the only module importing httpx and aiohttp.
 
 URL (+ stored ETag / Last-Modified) -> FetchResult, with a streamed size cap (on the body as
 received and once decompressed), redirects followed by hand so that every hop passes the
 private-address guard, a deadline on the whole exchange, global and per-host concurrency limits,
 and errors as FetchError.
+
+Two transports behind one Client (issue 5, speed): https:// goes through httpx, which offers
+HTTP/2 by ALPN; plain http:// goes through aiohttp, whose C parser costs a fraction of httpx's
+pure-Python stack per request (see bench/run.py). Nothing is lost by it: over plain http,
+httpx speaks HTTP/1.1 too (it does no h2c upgrade).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import ipaddress
 import re
 import socket
 import time
+import urllib.request
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
+import aiohttp
 import httpx
 
 try:  # httpx's "brotli" extra; without it, "br" is simply not offered
@@ -43,19 +50,116 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def make_client(cfg: FetchConfig) -> httpx.AsyncClient:
-    """One client shared by the whole daemon: connection pooling across feeds and pages, HTTP/2
-    where the server offers it (ALPN). Our own Limits bound the concurrency; the pool is sized
-    above them so a request never waits on the pool after it got its slot."""
-    timeout = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
-    return httpx.AsyncClient(
-        timeout=timeout,
-        follow_redirects=False,  # followed in fetch(), so each hop is checked
-        headers={"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT},
-        limits=httpx.Limits(max_connections=max(50, cfg.concurrency + 10),
-                            max_keepalive_connections=max(20, cfg.concurrency)),
-        http2=True,
-    )
+# Response headers aiohttp accepts: larger than its defaults (8 KiB a line, 128 headers), near
+# what httpx (h11) allowed, since real sites send long Content-Security-Policy and cookie lines.
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 256
+
+
+class Client:
+    """The HTTP client shared by the whole daemon (feeds, pages, notifiers): connection pooling
+    across requests; httpx for https:// (HTTP/2 where the server offers it) and for POSTs,
+    aiohttp for plain http:// GETs (see the module's docstring). Our own Limits bound the
+    concurrency; the pools are sized above them so a request never waits on a pool after it
+    got its slot. Use it as ``async with make_client(cfg) as client`` or close it with aclose()."""
+
+    def __init__(self, cfg: FetchConfig) -> None:
+        self.cfg = cfg
+        self.connections = max(50, cfg.concurrency + 10)
+        self._httpx: httpx.AsyncClient | None = None
+        # httpx honours the proxy variables of the environment (HTTP_PROXY, ALL_PROXY...);
+        # when one applies to plain http, plain http stays on httpx so that it still does.
+        proxies = urllib.request.getproxies()
+        self._plain_allowed = not (proxies.get("http") or proxies.get("all"))
+        self._plain: aiohttp.ClientSession | None = None
+
+    @property
+    def httpx(self) -> httpx.AsyncClient:
+        """The httpx client, made on first use (its TLS context takes tens of milliseconds to
+        load, for nothing when every feed is plain http)."""
+        if self._httpx is None:
+            cfg = self.cfg
+            self._httpx = httpx.AsyncClient(
+                timeout=httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)),
+                follow_redirects=False,  # followed in fetch(), so each hop is checked
+                headers={"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT},
+                limits=httpx.Limits(max_connections=self.connections,
+                                    max_keepalive_connections=max(20, cfg.concurrency)),
+                http2=True,
+            )
+        return self._httpx
+
+    def plain(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session for plain http://, made on first use (it needs the running loop);
+        None when plain http goes through httpx."""
+        if self._plain is None and self._plain_allowed:
+            self._plain = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.connections, limit_per_host=0,
+                                               keepalive_timeout=5.0),
+                # like httpx's client: the cookies a site sets are sent back to it
+                cookie_jar=aiohttp.CookieJar(unsafe=True, quote_cookie=False),
+                auto_decompress=False,  # decompressed by _Decoder, within max_bytes
+                max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE,
+                max_headers=MAX_HEADERS)
+        return self._plain
+
+    async def aclose(self) -> None:
+        if self._httpx is not None:
+            await self._httpx.aclose()
+        if self._plain is not None:
+            await self._plain.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def make_client(cfg: FetchConfig) -> Client:
+    return Client(cfg)
+
+
+@dataclass(slots=True)
+class _Response:
+    """What fetch() needs of a response, whichever transport got it: the status, the headers
+    (names lower-cased, repeated ones joined by ", " as httpx does) and the raw body chunks
+    (Content-Encoding not undone)."""
+    status: int
+    headers: dict[str, str]
+    chunks: Any  # () -> AsyncIterator[bytes]
+
+
+def _header_dict(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    # Decoded as httpx does: ASCII, else UTF-8, else Latin-1 for the whole set.
+    for encoding in ("ascii", "utf-8", "iso-8859-1"):
+        try:
+            decoded = [(k.decode(encoding).lower(), v.decode(encoding)) for k, v in pairs]
+            break
+        except UnicodeDecodeError:
+            continue
+    headers: dict[str, str] = {}
+    for name, value in decoded:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+@contextlib.asynccontextmanager
+async def _get(client: Client, url: str, headers: dict[str, str],
+               cfg: FetchConfig) -> AsyncIterator[_Response]:
+    """One GET, not following redirects, its body streamed from the response yielded."""
+    session = client.plain() if url.startswith("http://") else None
+    if session is not None:
+        timeout = aiohttp.ClientTimeout(sock_connect=min(cfg.timeout, 10.0), sock_read=cfg.timeout)
+        async with session.get(url, headers=headers, allow_redirects=False,
+                               timeout=timeout) as response:
+            yield _Response(response.status, _header_dict(response.raw_headers),
+                            response.content.iter_any)
+        return
+    timeouts = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
+    async with client.httpx.stream("GET", url, headers=headers, timeout=timeouts) as response:
+        yield _Response(response.status_code, _header_dict(response.headers.raw),
+                        response.aiter_raw)
 
 
 class Limits:
@@ -69,8 +173,9 @@ class Limits:
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
-        parts = urlsplit(url)
+    async def slot(self, url: str, parts: SplitResult | None = None) -> AsyncIterator[None]:
+        """``parts``: ``urlsplit(url)``, when the caller has it already."""
+        parts = parts or urlsplit(url)
         host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
         semaphore = self._hosts.get(host)
         if semaphore is None:
@@ -110,16 +215,20 @@ def refused_addresses(addresses: list[str]) -> list[str]:
     return refused
 
 
-async def check_url_allowed(url: str, cfg: FetchConfig) -> None:
-    """Refuse non-HTTP URLs, and hosts resolving to non-public addresses unless allowed."""
+async def check_url_allowed(url: str, cfg: FetchConfig) -> SplitResult:
+    """Refuse non-HTTP URLs, and hosts resolving to non-public addresses unless allowed.
+    Returns the URL's parts."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"refused URL scheme {parts.scheme!r}", url=url)
     if not parts.hostname:
         raise FetchError("URL has no host", url=url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as e:  # "http://host:99999/", "http://host:x/"
+        raise FetchError(f"invalid URL: {e}", url=url) from e
     if cfg.allow_private_networks:
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+        return parts
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, port, type=socket.SOCK_STREAM)
@@ -130,6 +239,7 @@ async def check_url_allowed(url: str, cfg: FetchConfig) -> None:
         raise FetchError(
             f"refused: {parts.hostname} resolves to a non-public address ({', '.join(refused)}); "
             "set [fetch] allow_private_networks = true to allow it", url=url)
+    return parts
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -154,7 +264,7 @@ def accept_encoding() -> str:
 
 
 async def fetch(
-    client: httpx.AsyncClient,
+    client: Client,
     url: str,
     cfg: FetchConfig,
     *,
@@ -174,20 +284,18 @@ async def fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    timeout = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
     budget = cfg.total_timeout
     current = url
     moved: str | None = None
     permanent_so_far = True
     for _hop in range(cfg.max_redirects + 1):
-        await check_url_allowed(current, cfg)
-        async with limits.slot(current) if limits else contextlib.nullcontext():
+        parts = await check_url_allowed(current, cfg)
+        async with limits.slot(current, parts) if limits else contextlib.nullcontext():
             started = time.monotonic()
             try:
                 async with asyncio.timeout(budget):
-                    async with client.stream("GET", current, headers=headers,
-                                             timeout=timeout) as response:
-                        status = response.status_code
+                    async with _get(client, current, headers, cfg) as response:
+                        status = response.status
                         if status in REDIRECT_STATUSES:
                             if "location" not in response.headers:
                                 raise FetchError(f"HTTP {status} without a Location header",
@@ -201,12 +309,13 @@ async def fetch(
                             budget -= time.monotonic() - started
                             continue
                         result = await _read(response, current, cfg)
+            except (httpx.TimeoutException, aiohttp.ServerTimeoutError) as e:
+                # before TimeoutError: aiohttp's connect and read timeouts are TimeoutErrors too
+                raise FetchError(f"timed out ({type(e).__name__})", url=current) from e
             except TimeoutError as e:
                 raise FetchError(f"took longer than total_timeout ({cfg.total_timeout:g}s)",
                                  url=current) from e
-            except httpx.TimeoutException as e:
-                raise FetchError(f"timed out ({type(e).__name__})", url=current) from e
-            except httpx.HTTPError as e:
+            except (httpx.HTTPError, aiohttp.ClientError) as e:
                 raise FetchError(f"{type(e).__name__}: {e}", url=current) from e
         if moved and moved != url:
             result = dataclasses.replace(result, moved_to=moved)
@@ -270,7 +379,7 @@ class _Decoder:
         return data
 
 
-async def _body(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+async def _body(response: _Response, limit: int, *, truncate: bool = False) -> bytes:
     """The body, decompressed and capped at ``limit`` bytes as received and once decompressed.
     Over the cap: BodyTooLarge, or the first ``limit`` bytes when ``truncate``."""
     encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")
@@ -278,9 +387,11 @@ async def _body(response: httpx.Response, limit: int, *, truncate: bool = False)
     decoder = _Decoder(encodings, limit) if encodings else None
     chunks: list[bytes] = []
     size = 0
+    received = 0
     try:
-        async for raw in response.aiter_raw():
-            if response.num_bytes_downloaded > limit:
+        async for raw in response.chunks():
+            received += len(raw)
+            if received > limit:
                 raise BodyTooLarge
             chunk = decoder.feed(raw) if decoder else raw
             size += len(chunk)
@@ -338,9 +449,9 @@ def page_text(result: FetchResult) -> bytes | str:
     return result.content.decode(charset, errors="replace")
 
 
-async def _read(response: httpx.Response, url: str, cfg: FetchConfig) -> FetchResult:
-    status = response.status_code
-    response_headers = {k.lower(): v for k, v in response.headers.items()}
+async def _read(response: _Response, url: str, cfg: FetchConfig) -> FetchResult:
+    status = response.status
+    response_headers = dict(response.headers)
     if status == 304:
         return FetchResult(url=url, status=304, headers=response_headers, not_modified=True,
                            etag=response.headers.get("etag"),
@@ -348,7 +459,7 @@ async def _read(response: httpx.Response, url: str, cfg: FetchConfig) -> FetchRe
     if status >= 400 or status < 200:
         try:
             head = await _body(response, 65536, truncate=True)
-        except (ValueError, httpx.HTTPError):
+        except (ValueError, httpx.HTTPError, aiohttp.ClientError):
             head = b""
         blocked = is_challenge(status, response_headers, head)
         reason = f"HTTP {status}" + (" (an anti-bot challenge)" if blocked else "")
@@ -381,7 +492,7 @@ class PostResult:
 
 
 async def post(
-    client: httpx.AsyncClient,
+    client: Client,
     url: str,
     body: bytes,
     headers: dict[str, str],
@@ -389,7 +500,7 @@ async def post(
 ) -> PostResult:
     """POST ``body``; returns whatever status came back. Transport failures raise FetchError."""
     try:
-        response = await client.post(url, content=body, headers=headers, timeout=timeout)
+        response = await client.httpx.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException as e:
         raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
     except httpx.HTTPError as e:

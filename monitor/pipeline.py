@@ -12,8 +12,11 @@ update_feed(feed):
             (or fall back to the feed's own text: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
-        store story + clipping + matches + alerts in one transaction, with its story (one
-            per event) and its raw page as evidence (monitor.archive, issue 6)
+    store the new stories STORY_BATCH at a time, several per transaction (as many as fit in
+        WRITE_SLICE: one commit for a usual feed, not one per story), each story whole:
+        story + clipping + matches + alerts, with its story (one per event) and its raw
+        page as evidence (monitor.archive, issue 6); should one fail, the others are
+        stored one by one
     record the feed's success and its next check (hints, rhythm)
 deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
@@ -52,6 +55,10 @@ from monitor.store import Store
 log = logging.getLogger("monitor")
 
 ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch + extraction)
+# New stories of a feed stored per transaction (issue 5, speed): one commit for a usual feed,
+# and a feed with thousands of new entries still commits as it goes.
+STORY_BATCH = 20
+WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, then the loop runs
 
 Clock = Callable[[], dt.datetime]
 
@@ -130,6 +137,18 @@ def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dic
                 if m.rule not in routes[notifier]:
                     routes[notifier].append(m.rule)
     return {n: tuple(rules) for n, rules in routes.items()}
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A new story, processed and ready to store (Pipeline._prepare -> Pipeline._write)."""
+    key: str
+    published: dt.datetime | None
+    page: FetchResult | None
+    story: dict[str, Any]  # the keyword arguments of Store.add_story, but ``now``
+    matches: list[Match]
+    backlog: bool
+    backlog_before: dt.datetime | None
 
 
 class Pipeline:
@@ -215,11 +234,30 @@ class Pipeline:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
-        async def one(entry: Entry) -> bool | None:
-            async with limit:
-                return await self._add_entry(entry, feed, meta.title, backlog_before, report)
+        ready: list[_Draft] = []  # prepared, not stored yet
+        outcomes: list[bool | None] = []
 
-        outcomes = await asyncio.gather(*(one(entry) for entry in entries))
+        async def one(entry: Entry) -> None:
+            async with limit:
+                draft = await self._prepare(entry, feed, meta.title, backlog_before)
+            if draft is not None:
+                ready.append(draft)
+                if len(ready) >= STORY_BATCH:
+                    batch = ready[:]
+                    ready.clear()
+                    outcomes.extend(await self._write(batch, report))
+
+        try:
+            results = await asyncio.gather(*(one(entry) for entry in entries),
+                                           return_exceptions=True)
+            outcomes.extend(await self._write(ready, report))
+        finally:
+            for draft in ready:  # cut short (cancelled, or a write failed): claims released
+                self._in_flight.discard(draft.key)
+            ready.clear()
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:  # the others were stored first
+            raise failures[0]
         new = sum(o is not None for o in outcomes)
         flagged = sum(bool(o) for o in outcomes)
         report.new_clippings += new
@@ -263,6 +301,14 @@ class Pipeline:
                          report: CycleReport | None = None) -> bool | None:
         """Process one entry; None if it was seen before, else whether it was flagged.
         A story published before ``backlog_before`` is stored and flagged but not alerted."""
+        draft = await self._prepare(entry, feed, feed_title, backlog_before)
+        return (await self._write([draft], report))[0] if draft else None
+
+    async def _prepare(self, entry: Entry, feed: FeedConfig, feed_title: str,
+                       backlog_before: dt.datetime | None) -> _Draft | None:
+        """An entry never seen, made into a story ready to store (page fetched and extracted,
+        matched, its alerts routed); None if it was seen before or is being processed. Its key
+        stays claimed (``_in_flight``) until ``_write`` stored it."""
         canonical = canonical_url(entry.url) if entry.url else ""
         if self.store.is_seen(canonical or None, entry.guid):
             return None
@@ -276,31 +322,89 @@ class Pipeline:
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
                 entry = dataclasses.replace(entry, published=page_date or self.clock())
-            draft = document(entry.title or article.title, article.body,
-                             source=article.sitename or feed.name or feed_title, url=entry.url or "")
-            matches = self.matcher.find_matches(draft)
-            entities = self.matcher.find_entities(draft)
+            doc = document(entry.title or article.title, article.body,
+                           source=article.sitename or feed.name or feed_title, url=entry.url or "")
+            matches = self.matcher.find_matches(doc)
+            entities = self.matcher.find_entities(doc)
             clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
-            enabled = set(self.notifiers)
             backlog = is_backlog(entry, article, backlog_before)
-            stored = archive.record_story(
-                self.store, self.stories, at=entry.published, page=page, clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
+            story = dict(
+                clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
                 fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,
                 canonical=canonical or None, published=entry.published, matches=matches,
-                alerts={} if backlog else route_alerts(matches, self.config, enabled),
-                now=self.clock(), backlog=backlog)
-        finally:
+                alerts={} if backlog else route_alerts(matches, self.config, set(self.notifiers)),
+                backlog=backlog)
+        except BaseException:
             self._in_flight.discard(key)
+            raise
+        return _Draft(key, entry.published, page, story, matches, backlog, backlog_before)
+
+    async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
+        """Store new stories of a feed (each with its clipping, matches, alerts, story and
+        evidence: monitor.archive), several per transaction: as many as fit in WRITE_SLICE
+        seconds, so cheap stories cost one commit (one fsync) for many, while storing costly
+        ones (a long grouping) still lets the loop run between two, as it must for the
+        timeouts of the requests in flight. Should one story fail, those of its transaction are
+        stored one by one, and the first error is raised once all are done.
+        Returns, per draft, None if it was stored already, else whether it was flagged."""
+        stored: list[bool] = []
+        first_error: BaseException | None = None
+        try:
+            while len(stored) < len(drafts):
+                if stored:
+                    await asyncio.sleep(0)  # the loop's turn between two transactions
+                done, error = self._write_slice(drafts[len(stored):])
+                stored += done
+                first_error = first_error or error
+        finally:
+            for draft in drafts:
+                self._in_flight.discard(draft.key)
+        outcomes = [self._stored(d, ok, report) for d, ok in zip(drafts, stored)]
+        if first_error is not None:
+            raise first_error
+        return outcomes
+
+    def _write_slice(self, drafts: list[_Draft]) -> tuple[list[bool], BaseException | None]:
+        """One transaction, from the first of ``drafts`` on, until WRITE_SLICE is spent: what
+        each story stored came to, and the first error."""
+        started = time.monotonic()
+        stored: list[bool] = []
+        try:
+            with self.store.db.atomic():
+                for draft in drafts:
+                    stored.append(self._record(draft))
+                    if time.monotonic() - started > WRITE_SLICE:
+                        break
+            return stored, None
+        except Exception:  # rolled back: the slice's stories one by one, each on its own
+            tried = drafts[:len(stored) + 1]
+        stored, first_error = [], None
+        for draft in tried:
+            try:
+                stored.append(self._record(draft))
+            except Exception as e:
+                first_error = first_error or e
+                stored.append(False)
+        return stored, first_error
+
+    def _record(self, draft: _Draft) -> bool:
+        return archive.record_story(self.store, self.stories, at=draft.published, page=draft.page,
+                                    now=self.clock(), **draft.story)
+
+    def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:
             return None
-        if matches and backlog:
+        title = draft.story["clipping"].title
+        if draft.matches and draft.backlog:
             log.info("story %s flagged by %s, backlog (published before %s: not alerted): %s",
-                     key, ", ".join(m.rule for m in matches), backlog_before, clipping.title)
+                     draft.key, ", ".join(m.rule for m in draft.matches), draft.backlog_before,
+                     title)
             if report is not None:
                 report.backlog += 1
-        elif matches:
-            log.info("story %s flagged by %s: %s", key, ", ".join(m.rule for m in matches), clipping.title)
-        return bool(matches)
+        elif draft.matches:
+            log.info("story %s flagged by %s: %s", draft.key,
+                     ", ".join(m.rule for m in draft.matches), title)
+        return bool(draft.matches)
 
     async def _article(self, entry: Entry) -> tuple[Article, str]:
         """The page's article, or the feed's own text when the page fails."""

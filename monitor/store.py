@@ -287,11 +287,14 @@ class Store:
 
     def feed_row(self, url: str) -> dict[str, Any] | None:
         """The stored row of a feed, with any buffered poll outcome applied."""
-        rows = list(self.db.query("select * from feeds where url = ?", [url]))
+        # Read once per poll: the plain cursor, not sqlite-utils' query(), whose per-call work
+        # costs as much as the lookup (bench/run.py).
+        cursor = self.db.conn.execute("select * from feeds where url = ?", [url])
+        found = cursor.fetchone()
         pending = self._buffer().get(url)
-        if not rows and pending is None:
+        if found is None and pending is None:
             return None
-        row = dict(rows[0]) if rows else {"url": url}
+        row = dict(zip([c[0] for c in cursor.description], found)) if found else {"url": url}
         row.update(pending or {})
         return row
 

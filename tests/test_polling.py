@@ -4,8 +4,10 @@ missing dates."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,11 @@ from engine import Clock, cycle, engine_config, feed_rows, titles
 from feedserver import article_page, rss
 from hostile import HostileServer
 
+from monitor.daemon import open_runtime, poll_feeds
+from monitor.feedset import active_feeds
+from monitor import pipeline
+from monitor.config import Config
+from monitor.pipeline import CycleReport
 from monitor.store import Store
 
 
@@ -171,3 +178,75 @@ def test_poll_state_is_written_and_read_back(tmp_path: Path, server: HostileServ
     assert row["median_gap"] == 3600 and row["newest_entry"] == "2026-11-03T09:00:00+00:00"
     assert row["interval"] == 1800  # twice per story gap
     assert json.loads(json.dumps(row))  # plain values only
+
+
+def story_transactions(config: Config) -> tuple[CycleReport, list[int]]:
+    """One cycle, watched through SQLite's own statement trace on the store's connection:
+    its report, and how many clippings each transaction that stored some inserted."""
+    statements: list[str] = []
+
+    async def run() -> CycleReport:
+        report = CycleReport()
+        async with open_runtime(config, executor=False) as runtime:
+            runtime.store.db.conn.set_trace_callback(statements.append)
+            await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report)
+            runtime.store.db.conn.set_trace_callback(None)
+        return report
+
+    report = asyncio.run(run())
+    transactions: list[set[str]] = []
+    for sql in statements:
+        if sql.strip().upper().startswith("BEGIN"):
+            transactions.append(set())
+        elif transactions and re.match(r'\s*insert into ["\[]?clippings\b', sql, re.I):
+            # a set: SQLite traces a statement again as each of its triggers starts
+            transactions[-1].add(sql)
+    return report, [len(t) for t in transactions if t]
+
+
+def test_a_feeds_new_stories_share_a_transaction(tmp_path: Path, server: HostileServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored several per transaction (one commit, one fsync, for many: issue 5, speed), as
+    many as fit in WRITE_SLICE seconds; here the slice is long enough for the whole feed."""
+    monkeypatch.setattr(pipeline, "WRITE_SLICE", 60.0)
+    url = server.put("/batch.xml", rss("Batch", [story(server, i) for i in range(5)]))
+    config = engine_config(tmp_path, [url])
+    report, per_transaction = story_transactions(config)
+    assert report.new_clippings == 5 and not report.errors
+    assert per_transaction == [5]
+    assert titles(config) == [f"Story number {i}" for i in range(5)]
+
+
+def test_costly_stories_let_the_loop_run_between_two(tmp_path: Path, server: HostileServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once WRITE_SLICE is spent, the transaction ends after the story being stored and the
+    loop runs before the next: here every story outlasts the slice."""
+    monkeypatch.setattr(pipeline, "WRITE_SLICE", 0.0)
+    url = server.put("/slices.xml", rss("Slices", [story(server, i) for i in range(4)]))
+    config = engine_config(tmp_path, [url])
+    report, per_transaction = story_transactions(config)
+    assert report.new_clippings == 4 and not report.errors
+    assert per_transaction == [1, 1, 1, 1]
+
+
+def test_a_story_that_cannot_be_stored_does_not_lose_the_others(tmp_path: Path,
+                                                                server: HostileServer) -> None:
+    """Should one story of a feed's batch fail, the others are stored one by one and the
+    error is reported. The failure is a real one: a SQLite trigger refusing that clipping."""
+    url = server.put("/poison.xml", rss("Poison", [
+        story(server, 1), story(server, 2, title="Poisoned story"), story(server, 3)]))
+    config = engine_config(tmp_path, [url])
+    store = Store(config.database)
+    try:
+        store.db.execute("create trigger poison before insert on clippings when "
+                         "new.title = 'Poisoned story' begin "
+                         "select raise(abort, 'poisoned story refused'); end")
+        store.db.conn.commit()
+    finally:
+        store.close()
+    report = cycle(config)
+    assert titles(config) == ["Story number 1", "Story number 3"]
+    assert any("poisoned story refused" in e for e in report.errors), report.errors
+    again = cycle(config)  # the two stored are not new; the refused one is tried again
+    assert again.new_clippings == 0
+    assert any("poisoned story refused" in e for e in again.errors), again.errors
