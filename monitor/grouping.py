@@ -16,7 +16,9 @@ Two tests, measured on our own story set (`python bench/bench_grouping.py`):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
@@ -54,8 +56,16 @@ _YEAR = re.compile(r"(19|20)\d\d")
 
 def fold(text: str) -> str:
     """Case, accents and width folded, as the rules compare text."""
+    if text.isascii():  # nothing to decompose (most of the text of most languages here)
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_token(token: str) -> str:
+    # Names and common words recur from one clipping to the next.
+    return fold(token)
 
 
 def _numbers_joined(text: str) -> str:
@@ -127,7 +137,7 @@ def _proper_nouns(text: str) -> set[str]:
             opens_sentence = (previous_end == 0
                               or bool(_SENTENCE_END.search(line[previous_end:m.start()])))
             previous_end = m.end()
-            folded = fold(token)
+            folded = _fold_token(token)
             if token.isdigit():
                 if len(token) >= 2 and not _YEAR.fullmatch(token):
                     found.add(folded)
@@ -225,10 +235,24 @@ def _jaccard(a: Iterable[str], b: Iterable[str]) -> float:
 def _unmentioned(names: frozenset[str], text_terms: frozenset[str]) -> set[str]:
     """The names that the other text does not mention, even as a longer or shorter form of
     the word ("Vietnam" is mentioned by "Vietnamese")."""
+    missing = {n for n in names if n not in text_terms}
+    if not missing:
+        return missing
+    ordered: list[str] | None = None
+
     def mentioned(name: str) -> bool:
-        return name in text_terms or (len(name) >= 4 and not name.isdigit() and any(
-            len(t) >= 4 and (t.startswith(name) or name.startswith(t)) for t in text_terms))
-    return {n for n in names if not mentioned(n)}
+        nonlocal ordered
+        if len(name) < 4 or name.isdigit():
+            return False
+        # a shorter form: one of the name's own prefixes of 4 letters or more is a term
+        if any(name[:k] in text_terms for k in range(4, len(name))):
+            return True
+        # a longer form: the terms starting with the name sort right after it
+        if ordered is None:
+            ordered = sorted(text_terms)
+        i = bisect.bisect_left(ordered, name)
+        return i < len(ordered) and ordered[i].startswith(name)
+    return {n for n in missing if not mentioned(n)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,9 +285,8 @@ def compare(a: Signature, b: Signature, window: dt.timedelta) -> Verdict:
     # Each headline names a target, a place or a number that the other text never mentions:
     # two events, however alike the rest of the wording (a syndicated copy names what the
     # original names, whatever its headline).
-    a_only = _unmentioned(a.title_specifics, b.specifics | b.title_terms)
-    b_only = _unmentioned(b.title_specifics, a.specifics | a.title_terms)
-    if a_only and b_only:
+    if (_unmentioned(a.title_specifics, b.specifics | b.title_terms)
+            and _unmentioned(b.title_specifics, a.specifics | a.title_terms)):
         return Verdict(False, "different", j, t, s)
     if j >= DUPLICATE_JACCARD or (contained >= DUPLICATE_CONTAINMENT
                                   and min(a.shingles, b.shingles) >= MIN_CONTAINED):

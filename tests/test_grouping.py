@@ -10,12 +10,14 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from review_helpers import ARTICLES
 
 from monitor import archive
 from monitor.clipping import make_clipping
-from monitor.grouping import (Signature, compare, containment, pairwise_scores, resemblance,
-                              signature, sketch)
+from monitor.grouping import (Signature, _unmentioned, compare, containment, pairwise_scores,
+                              resemblance, signature, sketch)
 from monitor.store import Store
 
 BASE = dt.datetime(2026, 11, 2, 8, tzinfo=dt.timezone.utc)
@@ -251,3 +253,27 @@ def test_the_migration_indexes_the_signatures_stored_before_it(tmp_path: Path) -
     s = signature(e7["title"], e7["body"], BASE + dt.timedelta(hours=e7["hours"]))
     assert archive.find_story(store, s, WINDOW, exclude="e7-c".rjust(16, "0"))[1] == "reworded"
     store.close()
+
+
+# --- _unmentioned: the prefix search against its plain definition ---------------------------
+
+def _unmentioned_by_definition(names: frozenset[str], terms: frozenset[str]) -> set[str]:
+    def mentioned(name: str) -> bool:
+        return name in terms or (len(name) >= 4 and not name.isdigit() and any(
+            len(t) >= 4 and (t.startswith(name) or name.startswith(t)) for t in terms))
+    return {n for n in names if not mentioned(n)}
+
+
+_words = st.text(alphabet="abcdeé1", min_size=1, max_size=7)
+
+
+@given(st.frozensets(_words, max_size=6), st.frozensets(_words, max_size=30))
+def test_unmentioned_agrees_with_its_definition(names: frozenset[str],
+                                                terms: frozenset[str]) -> None:
+    assert _unmentioned(names, terms) == _unmentioned_by_definition(names, terms)
+
+
+def test_unmentioned_longer_and_shorter_forms() -> None:
+    terms = frozenset({"vietnamese", "stream", "arcom", "2024"})
+    assert _unmentioned(frozenset({"vietnam", "streaming", "arc", "202", "laliga"}), terms) == {
+        "arc", "202", "laliga"}
