@@ -27,7 +27,7 @@ import json
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.grouping import (Signature, compare, index_terms, make_signature, may_match,
@@ -215,17 +215,22 @@ def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
 
 
 def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Clipping,
-           at: dt.datetime, now: dt.datetime) -> tuple[int, str]:
+           at: dt.datetime, now: dt.datetime, *, sig: Signature | None = None,
+           lang: str | None = None) -> tuple[int, str]:
     """Give a just-stored clipping its language, signature and story, and sort its alerts.
-    Call inside the transaction that stored it. Returns the story and why it was chosen."""
-    sig = signature(clipping.title, clipping.body, at)
+    Call inside the transaction that stored it. Returns the story and why it was chosen.
+    ``sig`` (whatever its ``at``) and ``lang``: the clipping's, when computed already (in a
+    worker: monitor.analysis)."""
+    sig = signature(clipping.title, clipping.body, at) if sig is None else replace(sig, at=at)
+    if lang is None:
+        lang = guess_language(f"{clipping.title}\n{clipping.body}")
     story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id)
     if story_id is None:
         story_id = int(store.db["stories"].insert({
             "title": clipping.title, "first_clipping_id": clipping_id, "created_at": _iso(now),
             "updated_at": _iso(now), "clippings": 0, "sources": 0, "flagged": 0}).last_pk)
     store.db.execute("update clippings set story_id = ?, lang = ? where id = ?",
-                     [story_id, guess_language(f"{clipping.title}\n{clipping.body}"), clipping_id])
+                     [story_id, lang, clipping_id])
     store.db["signatures"].insert({"clipping_id": clipping_id, "story_id": story_id,
                                    **_sig_row(sig)}, replace=True)
     index_signature(store, clipping_id, sig)
@@ -283,19 +288,24 @@ def release_uncovered(store: Store, alert: Alert, *, now: dt.datetime,
 
 
 def record_story(store: Store, settings: StorySettings, *, at: dt.datetime | None = None,
-                 page: Any = None, **story: Any) -> bool:
+                 page: Any = None, analysis: Any = None, **story: Any) -> bool:
     """``Store.add_story(**story)``, then the story's grouping and evidence, in one transaction.
-    ``at``: the publication time (else now); ``page``: the fetched page (a FetchResult)."""
+    ``at``: the publication time (else now); ``page``: the fetched page (a FetchResult);
+    ``analysis``: its monitor.analysis.PageAnalysis, when the clipping was made from it."""
     from monitor import evidence  # evidence imports this module's helpers
 
     with store.db.atomic():
         added = store.add_story(**story)
         if added:
             now = story["now"]
-            attach(store, settings, story["clipping_id"], story["clipping"], at or now, now)
+            attach(store, settings, story["clipping_id"], story["clipping"], at or now, now,
+                   sig=analysis.signature if analysis else None,
+                   lang=analysis.lang if analysis else None)
             if page is not None:
                 evidence.keep_page(store, settings, story["clipping_id"], page,
-                                   flagged=bool(story["matches"]), now=now)
+                                   flagged=bool(story["matches"]), now=now,
+                                   packed=(analysis.compressed, analysis.sha256)
+                                   if analysis else None)
     return bool(added)
 
 

@@ -45,7 +45,7 @@ def make_executor() -> ProcessPoolExecutor:
     """Extraction is CPU-bound: worker processes use every core and keep the loop free.
     forkserver, because forking a process that runs threads (the resolver's) is unsafe."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.extract"])
+    context.set_forkserver_preload(["monitor.analysis"])
     return ProcessPoolExecutor(max_workers=EXTRACT_WORKERS, mp_context=context)
 
 

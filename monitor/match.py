@@ -31,10 +31,12 @@ MAX_HITS = 100  # occurrences kept per term and field: bounds the work on pathol
 MAX_TERMS_SHOWN = 100  # matched terms stored per match
 
 
-def document(title: str, body: str, source: str = "", url: str = "") -> Document:
-    """The matcher's view of a story, its ``lang`` guessed from the text (rules' ``lang:``)."""
+def document(title: str, body: str, source: str = "", url: str = "",
+             lang: str | None = None) -> Document:
+    """The matcher's view of a story, its ``lang`` guessed from the text (rules' ``lang:``)
+    unless given."""
     return Document(title=title, body=body, source=source, url=url,
-                    lang=guess_language(f"{title}\n{body}"))
+                    lang=guess_language(f"{title}\n{body}") if lang is None else lang)
 
 
 def weight(field: str, start: int) -> float:

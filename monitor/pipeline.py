@@ -38,6 +38,7 @@ from typing import Any
 from monitor import archive, evidence
 from monitor import clipping as clippings
 from monitor import metrics
+from monitor.analysis import PageAnalysis, analyse_page
 from monitor.config import Config, FeedConfig
 from monitor.errors import ExtractError, FeedError, FetchError, ParseError
 from monitor.extract import article_from_entry, extract_article
@@ -149,6 +150,7 @@ class _Draft:
     matches: list[Match]
     backlog: bool
     backlog_before: dt.datetime | None
+    analysis: PageAnalysis | None = None  # the page's, when the clipping was made from it
 
 
 class Pipeline:
@@ -317,13 +319,14 @@ class Pipeline:
             return None
         self._in_flight.add(key)
         try:
-            article, origin, page = await self._article_page(entry)
+            article, origin, page, analysis = await self._article_page(entry)
             if entry.published is None:  # issue 5: the page's date, else the time first seen
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
                 entry = dataclasses.replace(entry, published=page_date or self.clock())
             doc = document(entry.title or article.title, article.body,
-                           source=article.sitename or feed.name or feed_title, url=entry.url or "")
+                           source=article.sitename or feed.name or feed_title, url=entry.url or "",
+                           lang=analysis.lang if analysis else None)
             matches = self.matcher.find_matches(doc)
             entities = self.matcher.find_entities(doc)
             clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
@@ -337,7 +340,8 @@ class Pipeline:
         except BaseException:
             self._in_flight.discard(key)
             raise
-        return _Draft(key, entry.published, page, story, matches, backlog, backlog_before)
+        return _Draft(key, entry.published, page, story, matches, backlog, backlog_before,
+                      analysis)
 
     async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
         """Store new stories of a feed (each with its clipping, matches, alerts, story and
@@ -389,7 +393,7 @@ class Pipeline:
 
     def _record(self, draft: _Draft) -> bool:
         return archive.record_story(self.store, self.stories, at=draft.published, page=draft.page,
-                                    now=self.clock(), **draft.story)
+                                    analysis=draft.analysis, now=self.clock(), **draft.story)
 
     def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:
@@ -411,8 +415,11 @@ class Pipeline:
         article, origin, _ = await self._article_page(entry)
         return article, origin
 
-    async def _article_page(self, entry: Entry) -> tuple[Article, str, FetchResult | None]:
-        """``_article``, and the page fetched (kept as evidence, issue 6), if any."""
+    async def _article_page(self, entry: Entry
+                            ) -> tuple[Article, str, FetchResult | None, PageAnalysis | None]:
+        """The story's article: from its page (extracted and analysed in a worker process) or
+        else from the feed; where it came from; the page fetched (kept as evidence, issue 6),
+        if any; and the page's analysis, when the article is the page's."""
         page = None
         if self.config.fetch.fetch_pages and entry.url:
             try:
@@ -420,13 +427,13 @@ class Pipeline:
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
                 metrics.fetched("page", time.monotonic() - started)
                 loop = asyncio.get_running_loop()
-                article = await loop.run_in_executor(self.executor, extract_article,
-                                                     page_text(page), page.url)
-                return article, "page", page
+                analysis = await loop.run_in_executor(self.executor, analyse_page, page,
+                                                      entry.title)
+                return analysis.article, "page", page, analysis
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
                 metrics.error("page")
-        return article_from_entry(entry), "feed", page
+        return article_from_entry(entry), "feed", page, None
 
     async def recheck_pages(self, feed_url: str | None = None) -> int:
         """Fetch again the pages of flagged stories that are due (issue 6: evidence); a page
