@@ -19,7 +19,7 @@ else runs, which moves every wall-clock rate, and the CPU split shows what bound
 Every measurement runs in a fresh child process (so peak memory is the cycle's own); the
 monitor logs as the daemon does (text, level info) to a pipe.
 
-    python bench/run.py                       # 1,000 and 10,000 feeds; cold: 100 feeds x 20
+    python bench/run.py                       # 1,000 and 10,000 feeds; cold: 1,000 feeds x 20
                                               # (about 12 minutes here)
     python bench/run.py --sizes 1000 --cold-feeds 20     # a quick look (about 1 minute)
     python bench/run.py --profile             # pyinstrument profiles in bench/out/ (.[bench])
@@ -233,7 +233,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="feed counts of the 304 cycle")
-    parser.add_argument("--cold-feeds", type=int, default=100)
+    parser.add_argument("--cold-feeds", type=int, default=1000, help="feeds of the cold cycle")
     parser.add_argument("--items", type=int, default=20, help="new items per feed, cold cycle")
     parser.add_argument("--concurrency", type=int, default=20,
                         help="[fetch] concurrency (default: the shipped default)")
