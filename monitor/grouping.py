@@ -54,12 +54,25 @@ _SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$")
 _YEAR = re.compile(r"(19|20)\d\d")
 
 
+class _CombiningMarks(dict[int, "str | None"]):
+    """A str.translate table that deletes the characters with a combining class, filled in as
+    characters are met: after the first pages every lookup is a plain dict hit, where testing
+    ``unicodedata.combining`` character by character cost a Python call per character."""
+
+    def __missing__(self, code: int) -> str | None:
+        kept = None if unicodedata.combining(chr(code)) else chr(code)
+        self[code] = kept
+        return kept
+
+
+_COMBINING_MARKS = _CombiningMarks()
+
+
 def fold(text: str) -> str:
     """Case, accents and width folded, as the rules compare text."""
     if text.isascii():  # nothing to decompose (most of the text of most languages here)
         return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return unicodedata.normalize("NFKD", text).translate(_COMBINING_MARKS).casefold()
 
 
 @functools.lru_cache(maxsize=65536)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from review_helpers import ARTICLES
 
 from monitor import archive
 from monitor.clipping import make_clipping
-from monitor.grouping import (Signature, _unmentioned, compare, containment, pairwise_scores,
+from monitor.grouping import (Signature, _unmentioned, compare, containment, fold, pairwise_scores,
                               resemblance, signature, sketch)
 from monitor.store import Store
 
@@ -277,3 +278,18 @@ def test_unmentioned_longer_and_shorter_forms() -> None:
     terms = frozenset({"vietnamese", "stream", "arcom", "2024"})
     assert _unmentioned(frozenset({"vietnam", "streaming", "arc", "202", "laliga"}), terms) == {
         "arc", "202", "laliga"}
+
+
+def _fold_by_definition(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@given(st.text())
+def test_fold_agrees_with_its_definition(text: str) -> None:
+    assert fold(text) == _fold_by_definition(text)
+
+
+def test_fold_examples() -> None:
+    assert fold("L’Arcom a bloqué ＩＰＴＶ") == "l’arcom a bloque iptv"
+    assert fold("Straße") == "strasse"
