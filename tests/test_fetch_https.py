@@ -36,10 +36,15 @@ class TLSServer:
 
     def __init__(self, context: ssl.SSLContext, plain: HostileServer) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.connections = 0  # TLS connections accepted
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:  # once per connection, whatever its requests
+                server.connections += 1
+                super().setup()
 
             def do_GET(self) -> None:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
@@ -79,6 +84,8 @@ class TLSServer:
             return 503, {"Content-Type": "text/html", "cf-mitigated": "challenge"}, b"wait"
         if path == "/to-plain":  # https -> http: the next hop goes through the other transport
             return 301, {"Location": plain.url("/plain-feed.xml")}, b""
+        if path == "/hop":  # a redirect with a body, as many servers send
+            return 302, {"Location": "/feed.xml", "Content-Type": "text/html"}, b"<a>moved</a>"
         if path == "/to-file":
             return 302, {"Location": "file:///etc/passwd"}, b""
         return 404, {"Content-Type": "text/plain"}, b"not found"
@@ -122,6 +129,24 @@ def test_validators_and_304_over_https(servers: tuple[TLSServer, HostileServer])
     sent = tls.requests[-1][1]
     assert sent["if-none-match"] == '"v1"' and "gzip" in sent["accept-encoding"]
     assert sent["user-agent"].startswith("monitor/")
+
+
+def test_one_connection_serves_304s_and_redirects(servers: tuple[TLSServer, HostileServer]) -> None:
+    """A 304 or a redirect leaves its connection open for the next request: an unread response
+    would close it, and each poll would pay a new TLS handshake."""
+    tls, _ = servers
+
+    async def run() -> list[int]:
+        async with make_client(LOCAL) as client:
+            statuses = [(await fetch(client, tls.url("/feed.xml"), LOCAL)).status]
+            for _ in range(3):
+                statuses.append((await fetch(client, tls.url("/feed.xml"), LOCAL,
+                                             etag='"v1"')).status)
+            statuses.append((await fetch(client, tls.url("/hop"), LOCAL)).status)
+            return statuses
+    assert asyncio.run(run()) == [200, 304, 304, 304, 200]
+    assert [path for path, _ in tls.requests] == ["/feed.xml"] * 4 + ["/hop", "/feed.xml"]
+    assert tls.connections == 1
 
 
 def test_bodies_are_decompressed_and_capped_over_https(servers: tuple[TLSServer, HostileServer]) -> None:
