@@ -9,7 +9,8 @@
                         ../shared/corpora/pages when present, else generated ones)
     /round/R            sets the round (R * items new items per feed); answers "ok"
 
-Run: python bench/feedserver.py [--items 20] [--pages DIR]; it prints its port on stdout.
+Run: python bench/feedserver.py [--items 20] [--pages DIR] [--tls CERT KEY]; it prints its port
+on stdout. With --tls it serves https (HTTP/1.1: it offers no HTTP/2).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import argparse
 import asyncio
 import html
 import re
+import ssl
 import sys
 from pathlib import Path
 
 ITEM = ("<item><title>{title}</title>"
-        "<link>http://{host}/page/{n}/{j}.html</link><guid>http://{host}/page/{n}/{j}.html</guid>"
+        "<link>{base}/page/{n}/{j}.html</link><guid>{base}/page/{n}/{j}.html</guid>"
         "<pubDate>Tue, 03 Nov 2026 {hh:02d}:{mm:02d}:00 GMT</pubDate>"
         "<description>Summary of story {j} of feed {n}.</description></item>")
 
@@ -51,7 +53,7 @@ class Server:
         self.pages = pages
         self.titles = [page_title(page) for page in pages]
         self.round = 0
-        self.host = ""
+        self.base = ""  # scheme://host:port
         self.feeds: dict[tuple[int, int], bytes] = {}
 
     def page(self, n: int, j: int) -> bytes:
@@ -70,12 +72,12 @@ class Server:
         key = (n, self.round)
         if key not in self.feeds:
             newest = self.round * self.items
-            items = "".join(ITEM.format(n=n, j=j, host=self.host, hh=(j // 60) % 24, mm=j % 60,
+            items = "".join(ITEM.format(n=n, j=j, base=self.base, hh=(j // 60) % 24, mm=j % 60,
                                         title=self.title(n, j))
                             for j in range(newest - 1, max(-1, newest - 1 - self.items), -1))
             self.feeds[key] = (
                 f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                f"<title>Bench feed {n}</title><link>http://{self.host}/</link>"
+                f"<title>Bench feed {n}</title><link>{self.base}/</link>"
                 f"<description>Feed {n}</description>{items}</channel></rss>").encode()
         return self.feeds[key]
 
@@ -127,12 +129,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--pages", type=Path)
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https (PEM files)")
     args = parser.parse_args()
     pages = [p.read_bytes() for p in sorted(args.pages.glob("*.html"))] if args.pages else []
     server = Server(args.items, pages)
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
+    context = None
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*args.tls)
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024,
+                                          ssl=context)
     port = listener.sockets[0].getsockname()[1]
-    server.host = f"127.0.0.1:{port}"
+    server.base = f"{'https' if context else 'http'}://127.0.0.1:{port}"
     print(port, flush=True)
     async with listener:
         await listener.serve_forever()

@@ -23,6 +23,7 @@ monitor logs as the daemon does (text, level info) to a pipe.
                                               # (about 12 minutes here)
     python bench/run.py --sizes 1000 --cold-feeds 20     # a quick look (about 1 minute)
     python bench/run.py --profile             # pyinstrument profiles in bench/out/ (.[bench])
+    python bench/run.py --https --cold-feeds 0           # the 304 cycles over https (httpx)
 """
 
 from __future__ import annotations
@@ -233,7 +234,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="feed counts of the 304 cycle")
-    parser.add_argument("--cold-feeds", type=int, default=1000, help="feeds of the cold cycle")
+    parser.add_argument("--cold-feeds", type=int, default=1000,
+                        help="feeds of the cold cycle (0: no cold cycle)")
+    parser.add_argument("--https", action="store_true",
+                        help="the feed server on https: the monitor fetches through httpx")
     parser.add_argument("--items", type=int, default=20, help="new items per feed, cold cycle")
     parser.add_argument("--concurrency", type=int, default=20,
                         help="[fetch] concurrency (default: the shipped default)")
@@ -253,10 +257,13 @@ def main() -> None:
     command = [sys.executable, str(BENCH / "feedserver.py"), "--items", str(args.items)]
     if PAGES.is_dir():
         command += ["--pages", str(PAGES)]
+    certificates = tempfile.TemporaryDirectory()
+    if args.https:
+        command += ["--tls", *make_certificate(Path(certificates.name))]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline())  # type: ignore[union-attr]
-        base = f"http://127.0.0.1:{port}"
+        base = f"{'https' if args.https else 'http'}://127.0.0.1:{port}"
 
         def set_round(r: int) -> None:
             urllib.request.urlopen(f"{base}/round/{r}", timeout=10).read()
@@ -264,7 +271,9 @@ def main() -> None:
         print(f"monitor benchmark: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}), "
               f"Python {sys.version.split()[0]}, "
               f"pages: {'the 240 real pages of ../shared/corpora' if PAGES.is_dir() else 'generated'}")
-        print(f"[fetch] concurrency = per_host = {args.concurrency} (every feed is on one host)\n")
+        print(f"[fetch] concurrency = per_host = {args.concurrency} (every feed is on one host)")
+        print("transport: https through httpx (HTTP/1.1 over TLS: the feed server offers no "
+              "HTTP/2)\n" if args.https else "transport: plain http through aiohttp\n")
         print("1. every feed answers 304")
         print("   cycle: in a runtime already open, as in the running daemon; run --once: the "
               "whole command,\n   start-up included. CPU: the monitor's process and the feed "
@@ -293,6 +302,8 @@ def main() -> None:
                   f" feed server {1e6 * server_cpu / size:4.0f} us")
 
         feeds, items = args.cold_feeds, args.items
+        if not feeds:
+            return
         print(f"\n2. cold cycle: {items} new items on each of {feeds} feeds ({feeds * items} articles),"
               " pages fetched and extracted")
         set_round(1)
@@ -331,6 +342,22 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+        certificates.cleanup()
+
+
+def make_certificate(folder: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 from a certificate authority made here (trustme, a test
+    dependency), which every child trusts through SSL_CERT_FILE (httpx, urllib, feedparser)."""
+    try:
+        import trustme
+    except ImportError:
+        raise SystemExit("--https needs trustme: pip install -e '.[test]'") from None
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
+    os.environ["SSL_CERT_FILE"] = str(folder / "ca.pem")
+    return str(folder / "server.pem"), str(folder / "server.pem")
 
 
 if __name__ == "__main__":
