@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import math
 import random
 import re
 import statistics
@@ -31,6 +32,12 @@ MIN_GAPS = 2  # gaps between dated stories needed before a rhythm is trusted
 
 UPDATE_PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0,
                   "monthly": 30 * 86400.0, "yearly": 365 * 86400.0}
+
+
+def _after(seconds: float) -> dt.timedelta:
+    """A delay rounded up to the microsecond (a datetime's resolution): rounded to the nearest,
+    a delay could land a microsecond before the lower clamp."""
+    return dt.timedelta(microseconds=math.ceil(seconds * 1_000_000))
 
 
 def bounds(interval: float, config: ScheduleConfig) -> tuple[float, float]:
@@ -64,7 +71,7 @@ def next_check(state: FeedState, result: PollResult, now: dt.datetime, *, interv
         hints = [h for h in (result.max_age, result.ttl, result.update_period) if h]
         chosen = clamp(max([adaptive_interval(interval, gap), *hints]), lo, hi)
         delay = chosen + rand() * min(JITTER * chosen, JITTER_CAP)
-        when = now + dt.timedelta(seconds=delay)
+        when = now + _after(delay)
         if retry_until and retry_until > when:
             when = retry_until
         return ScheduleDecision(next_check=when, interval=chosen, error_count=0,
@@ -86,7 +93,7 @@ def next_check(state: FeedState, result: PollResult, now: dt.datetime, *, interv
                                 missing_since=missing_since, disabled_reason=reason)
 
     base = min(interval * 2 ** min(errors - 1, 30), hi)
-    when = now + dt.timedelta(seconds=max(base, lo) * (1 + BACKOFF_JITTER * rand()))
+    when = now + _after(max(base, lo) * (1 + BACKOFF_JITTER * rand()))
     if retry_until and retry_until > when:
         when = retry_until
     return ScheduleDecision(next_check=when, interval=base, error_count=errors,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from monitor.config import ScheduleConfig
@@ -125,6 +125,7 @@ def test_404_disables_only_after_days() -> None:
        outcome=st.sampled_from(["updated", "not_modified", "error", "blocked"]),
        hint=st.none() | st.floats(0, 365 * 86400), gap=st.none() | st.floats(0.001, 365 * 86400),
        noise=st.floats(0, 0.999999))
+@example(interval=1.01953125, errors=0, outcome="updated", hint=None, gap=None, noise=0.0)
 def test_every_decision_stays_within_the_clamps(interval: float, errors: int, outcome: str,
                                                hint: float | None, gap: float | None,
                                                noise: float) -> None:
