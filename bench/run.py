@@ -20,7 +20,7 @@ Every measurement runs in a fresh child process (so peak memory is the cycle's o
 monitor logs as the daemon does (text, level info) to a pipe.
 
     python bench/run.py                       # 1,000 and 10,000 feeds; cold: 1,000 feeds x 20
-                                              # (about 12 minutes here)
+                                              # (about 35 minutes here)
     python bench/run.py --sizes 1000 --cold-feeds 20     # a quick look (about 1 minute)
     python bench/run.py --profile             # pyinstrument profiles in bench/out/ (.[bench])
     python bench/run.py --https --cold-feeds 0           # the 304 cycles over https (httpx)
