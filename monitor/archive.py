@@ -75,7 +75,8 @@ def _sig_row(sig: Signature) -> dict[str, Any]:
             "specifics": json.dumps(sorted(sig.specifics))}
 
 
-def _sig_of(row: dict[str, Any]) -> Signature:
+def decode_signature(row: dict[str, Any]) -> Signature:
+    """A row of the signatures table as a Signature."""
     return make_signature(tuple(json.loads(row["sketch"])), row["shingles"],
                           frozenset(json.loads(row["title_terms"])),
                           frozenset(json.loads(row["specifics"])),
@@ -94,7 +95,7 @@ def _signatures(store: Store, ids: Sequence[str]) -> dict[str, Signature]:
         chunk = missing[start:start + 500]
         for full in store.db.query("select * from signatures where clipping_id in "
                                    f"({', '.join('?' * len(chunk))})", chunk):
-            cache[full["clipping_id"]] = _sig_of(full)
+            cache[full["clipping_id"]] = decode_signature(full)
     found: dict[str, Signature] = {}
     for i in ids:
         if i in cache:
@@ -195,14 +196,26 @@ def scan_story(store: Store, sig: Signature, window: dt.timedelta,
                                if r["clipping_id"] in sigs))
 
 
+def index_rows(clipping_id: str, sig: Signature) -> tuple[list[tuple[int, int, str]],
+                                                           list[tuple[str, int, str]]]:
+    """The rows of signature_keys and of signature_terms that a clipping is found under."""
+    at = _seconds(sig.at)
+    return ([(k, at, clipping_id) for k in sketch_keys(sig)],
+            [(t, at, clipping_id) for t in index_terms(sig)])
+
+
+def write_index_rows(conn: Any, keys: Iterable[tuple[int, int, str]],
+                     terms: Iterable[tuple[str, int, str]]) -> None:
+    conn.executemany("insert or ignore into signature_keys (key, at, clipping_id) "
+                     "values (?, ?, ?)", keys)
+    conn.executemany("insert or ignore into signature_terms (term, at, clipping_id) "
+                     "values (?, ?, ?)", terms)
+
+
 def index_signature(store: Store, clipping_id: str, sig: Signature) -> None:
     """Store the keys and words a clipping is found under (the migration m_issue6_grouping_index
     indexes the signatures stored before it)."""
-    at = _seconds(sig.at)
-    store.db.conn.executemany("insert or ignore into signature_keys (key, at, clipping_id) "
-                              "values (?, ?, ?)", [(k, at, clipping_id) for k in sketch_keys(sig)])
-    store.db.conn.executemany("insert or ignore into signature_terms (term, at, clipping_id) "
-                              "values (?, ?, ?)", [(t, at, clipping_id) for t in index_terms(sig)])
+    write_index_rows(store.db.conn, *index_rows(clipping_id, sig))
 
 
 def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:

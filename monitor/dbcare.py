@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.archive import CANDIDATE_AGE
 from monitor.errors import StoreError
 
 BUSY_MS = 30_000
@@ -26,7 +27,6 @@ PRUNE_BATCH = 500  # clippings per transaction: the daemon's writes slip in betw
 OWNED = ("matches", "alerts", "signatures", "snapshots", "rechecks")
 # The grouping's index rows (no foreign key): never read once older than the grouping looks back.
 GROUPING_INDEX = ("signature_keys", "signature_terms")
-GROUPING_LOOKBACK = dt.timedelta(days=14)
 MARK_TABLES = ("feedback", "marks")
 
 
@@ -195,7 +195,7 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
             if len(ids) < PRUNE_BATCH or (stop is not None and stop.is_set()):
                 break
         # Index rows older than both the cutoff and the grouping's look-back are never read again.
-        stale = int(min(now - dt.timedelta(days=retention_days), now - GROUPING_LOOKBACK).timestamp())
+        stale = int(min(now - dt.timedelta(days=retention_days), now - CANDIDATE_AGE).timestamp())
         for table in GROUPING_INDEX:
             if table in present:
                 with conn:

@@ -298,19 +298,12 @@ class Pipeline:
                         decision.next_check.isoformat(timespec="seconds") if decision.next_check else "-")
         return decision
 
-    async def _add_entry(self, entry: Entry, feed: FeedConfig, feed_title: str,
-                         backlog_before: dt.datetime | None = None,
-                         report: CycleReport | None = None) -> bool | None:
-        """Process one entry; None if it was seen before, else whether it was flagged.
-        A story published before ``backlog_before`` is stored and flagged but not alerted."""
-        draft = await self._prepare(entry, feed, feed_title, backlog_before)
-        return (await self._write([draft], report))[0] if draft else None
-
     async def _prepare(self, entry: Entry, feed: FeedConfig, feed_title: str,
                        backlog_before: dt.datetime | None) -> _Draft | None:
         """An entry never seen, made into a story ready to store (page fetched and extracted,
         matched, its alerts routed); None if it was seen before or is being processed. Its key
-        stays claimed (``_in_flight``) until ``_write`` stored it."""
+        stays claimed (``_in_flight``) until ``_write`` stored it. A story published before
+        ``backlog_before`` is stored and flagged but not alerted."""
         canonical = canonical_url(entry.url) if entry.url else ""
         if self.store.is_seen(canonical or None, entry.guid):
             return None
@@ -409,11 +402,6 @@ class Pipeline:
             log.info("story %s flagged by %s: %s", draft.key,
                      ", ".join(m.rule for m in draft.matches), title)
         return bool(draft.matches)
-
-    async def _article(self, entry: Entry) -> tuple[Article, str]:
-        """The page's article, or the feed's own text when the page fails."""
-        article, origin, _ = await self._article_page(entry)
-        return article, origin
 
     async def _article_page(self, entry: Entry
                             ) -> tuple[Article, str, FetchResult | None, PageAnalysis | None]:

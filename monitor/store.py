@@ -175,7 +175,7 @@ def m_issue6_grouping_index(db: sqlite_utils.Database) -> None:
     the signatures already stored. ``at``: the signature's time, in seconds since the epoch.
     No foreign key: one to clippings would make retention keep every clipping, and rows whose
     signature is gone are never read (monitor.archive joins them to signatures)."""
-    from monitor import grouping  # pure functions of a signature
+    from monitor import archive  # it imports this module
 
     db.execute("CREATE TABLE signature_keys (key INTEGER NOT NULL, at INTEGER NOT NULL, "
                "clipping_id TEXT NOT NULL, PRIMARY KEY (key, at, clipping_id)) WITHOUT ROWID")
@@ -185,19 +185,14 @@ def m_issue6_grouping_index(db: sqlite_utils.Database) -> None:
     terms: list[tuple[str, int, str]] = []
 
     def write() -> None:
-        db.conn.executemany("INSERT OR IGNORE INTO signature_keys VALUES (?, ?, ?)", keys)
-        db.conn.executemany("INSERT OR IGNORE INTO signature_terms VALUES (?, ?, ?)", terms)
+        archive.write_index_rows(db.conn, keys, terms)
         keys.clear()
         terms.clear()
 
     for row in db.query("SELECT * FROM signatures"):
-        at = dt.datetime.fromisoformat(row["at"])
-        sig = grouping.make_signature(tuple(json.loads(row["sketch"])), row["shingles"],
-                                      frozenset(json.loads(row["title_terms"])),
-                                      frozenset(json.loads(row["specifics"])), at)
-        seconds, cid = int(at.timestamp()), row["clipping_id"]
-        keys.extend((k, seconds, cid) for k in grouping.sketch_keys(sig))
-        terms.extend((t, seconds, cid) for t in grouping.index_terms(sig))
+        new_keys, new_terms = archive.index_rows(row["clipping_id"], archive.decode_signature(row))
+        keys.extend(new_keys)
+        terms.extend(new_terms)
         if len(keys) + len(terms) > 50_000:
             write()
     write()

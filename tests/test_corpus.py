@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from engine import cycle, engine_config, feed_rows
+from hostile import HostileServer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPORA = SHARED / "corpora"
@@ -48,12 +49,7 @@ def serve(records: list[dict[str, Any]]) -> tuple[ThreadingHTTPServer, dict[str,
                 body, headers, status = b"not found", {"Content-Type": "text/plain"}, 404
             else:
                 body, headers, status = route[0].read_bytes(), route[1], 200
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            HostileServer.send(self, status, body, headers)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

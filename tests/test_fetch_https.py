@@ -49,12 +49,7 @@ class TLSServer:
             def do_GET(self) -> None:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 status, headers, body = server.route(self.path, self.headers, plain)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                HostileServer.send(self, status, body, headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
