@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from trafilatura.deduplication import Simhash, content_fingerprint  # noqa: E402
 
 from monitor.config import parse_duration  # noqa: E402
-from monitor.grouping import (compare, containment, pairwise_scores, resemblance,  # noqa: E402
+from monitor.decide.grouping import (compare, containment, pairwise_scores, resemblance,  # noqa: E402
                               signature)
 
 DATA = ROOT / "tests" / "data" / "stories" / "articles.jsonl"
@@ -59,7 +59,7 @@ class Scale:
     COMMON = ("ACE", "IPTV", "Europol", "LaLiga", "DAZN", "Sky", "Arcom", "MPA", "BREIN", "Netflix")
 
     def __init__(self) -> None:
-        from monitor import archive
+        from monitor.store import archive
 
         self.vocabulary = [w for w in (w.strip('.,;:"()').lower() for w in
                                        DATA.read_text(encoding="utf-8").split()) if w.isalpha()]
@@ -86,7 +86,7 @@ class Scale:
 
     def add(self, store: object, i: int, clipping: object, at: dt.datetime,
             grouped: bool) -> None:
-        from monitor import archive
+        from monitor.store import archive
 
         story = dict(clipping_id=f"{i:016x}", clipping=clipping, text="x", origin="feed",
                      fingerprint="", feed_url="f", guid=None, canonical=clipping.url,
@@ -109,7 +109,7 @@ def story_set(store: object, settings: object, articles: list[dict], window: dt.
     """Store the story set through the index (record_story) in publication order from
     ``start``: pairwise precision and recall of its stories, and for how many articles the
     index chose the story that the exhaustive scan would have chosen at the same point."""
-    from monitor import archive
+    from monitor.store import archive
     from monitor.clipping import make_clipping
 
     truth, found, agree = {}, {}, 0
@@ -141,8 +141,8 @@ def store_cost(stored: int, articles: list[dict], window: dt.timedelta, rounds: 
     import statistics
     import tempfile
 
-    from monitor import archive
-    from monitor.store import Store
+    from monitor.store import archive
+    from monitor.store.database import Store
 
     scale = Scale()
     times: dict[str, list[float]] = {"plain": [], "index": [], "scan": []}
@@ -252,8 +252,8 @@ def main() -> None:
           f"pair")
     import tempfile
 
-    from monitor import archive
-    from monitor.store import Store
+    from monitor.store import archive
+    from monitor.store.database import Store
 
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "set.db")

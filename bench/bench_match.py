@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.evaluate import to_document  # noqa: E402
-from monitor.match import Matcher, compile_rules  # noqa: E402
+from monitor.match.evaluate import to_document  # noqa: E402
+from monitor.match.matcher import Matcher, compile_rules  # noqa: E402
 from monitor.models import Document, RuleConfig  # noqa: E402
-from monitor.rules.text import words  # noqa: E402
+from monitor.match.text import words  # noqa: E402
 
 DEV_SET = ROOT.parent / "shared" / "eval-dev" / "articles.jsonl"
 

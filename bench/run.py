@@ -98,11 +98,11 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
     open, its extraction workers started and warm, as in the running daemon (and as the bare
     extraction below, which warms its workers before its clock starts)."""
     sys.path.insert(0, str(REPO))
-    from monitor import logs
+    from monitor.service import logs
     from monitor.config import load_config
-    from monitor.daemon import open_runtime, run_cycle, run_once
-    from monitor.extract import extract_article
-    from monitor.pipeline import CycleReport
+    from monitor.service.daemon import open_runtime, run_cycle, run_once
+    from monitor.parse.extract import extract_article
+    from monitor.pipeline.update import CycleReport
 
     config = load_config(Path(config_path))
     logs.start("text")  # the daemon's logging, at its default level (info), to stderr
@@ -190,7 +190,7 @@ def _extract_default(page: tuple[str, bytes]) -> bool:
 def _extract_monitor_options(page: tuple[str, bytes]) -> bool:
     import trafilatura
 
-    from monitor.extract import DATE_PARAMS
+    from monitor.parse.extract import DATE_PARAMS
     return trafilatura.extract(
         page[1], url=page[0], with_metadata=True, include_links=True, include_images=True,
         include_formatting=True, include_comments=False, output_format="markdown",

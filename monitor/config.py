@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.cadence import parse_cadence
+from monitor.units import parse_cadence
 from monitor.errors import ConfigError
 from monitor.models import RuleConfig
 
@@ -466,7 +466,7 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _service_tables(top: _Table, shown: str) -> dict[str, Any]:
     """[log], [http], [status] and [data]: how the daemon runs as a service (issue 7)."""
-    from monitor.logs import FORMATS, LEVELS  # logs.py imports this module for its types only
+    from monitor.service.logs import FORMATS, LEVELS  # logs.py imports this module for its types only
 
     t = _Table(top.get("log", dict, {}), shown, "log")
     log = LogConfig(format=t.get("format", str, "text"), level=t.get("level", str, "info"))

@@ -12,10 +12,10 @@ from typing import Any
 from helpers import write_config
 
 from monitor.config import Config, load_config
-from monitor.daemon import open_runtime, poll_feeds
-from monitor.feedset import active_feeds
-from monitor.pipeline import CycleReport
-from monitor.store import Store
+from monitor.service.daemon import open_runtime, poll_feeds
+from monitor.store.feedset import active_feeds
+from monitor.pipeline.update import CycleReport
+from monitor.store.database import Store
 
 
 def engine_config(folder: Path, feeds: list[str], *, fetch_pages: bool = False,

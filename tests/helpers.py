@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from monitor.store import Store
+    from monitor.store.database import Store
 
 REPO = Path(__file__).resolve().parent.parent
 RULES_MARKER = "# === Rules"
@@ -63,7 +63,7 @@ def record_poll(store: Store, url: str, when: dt.datetime, *, outcome: str = "up
     then Store.record_poll, flushed."""
     from monitor.config import ScheduleConfig
     from monitor.models import FeedState, PollResult
-    from monitor.schedule import next_check
+    from monitor.decide.schedule import next_check
 
     state = store.feed_state(url) or FeedState(url=url)
     poll = PollResult(outcome=outcome, status=status, error=error or "", retry_after=retry_after)

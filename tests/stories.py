@@ -8,7 +8,7 @@ import hashlib
 
 from monitor import clipping as clippings
 from monitor.models import Match
-from monitor.store import Store
+from monitor.store.database import Store
 
 UTC = dt.timezone.utc
 

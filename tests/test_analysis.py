@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.analysis import UNSET, analyse_page
+from monitor.pipeline.analysis import UNSET, analyse_page
 from monitor.clipping import make_clipping
 from monitor.errors import ExtractError
-from monitor.grouping import signature
-from monitor.language import guess_language
+from monitor.decide.grouping import signature
+from monitor.parse.language import guess_language
 from monitor.models import FetchResult
 
 PAGES = Path(__file__).parent / "data" / "pages"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.identity import story_key as clipping_key
+from monitor.parse.identity import story_key as clipping_key
 from monitor.clipping import (filename, format_date, make_clipping, normalise,
                               parse, render)
 from monitor.errors import ClippingError

@@ -13,8 +13,8 @@ from feedserver import FeedServer, rss
 from helpers import monitor, write_config
 from stories import add_story, alert_ids, now
 
-from monitor import dbcare
-from monitor.store import Store
+from monitor.store import maintenance as dbcare
+from monitor.store.database import Store
 
 DAY = dt.timedelta(days=1)
 

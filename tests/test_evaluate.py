@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from monitor.evaluate import evaluate, format_report, report_to_json, to_document
-from monitor.match import compile_rules
+from monitor.match.evaluate import evaluate, format_report, report_to_json, to_document
+from monitor.match.matcher import compile_rules
 from monitor.models import RuleConfig
 
 

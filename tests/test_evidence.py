@@ -17,12 +17,12 @@ from feedserver import FeedServer, article_page
 from helpers import monitor
 from review_helpers import ARTICLES, paragraphs, publish, review_config
 
-from monitor import evidence
+from monitor.store import evidence
 from monitor.config import load_config
-from monitor.fetch import make_client
-from monitor.match import matcher_for
-from monitor.pipeline import CycleReport, Pipeline
-from monitor.store import Store
+from monitor.fetch.client import make_client
+from monitor.match.matcher import matcher_for
+from monitor.pipeline.update import CycleReport, Pipeline
+from monitor.store.database import Store
 
 
 class Clock:

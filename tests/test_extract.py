@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.errors import ExtractError
-from monitor.extract import article_from_entry, extract_article, html_fragment_to_markdown
+from monitor.parse.extract import article_from_entry, extract_article, html_fragment_to_markdown
 from monitor.models import Article, Entry
 
 DATA = Path(__file__).parent / "data" / "pages"

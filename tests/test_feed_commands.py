@@ -9,7 +9,7 @@ from pathlib import Path
 from feedserver import FeedServer, atom, rss
 from helpers import monitor, write_config
 
-from monitor.opml import OpmlError, OpmlFeed, parse_opml, render_opml
+from monitor.parse.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 
 HOME = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Piracy Watch</title>
 <link rel="stylesheet" href="/style.css">

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from monitor.errors import ParseError
-from monitor.feeds import parse_feed
+from monitor.parse.feeds import parse_feed
 
 UTC = dt.timezone.utc
 FEED_URL = "https://example.org/feed"

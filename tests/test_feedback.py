@@ -10,7 +10,7 @@ from feedserver import FeedServer
 from helpers import monitor
 from review_helpers import ARTICLES, publish, review_config
 
-from monitor.rules_cli import read_items
+from monitor.cli.rules import read_items
 
 
 def ids_by_title(config: Path) -> dict[str, str]:

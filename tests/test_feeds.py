@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from monitor.errors import FeedError, ParseError
-from monitor.feeds import parse_feed
+from monitor.parse.feeds import parse_feed
 from monitor.models import Entry, FeedMeta
 
 DATA = Path(__file__).parent / "data" / "feeds"

@@ -18,7 +18,7 @@ from hypothesis import example, given, strategies as st
 
 from monitor.config import FetchConfig
 from monitor.errors import FetchError
-from monitor.fetch import (
+from monitor.fetch.client import (
     DEFAULT_USER_AGENT,
     fetch,
     is_public_address,

@@ -14,7 +14,7 @@ from hostile import HostileServer
 
 from monitor.config import FetchConfig
 from monitor.errors import FetchError
-from monitor.fetch import (check_url_allowed, declared_charset, fetch, is_challenge, make_client,
+from monitor.fetch.client import (check_url_allowed, declared_charset, fetch, is_challenge, make_client,
                            page_text, refused_addresses)
 from monitor.models import FetchResult
 

@@ -21,7 +21,7 @@ from hostile import HostileServer, bomb
 
 from monitor.config import FetchConfig
 from monitor.errors import FetchError
-from monitor.fetch import Client, fetch, make_client, page_text
+from monitor.fetch.client import Client, fetch, make_client, page_text
 from monitor.models import FetchResult
 
 HOST = "127.0.0.1"

@@ -15,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from review_helpers import ARTICLES
 
-from monitor import archive
+from monitor.store import archive
 from monitor.clipping import make_clipping
-from monitor.grouping import (Signature, _unmentioned, compare, containment, fold, pairwise_scores,
+from monitor.decide.grouping import (Signature, _unmentioned, compare, containment, fold, pairwise_scores,
                               resemblance, signature, sketch)
-from monitor.store import Store
+from monitor.store.database import Store
 
 BASE = dt.datetime(2026, 11, 2, 8, tzinfo=dt.timezone.utc)
 WINDOW = dt.timedelta(hours=72)
@@ -127,7 +127,7 @@ def test_pairwise_scores() -> None:
     ("IPTV LaLiga Europol", "und"),
 ])
 def test_language_guess(text: str, lang: str) -> None:
-    from monitor.language import guess_language
+    from monitor.parse.language import guess_language
 
     assert guess_language(text) == lang
 
@@ -135,7 +135,7 @@ def test_language_guess(text: str, lang: str) -> None:
 def test_the_cheap_prefilter_loses_nothing() -> None:
     """may_match is False only where compare says "not the same", on every pair of the set,
     near in time and 20 days apart."""
-    from monitor.grouping import may_match
+    from monitor.decide.grouping import may_match
 
     ids = sorted(ARTICLES)
     for shift in (0, 24 * 20):
@@ -229,7 +229,7 @@ def test_the_migration_indexes_the_signatures_stored_before_it(tmp_path: Path) -
     signatures, with the rows that storing each clipping writes."""
     import sqlite_utils
 
-    from monitor.store import migrations
+    from monitor.store.database import migrations
 
     path = tmp_path / "m.db"
     store = Store(path)

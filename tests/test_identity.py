@@ -7,7 +7,7 @@ import re
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from monitor.identity import canonical_url, is_tracking_param, story_key
+from monitor.parse.identity import canonical_url, is_tracking_param, story_key
 
 
 @pytest.mark.parametrize(("url", "canonical"), [

@@ -18,7 +18,7 @@ from helpers import REPO, default_rules_section, monitor, write_config
 from servers import SMTPServer, WebhookReceiver
 
 from monitor.config import parse_config
-from monitor.logs import LineFormatter, Redactor, one_line, priority, secrets_of
+from monitor.service.logs import LineFormatter, Redactor, one_line, priority, secrets_of
 
 RAID = {
     "title": "Police shut down pirate IPTV service and arrest three suspects",

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import RuleError
-from monitor.match import Matcher, compile_rules
+from monitor.match.matcher import Matcher, compile_rules
 from monitor.models import Document, RuleConfig
-from monitor.rules.text import FieldText, words
+from monitor.match.text import FieldText, words
 
 
 def matcher(query: str, terms=None, entities=None, **rule) -> Matcher:

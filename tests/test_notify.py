@@ -21,7 +21,7 @@ from servers import WebhookReceiver
 from monitor.clipping import make_clipping, render
 from monitor.config import EmailConfig, FetchConfig, NotifierConfig, WebhookConfig
 from monitor.errors import NotifyError
-from monitor.fetch import make_client
+from monitor.fetch.client import make_client
 from monitor.models import Alert, Match, MatchedTerm
 from monitor.notify import EmailNotifier, WebhookNotifier, build_notifiers
 from monitor.notify.email import build_message

@@ -26,7 +26,7 @@ from test_notify_formats import HOSTILE, TITLE, alert, digest
 from monitor.clipping import render
 from monitor.config import AppriseConfig, EmailConfig, FetchConfig, NotifierConfig, WebhookConfig
 from monitor.errors import NotifyError
-from monitor.fetch import make_client
+from monitor.fetch.client import make_client
 from monitor.models import Alert, Digest
 from monitor.notify import build_notifier
 from monitor.notify.apprise import available as apprise_available

@@ -16,7 +16,7 @@ import pytest
 from chat_receivers import CHECKS, MENTIONS, strings, utf16
 from standardwebhooks.webhooks import Webhook
 
-from monitor.cadence import parse_cadence
+from monitor.units import parse_cadence
 from monitor.clipping import make_clipping
 from monitor.config import parse_config
 from monitor.errors import ConfigError
@@ -26,7 +26,7 @@ from monitor.notify.digest import digest_html, digest_payload, digest_subject, d
 from monitor.notify.email import build_digest_message, build_message
 from monitor.notify.render import SUBJECT_MAX, email_html, email_subject
 from monitor.notify.signing import parse_secret, sign, signature_headers
-from monitor.outbox import retry_delay
+from monitor.pipeline.deliver import retry_delay
 
 UTC = dt.timezone.utc
 TITLE = "Police shut down pirate IPTV service and arrest three suspects"
@@ -266,7 +266,7 @@ def test_bad_digest_settings(text: str, reason: str) -> None:
     ("1-5", "mon,tue,wed,thu,fri"), ("0", "sun"), ("7", "sun"), ("6,0", "sat,sun"),
     ("*/2", "sun,tue,thu,sat"), ("1-5/2", "mon,wed,fri"), ("mon-fri", "mon-fri"), ("*", None)])
 def test_cron_weekdays_are_read_as_cron_reads_them(field: str, expected: str | None) -> None:
-    from monitor.cadence import _weekdays
+    from monitor.units import _weekdays
 
     assert _weekdays(field) == (expected or "sun,mon,tue,wed,thu,fri,sat")
 

@@ -29,13 +29,13 @@ from servers import HOST, SMTPServer, WebhookReceiver
 from test_notify_formats import alert as make_alert
 
 from monitor.config import FetchConfig, load_config, parse_config
-from monitor.match import matcher_for
-from monitor.fetch import make_client
+from monitor.match.matcher import matcher_for
+from monitor.fetch.client import make_client
 from monitor.models import Document, Match
 from monitor.notify import build_notifiers
-from monitor.outbox import Outbox
-from monitor.pipeline import CycleReport
-from monitor.store import Store
+from monitor.pipeline.deliver import Outbox
+from monitor.pipeline.update import CycleReport
+from monitor.store.database import Store
 
 RAID = "Police shut down pirate IPTV service and arrest three suspects"
 SUMMARY = ("Spanish police have shut down a pirate IPTV service that sold illegal streams of "

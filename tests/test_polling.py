@@ -16,12 +16,12 @@ from engine import Clock, cycle, engine_config, feed_rows, titles
 from feedserver import article_page, rss
 from hostile import HostileServer
 
-from monitor.daemon import open_runtime, poll_feeds
-from monitor.feedset import active_feeds
-from monitor import pipeline
+from monitor.service.daemon import open_runtime, poll_feeds
+from monitor.store.feedset import active_feeds
+from monitor.pipeline import update as pipeline
 from monitor.config import Config
-from monitor.pipeline import CycleReport
-from monitor.store import Store
+from monitor.pipeline.update import CycleReport
+from monitor.store.database import Store
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import RuleError
-from monitor.rules.query import (FIELDS, MAX_DEPTH, And, Field, ListRef, Near, Not, NotNear, Or,
+from monitor.match.query import (FIELDS, MAX_DEPTH, And, Field, ListRef, Near, Not, NotNear, Or,
                                  Term, format_query, parse_query)
 
 # --- the round trip: parse(format(ast)) == ast -----------------------------------------------

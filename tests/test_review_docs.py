@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import build_parser
+from monitor.cli.main import build_parser
 from monitor.config import parse_config
 from monitor.errors import ConfigError
 

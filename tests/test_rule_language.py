@@ -9,7 +9,7 @@ from pathlib import Path
 from feedserver import FeedServer, rss
 from helpers import monitor, write_config
 
-from monitor.match import document
+from monitor.match.matcher import document
 
 FRENCH = {
     "title": "L'Arcom ordonne le blocage de nouveaux sites de streaming illégaux",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from monitor.config import ScheduleConfig
 from monitor.models import FeedState, PollResult
-from monitor.schedule import (adaptive_interval, bounds, cache_lifetime, health, is_silent,
+from monitor.decide.schedule import (adaptive_interval, bounds, cache_lifetime, health, is_silent,
                               next_check, rhythm, ttl_seconds, update_period_seconds)
 
 NOW = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.timezone.utc)

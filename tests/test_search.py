@@ -11,12 +11,12 @@ import pytest
 from helpers import monitor
 from review_helpers import ARTICLES, review_config
 
-from monitor import archive
+from monitor.store import archive
 from monitor.clipping import make_clipping, render
 from monitor.errors import MonitorError
 from monitor.models import Match, MatchedTerm
-from monitor.search import search, since_cutoff
-from monitor.store import Store
+from monitor.store.search import search, since_cutoff
+from monitor.store.database import Store
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -12,11 +12,11 @@ import pytest
 from helpers import monitor, record_poll, write_config
 from stories import add_story, alert_ids, now
 
-from monitor.admin import owner_problem
+from monitor.cli.admin import owner_problem
 from monitor.config import StatusConfig
-from monitor.health import (DEGRADED, DOWN, HEALTHY, Facts, FailingFeed, Latency, Spread, assess,
+from monitor.service.health import (DEGRADED, DOWN, HEALTHY, Facts, FailingFeed, Latency, Spread, assess,
                             latency, percentile, spread)
-from monitor.store import Store
+from monitor.store.database import Store
 
 FEEDS = ["http://127.0.0.1:9/a.xml", "http://127.0.0.1:9/b.xml"]
 H = dt.timedelta(hours=1)

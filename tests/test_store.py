@@ -13,10 +13,10 @@ import sqlite_utils
 from helpers import record_poll
 
 from monitor.clipping import make_clipping, render
-from monitor.identity import story_key as clipping_key
+from monitor.parse.identity import story_key as clipping_key
 from monitor.errors import StoreError
 from monitor.models import Alert, Clipping, Match, MatchedTerm
-from monitor.store import SCHEMA_VERSION, Store, migrations
+from monitor.store.database import SCHEMA_VERSION, Store, migrations
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -16,13 +16,13 @@ from helpers import monitor
 from review_helpers import ARTICLES, publish, review_config
 from servers import WebhookReceiver
 
-from monitor import archive
+from monitor.store import archive
 from monitor.config import load_config
-from monitor.fetch import make_client
-from monitor.match import matcher_for
+from monitor.fetch.client import make_client
+from monitor.match.matcher import matcher_for
 from monitor.notify import build_notifiers
-from monitor.pipeline import CycleReport, Pipeline
-from monitor.store import Store
+from monitor.pipeline.update import CycleReport, Pipeline
+from monitor.store.database import Store
 
 
 def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

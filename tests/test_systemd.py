@@ -21,8 +21,8 @@ from feedserver import FeedServer, rss
 from helpers import write_config
 
 from monitor.config import load_config
-from monitor.daemon import run_forever
-from monitor.systemd import SystemdNotifier, journald_stream, socket_address, watchdog_seconds
+from monitor.service.daemon import run_forever
+from monitor.service.systemd import SystemdNotifier, journald_stream, socket_address, watchdog_seconds
 
 STORY = {"title": "Court orders blocking of pirate sports streaming sites",
          "summary": "A court ordered internet providers to block pirate streaming sites."}

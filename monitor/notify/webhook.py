@@ -17,7 +17,7 @@ from typing import Any
 
 from monitor.config import WebhookConfig
 from monitor.errors import FetchError, NotifyError
-from monitor.fetch import PostResult, parse_retry_after, post
+from monitor.fetch.client import PostResult, parse_retry_after, post
 from monitor.models import Alert, Digest
 from monitor.notify import digest as json_digest
 from monitor.notify import discord, mattermost, slack, teams

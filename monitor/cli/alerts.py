@@ -1,0 +1,178 @@
+"""Commands of the alert outbox (issue 4): `monitor alerts`, `monitor alerts retry ID`,
+`monitor notify test NAME`. Registered through cli.COMMAND_MODULES."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from monitor.clipping import make_clipping
+from monitor.config import Config, load_config
+from monitor.errors import MonitorError, NotifyError
+from monitor.models import Alert, Digest, Match, MatchedTerm
+from monitor.store.database import Store
+
+STATUSES = ("pending", "failed", "sent", "grouped")  # grouped: folded into its story's alert (issue 6)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _row_json(r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": r["id"], "key": r["key"], "notifier": r["notifier"], "status": r["status"],
+            "attempts": r["attempts"], "last_error": r["last_error"],
+            "created_at": r["created_at"], "sent_at": r["sent_at"],
+            "next_attempt": r["next_attempt"] if r["status"] == "pending" else None,
+            "retry_after_until": r["retry_after_until"] if r["status"] == "pending" else None,
+            "digest_id": r["digest_id"], "rules": r["rules"], "clipping_id": r["clipping_id"],
+            "title": r["title"], "source": r["source"], "url": r["link"]}
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    status = args.status or ("pending" if args.pending else "failed" if args.failed else None)
+    store = Store(_config(args).database)
+    try:
+        rows = store.alert_rows(status=status, limit=args.limit)
+    finally:
+        store.close()
+    for r in rows:
+        if args.json:
+            print(json.dumps(_row_json(r), ensure_ascii=False))
+            continue
+        when = (r["sent_at"] if r["status"] == "sent" else r["created_at"] or "")[:16]
+        tries = f"{r['attempts']} tr{'y' if r['attempts'] == 1 else 'ies'}"
+        line = (f"{r['id']:>6}  {r['status']:<7}  {tries:<9}  {r['notifier'][:16]:<16}  "
+                f"{when.replace('T', ' '):<16}  {r['title'] or ''}")
+        if r["digest_id"] is not None:
+            line += f"  [digest {r['digest_id']}]"
+        if r["status"] != "sent" and r["last_error"]:
+            line += f"\n        last error: {r['last_error']}"
+        if r["status"] == "pending" and r["next_attempt"]:
+            line += f"\n        next try: {r['next_attempt']}"
+        print(line)
+    if not args.json:
+        print(f"{len(rows)} alerts" + (f" {status}" if status else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    store = Store(_config(args).database)
+    problems = 0
+    try:
+        for ref in args.ids:
+            row = store.find_alert(ref)
+            if row is None:
+                print(f"monitor: error: no alert {ref!r} (see `monitor alerts`)", file=sys.stderr)
+                problems += 1
+                continue
+            if row["status"] == "sent":
+                print(f"monitor: error: alert {row['id']} was sent at {row['sent_at']}; it is not "
+                      "sent twice", file=sys.stderr)
+                problems += 1
+                continue
+            was = store.retry_alert(row["id"], now=dt.datetime.now(dt.timezone.utc))
+            if args.json:
+                print(json.dumps({"id": row["id"], "key": row["key"], "was": was,
+                                  "status": "pending"}))
+            else:
+                print(f"alert {row['id']} ({row['key']}): queued again (was {was}); the daemon "
+                      "sends it within a minute, or now with `monitor run --once`")
+    finally:
+        store.close()
+    return 1 if problems else 0
+
+
+def sample_alert(notifier: str, now: dt.datetime) -> Alert:
+    """A made-up alert that looks like a real one, for `monitor notify test`."""
+    title = "TEST: Police shut down a pirate IPTV service and arrest three suspects"
+    body = ("This is a test alert sent by `monitor notify test`. Nothing happened.\n\n"
+            "Police have shut down a pirate IPTV service that sold illegal streams of football "
+            "matches, and arrested three suspects.")
+    clipping = make_clipping(title=title, standfirst="A sample alert", source="monitor",
+                             url="https://example.org/monitor-test-alert", date=now.date(),
+                             author="monitor", body=body, tags=("monitor",))
+    terms = tuple(MatchedTerm(t, "title", title.index(t), title.index(t) + len(t))
+                  for t in ("shut down", "pirate", "IPTV"))
+    return Alert(id=0, key=f"test-{now:%Y%m%dT%H%M%S}-{notifier}", notifier=notifier,
+                 clipping_id="0000000000000000", clipping=clipping,
+                 matches=(Match("piracy-enforcement", 9.0, terms, ("takedown",)),),
+                 origin="feed", created_at=now)
+
+
+async def _send_test(config: Config, name: str, digest: bool) -> str:
+    from monitor.fetch.client import make_client
+    from monitor.notify import build_notifier
+
+    cfg = next((n for n in config.notifiers if n.name == name), None)
+    if cfg is None:
+        names = ", ".join(n.name for n in config.notifiers) or "none"
+        raise MonitorError(f"no notifier named {name!r} (configured: {names})")
+    now = dt.datetime.now(dt.timezone.utc)
+    alert = sample_alert(name, now)
+    async with make_client(config.fetch) as client:
+        notifier = build_notifier(cfg, client)
+        if digest:
+            alerts = tuple(Alert(id=i, key=f"{alert.key}-{i}", notifier=name,
+                                 clipping_id=alert.clipping_id, clipping=alert.clipping,
+                                 matches=alert.matches, origin="feed", created_at=now)
+                           for i in range(3))
+            sample = Digest(id=0, key=f"test-digest-{now:%Y%m%dT%H%M%S}-{name}", notifier=name,
+                            alerts=alerts, reason="schedule", created_at=now)
+            await notifier.send_digest(sample)
+            return sample.key
+        await notifier.send(alert)
+    return alert.key
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    config = _config(args)
+    try:
+        key = asyncio.run(_send_test(config, args.name, args.digest))
+    except NotifyError as e:
+        kind = "permanent: fix the notifier" if e.permanent else "transient: would be retried"
+        if args.json:
+            print(json.dumps({"notifier": args.name, "delivered": False, "error": str(e),
+                              "permanent": e.permanent}))
+            return 1
+        raise MonitorError(f"notifier {args.name}: not delivered ({kind}): {e}") from e
+    if args.json:
+        print(json.dumps({"notifier": args.name, "delivered": True, "key": key}))
+    else:
+        print(f"notifier {args.name}: sample {'digest' if args.digest else 'alert'} delivered "
+              f"(key {key})")
+    return 0
+
+
+def register(command: Any) -> None:
+    p = command("alerts", cmd_alerts, "list the alert outbox, newest first: pending, failed and "
+                "sent alerts with their tries and last error", "monitor alerts --failed --json")
+    p.add_argument("--status", choices=STATUSES, help="only alerts with this status")
+    p.add_argument("--pending", action="store_true", help="same as --status pending")
+    p.add_argument("--failed", action="store_true", help="same as --status failed")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N alerts")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    actions = p.add_subparsers(dest="alerts_action", metavar="ACTION")
+    r = command("retry", cmd_retry, "queue failed (or pending) alerts again now, by number or "
+                "key; a sent alert is never sent twice", "monitor alerts retry 42", parent=actions)
+    r.add_argument("ids", nargs="+", metavar="ID", help="alert number or key (see `monitor alerts`)")
+    r.add_argument("--json", action="store_true", help="one JSON object per alert")
+
+    def notify_help(args: argparse.Namespace) -> int:
+        n.print_help()
+        return 2
+
+    n = command("notify", notify_help, "notifier tools: `monitor notify test NAME`",
+                "monitor notify test webhook")
+    tools = n.add_subparsers(dest="notify_action", metavar="ACTION")
+    t = command("test", cmd_notify_test, "send a sample alert through one notifier (enabled or "
+                "not) and report the result; nothing is stored", "monitor notify test email",
+                parent=tools)
+    t.add_argument("name", metavar="NAME", help="the notifier's name in the configuration")
+    t.add_argument("--digest", action="store_true", help="send a sample digest of three alerts")
+    t.add_argument("--json", action="store_true", help="print the result as one JSON object")

@@ -1,0 +1,223 @@
+"""`monitor feeds ...` (issue 5): list the feeds and their health, add one (with discovery),
+import and export OPML, enable and disable. Registered through cli.COMMAND_MODULES."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from monitor.config import Config, load_config, parse_duration
+from monitor.pipeline.discover import Discovered, discover
+from monitor.errors import MonitorError
+from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
+from monitor.fetch.client import make_client
+from monitor.parse.opml import OpmlFeed, parse_opml, render_opml
+from monitor.decide.schedule import health
+from monitor.store.database import Store
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.isoformat(timespec="seconds") if when else None
+
+
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0 or seconds >= 10 * size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def feed_record(info: FeedInfo, row: dict[str, Any] | None, config: Config,
+                now: dt.datetime) -> dict[str, Any]:
+    """One feed as `monitor feeds --json` prints it."""
+    state = info.state
+    status, reason = health(state, enabled=info.enabled, now=now)
+    if status in ("error", "blocked") and row:
+        reason = row.get("last_error") or ""
+    return {
+        "name": info.feed.name, "url": info.feed.url, "origin": info.origin,
+        "enabled": info.enabled, "status": status, "reason": reason,
+        "interval": interval_of(info.feed, config),
+        "current_interval": state.interval if state and state.interval else None,
+        "last_poll": row.get("last_checked") if row else None,
+        "last_status": row.get("last_status") if row else None,
+        "last_error": row.get("last_error") if row else None,
+        "errors": state.error_count if state else 0,
+        "next_poll": _iso(state.next_check) if state and info.active else None,
+        "moved_to": state.moved_to if state else None,
+        "title": row.get("title") if row else None,
+    }
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    config = _config(args)
+    store = Store(config.database)
+    try:
+        rows = store.feed_rows()
+        now = _now()
+        records = [feed_record(info, rows.get(info.feed.url), config, now)
+                   for info in feed_set(config, store)]
+    finally:
+        store.close()
+    if args.json:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+        return 0
+    print(f"{'STATUS':9} {'ON':3} {'INTERVAL':8} {'LAST POLL':20} {'LAST':12} {'ERR':>3} "
+          f"{'NEXT POLL':20} NAME / URL")
+    for r in records:
+        shown_interval = _duration(r["current_interval"] or r["interval"])
+        print(f"{r['status']:9} {'yes' if r['enabled'] else 'no':3} {shown_interval:8} "
+              f"{(r['last_poll'] or '-')[:19]:20} {(r['last_status'] or '-'):12} {r['errors']:>3} "
+              f"{(r['next_poll'] or '-')[:19]:20} {r['name'] or r['title'] or ''} <{r['url']}>")
+        if r["reason"]:
+            print(f"{'':9} {r['reason']}")
+        if r["moved_to"]:
+            print(f"{'':9} moved permanently to {r['moved_to']}")
+    return 0
+
+
+async def _discover(config: Config, url: str) -> Discovered:
+    async with make_client(config.fetch) as client:
+        return await discover(client, url, config.fetch)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    config = _config(args)
+    interval = None
+    if args.interval:
+        try:
+            interval = parse_duration(args.interval)
+        except ValueError as e:
+            raise MonitorError(f"--interval: {e}") from None
+    found = asyncio.run(_discover(config, args.url))
+    store = Store(config.database)
+    try:
+        existing = find_feed(config, store, found.url)
+        if existing is not None:
+            where = "config.toml" if existing.origin == "config" else "the database"
+            raise MonitorError(f"{found.url} is already followed (in {where})")
+        store.add_feed(found.url, name=args.name or "", interval=interval, now=_now(),
+                       title=found.title)
+    finally:
+        store.close()
+    via = f" (announced by {found.via})" if found.via else ""
+    print(f"added {found.url}{via}: {found.title or 'untitled'}, {found.entries} entries; "
+          "a running daemon polls it within a minute", file=sys.stderr)
+    print(json.dumps({"url": found.url, "title": found.title, "via": found.via,
+                      "entries": found.entries}, ensure_ascii=False))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    config = _config(args)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as e:
+        raise MonitorError(f"{args.file}: {e}") from e
+    feeds = parse_opml(data)
+    added = known = refused = 0
+    store = Store(config.database)
+    try:
+        in_config = {f.url for f in config.feeds}
+        now = _now()
+        for feed in feeds:
+            if not feed.url.startswith(("http://", "https://")):
+                print(f"{args.file}: skipped {feed.url!r}: not an http(s) URL", file=sys.stderr)
+                refused += 1
+            elif feed.url in in_config or not store.add_feed(feed.url, name=feed.title, now=now):
+                known += 1
+            else:
+                added += 1
+    finally:
+        store.close()
+    print(f"{added} feeds imported, {known} already followed, {refused} skipped", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    config = _config(args)
+    store = Store(config.database)
+    try:
+        rows = store.feed_rows()
+        feeds = [OpmlFeed(url=i.feed.url,
+                          title=i.feed.name or (rows.get(i.feed.url) or {}).get("title") or "")
+                 for i in feed_set(config, store)]
+    finally:
+        store.close()
+    text = render_opml(feeds)
+    if args.file and args.file != "-":
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"{len(feeds)} feeds written to {args.file}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
+    config = _config(args)
+    store = Store(config.database)
+    try:
+        info = find_feed(config, store, args.url)
+        if info is None:
+            raise MonitorError(f"no feed {args.url!r} (see `monitor feeds`)")
+        if info.origin == "config" and not enabled:
+            raise MonitorError(f"{args.url} is defined in {config.path}: set enabled = false "
+                               "in its [[feeds]] table there")
+        if info.origin == "config" and not info.enabled:
+            raise MonitorError(f"{args.url} is disabled in {config.path}: set enabled = true "
+                               "in its [[feeds]] table there")
+        store.set_feed_enabled(args.url, enabled)
+    finally:
+        store.close()
+    print(f"{args.url}: {'enabled' if enabled else 'disabled'}; a running daemon follows "
+          "within a minute", file=sys.stderr)
+    return 0
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    return _set_enabled(args, True)
+
+
+def cmd_disable(args: argparse.Namespace) -> int:
+    return _set_enabled(args, False)
+
+
+def register(command: Any) -> None:
+    p = command("feeds", cmd_feeds, "list the feeds (config.toml and added by command) with their "
+                "health: status (ok, new, error, blocked, silent, disabled), interval, last and "
+                "next poll, consecutive errors", "monitor feeds --json")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    sub = p.add_subparsers(dest="feeds_action", metavar="ACTION")
+    a = command("add", cmd_add, "follow a feed; a site's page is enough, its feed is found "
+                'through <link rel="alternate">', "monitor feeds add https://torrentfreak.com/",
+                parent=sub)
+    a.add_argument("url", metavar="URL")
+    a.add_argument("--name", help="shown in listings (default: the feed's title)")
+    a.add_argument("--interval", help='this feed\'s poll interval, such as "30m"')
+    i = command("import", cmd_import, "follow every feed of an OPML file (as feed readers export)",
+                "monitor feeds import subscriptions.opml", parent=sub)
+    i.add_argument("file", metavar="FILE.opml")
+    e = command("export", cmd_export, "write every feed as OPML 2.0 (to stdout, or FILE)",
+                "monitor feeds export feeds.opml", parent=sub)
+    e.add_argument("file", metavar="FILE", nargs="?")
+    for name, func, what in (("enable", cmd_enable, "poll a feed again (also clears a disable "
+                              "the monitor decided, such as after a 410 Gone)"),
+                             ("disable", cmd_disable, "stop polling a feed added by command")):
+        x = command(name, func, what, f"monitor feeds {name} https://example.org/feed/", parent=sub)
+        x.add_argument("url", metavar="URL")

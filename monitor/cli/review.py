@@ -1,0 +1,137 @@
+"""Commands to review the catch (issue 6): `monitor search`, `monitor mark`, `monitor stats`,
+`monitor evidence ID DIR`, `monitor serve`. Registered through cli.COMMAND_MODULES; each reads
+the store, calls one function and prints (JSON lines on stdout with --json, notes on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from monitor.store import evidence
+from monitor.store import marks as feedback
+from monitor.config import Config, load_config
+from monitor.store.search import SORTS, search, since_cutoff
+from monitor.store.stats import format_stats, stats
+from monitor.store.database import Store
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    store = Store(_config(args).database)
+    try:
+        since = since_cutoff(args.since, _now()) if args.since else None
+        hits = search(store, args.query, flagged=args.flagged, since=since, source=args.source,
+                      rule=args.rule, sort=args.sort, limit=args.limit)
+    finally:
+        store.close()
+    for hit in hits:
+        if args.json:
+            print(json.dumps(hit.as_json(), ensure_ascii=False))
+        else:
+            mark = "*" if hit.flagged else " "
+            print(f"{mark} {hit.id}  {hit.date or '':10}  {hit.source[:20]:20}  {hit.title}")
+            print(f"    {hit.snippet}")
+    print(f"{len(hits)} clippings found", file=sys.stderr)
+    return 0
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    store = Store(_config(args).database)
+    try:
+        row = feedback.mark(store, args.id, args.label, args.note or "", now=_now())
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(f"{args.id}: marked {args.label}" + (f" ({args.note})" if args.note else ""))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    store = Store(_config(args).database)
+    try:
+        figures = stats(store, days=args.days)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False))
+    else:
+        print(format_stats(figures))
+    return 0
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    store = Store(_config(args).database)
+    try:
+        manifest = evidence.write_case_file(store, args.id, Path(args.dir))
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False))
+    else:
+        pages = sum(f["kind"] == "page" for f in manifest["files"])
+        state = manifest["page_state"] or "not re-checked"
+        print(f"{args.id}: the clipping, {pages} version{'s' if pages != 1 else ''} of its page "
+              f"({state}) and manifest.json written to {args.dir}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from monitor.review.site import serve
+
+    serve(_config(args).database, host=args.host, port=args.port)
+    return 0
+
+
+def register(command: Any) -> None:
+    p = command("search", cmd_search, "full-text search of the stored clippings (title, body, "
+                "source, tags), best first, with the matched words marked « »",
+                'monitor search \'"pirate IPTV" AND (raid OR arrest*)\' --flagged --since 7d')
+    p.add_argument("query", metavar="QUERY", help="SQLite FTS5 syntax: words, \"a phrase\", "
+                   "prefix*, AND/OR/NOT, NEAR(a b, 5), title:word")
+    p.add_argument("--flagged", action="store_true", help="only clippings a rule flagged")
+    p.add_argument("--since", metavar="WHEN", help="published since: 7d, 12h, or 2026-11-01")
+    p.add_argument("--source", metavar="NAME", help="only this source (any case)")
+    p.add_argument("--rule", metavar="NAME", help="only clippings this rule flagged")
+    p.add_argument("--sort", choices=SORTS, default="best", help="best first (default) or newest")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = command("mark", cmd_mark, "record whether a clipping was relevant (feedback for the "
+                "rules: `monitor rules eval --feedback`)",
+                "monitor mark 34fcc89c45c3ecef irrelevant --note 'a study, not an action'")
+    p.add_argument("id", help="the clipping's id (see `monitor list`)")
+    p.add_argument("label", choices=feedback.LABELS)
+    p.add_argument("--note", metavar="TEXT", help="why")
+    p.add_argument("--json", action="store_true", help="print the mark as one JSON object")
+
+    p = command("stats", cmd_stats, "clippings per day, source and rule, the flagged rate, "
+                "feeds with errors, alerts sent, pending and failed", "monitor stats --json")
+    p.add_argument("--days", type=int, default=14, metavar="N", help="days listed (default 14)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+
+    p = command("evidence", cmd_evidence, "write a case file: the clipping, every version of "
+                "its page kept, and manifest.json with SHA-256 hashes and fetch times",
+                "monitor evidence 34fcc89c45c3ecef case-2026-041/")
+    p.add_argument("id", help="the clipping's id (see `monitor list`)")
+    p.add_argument("dir", metavar="DIR", help="folder to write (created if needed)")
+    p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
+
+    p = command("serve", cmd_serve, "the review site: the database read-only in Datasette, "
+                "with search, facets and canned queries (needs `pip install 'monitor[web]'`)",
+                "monitor serve --port 8001")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8001, help="port (default 8001)")

@@ -1,0 +1,176 @@
+"""Backtests of the rules (``monitor rules eval``): labelled items -> EvalReport (issue 3).
+
+Pure: items are dicts with ``text`` and ``label`` (1 = enforcement story) and optionally
+``title``, ``lang``, ``url``, ``id``, ``borderline``. An item is flagged when any enabled rule
+fires. Borderline items are reported apart and left out of the headline figures.
+A ratio with nothing to count (precision with no flagged item, recall with no positive
+item) is ``None``, printed "n/a".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from monitor.match.matcher import Matcher
+from monitor.models import Document
+
+MAX_TITLE = 300  # a "first line" longer than this is a paragraph, not a headline
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One evaluated item: how it was labelled and what the rules did."""
+
+    id: str
+    lang: str
+    label: int
+    flagged: bool
+    borderline: bool
+    rules: tuple[str, ...]
+    first_words: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        if p is None or r is None:
+            return None
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def add(self, item: Item) -> Counts:
+        key = ("tp" if item.flagged else "fn") if item.label else ("fp" if item.flagged else "tn")
+        return replace(self, **{key: getattr(self, key) + 1})
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    overall: Counts
+    by_lang: dict[str, Counts]
+    items: tuple[Item, ...]  # every item, in input order
+    borderline: Counts  # the borderline items, counted apart
+
+    @property
+    def false_positives(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if not i.borderline and i.flagged and not i.label)
+
+    @property
+    def false_negatives(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if not i.borderline and not i.flagged and i.label)
+
+    @property
+    def borderline_items(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.borderline)
+
+
+def to_document(item: dict[str, Any]) -> Document:
+    """The Document an item stands for: without a title, its first line is the title."""
+    text = str(item.get("text") or "")
+    title = item.get("title")
+    if title is None:
+        stripped = text.lstrip()
+        head, _, rest = stripped.partition("\n")
+        if len(head) <= MAX_TITLE:
+            title, text = head.strip(), rest
+        else:
+            title = ""
+    return Document(title=str(title), body=text, lang=str(item.get("lang") or ""),
+                    url=str(item.get("url") or ""))
+
+
+def _first_words(item: dict[str, Any], n: int = 12) -> str:
+    text = " ".join(str(item.get("title") or "").split() + str(item.get("text") or "").split())
+    ws = text.split()
+    return " ".join(ws[:n]) + (" ..." if len(ws) > n else "")
+
+
+def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]]) -> EvalReport:
+    """Run every enabled rule on every item and count hits and misses."""
+    results = []
+    overall, border = Counts(), Counts()
+    by_lang: dict[str, Counts] = {}
+    for number, raw in enumerate(items, 1):
+        matches = matcher.find_matches(to_document(raw))
+        item = Item(id=str(raw.get("id") or number), lang=str(raw.get("lang") or "und"),
+                    label=1 if raw.get("label") in (1, True, "1") else 0,
+                    flagged=bool(matches), borderline=bool(raw.get("borderline")),
+                    rules=tuple(m.rule for m in matches), first_words=_first_words(raw))
+        results.append(item)
+        if item.borderline:
+            border = border.add(item)
+        else:
+            overall = overall.add(item)
+            by_lang[item.lang] = by_lang.get(item.lang, Counts()).add(item)
+    return EvalReport(overall, dict(sorted(by_lang.items())), tuple(results), border)
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def _figures(c: Counts) -> dict[str, Any]:
+    return {"n": c.n, "precision": _round(c.precision), "recall": _round(c.recall),
+            "f1": _round(c.f1)}
+
+
+def report_to_json(report: EvalReport) -> dict[str, Any]:
+    """The ``--json`` object: headline figures, per language, the misses; borderline apart."""
+    return {
+        **_figures(report.overall),
+        "by_lang": {lang: _figures(c) for lang, c in report.by_lang.items()},
+        "false_positives": [i.id for i in report.false_positives],
+        "false_negatives": [i.id for i in report.false_negatives],
+        "borderline": {**_figures(report.borderline),
+                       "false_positives": [i.id for i in report.borderline_items
+                                           if i.flagged and not i.label],
+                       "false_negatives": [i.id for i in report.borderline_items
+                                           if not i.flagged and i.label]},
+    }
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def format_report(report: EvalReport) -> str:
+    """The report for people: a table of figures, then the misses with their first words."""
+    def row(name: str, c: Counts) -> str:
+        return (f"{name:<12}{c.n:>5}{c.tp:>5}{c.fp:>5}{c.fn:>5}  {_fmt(c.precision):>9}"
+                f"  {_fmt(c.recall):>9}  {_fmt(c.f1):>9}")
+
+    lines = [f"{'':<12}{'n':>5}{'tp':>5}{'fp':>5}{'fn':>5}  {'precision':>9}  {'recall':>9}"
+             f"  {'f1':>9}", row("overall", report.overall)]
+    lines += [row("  " + lang, c) for lang, c in report.by_lang.items()]
+    lines.append(row("borderline", report.borderline) + "  (not in the figures above)")
+
+    def listing(title: str, items: tuple[Item, ...]) -> None:
+        lines.append("")
+        lines.append(f"{title} ({len(items)})" + (":" if items else ""))
+        lines.extend(f"  {i.id:<10} {i.lang:<4} {','.join(i.rules) or '-':<20} {i.first_words}"
+                     for i in items)
+
+    listing("False positives", report.false_positives)
+    listing("False negatives", report.false_negatives)
+    listing("Borderline misses", tuple(i for i in report.borderline_items
+                                       if i.flagged != bool(i.label)))
+    return "\n".join(lines)

@@ -1,0 +1,347 @@
+"""match stage: [[rules]], [terms] and [entities] -> a compiled Matcher -> [Match] (issue 3).
+
+Pure. Everything is compiled once: every term of every rule, list and entity becomes a key
+of one Aho-Corasick automaton (pyahocorasick, imported here only); a document is folded,
+scanned once per field, and only the rules whose terms were hit are evaluated. The rule
+language itself lives in ``monitor.rules`` (README: "Rules").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+
+from monitor.config import Config
+from monitor.errors import ConfigError, RuleError
+from monitor.parse.language import guess_language
+from monitor.models import Document, Match, MatchedTerm, RuleConfig
+from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
+from monitor.match.terms import TermTable
+from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
+from monitor.match.tree import (TEXT, CNode, CTerms, Hits, Leaf, Trace, all_ids, compile_tree,
+                                leaves, positive_ids)
+
+__all__ = ["Clause", "Explanation", "Matcher", "compile_rules", "format_query", "parse_query"]
+
+EVENT_PREFIX = "event-"  # [terms] event-takedown = [...] gives the event tag "takedown"
+MAX_HITS = 100  # occurrences kept per term and field: bounds the work on pathological input
+MAX_TERMS_SHOWN = 100  # matched terms stored per match
+
+
+def document(title: str, body: str, source: str = "", url: str = "",
+             lang: str | None = None) -> Document:
+    """The matcher's view of a story, its ``lang`` guessed from the text (rules' ``lang:``)
+    unless given."""
+    return Document(title=title, body=body, source=source, url=url,
+                    lang=guess_language(f"{title}\n{body}") if lang is None else lang)
+
+
+def weight(field: str, start: int) -> float:
+    """What one hit is worth: the title most, then the lead, then the rest of the body."""
+    if field == "title":
+        return 3.0
+    if field != "body":
+        return 1.0
+    return 1.0 if start < 100 else 0.5 if start < 500 else 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One clause of a rule on one document: its text, whether it held, the terms behind it."""
+
+    query: str
+    matched: bool
+    terms: tuple[MatchedTerm, ...]
+    clauses: tuple[Clause, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a rule fired or not on a document (``monitor explain``); ``dataclasses.asdict``-able."""
+
+    rule: str
+    query: str
+    enabled: bool
+    fired: bool  # enabled, query true and score >= min_score
+    score: float
+    min_score: float
+    tags: tuple[str, ...]
+    clause: Clause
+
+
+class _Scan:
+    """One document, folded and scanned: its fields and the hits of every term in them."""
+
+    __slots__ = ("fields", "hits", "shift", "named")
+
+    def __init__(self, fields: dict[str, FieldText], hits: Hits) -> None:
+        self.fields, self.hits = fields, hits
+        # "text" is the title then the body, the body shifted past the title and one gap word
+        self.shift = fields["title"].n_words + 1
+        text: dict[int, list[tuple[int, int]]] = {}
+        for tid, spans in hits["title"].items():
+            text[tid] = list(spans)
+        for tid, spans in hits["body"].items():
+            text.setdefault(tid, []).extend((s + self.shift, e + self.shift) for s, e in spans)
+        hits[TEXT] = text
+        self.named: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # events, entities
+
+    def place(self, leaf: Leaf) -> Leaf:
+        """A hit of "text" as a hit of the title or of the body."""
+        tid, field, s, e = leaf
+        if field != TEXT:
+            return leaf
+        return (tid, "title", s, e) if s < self.shift else (tid, "body", s - self.shift,
+                                                            e - self.shift)
+
+    def term(self, leaf: Leaf) -> MatchedTerm:
+        tid, field, s, e = self.place(leaf)
+        ft = self.fields[field]
+        start, end = ft.span(s)[0], ft.span(e - 1)[1]
+        return MatchedTerm(ft.text[start:end], field, start, end)
+
+    def terms(self, found: tuple[Leaf, ...]) -> tuple[MatchedTerm, ...]:
+        """The matched terms behind ``found``: title first, in order, at most MAX_TERMS_SHOWN."""
+        placed = sorted({self.place(leaf) for leaf in found},
+                        key=lambda t: (t[1] != "title", t[1], t[2], t[3], t[0]))
+        return tuple(dict.fromkeys(self.term(leaf) for leaf in placed[:MAX_TERMS_SHOWN]))
+
+    def score(self, found: tuple[Leaf, ...]) -> float:
+        """The sum, over distinct terms, of each term's best placement (see ``weight``)."""
+        best: dict[int, float] = {}
+        for leaf in found:
+            tid, field, start, _ = self.place(leaf)
+            best[tid] = max(best.get(tid, 0.0), weight(field, start))
+        return round(sum(best.values()), 3)
+
+
+class Matcher:
+    """Compiled rules; ``find_matches``, ``find_entities`` and ``explain`` on any Document."""
+
+    def __init__(self, rules: tuple[tuple[RuleConfig, CNode], ...],
+                 keys: dict[str, tuple[int, int, bool, tuple[int, ...]]],
+                 entities: tuple[tuple[str, frozenset[int]], ...],
+                 events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...]) -> None:
+        self.rules = tuple(r for r, _ in rules)
+        self._rules = rules
+        self._named = (events, entities)
+        # term id -> the events (0) and entities (1) it names: found from the hits alone
+        self._named_index: dict[int, list[tuple[int, int]]] = {}
+        for kind, group in enumerate(self._named):
+            for i, (_, ids) in enumerate(group):
+                for tid in ids:
+                    self._named_index.setdefault(tid, []).append((kind, i))
+        self._fields = fields
+        self._keys = keys
+        self._automaton: ahocorasick.Automaton | None = None
+        if keys:
+            self._automaton = ahocorasick.Automaton()
+            for key, value in keys.items():
+                self._automaton.add_word(key, value)
+            self._automaton.make_automaton()
+        index: dict[int, list[int]] = {}
+        for i, (rule, tree) in enumerate(rules):
+            if rule.enabled:
+                for tid in all_ids(tree):
+                    index.setdefault(tid, []).append(i)
+        self._index = index
+        self._local = threading.local()  # the last document scanned, per thread
+
+    @property
+    def n_terms(self) -> int:
+        """Distinct terms compiled into the automaton (rules, lists and entities)."""
+        return len(self._keys)
+
+    @property
+    def event_tags(self) -> tuple[str, ...]:
+        return tuple(tag for tag, _ in self._named[0])
+
+    # --- scanning -----------------------------------------------------------------------------
+    def _scan(self, doc: Document) -> _Scan:
+        last = getattr(self._local, "last", None)
+        if last is not None and (last[0] is doc or last[0] == doc):
+            return last[1]  # find_matches then find_entities on one story: one scan
+        fields = {f: FieldText(getattr(doc, f) or "") for f in self._fields}
+        hits = {f: self._scan_field(ft) for f, ft in fields.items()}
+        scan = _Scan(fields, hits)
+        self._local.last = (doc, scan)
+        return scan
+
+    def _scan_field(self, ft: FieldText) -> dict[int, list[tuple[int, int]]]:
+        out: dict[int, list[tuple[int, int]]] = {}
+        if self._automaton is None or not ft.n_words:
+            return out
+        compact = ft.compact
+        count = compact.count
+        pos = spaces = 0
+        for end, (keylen, n, arabic, tids) in self._automaton.iter(compact):
+            spaces += count(" ", pos, end)  # spaces before `end`: the word index, plus one
+            pos = end
+            if arabic:
+                start = end - keylen + 1
+                if compact[start - 1] != " ":  # a prefixed Arabic word: al-, wa-, bi-...
+                    window = compact[max(0, start - MAX_CLITIC - 1):start]
+                    cut = window.rfind(" ")
+                    if cut < 0 or window[cut + 1:] not in ARABIC_CLITICS:
+                        continue
+            span = (spaces - n, spaces)
+            for tid in tids:
+                found = out.get(tid)
+                if found is None:
+                    out[tid] = [span]
+                elif len(found) < MAX_HITS:
+                    found.append(span)
+        return out
+
+    # --- the API --------------------------------------------------------------------------------
+    def find_matches(self, doc: Document) -> list[Match]:
+        """The enabled rules that fire on ``doc`` with ``score >= min_score``, in config order."""
+        scan = self._scan(doc)
+        candidates = sorted({i for found in scan.hits.values() for tid in found
+                             for i in self._index.get(tid, ())})
+        out = []
+        tags: tuple[str, ...] | None = None
+        for i in candidates:
+            rule, tree = self._rules[i]
+            occs = tree.ev(scan.hits)
+            if occs is None:
+                continue
+            found = leaves(occs)
+            score = scan.score(found)
+            if score < rule.min_score:
+                continue
+            if tags is None:
+                tags = self._found(scan)[0]
+            out.append(Match(rule.name, score, scan.terms(found), _merge(tags, rule.tags)))
+        return out
+
+    def find_entities(self, doc: Document) -> tuple[str, ...]:
+        """Canonical names of the entities named in the title or body, by first appearance."""
+        return self._found(self._scan(doc))[1]
+
+    def find_events(self, doc: Document) -> tuple[str, ...]:
+        """Event tags (takedown, raid, ...) whose terms appear in ``doc``, by first appearance."""
+        return self._found(self._scan(doc))[0]
+
+    def explain(self, doc: Document) -> tuple[Explanation, ...]:
+        """For every rule, enabled or not: the clause tree on ``doc`` and why it fired or not."""
+        scan = self._scan(doc)
+        events = self._found(scan)[0]
+        out = []
+        for rule, tree in self._rules:
+            trace = tree.trace(scan.hits)
+            score = scan.score(trace.leaves) if trace.matched else 0.0
+            fired = rule.enabled and trace.matched and score >= rule.min_score
+            out.append(Explanation(rule.name, rule.query, rule.enabled, fired, score,
+                                   rule.min_score, _merge(events, rule.tags) if fired else (),
+                                   _clause(trace, scan)))
+        return tuple(out)
+
+    def _found(self, scan: _Scan) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Event tags and entity names in the title or body, each by first appearance."""
+        if scan.named is None:
+            first: tuple[dict[int, int], dict[int, int]] = ({}, {})
+            for tid, spans in scan.hits[TEXT].items():
+                for kind, i in self._named_index.get(tid, ()):
+                    where = min(s for s, _ in spans)
+                    if where < first[kind].get(i, where + 1):
+                        first[kind][i] = where
+            events, entities = (tuple(group[i][0] for i in sorted(found, key=found.__getitem__))
+                                for group, found in zip(self._named, first))
+            scan.named = (events, entities)
+        return scan.named
+
+
+def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(first + tuple(then)))
+
+
+def _clause(trace: Trace, scan: _Scan) -> Clause:
+    return Clause(trace.query, trace.matched, scan.terms(trace.leaves),
+                  tuple(_clause(c, scan) for c in trace.children))
+
+
+# --- compiling ------------------------------------------------------------------------------------
+def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]],
+                  entities: Mapping[str, Sequence[str]]) -> Matcher:
+    """Compile every rule, term list and entity once. ``RuleError`` names what is wrong."""
+    comp = TermTable()
+    lists: dict[str, frozenset[int]] = {}
+    for name, entries in terms.items():
+        where = f'term list "{name}"'
+        if isinstance(entries, str) or not entries:
+            raise RuleError(f"{where}: expected a non-empty list of terms", rule=name)
+        lists[name] = frozenset(comp.entry(str(e), name, where) for e in entries)
+    events = tuple((name[len(EVENT_PREFIX):], ids) for name, ids in lists.items()
+                   if name.startswith(EVENT_PREFIX))
+    ents = []
+    for name, aliases in entities.items():
+        where = f'entity "{name}"'
+        if isinstance(aliases, str):
+            raise RuleError(f"{where}: expected a list of aliases", rule=name)
+        ents.append((name, frozenset(comp.entry(str(a), name, where) for a in (name, *aliases))))
+
+    compiled = []
+    used_fields = {"title", "body"}
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name in seen:
+            raise RuleError(f'rule "{rule.name}": a second rule has this name', rule=rule.name)
+        seen.add(rule.name)
+        where = f'rule "{rule.name}"'
+
+        def term(node: Term, rule: RuleConfig = rule) -> int:
+            return comp.term(node.text, node.prefix, rule.name, f'rule "{rule.name}"', node.pos)
+
+        def named(node: ListRef, rule: RuleConfig = rule) -> frozenset[int]:
+            if node.name not in lists:
+                known = ", ".join("$" + n for n in lists) or "none"
+                raise RuleError(f'rule "{rule.name}", position {node.pos}: unknown list '
+                                f"${node.name}: expected one of the [terms] lists ({known})",
+                                rule=rule.name, position=node.pos)
+            return lists[node.name]
+
+        ast: Node = parse_query(rule.query, rule=rule.name)
+        tree = compile_tree(ast, rule.name, term, named)
+        if tree.ev({}) is not None:
+            raise RuleError(f"{where}: matches every document (a lone NOT?): "
+                            "add a term the story must contain", rule=rule.name, position=0)
+        best = 3.0 * len(positive_ids(tree))
+        if rule.min_score > best:
+            raise RuleError(f"{where}: min_score {rule.min_score} can never be reached "
+                            f"(at most {best})", rule=rule.name)
+        used_fields |= _fields(tree)  # disabled rules too: explain() shows them
+        compiled.append((rule, tree))
+    return Matcher(tuple(compiled), comp.automaton_keys(), tuple(ents), events,
+                   tuple(f for f in FIELDS if f in used_fields))
+
+
+def _fields(tree: CNode) -> set[str]:
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, CTerms):
+            out.update(f for f in n.fields if f != TEXT)
+        stack.extend(n.parts())
+    return out
+
+
+def matcher_for(config: Config) -> Matcher:
+    """The configured rules compiled; a RuleError becomes a ConfigError naming the file and key."""
+    try:
+        return compile_rules(config.rules, config.terms, config.entities)
+    except RuleError as e:
+        names = [r.name for r in config.rules]
+        if e.rule in names:
+            key = f"rules[{names.index(e.rule)}].query"
+        elif e.rule in config.terms:
+            key = f"terms.{e.rule}"
+        elif e.rule in config.entities:
+            key = f"entities.{e.rule}"
+        else:
+            key = "rules"
+        raise ConfigError(str(e), path=str(config.path), key=key) from e

@@ -1,0 +1,288 @@
+"""Compiled rule trees: a query AST bound to term ids, evaluated on the hits of one scan.
+
+``hits`` maps a field name ("title", "body", "text" = both, ...) to {term id: [(first word,
+end word), ...]} (word positions, end exclusive). Evaluation returns ``None`` (the clause is false) or the occurrences that
+make it true, each ``(field, start, end, leaves)`` where ``leaves`` are the
+``(term id, field, start, end)`` hits behind it; a true NOT has none.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from monitor.errors import RuleError
+from monitor.match.query import (And, Field, ListRef, Near, Node, Not, NotNear, Or, Term,
+                                 format_query)
+
+Leaf = tuple[int, str, int, int]
+Occ = tuple[str, int, int, tuple[Leaf, ...]]
+Hits = dict[str, dict[int, list[tuple[int, int]]]]
+# Unscoped terms are looked for in "text": the title then the body, read as one passage (the
+# body's first word is two words after the title's last), so "Operators arrested" in a title is
+# near "the pirate site" at the start of the body. title: and body: scope one of them.
+TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """Which clause of a rule fired: the clause's text, whether it held, the hits behind it."""
+
+    query: str
+    matched: bool
+    leaves: tuple[Leaf, ...]
+    children: tuple[Trace, ...]
+
+
+class CNode:
+    __slots__ = ("ast",)
+    ast: Node
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        raise NotImplementedError
+
+    def parts(self) -> tuple[CNode, ...]:
+        return ()
+
+    def trace(self, hits: Hits) -> Trace:
+        occs = self.ev(hits)
+        return Trace(format_query(self.ast), occs is not None, leaves(occs or ()),
+                     tuple(c.trace(hits) for c in self.parts()))
+
+
+class CTerms(CNode):
+    """Any of a set of terms (a word, a phrase, an OR of them, a $list) in some fields."""
+
+    __slots__ = ("ids", "fields")
+
+    def __init__(self, ast: Node, ids: frozenset[int], fields: tuple[str, ...]) -> None:
+        self.ast, self.ids, self.fields = ast, ids, fields
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        out: list[Occ] = []
+        for f in self.fields:
+            found = hits.get(f)
+            if found:
+                for tid in found.keys() & self.ids:
+                    out.extend((f, s, e, ((tid, f, s, e),)) for s, e in found[tid])
+        return out or None
+
+
+class CAnd(CNode):
+    __slots__ = ("children",)
+
+    def __init__(self, ast: Node, children: tuple[CNode, ...]) -> None:
+        self.ast, self.children = ast, children
+
+    def parts(self) -> tuple[CNode, ...]:
+        return self.children
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        out: list[Occ] = []
+        for c in self.children:
+            occs = c.ev(hits)
+            if occs is None:
+                return None
+            out.extend(occs)
+        return out
+
+
+class COr(CAnd):
+    __slots__ = ()
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        out: list[Occ] = []
+        true = False
+        for c in self.children:
+            occs = c.ev(hits)
+            if occs is not None:
+                true = True
+                out.extend(occs)
+        return out if true else None
+
+
+class CNot(CNode):
+    __slots__ = ("child",)
+
+    def __init__(self, ast: Node, child: CNode) -> None:
+        self.ast, self.child = ast, child
+
+    def parts(self) -> tuple[CNode, ...]:
+        return (self.child,)
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        return [] if self.child.ev(hits) is None else None
+
+
+def _gap(a: Occ, b: Occ) -> int:
+    """Words from one span to the other: 0 if they overlap, 1 if adjacent."""
+    if b[1] >= a[2]:
+        return b[1] - a[2] + 1
+    if a[1] >= b[2]:
+        return a[1] - b[2] + 1
+    return 0
+
+
+def _closest(xs: list[Occ], ys: list[Occ], n: int) -> list[tuple[Occ, Occ]]:
+    """For each x, the closest y (same field) within ``n`` words."""
+    pairs = []
+    by_field: dict[str, list[Occ]] = {}
+    for y in ys:
+        by_field.setdefault(y[0], []).append(y)
+    for f, group in by_field.items():
+        group.sort(key=lambda o: o[1])
+        starts = [o[1] for o in group]
+        longest = max(o[2] - o[1] for o in group)
+        for x in xs:
+            if x[0] != f:
+                continue
+            lo = bisect_left(starts, x[1] - n + 1 - longest)
+            hi = bisect_right(starts, x[2] + n - 1)
+            best = min(group[lo:hi], key=lambda y: _gap(x, y), default=None)
+            if best is not None and _gap(x, best) <= n:
+                pairs.append((x, best))
+    return pairs
+
+
+class CNear(CNode):
+    __slots__ = ("left", "right", "n")
+
+    def __init__(self, ast: Node, left: CNode, right: CNode, n: int) -> None:
+        self.ast, self.left, self.right, self.n = ast, left, right, n
+
+    def parts(self) -> tuple[CNode, ...]:
+        return (self.left, self.right)
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        left = self.left.ev(hits)
+        if not left:
+            return None
+        right = self.right.ev(hits)
+        if not right:
+            return None
+        seen = set()
+        out: list[Occ] = []
+        for a, b in _closest(left, right, self.n) + _closest(right, left, self.n):
+            key = (a[1], a[2], b[1], b[2], a[0])
+            if key not in seen and (b[1], b[2], a[1], a[2], a[0]) not in seen:
+                seen.add(key)
+                out.append((a[0], min(a[1], b[1]), max(a[2], b[2]), a[3] + b[3]))
+        return out or None
+
+
+class CNotNear(CNear):
+    """Occurrences of ``left`` with no occurrence of ``right`` within ``n`` words."""
+
+    __slots__ = ()
+
+    def ev(self, hits: Hits) -> list[Occ] | None:
+        left = self.left.ev(hits)
+        if not left:
+            return None
+        right = self.right.ev(hits) or []
+        near = {id(x) for x, _ in _closest(left, right, self.n)} if right else set()
+        kept = [x for x in left if id(x) not in near]
+        return kept or None
+
+
+def leaves(occs: list[Occ] | tuple[Occ, ...]) -> tuple[Leaf, ...]:
+    """The distinct term hits behind some occurrences, in document order."""
+    found = {leaf for occ in occs for leaf in occ[3]}
+    return tuple(sorted(found, key=lambda t: (t[1], t[2], t[3], t[0])))
+
+
+# --- compiling an AST -------------------------------------------------------------------------
+def compile_tree(node: Node, rule: str, term: Callable[[Term], int],
+                 named: Callable[[ListRef], frozenset[int]], scope: str | None = None) -> CNode:
+    """Bind ``node`` to term ids (``term``, ``named`` raise RuleError for bad terms and lists)."""
+    fields = (scope,) if scope else (TEXT,)
+
+    def fail(msg: str, at: Node) -> RuleError:
+        return RuleError(f'rule "{rule}", position {at.pos}: {msg}', rule=rule, position=at.pos)
+
+    def again(child: Node, new_scope: str | None = scope) -> CNode:
+        return compile_tree(child, rule, term, named, new_scope)
+
+    if isinstance(node, Term):
+        return CTerms(node, frozenset((term(node),)), fields)
+    if isinstance(node, ListRef):
+        return CTerms(node, named(node), fields)
+    if isinstance(node, Field):
+        if scope and scope != node.name:
+            raise fail(f"'{node.name}:' inside '{scope}:' can never match", node)
+        return again(node.child, node.name)
+    if isinstance(node, Not):
+        return CNot(node, again(node.child))
+    if isinstance(node, And):
+        for c in node.children:
+            if isinstance(c, Not) and c.child in node.children:
+                raise fail(f"'{format_query(c.child)} AND NOT {format_query(c.child)}' "
+                           "can never match", node)
+        return CAnd(node, tuple(again(c) for c in node.children))
+    if isinstance(node, Or):
+        compiled = [again(c) for c in node.children]
+        plain = [c for c in compiled if isinstance(c, CTerms) and c.fields == fields]
+        rest = [c for c in compiled if not (isinstance(c, CTerms) and c.fields == fields)]
+        if len(plain) > 1:  # one set lookup instead of one per term, however many terms
+            merged = CTerms(Or(tuple(c.ast for c in plain), node.pos),
+                            frozenset().union(*(c.ids for c in plain)), fields)
+            if not rest:
+                return CTerms(node, merged.ids, fields)
+            rest.insert(0, merged)
+        else:
+            rest = compiled
+        return COr(node, tuple(rest))
+    if isinstance(node, (Near, NotNear)):
+        parts = []
+        for side in (node.left, node.right):
+            bad = _not_spanning(side)
+            if bad is not None:
+                raise fail("NEAR/n joins words, phrases, lists, OR and NEAR groups; "
+                           f"not {type(bad).__name__.upper()} (in {format_query(bad)})", node)
+            parts.append(again(side))
+        return (CNear if isinstance(node, Near) else CNotNear)(node, parts[0], parts[1],
+                                                               node.distance)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _not_spanning(node: Node) -> Node | None:
+    """The first AND or NOT inside a NEAR operand (they have no position), else None."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (And, Not)):
+            return n
+        if isinstance(n, Field):
+            stack.append(n.child)
+        elif isinstance(n, Or):
+            stack.extend(n.children)
+        elif isinstance(n, (Near, NotNear)):
+            stack.extend((n.left, n.right))
+    return None
+
+
+def all_ids(node: CNode) -> set[int]:
+    """Every term id a compiled tree looks at (iterative)."""
+    out: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, CTerms):
+            out |= n.ids
+        stack.extend(n.parts())
+    return out
+
+
+def positive_ids(node: CNode, negated: bool = False) -> set[int]:
+    """Term ids that can count towards a score (not under a NOT)."""
+    if isinstance(node, CTerms):
+        return set() if negated else set(node.ids)
+    if isinstance(node, CNot):
+        return positive_ids(node.child, not negated)
+    if isinstance(node, CNotNear):
+        return positive_ids(node.left, negated)
+    out: set[int] = set()
+    for c in node.parts():
+        out |= positive_ids(c, negated)
+    return out

@@ -1,0 +1,231 @@
+"""Feed stage: the only module importing feedparser.
+
+Response bytes + headers -> FeedMeta and a list of Entry records (pure; no network:
+feedparser is only ever handed bytes).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+import feedparser
+
+from monitor.errors import ParseError
+from monitor.models import Entry, FeedMeta
+from monitor.decide.schedule import ttl_seconds, update_period_seconds
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _when(entry: Any) -> dt.datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            try:
+                return dt.datetime.fromtimestamp(calendar.timegm(parsed), tz=dt.timezone.utc)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _author(entry: Any) -> str:
+    if entry.get("author"):
+        return _text(entry.get("author"))
+    names = [_text(a.get("name")) for a in entry.get("authors") or [] if isinstance(a, dict)]
+    return ", ".join(n for n in names if n)
+
+
+def _content(entry: Any) -> str:
+    contents = entry.get("content") or []
+    # The longest content block is the fullest text the feed carries.
+    values = [_text(c.get("value")) for c in contents if isinstance(c, dict)]
+    return max(values, key=len, default="")
+
+
+def synthetic_guid(feed_url: str, title: str, published: dt.datetime | None, text: str) -> str:
+    """A stable identity for an entry that has neither a link nor a guid (issue 5): its feed,
+    title and date, or its feed and text when it has no title. Polling the same feed again
+    gives the same identity, so the entry is not taken for a new story each time."""
+    if title:
+        basis = f"{feed_url}\n{title}\n{published.isoformat() if published else ''}"
+    else:
+        basis = f"{feed_url}\n\n{text}"
+    return "urn:monitor:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _looks_like_json(content: bytes) -> bool:
+    head = content[:64].lstrip(b" \t\r\n")
+    if head.startswith(BOM):
+        head = head[len(BOM):].lstrip(b" \t\r\n")
+    return head[:1] in (b"{", b"[") or head.startswith(b"null")
+
+
+def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedMeta, list[Entry]]:
+    """Parse a feed document. An ill-formed feed with entries yields them, with ``problem`` set;
+    so does a feed with no entries at all. A document that is not a feed raises ParseError."""
+    if _looks_like_json(content):
+        return parse_json_feed(content, url)
+    # feedparser reads the charset from Content-Type; it never fetches when given bytes.
+    parsed = feedparser.parse(content, response_headers=headers or {}, sanitize_html=True)
+    problem = None
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        problem = f"{type(exc).__name__}: {exc}" if exc else "ill-formed feed"
+    raw_entries = parsed.get("entries") or []
+    feed = parsed.get("feed") or {}
+    if not raw_entries and not _is_feed_without_entries(parsed, content):
+        raise ParseError(f"not a feed: {problem or 'no feed format recognised'}"
+                         + _html_hint(content), url=url)
+    meta = FeedMeta(title=_text(feed.get("title")), link=_text(feed.get("link")), problem=problem,
+                    ttl=ttl_seconds(feed.get("ttl")),
+                    update_period=update_period_seconds(feed.get("sy_updateperiod"),
+                                                        feed.get("sy_updatefrequency")))
+    entries = []
+    for raw in raw_entries:
+        link = _text(raw.get("link")) or None
+        guid = _text(raw.get("id")) or None
+        title = _text(raw.get("title"))
+        summary = _text(raw.get("summary"))
+        content_text = _content(raw)
+        published = _when(raw)
+        if not (link or guid):
+            if not (title or summary or content_text):
+                continue  # nothing to identify the story by, nothing to read either
+            guid = synthetic_guid(url, title, published, content_text or summary)
+        entries.append(Entry(
+            feed_url=url,
+            guid=guid,
+            url=link,
+            title=title,
+            summary=summary,
+            content=content_text,
+            author=_author(raw),
+            published=published,
+        ))
+    return meta, entries
+
+
+def _is_feed_without_entries(parsed: Any, content: bytes) -> bool:
+    """A feed with no entries (yet) is a feed: one whose format feedparser recognised, or whose
+    channel has a title, link, description or date (CDF, say), unless the document is HTML."""
+    if _is_html(content):
+        return False
+    if parsed.get("version"):
+        return True
+    feed = parsed.get("feed") or {}
+    return any(_text(feed.get(key)) for key in ("title", "link", "subtitle", "updated"))
+
+
+def _is_html(content: bytes) -> bool:
+    head = content[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
+
+
+def _html_hint(content: bytes) -> str:
+    if _is_html(content):
+        return " (this is an HTML page: `monitor feeds add` finds the feed a page links to)"
+    return ""
+
+
+def _iso_datetime(value: Any) -> dt.datetime | None:
+    """An RFC 3339 date (JSON Feed) in UTC; a date without a zone is taken as UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    try:
+        return when.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _authors(value: Any) -> list[str]:
+    """JSON Feed 1.1 ``authors`` (a list) or 1.0 ``author`` (one object); names only."""
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    return [_text(a.get("name")) for a in value if isinstance(a, dict) and _text(a.get("name"))]
+
+
+def _json_id(value: Any) -> str | None:
+    # 1.1 says a string; 1.0 feeds in the wild use numbers too.
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_json_feed(content: bytes, url: str) -> tuple[FeedMeta, list[Entry]]:
+    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org), which feedparser 6 does not read.
+
+    Lenient like the readers people use: an unknown ``version`` or a field of the wrong type
+    drops that field, not the feed. An entry with no ``url`` and no ``id`` gets a stable
+    identity from its title and date (or its text)."""
+    if content.startswith(BOM):
+        content = content[len(BOM):]
+    try:
+        doc = json.loads(content)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ParseError(f"not a feed: invalid JSON ({e})", url=url) from e
+    if doc is None:  # a JSON feed that is just "null": empty
+        return FeedMeta(title="", link="", problem="the JSON document is null"), []
+    if not isinstance(doc, dict):
+        raise ParseError("not a feed: JSON that is not a JSON Feed object", url=url)
+    version = doc.get("version")
+    items = doc.get("items")
+    if "rss" in doc and "version" not in doc:
+        raise ParseError("not a feed: RSS-in-JSON, not a JSON Feed", url=url)
+    if not isinstance(items, list):
+        if items is None and isinstance(version, str) and "jsonfeed" in version:
+            items = []
+        else:
+            raise ParseError("not a feed: JSON without JSON Feed items", url=url)
+    problem = None
+    if not (isinstance(version, str) and version.rstrip("/").split("/")[-1] in ("1", "1.0", "1.1")):
+        problem = f"unknown JSON Feed version {version!r}; read as 1.1"
+    feed_authors = _authors(doc.get("authors")) or _authors(doc.get("author"))
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        link = _text(item.get("url")) or _text(item.get("external_url")) or None
+        guid = _json_id(item.get("id"))
+        title = _text(item.get("title"))
+        summary = _text(item.get("summary"))
+        content_text = _text(item.get("content_html")) or _text(item.get("content_text"))
+        published = (_iso_datetime(item.get("date_published"))
+                     or _iso_datetime(item.get("date_modified")))
+        if not (link or guid):
+            if not (title or summary or content_text):
+                continue
+            guid = synthetic_guid(url, title, published, content_text or summary)
+        authors = _authors(item.get("authors")) or _authors(item.get("author")) or feed_authors
+        entries.append(Entry(
+            feed_url=url,
+            guid=guid,
+            url=link,
+            title=title,
+            summary=summary,
+            content=content_text,
+            author=", ".join(authors),
+            published=published,
+        ))
+    meta = FeedMeta(title=_text(doc.get("title")), link=_text(doc.get("home_page_url")),
+                    problem=problem)
+    return meta, entries

@@ -1,0 +1,48 @@
+"""The CPU-bound work on one fetched page, run in the extraction worker processes (issue 5):
+the main process runs the event loop and the database alone, so whatever depends on the page
+only is done beside the extraction, on the other cores. Pure: FetchResult -> PageAnalysis.
+
+Besides the article: the clipping's language and grouping signature (monitor.archive stores
+them) and the page compressed with its SHA-256 (monitor.evidence keeps it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from monitor.clipping import make_clipping
+from monitor.store.evidence import compress, sha256
+from monitor.parse.extract import extract_article
+from monitor.fetch.client import page_text
+from monitor.decide.grouping import Signature, signature
+from monitor.parse.language import guess_language
+from monitor.models import Article, FetchResult
+
+# The signature's time is the story's (its publication, else when first seen), which the
+# caller sets: this one stands in for it until then.
+UNSET = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class PageAnalysis:
+    article: Article
+    lang: str  # of the clipping's title and body (monitor.language)
+    signature: Signature  # of the clipping's title and body, ``at`` UNSET
+    compressed: bytes  # the page's bytes, gzip
+    sha256: str  # of the page's bytes
+
+
+def analyse_page(page: FetchResult, title: str) -> PageAnalysis:
+    """The article on ``page`` and the rest of the PageAnalysis; ``title``: the feed's
+    headline, which the clipping takes over the page's own (monitor.pipeline.build_clipping).
+    ExtractError when the page has no usable article."""
+    article = extract_article(page_text(page), page.url)
+    # The clipping's normalised title and body, as monitor.archive would see them.
+    clipping = make_clipping(title=title or article.title, body=article.body)
+    return PageAnalysis(
+        article=article,
+        lang=guess_language(f"{clipping.title}\n{clipping.body}"),
+        signature=signature(clipping.title, clipping.body, UNSET),
+        compressed=compress(page.content),
+        sha256=sha256(page.content),
+    )

@@ -1,0 +1,192 @@
+"""Delivery of the alert outbox (issue 4): per notifier, its digests and its pending alerts.
+
+deliver(notifiers):
+    for each notifier:
+        retry its digests whose backoff has passed (all of them when forced)
+        digest notifier: when the schedule says so, gather what waits into a digest, send it
+        else, more than flood_limit alerts within flood_window: gather them into one digest
+            (at most one per flood_window while the flood lasts; the rest wait for the next)
+        else, send each pending alert whose backoff has passed (each one when forced)
+    a transient failure ends that notifier's pass (its receiver is down: the next alerts wait
+    their turn rather than hammer it); a Retry-After holds for all of its pending alerts, and
+    even a forced pass (`monitor run --once`, a start) honours it.
+
+Each delivery is written to the database right after the receiver accepted it. Only if the
+process dies between the two is it sent again, with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from monitor.service import metrics
+from monitor.store import archive
+from monitor.units import parse_cadence
+from monitor.config import NotifierConfig
+from monitor.errors import NotifyError
+from monitor.models import Alert, Digest
+from monitor.store.database import Store
+
+log = logging.getLogger("monitor")
+
+BACKOFF_FIRST = 30.0  # seconds before the first retry
+BACKOFF_MAX = 3600.0
+JITTER = 0.2  # each backoff is spread over +-20 %, so retries of many alerts do not bunch up
+RETRY_AFTER_MAX = 86400.0
+
+
+class Report(Protocol):
+    """What a delivery pass counts (pipeline.CycleReport)."""
+
+    alerts_sent: int
+    alerts_failed: int
+    errors: list[str]
+
+
+class Sender(Protocol):
+    name: str
+
+    async def send(self, alert: Alert) -> None: ...
+
+    async def send_digest(self, digest: Digest) -> None: ...
+
+
+def retry_delay(attempts: int, retry_after: float | None,
+                rand: Callable[[float, float], float] = random.uniform) -> float:
+    """Seconds until the next try after ``attempts`` failed ones: exponential backoff (30 s
+    doubling to 1 h) with jitter; a receiver's Retry-After wins, as asked (1 s to 1 day)."""
+    if retry_after is not None:
+        return min(max(retry_after, 1.0), RETRY_AFTER_MAX)
+    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts))
+    return base * rand(1.0 - JITTER, 1.0 + JITTER)
+
+
+class Outbox:
+    def __init__(self, store: Store, notifiers: Mapping[str, Sender],
+                 configs: Mapping[str, NotifierConfig], clock: Callable[[], dt.datetime],
+                 update_window: dt.timedelta | None = None) -> None:
+        self.store = store
+        self.notifiers = notifiers
+        self.configs = configs
+        self.clock = clock
+        self.update_window = update_window  # issue 6: story_update_window
+
+    async def deliver(self, report: Any, *, force: bool = False) -> None:
+        for name, notifier in self.notifiers.items():
+            await self._notifier(notifier, self.configs.get(name), report, force)
+        for name, count in self.store.pending_by_notifier().items():
+            if name not in self.notifiers:
+                log.warning("%d alerts for notifier %r kept pending: it is not configured or "
+                            "not enabled", count, name)
+
+    async def _notifier(self, notifier: Sender, cfg: NotifierConfig | None, report: Any,
+                        force: bool) -> None:
+        name = notifier.name
+        now = self.clock()
+        for digest in self.store.due_digests(name, now=now, force=force):
+            if not await self._send_digest(notifier, digest, report):
+                return
+        digest_id, hold = self._gather(name, cfg, now)
+        fresh = self.store.digest(digest_id) if digest_id is not None else None
+        if fresh is not None and not await self._send_digest(notifier, fresh, report):
+            return
+        if hold or (cfg is not None and cfg.digest):
+            return  # a digest notifier, or a flood: nothing goes on its own
+        for alert in self.store.due_alerts(name, now=now, force=force):
+            if not await self._send_alert(notifier, alert, report):
+                return
+
+    def _gather(self, name: str, cfg: NotifierConfig | None,
+                now: dt.datetime) -> tuple[int | None, bool]:
+        """Make a digest of what waits when the schedule or flood control calls for one.
+        Returns its id (or None) and whether the alerts that wait must keep waiting: during a
+        flood, at most one digest per flood_window goes out, and nothing one by one."""
+        if cfg is None or not self.store.waiting_alerts(name):
+            return None, False
+        if cfg.digest:
+            oldest = self.store.oldest_waiting(name)
+            last = self.store.last_digest_at(name)
+            anchor = max(oldest, last) if oldest and last else oldest
+            if anchor is None or not parse_cadence(cfg.digest).is_due(anchor, now):
+                return None, True
+            reason = "schedule"
+        else:
+            since = now - dt.timedelta(seconds=cfg.flood_window)
+            last = self.store.last_digest_at(name)
+            if last is not None and last > since:
+                return None, True  # a flood digest went out within the window: the rest wait
+            # The alerts of the window: those already sent one by one, and those waiting now.
+            if (self.store.sent_alone_since(name, since) + self.store.waiting_alerts(name)
+                    <= cfg.flood_limit):
+                return None, False
+            reason = "flood"
+        count = self.store.waiting_alerts(name)
+        digest_id = self.store.create_digest(name, reason=reason, now=now)
+        if digest_id is not None:
+            log.info("notifier %s: %d alerts gathered into digest %d (%s)", name, count,
+                     digest_id, reason)
+        return digest_id, True
+
+    def _failed(self, name: str, e: NotifyError, attempts: int) -> tuple[dt.datetime,
+                                                                        dt.datetime | None]:
+        now = self.clock()
+        delay = retry_delay(attempts, e.retry_after)
+        until = now + dt.timedelta(seconds=delay) if e.retry_after is not None else None
+        if until is not None:
+            self.store.defer_notifier(name, until)
+        return now + dt.timedelta(seconds=delay), until
+
+    async def _send_alert(self, notifier: Sender, alert: Alert, report: Any) -> bool:
+        """True if the pass may go on with this notifier's next alert."""
+        try:
+            await notifier.send(alert)
+        except NotifyError as e:
+            next_attempt, until = self._failed(notifier.name, e, alert.attempts)
+            self.store.mark_failed_attempt(alert.id, error=str(e), permanent=e.permanent,
+                                           next_attempt=next_attempt, retry_after_until=until)
+            report.alerts_failed += 1
+            metrics.delivered(notifier.name, "failed" if e.permanent else "retry")
+            report.errors.append(f"alert {alert.key}: {e}")
+            log.warning("alert %s via %s: %s%s", alert.key, notifier.name, e,
+                        " (permanent, not retried)" if e.permanent
+                        else f" (retry at {next_attempt:%H:%M:%S})")
+            return e.permanent
+        self.store.mark_sent(alert.id, now=self.clock())
+        # Issue 6: clippings that joined the story while this was being sent go as an update.
+        archive.release_uncovered(self.store, alert, now=self.clock(),
+                                  update_window=self.update_window)
+        report.alerts_sent += 1
+        metrics.delivered(notifier.name, "sent")
+        log.info("alert %s sent via %s", alert.key, notifier.name)
+        return True
+
+    async def _send_digest(self, notifier: Sender, digest: Digest, report: Any) -> bool:
+        try:
+            await notifier.send_digest(digest)
+        except NotifyError as e:
+            next_attempt, until = self._failed(notifier.name, e, digest.attempts)
+            self.store.mark_digest_failed_attempt(digest.id, error=str(e), permanent=e.permanent,
+                                                  next_attempt=next_attempt,
+                                                  retry_after_until=until)
+            report.alerts_failed += len(digest.alerts)
+            metrics.delivered(notifier.name, "failed" if e.permanent else "retry")
+            report.errors.append(f"digest {digest.key}: {e}")
+            log.warning("digest %s (%d alerts) via %s: %s%s", digest.key, len(digest.alerts),
+                        notifier.name, e, " (permanent, not retried)" if e.permanent
+                        else f" (retry at {next_attempt:%H:%M:%S})")
+            return e.permanent
+        self.store.mark_digest_sent(digest.id, now=self.clock())
+        for alert in digest.alerts:  # issue 6, as for an alert sent on its own
+            archive.release_uncovered(self.store, alert, now=self.clock(),
+                                      update_window=self.update_window)
+        report.alerts_sent += len(digest.alerts)
+        metrics.delivered(notifier.name, "sent")
+        if hasattr(report, "digests_sent"):
+            report.digests_sent += 1
+        log.info("digest %s (%d alerts) sent via %s", digest.key, len(digest.alerts),
+                 notifier.name)
+        return True

@@ -1,0 +1,52 @@
+"""Feed discovery (issue 5): a URL -> the feed behind it.
+
+The URL itself when it is a feed; else the feeds its page announces (<link rel="alternate">,
+found by extract.feed_links), tried in order until one parses. Every request goes through
+fetch(), so the private-address guard, the limits and the deadline hold here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import FetchConfig
+from monitor.errors import FeedError, ParseError
+from monitor.parse.extract import feed_links
+from monitor.parse.feeds import parse_feed
+from monitor.fetch.client import fetch, page_text
+
+MAX_CANDIDATES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    url: str  # the feed's URL
+    title: str
+    via: str | None = None  # the page that linked to it, when the URL given was a page
+    entries: int = 0
+
+
+async def discover(client: Any, url: str, cfg: FetchConfig) -> Discovered:
+    """The feed at ``url`` or announced by the page at ``url``; FeedError when there is none."""
+    result = await fetch(client, url, cfg)
+    try:
+        meta, entries = parse_feed(result.content, result.headers, url)
+        return Discovered(url=result.moved_to or url, title=meta.title, entries=len(entries))
+    except ParseError:
+        pass
+    candidates = [c for c in feed_links(page_text(result), result.url) if c != url]
+    problems = []
+    for candidate in candidates[:MAX_CANDIDATES]:
+        try:
+            found = await fetch(client, candidate, cfg)
+            meta, entries = parse_feed(found.content, found.headers, candidate)
+        except FeedError as e:
+            problems.append(f"{candidate}: {e}")
+            continue
+        return Discovered(url=found.moved_to or candidate, title=meta.title, via=url,
+                          entries=len(entries))
+    if problems:
+        raise ParseError(f"no usable feed at {url}: " + "; ".join(problems), url=url)
+    raise ParseError(f"no feed at {url}: it is not a feed and its page announces none "
+                     '(<link rel="alternate" type="application/rss+xml" ...>)', url=url)

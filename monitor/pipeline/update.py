@@ -1,0 +1,463 @@
+"""Orchestration only: one feed's update and the delivery of pending alerts.
+
+update_feed(feed):
+    skip while a server's Retry-After holds
+    re-check the pages of this feed's flagged stories that are due (monitor.evidence, issue 6)
+    fetch conditionally (at its moved URL, if it moved)
+                                   -> failure: record it, back off (schedule.next_check), done
+                                   -> 304, or the same body as last time: record, done
+    parse entries                  -> a broken feed: record the error, back off, done
+    for each entry never seen (canonical URL or guid), a few at a time:
+        fetch its page and extract the article in a worker process
+            (or fall back to the feed's own text: origin "feed")
+        build the clipping, match it, tag it with the entities found
+        on a feed's first poll, a story older than backlog_max_age is backlog: no alert
+    store the new stories STORY_BATCH at a time, several per transaction (as many as fit in
+        WRITE_SLICE: one commit for a usual feed, not one per story), each story whole:
+        story + clipping + matches + alerts, with its story (one per event) and its raw
+        page as evidence (monitor.archive, issue 6); should one fail, the others are
+        stored one by one
+    record the feed's success and its next check (hints, rhythm)
+deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
+    sent, or retried later with backoff, or failed for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.store import archive
+from monitor.store import evidence
+from monitor import clipping as clippings
+from monitor.service import metrics
+from monitor.pipeline.analysis import PageAnalysis, analyse_page
+from monitor.config import Config, FeedConfig
+from monitor.errors import ExtractError, FeedError, FetchError, ParseError
+from monitor.parse.extract import article_from_entry, extract_article
+from monitor.parse.feeds import parse_feed
+from monitor.fetch.client import Limits, fetch, page_text, parse_retry_after
+from monitor.parse.identity import canonical_url, story_key
+from monitor.match.matcher import Matcher, document
+from monitor.models import (Article, Clipping, Entry, FeedState, FetchResult, Match,
+                            PollResult, ScheduleDecision)
+from monitor.decide.schedule import cache_lifetime, next_check, rhythm
+from monitor.notify import Notifier
+from monitor.pipeline.deliver import Outbox, retry_delay  # noqa: F401 (retry_delay: moved, still here)
+from monitor.store.database import Store
+
+log = logging.getLogger("monitor")
+
+ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch + extraction)
+# New stories of a feed stored per transaction (issue 5, speed): one commit for a usual feed,
+# and a feed with thousands of new entries still commits as it goes.
+STORY_BATCH = 20
+WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, then the loop runs
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class CycleReport:
+    feeds_polled: int = 0
+    not_modified: int = 0
+    new_clippings: int = 0
+    flagged: int = 0
+    alerts_sent: int = 0
+    alerts_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    digests_sent: int = 0  # issue 4: alerts_sent counts the alerts inside them too
+    backlog: int = 0  # issue 4: flagged on a feed's first poll but too old to alert
+
+    def summary(self) -> str:
+        extra = ""
+        if self.digests_sent:
+            extra += f" ({self.digests_sent} digests)"
+        text = (f"{self.feeds_polled} feeds polled ({self.not_modified} not modified), "
+                f"{self.new_clippings} new clippings, {self.flagged} flagged, "
+                f"{self.alerts_sent} alerts sent{extra}, {self.alerts_failed} alerts not "
+                f"delivered, {len(self.errors)} errors")
+        if self.backlog:
+            text += f"; {self.backlog} flagged stories were backlog (not alerted)"
+        return text
+
+
+def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title: str,
+                   entities: tuple[str, ...], matches: list[Match]) -> Clipping:
+    """The clipping of a story: the feed's headline and date first, the page's text and metadata."""
+    source = article.sitename or feed.name or feed_title
+    events = [t for m in matches for t in m.tags]
+    return clippings.make_clipping(
+        title=entry.title or article.title,
+        standfirst=article.description,
+        source=source,
+        url=entry.url or "",
+        date=entry.published.date() if entry.published else article.date,
+        author=article.author or entry.author,
+        body=article.body,
+        tags=(*entities, *events, source),
+    )
+
+
+def is_backlog(entry: Entry, article: Article, before: dt.datetime | None) -> bool:
+    """Published before ``before`` (the feed's first poll minus backlog_max_age): the feed's
+    date, else the page's; a story with no date at all is news."""
+    if before is None:
+        return False
+    published = entry.published
+    if published is None and article.date is not None:
+        published = dt.datetime.combine(article.date, dt.time(), tzinfo=dt.timezone.utc)
+    if published is None:
+        return False
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=dt.timezone.utc)
+    return published < before
+
+
+def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dict[str, tuple[str, ...]]:
+    """notifier -> the rules that fired for it. A rule naming no notifier goes to all of them;
+    a notifier takes a rule only when its score reaches the notifier's ``min_score`` (issue 4)."""
+    routes: dict[str, list[str]] = {}
+    targets = {r.name: r.notifiers for r in config.rules}
+    min_scores = {n.name: n.min_score for n in config.notifiers}
+    for m in matches:
+        for notifier in targets.get(m.rule) or sorted(enabled):
+            if notifier in enabled and m.score >= min_scores.get(notifier, 0.0):
+                routes.setdefault(notifier, [])
+                if m.rule not in routes[notifier]:
+                    routes[notifier].append(m.rule)
+    return {n: tuple(rules) for n, rules in routes.items()}
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A new story, processed and ready to store (Pipeline._prepare -> Pipeline._write)."""
+    key: str
+    published: dt.datetime | None
+    page: FetchResult | None
+    story: dict[str, Any]  # the keyword arguments of Store.add_story, but ``now``
+    matches: list[Match]
+    backlog: bool
+    backlog_before: dt.datetime | None
+    analysis: PageAnalysis | None = None  # the page's, when the clipping was made from it
+
+
+class Pipeline:
+    def __init__(self, config: Config, store: Store, matcher: Matcher, client: Any,
+                 notifiers: dict[str, Notifier], executor: Executor | None,
+                 clock: Clock = utcnow) -> None:
+        self.config = config
+        self.store = store
+        self.matcher = matcher
+        self.client = client
+        self.notifiers = notifiers
+        self.executor = executor
+        self.clock = clock
+        self._in_flight: set[str] = set()  # stories being processed, across concurrent feeds
+        self.stories = archive.settings_of(config)  # issue 6
+        self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock,
+                             update_window=self.stories.update_window)
+        # issue 5: feeds and pages share one global and one per-host limit
+        self.limits = Limits(config.fetch.concurrency, config.fetch.per_host)
+
+    def use(self, config: Config, matcher: Matcher, notifiers: dict[str, Notifier]) -> None:
+        """Switch to a reloaded configuration (SIGHUP) between two polls."""
+        self.config = config
+        self.matcher = matcher
+        self.notifiers = notifiers
+        self.stories = archive.settings_of(config)
+        self.outbox = Outbox(self.store, notifiers, {n.name: n for n in config.notifiers},
+                             self.clock, update_window=self.stories.update_window)
+
+    async def update_feed(self, feed: FeedConfig, report: CycleReport) -> ScheduleDecision | None:
+        """Poll one feed now, record the outcome and when to poll it next (the decision is
+        returned for the scheduler). None: a server's Retry-After still holds; not polled."""
+        now = self.clock()
+        state = self.store.feed_state(feed.url)
+        if state and state.retry_after_until and state.retry_after_until > now:
+            log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
+            return None
+        report.feeds_polled += 1
+        await self.recheck_pages(feed.url)  # issue 6: whatever the feed answers next
+        # Issue 4: on a feed's first successful poll, old stories are backlog, not news.
+        backlog_before = None
+        if not self.store.polled_before(feed.url):
+            age = feed.backlog_max_age or self.config.backlog_max_age
+            backlog_before = now - dt.timedelta(seconds=age)
+        target = state.moved_to if state and state.moved_to else feed.url
+        started = time.monotonic()
+        try:
+            result = await fetch(self.client, target, self.config.fetch,
+                                 etag=state.etag if state else None,
+                                 last_modified=state.last_modified if state else None,
+                                 limits=self.limits)
+            metrics.fetched("feed", time.monotonic() - started)
+        except FetchError as e:
+            metrics.poll_failed(e)
+            outcome = "blocked" if e.blocked else "error"
+            return self._failed(feed, state, now, report, PollResult(
+                outcome=outcome, status=e.status, error=str(e), retry_after=e.retry_after))
+        lifetime = cache_lifetime(result.headers, now)
+        retry_after = parse_retry_after(result.headers.get("retry-after"))
+        if result.moved_to:
+            log.info("feed %s: moved permanently to %s", feed.url, result.moved_to)
+        digest = hashlib.sha256(result.content).hexdigest() if not result.not_modified else None
+        if result.not_modified or (state and digest == state.body_hash):
+            # 304, or the very body parsed last time: nothing new, nothing to parse
+            decision = self._decide(feed, state, now, PollResult(
+                outcome="not_modified", status=result.status, max_age=lifetime,
+                retry_after=retry_after))
+            self.store.record_poll(feed.url, name=feed.name, now=now, outcome="not_modified",
+                                   decision=decision, http_status=result.status, etag=result.etag,
+                                   last_modified=result.last_modified, moved_to=result.moved_to)
+            report.not_modified += 1
+            metrics.polled("not_modified")
+            log.info("feed %s: not_modified", feed.url)
+            return decision
+        try:
+            meta, entries = parse_feed(result.content, result.headers, feed.url)
+        except ParseError as e:
+            metrics.poll_failed(e)
+            return self._failed(feed, state, now, report, PollResult(
+                outcome="error", status=result.status, error=str(e), max_age=lifetime),
+                moved_to=result.moved_to)
+        if meta.problem:
+            log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
+        limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
+
+        ready: list[_Draft] = []  # prepared, not stored yet
+        outcomes: list[bool | None] = []
+
+        async def one(entry: Entry) -> None:
+            async with limit:
+                draft = await self._prepare(entry, feed, meta.title, backlog_before)
+            if draft is not None:
+                ready.append(draft)
+                if len(ready) >= STORY_BATCH:
+                    batch = ready[:]
+                    ready.clear()
+                    outcomes.extend(await self._write(batch, report))
+
+        try:
+            results = await asyncio.gather(*(one(entry) for entry in entries),
+                                           return_exceptions=True)
+            outcomes.extend(await self._write(ready, report))
+        finally:
+            for draft in ready:  # cut short (cancelled, or a write failed): claims released
+                self._in_flight.discard(draft.key)
+            ready.clear()
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:  # the others were stored first
+            raise failures[0]
+        new = sum(o is not None for o in outcomes)
+        flagged = sum(bool(o) for o in outcomes)
+        report.new_clippings += new
+        report.flagged += flagged
+        gap, newest = rhythm((e.published for e in entries), now)
+        decision = self._decide(feed, state, now, PollResult(
+            outcome="updated", status=result.status, max_age=lifetime, ttl=meta.ttl,
+            update_period=meta.update_period, median_gap=gap, newest_entry=newest,
+            retry_after=retry_after))
+        self.store.record_poll(feed.url, name=feed.name, now=now, outcome="updated",
+                               decision=decision, http_status=result.status, error=meta.problem,
+                               etag=result.etag, last_modified=result.last_modified,
+                               title=meta.title, moved_to=result.moved_to, body_hash=digest,
+                               median_gap=gap, newest_entry=newest)
+        metrics.polled("updated", new=new, flagged=flagged)
+        log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
+        return decision
+
+    def _decide(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
+                poll: PollResult) -> ScheduleDecision:
+        return next_check(state or FeedState(url=feed.url), poll, now,
+                          interval=feed.interval or self.config.interval,
+                          config=self.config.schedule)
+
+    def _failed(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
+                report: CycleReport, poll: PollResult, moved_to: str | None = None) -> ScheduleDecision:
+        decision = self._decide(feed, state, now, poll)
+        self.store.record_poll(feed.url, name=feed.name, now=now, outcome=poll.outcome,
+                               decision=decision, http_status=poll.status, error=poll.error,
+                               moved_to=moved_to)
+        report.errors.append(f"{feed.url}: {poll.error}")
+        if decision.disabled_reason:
+            log.warning("feed %s: disabled: %s", feed.url, decision.disabled_reason)
+        else:
+            log.warning("feed %s: %s: %s (retry at %s)", feed.url, poll.outcome, poll.error,
+                        decision.next_check.isoformat(timespec="seconds") if decision.next_check else "-")
+        return decision
+
+    async def _prepare(self, entry: Entry, feed: FeedConfig, feed_title: str,
+                       backlog_before: dt.datetime | None) -> _Draft | None:
+        """An entry never seen, made into a story ready to store (page fetched and extracted,
+        matched, its alerts routed); None if it was seen before or is being processed. Its key
+        stays claimed (``_in_flight``) until ``_write`` stored it. A story published before
+        ``backlog_before`` is stored and flagged but not alerted."""
+        canonical = canonical_url(entry.url) if entry.url else ""
+        if self.store.is_seen(canonical or None, entry.guid):
+            return None
+        key = story_key(canonical or entry.guid or f"{feed.url}\n{entry.title}")
+        if key in self._in_flight:
+            return None
+        self._in_flight.add(key)
+        try:
+            article, origin, page, analysis = await self._article_page(entry)
+            if entry.published is None:  # issue 5: the page's date, else the time first seen
+                page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
+                             if article.date else None)
+                entry = dataclasses.replace(entry, published=page_date or self.clock())
+            doc = document(entry.title or article.title, article.body,
+                           source=article.sitename or feed.name or feed_title, url=entry.url or "",
+                           lang=analysis.lang if analysis else None)
+            matches = self.matcher.find_matches(doc)
+            entities = self.matcher.find_entities(doc)
+            clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
+            backlog = is_backlog(entry, article, backlog_before)
+            story = dict(
+                clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
+                fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,
+                canonical=canonical or None, published=entry.published, matches=matches,
+                alerts={} if backlog else route_alerts(matches, self.config, set(self.notifiers)),
+                backlog=backlog)
+        except BaseException:
+            self._in_flight.discard(key)
+            raise
+        return _Draft(key, entry.published, page, story, matches, backlog, backlog_before,
+                      analysis)
+
+    async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
+        """Store new stories of a feed (each with its clipping, matches, alerts, story and
+        evidence: monitor.archive), several per transaction: as many as fit in WRITE_SLICE
+        seconds, so cheap stories cost one commit (one fsync) for many, while storing costly
+        ones (a long grouping) still lets the loop run between two, as it must for the
+        timeouts of the requests in flight. Should one story fail, those of its transaction are
+        stored one by one, and the first error is raised once all are done.
+        Returns, per draft, None if it was stored already, else whether it was flagged."""
+        stored: list[bool] = []
+        first_error: BaseException | None = None
+        try:
+            while len(stored) < len(drafts):
+                if stored:
+                    await asyncio.sleep(0)  # the loop's turn between two transactions
+                done, error = self._write_slice(drafts[len(stored):])
+                stored += done
+                first_error = first_error or error
+        finally:
+            for draft in drafts:
+                self._in_flight.discard(draft.key)
+        outcomes = [self._stored(d, ok, report) for d, ok in zip(drafts, stored)]
+        if first_error is not None:
+            raise first_error
+        return outcomes
+
+    def _write_slice(self, drafts: list[_Draft]) -> tuple[list[bool], BaseException | None]:
+        """One transaction, from the first of ``drafts`` on, until WRITE_SLICE is spent: what
+        each story stored came to, and the first error."""
+        started = time.monotonic()
+        stored: list[bool] = []
+        try:
+            with self.store.db.atomic():
+                for draft in drafts:
+                    stored.append(self._record(draft))
+                    if time.monotonic() - started > WRITE_SLICE:
+                        break
+            return stored, None
+        except Exception:  # rolled back: the slice's stories one by one, each on its own
+            tried = drafts[:len(stored) + 1]
+        stored, first_error = [], None
+        for draft in tried:
+            try:
+                stored.append(self._record(draft))
+            except Exception as e:
+                first_error = first_error or e
+                stored.append(False)
+        return stored, first_error
+
+    def _record(self, draft: _Draft) -> bool:
+        return archive.record_story(self.store, self.stories, at=draft.published, page=draft.page,
+                                    analysis=draft.analysis, now=self.clock(), **draft.story)
+
+    def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
+        if not stored:
+            return None
+        title = draft.story["clipping"].title
+        if draft.matches and draft.backlog:
+            log.info("story %s flagged by %s, backlog (published before %s: not alerted): %s",
+                     draft.key, ", ".join(m.rule for m in draft.matches), draft.backlog_before,
+                     title)
+            if report is not None:
+                report.backlog += 1
+        elif draft.matches:
+            log.info("story %s flagged by %s: %s", draft.key,
+                     ", ".join(m.rule for m in draft.matches), title)
+        return bool(draft.matches)
+
+    async def _article_page(self, entry: Entry
+                            ) -> tuple[Article, str, FetchResult | None, PageAnalysis | None]:
+        """The story's article: from its page (extracted and analysed in a worker process) or
+        else from the feed; where it came from; the page fetched (kept as evidence, issue 6),
+        if any; and the page's analysis, when the article is the page's."""
+        page = None
+        if self.config.fetch.fetch_pages and entry.url:
+            try:
+                started = time.monotonic()
+                page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
+                metrics.fetched("page", time.monotonic() - started)
+                loop = asyncio.get_running_loop()
+                analysis = await loop.run_in_executor(self.executor, analyse_page, page,
+                                                      entry.title)
+                return analysis.article, "page", page, analysis
+            except (FeedError, ExtractError) as e:
+                log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
+                metrics.error("page")
+        return article_from_entry(entry), "feed", page, None
+
+    async def recheck_pages(self, feed_url: str | None = None) -> int:
+        """Fetch again the pages of flagged stories that are due (issue 6: evidence); a page
+        that changed or disappeared is kept beside the first version. How many were checked."""
+        rechecks = self.stories.rechecks
+        if not rechecks:
+            return 0
+        due = evidence.due_rechecks(self.store, now=self.clock(), feed_url=feed_url)
+        for row in due:
+            url = row["link"] or row["url"]
+            try:
+                page = await fetch(self.client, url, self.config.fetch, limits=self.limits)
+            except FeedError as e:
+                status = getattr(e, "status", None)
+                if status in evidence.GONE_STATUSES:  # the page was pulled
+                    page = FetchResult(url=url, status=status)
+                else:  # down, or refused: nothing can be concluded about the page
+                    evidence.record_recheck(self.store, rechecks, row["clipping_id"],
+                                            now=self.clock(), error=str(e))
+                    log.info("story %s: re-check failed: %s", row["clipping_id"], e)
+                    continue
+            text = None
+            if page.status < 400:
+                try:
+                    loop = asyncio.get_running_loop()
+                    text = (await loop.run_in_executor(self.executor, extract_article,
+                                                       page_text(page), page.url)).body
+                except ExtractError:
+                    text = None
+            state = evidence.record_recheck(self.store, rechecks, row["clipping_id"],
+                                            now=self.clock(), page=page, text=text)
+            log.info("story %s: page re-checked: %s", row["clipping_id"], state)
+        return len(due)
+
+    async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:
+        """Send what the outbox holds (monitor.outbox). ``force`` tries every pending alert and
+        digest now, whatever its backoff (a receiver's Retry-After still holds)."""
+        await self.outbox.deliver(report, force=force)

@@ -1,0 +1,187 @@
+"""Logging: one line per event on stderr, readable text or JSON, with journald priorities.
+
+``setup()`` installs the one handler (at start, from the command line); ``configure()`` applies
+``[log]`` once the config is read. Every line passes through the redactor, which replaces the
+values of the configured secrets (SMTP password, webhook secrets and tokens, systemd
+credentials) so that no secret reaches a log, whatever a library or an exception puts in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+from urllib.parse import parse_qsl, urlsplit
+
+from monitor.service.systemd import journald_stream
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+FORMATS = ("text", "json")
+# syslog priorities, which journald reads from a "<N>" line prefix (sd-daemon.h).
+PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
+# Libraries that say too much at INFO: kept at WARNING unless the level is debug.
+NOISY = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer")
+MIN_SECRET = 4  # shorter values cannot be masked without mangling ordinary words
+REDACTED = "[redacted]"
+SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def priority(levelno: int) -> int:
+    for threshold, value in PRIORITIES:
+        if levelno >= threshold:
+            return value
+    return 7  # debug
+
+
+def one_line(text: str) -> str:
+    """Newlines and other control characters escaped, so a feed's title can neither break a
+    line in two nor forge a second log entry."""
+    return _CONTROLS.sub(lambda m: {"\n": "\\n", "\r": "\\r"}.get(m.group(), f"\\x{ord(m.group()):02x}"),
+                         text)
+
+
+class Redactor:
+    """Replaces known secret values in text."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+
+    def add(self, values: Iterable[str]) -> None:
+        self.secrets.update(v for v in values if len(v) >= MIN_SECRET)
+
+    def __call__(self, text: str) -> str:
+        # Longest first, so a secret containing another is masked whole.
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+REDACTOR = Redactor()
+
+
+class LineFormatter(logging.Formatter):
+    """One line per record: ``text`` ("2025-05-01 08:00:00 INFO message") or ``json``; under
+    journald, a "<N>" priority prefix and no timestamp in text (the journal adds its own)."""
+
+    def __init__(self, kind: str = "text", *, journald: bool = False,
+                 redactor: Redactor = REDACTOR) -> None:
+        super().__init__()
+        self.kind = kind
+        self.journald = journald
+        self.redact = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = self.redact(record.getMessage())
+        exception = ""
+        if record.exc_info:
+            exception = self.redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            exception = self.redact(record.exc_text)
+        if self.kind == "json":
+            entry: dict[str, object] = {
+                "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+                .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "level": record.levelname.lower(), "logger": record.name, "message": message}
+            if exception:
+                entry["exception"] = exception
+            line = json.dumps(entry, ensure_ascii=False)
+        else:
+            line = f"{record.levelname} {one_line(message)}"
+            if exception:
+                line += f" | {one_line(exception)}"
+            if not self.journald:
+                line = time.strftime("%Y-%m-%d %H:%M:%S ", time.localtime(record.created)) + line
+        if self.journald:
+            line = f"<{priority(record.levelno)}>{line}"
+        return line
+
+
+_handler: logging.Handler | None = None
+
+
+def setup(kind: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
+    """Install the one stderr handler on the root logger (again: replace it)."""
+    global _handler
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    stream = stream or sys.stderr
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    _handler = logging.StreamHandler(stream)
+    _handler.setFormatter(LineFormatter(kind, journald=fd >= 0 and journald_stream(fd=fd)))
+    root.addHandler(_handler)
+    root.setLevel(LEVELS[level])
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+
+
+def secrets_of(config: Config, env: dict[str, str] | None = None) -> set[str]:
+    """The secret values a config refers to: the values of the environment variables named by
+    ``*_env`` keys, the contents of ``*_file`` keys, secret-looking webhook headers, tokens in
+    webhook URLs, and every systemd credential (``$CREDENTIALS_DIRECTORY``)."""
+    env = dict(os.environ) if env is None else env
+    found: set[str] = set()
+
+    def read(path: str) -> None:
+        try:
+            text = Path(os.path.expandvars(path)).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return
+        found.update({text, text.strip()})
+
+    for notifier in config.notifiers:
+        for f in fields(notifier):
+            value = getattr(notifier, f.name)
+            if not isinstance(value, str) or not value:
+                continue
+            if f.name.endswith("_env"):
+                found.add(env.get(value) or "")
+            elif f.name.endswith("_file"):
+                read(value)
+            elif f.name == "url":
+                parts = urlsplit(value)
+                found.update({value, parts.password or ""})
+                found.update(v for _, v in parse_qsl(parts.query))
+        for name, value in getattr(notifier, "headers", ()):
+            if SECRET_HEADER.search(name):
+                found.add(value)
+                found.update(value.split()[1:])  # "Bearer <token>": the token alone too
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    if credentials and Path(credentials).is_dir():
+        for path in Path(credentials).iterdir():
+            read(str(path))
+    return {s for s in found if len(s) >= MIN_SECRET}
+
+
+_command_line: dict[str, object] = {"kind": None, "verbose": False}
+
+
+def start(kind: str | None = None, verbose: bool = False) -> None:
+    """Logging from the command line's --log-format and -v, before any config is read."""
+    _command_line.update(kind=kind, verbose=verbose)
+    setup(kind or "text", "debug" if verbose else "info")
+
+
+def configure(config: Config) -> None:
+    """Learn the config's secrets and apply its ``[log]`` table; the command line's choices
+    win. Called at every config load, so a reload (SIGHUP) applies a changed [log] too."""
+    REDACTOR.add(secrets_of(config))
+    kind = str(_command_line["kind"] or config.log.format)
+    setup(kind, "debug" if _command_line["verbose"] else config.log.level)

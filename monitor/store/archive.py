@@ -1,0 +1,327 @@
+"""Stories in the store (issue 6): each new clipping joins the story of the event it reports,
+and its alerts become the story's first alert, an update, or part of an alert still waiting.
+
+record_story(store, settings, clipping...):          one transaction
+    store the story, clipping, matches and alerts (Store.add_story)
+    guess the language; compute the grouping signature (monitor.grouping)
+    look up the clippings that share one of its keys or, within story_window, one of its
+    words (signature_keys, signature_terms), compare it with the likeliest of them: the best
+    match's story, else a new one; index its own keys and words
+    for each alert queued for this clipping, per notifier:
+        the story had no alert there              -> the story's first alert (as before)
+        an alert of the story is still waiting    -> folded into it ("grouped"): when it is
+                                                     sent it lists every source of the story
+        the story's alert was sent                -> an update, held until story_update_window
+                                                     after the last message (or, with updates
+                                                     off, grouped and not sent)
+    keep the raw page as evidence (monitor.evidence)
+
+SQL on the Store's connection, kept here rather than in store.py so that the stages of issue 6
+stay together and store.py's shared code changes little.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import weakref
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from monitor.decide.grouping import (Signature, compare, index_terms, make_signature, may_match,
+                              probe_keys, signature, sketch_keys)
+from monitor.parse.language import guess_language
+from monitor.models import Alert, Clipping
+from monitor.store.database import Store
+
+CANDIDATE_AGE = dt.timedelta(days=14)  # syndicated copies are looked for this far back
+CANDIDATES_MAX = 5000  # the exhaustive scan (scan_story) compares at most this many
+# Candidates through the index (find_story): what one new clipping reads and compares is
+# bounded, whatever the store holds (bench/bench_grouping.py). A key or word that many clippings
+# share (boilerplate, a name in every story of the week) yields only its newest clippings.
+KEY_POSTINGS = 20  # clippings read per sketch key
+TERM_POSTINGS = 50  # clippings read per word, within story_window
+COMPARED_BY_KEYS = 12  # those sharing the most keys
+COMPARED_BY_TERMS = 12  # those sharing the rarest words
+# Signatures never change once stored: the recently decoded ones are kept per open store.
+CACHE_MAX = 4096
+_decoded: weakref.WeakKeyDictionary[Store, OrderedDict[str, Signature]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class StorySettings:
+    window: dt.timedelta  # story_window
+    update_window: dt.timedelta | None  # story_update_window; None: no update alerts
+    rechecks: tuple[float, ...] = ()  # evidence_rechecks, seconds after the first fetch
+
+
+def settings_of(config: Any) -> StorySettings:
+    uw = config.story_update_window
+    return StorySettings(window=dt.timedelta(seconds=config.story_window),
+                         update_window=dt.timedelta(seconds=uw) if uw is not None else None,
+                         rechecks=tuple(config.evidence_rechecks))
+
+
+def _sig_row(sig: Signature) -> dict[str, Any]:
+    return {"at": _iso(sig.at), "sketch": json.dumps(list(sig.sketch)), "shingles": sig.shingles,
+            "title_terms": json.dumps(sorted(sig.title_terms)),
+            "specifics": json.dumps(sorted(sig.specifics))}
+
+
+def decode_signature(row: dict[str, Any]) -> Signature:
+    """A row of the signatures table as a Signature."""
+    return make_signature(tuple(json.loads(row["sketch"])), row["shingles"],
+                          frozenset(json.loads(row["title_terms"])),
+                          frozenset(json.loads(row["specifics"])),
+                          dt.datetime.fromisoformat(row["at"]))
+
+
+def _seconds(when: dt.datetime) -> int:
+    return int(when.timestamp())
+
+
+def _signatures(store: Store, ids: Sequence[str]) -> dict[str, Signature]:
+    """The stored signatures of these clippings, decoded (those still stored)."""
+    cache = _decoded.setdefault(store, OrderedDict())
+    missing = [i for i in dict.fromkeys(ids) if i not in cache]
+    for start in range(0, len(missing), 500):
+        chunk = missing[start:start + 500]
+        for full in store.db.query("select * from signatures where clipping_id in "
+                                   f"({', '.join('?' * len(chunk))})", chunk):
+            cache[full["clipping_id"]] = decode_signature(full)
+    found: dict[str, Signature] = {}
+    for i in ids:
+        if i in cache:
+            cache.move_to_end(i)
+            found[i] = cache[i]
+    while len(cache) > max(CACHE_MAX, len(found)):
+        cache.popitem(last=False)
+    return found
+
+
+def _postings(store: Store, table: str, column: str, values: Iterable[Any], lo: int, hi: int,
+              limit: int) -> list[tuple[Any, str]]:
+    """(value, clipping_id) of the ``limit`` newest clippings indexed under each value, with
+    ``at`` between lo and hi: one index range per value, read from its end."""
+    values = sorted(set(values))
+    found: list[tuple[Any, str]] = []
+    one = (f"select * from (select {column}, clipping_id from {table} where {column} = ? "
+           "and at between ? and ? order by at desc limit ?)")
+    for start in range(0, len(values), 200):  # SQLite allows 500 terms in a compound select
+        chunk = values[start:start + 200]
+        params = [p for v in chunk for p in (v, lo, hi, limit)]
+        found += [(r[0], r[1]) for r in
+                  store.db.execute(" union all ".join([one] * len(chunk)), params).fetchall()]
+    return found
+
+
+def candidates(store: Store, sig: Signature, window: dt.timedelta,
+               exclude: str = "") -> list[str]:
+    """The stored clippings worth comparing with ``sig``, at most COMPARED_BY_KEYS +
+    COMPARED_BY_TERMS: within CANDIDATE_AGE, those sharing the most sketch keys (near-duplicates,
+    any age); within ``window``, those sharing its rarest words (reworded reports)."""
+    by_keys = Counter(cid for _, cid in _postings(
+        store, "signature_keys", "key", probe_keys(sig), _seconds(sig.at - CANDIDATE_AGE),
+        _seconds(sig.at + CANDIDATE_AGE), KEY_POSTINGS) if cid != exclude)
+    chosen = [cid for cid, _ in by_keys.most_common(COMPARED_BY_KEYS)]
+    taken = set(chosen)
+    postings = _postings(store, "signature_terms", "term", index_terms(sig),
+                         _seconds(sig.at - window), _seconds(sig.at + window), TERM_POSTINGS)
+    per_term = Counter(term for term, _ in postings)
+    by_terms: Counter[str] = Counter()
+    for term, cid in postings:  # a word that few clippings have counts for more
+        if cid != exclude and cid not in taken:
+            by_terms[cid] += 1 / per_term[term]
+    return chosen + [cid for cid, _ in by_terms.most_common(COMPARED_BY_TERMS)]
+
+
+def _best(sig: Signature, window: dt.timedelta,
+          others: Iterable[tuple[Signature, int]]) -> tuple[int | None, str]:
+    """The story of the best match among ``others`` (newest first): syndicated copies first,
+    then the most similar; (None, "new") when none matches."""
+    best: tuple[tuple[bool, float], int, str] | None = None
+    hashes = frozenset(sig.sketch)
+    for other, story_id in others:
+        if not may_match(sig, hashes, other, window):
+            continue
+        verdict = compare(sig, other, window)
+        if not verdict.same:
+            continue
+        rank = (verdict.reason == "syndicated", verdict.title + verdict.specifics)
+        if best is None or rank > best[0]:
+            best = (rank, story_id, verdict.reason)
+    return (best[1], best[2]) if best else (None, "new")
+
+
+def _stories(store: Store, ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        found.update(store.db.execute(
+            "select clipping_id, story_id from signatures where story_id is not null and "
+            f"clipping_id in ({', '.join('?' * len(chunk))})", chunk).fetchall())
+    return found
+
+
+def find_story(store: Store, sig: Signature, window: dt.timedelta,
+               exclude: str = "") -> tuple[int | None, str]:
+    """The story of the stored clipping that best matches ``sig`` (syndicated copies first,
+    then the most similar), and the reason; (None, "new") when none does. Compares ``sig``
+    with its candidates only (``candidates``): scan_story compares it with every clipping."""
+    ids = candidates(store, sig, window, exclude)
+    stories = _stories(store, ids)
+    sigs = _signatures(store, [i for i in ids if i in stories])
+    others = sorted(((sigs[i], stories[i]) for i in sigs), key=lambda o: o[0].at, reverse=True)
+    return _best(sig, window, others)
+
+
+def scan_story(store: Store, sig: Signature, window: dt.timedelta,
+               exclude: str = "") -> tuple[int | None, str]:
+    """find_story by comparing ``sig`` with every clipping stored within CANDIDATE_AGE (up to
+    CANDIDATES_MAX): the reference the index is measured against (bench/bench_grouping.py and
+    the tests), at a cost that grows with the store."""
+    rows = list(store.db.query(
+        "select clipping_id, story_id from signatures where at between ? and ? "
+        "and clipping_id != ? and story_id is not null order by at desc limit ?",
+        [_iso(sig.at - CANDIDATE_AGE), _iso(sig.at + CANDIDATE_AGE), exclude, CANDIDATES_MAX]))
+    sigs = _signatures(store, [r["clipping_id"] for r in rows])
+    return _best(sig, window, ((sigs[r["clipping_id"]], r["story_id"]) for r in rows
+                               if r["clipping_id"] in sigs))
+
+
+def index_rows(clipping_id: str, sig: Signature) -> tuple[list[tuple[int, int, str]],
+                                                           list[tuple[str, int, str]]]:
+    """The rows of signature_keys and of signature_terms that a clipping is found under."""
+    at = _seconds(sig.at)
+    return ([(k, at, clipping_id) for k in sketch_keys(sig)],
+            [(t, at, clipping_id) for t in index_terms(sig)])
+
+
+def write_index_rows(conn: Any, keys: Iterable[tuple[int, int, str]],
+                     terms: Iterable[tuple[str, int, str]]) -> None:
+    conn.executemany("insert or ignore into signature_keys (key, at, clipping_id) "
+                     "values (?, ?, ?)", keys)
+    conn.executemany("insert or ignore into signature_terms (term, at, clipping_id) "
+                     "values (?, ?, ?)", terms)
+
+
+def index_signature(store: Store, clipping_id: str, sig: Signature) -> None:
+    """Store the keys and words a clipping is found under (the migration m_issue6_grouping_index
+    indexes the signatures stored before it)."""
+    write_index_rows(store.db.conn, *index_rows(clipping_id, sig))
+
+
+def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
+    store.db.execute(
+        "update stories set updated_at = ?, "
+        "clippings = (select count(*) from clippings where story_id = ?), "
+        "sources = (select count(distinct source) from clippings where story_id = ?), "
+        "flagged = (select coalesce(max(flagged), 0) from clippings where story_id = ?) "
+        "where id = ?", [_iso(now), story_id, story_id, story_id, story_id])
+
+
+def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Clipping,
+           at: dt.datetime, now: dt.datetime, *, sig: Signature | None = None,
+           lang: str | None = None) -> tuple[int, str]:
+    """Give a just-stored clipping its language, signature and story, and sort its alerts.
+    Call inside the transaction that stored it. Returns the story and why it was chosen.
+    ``sig`` (whatever its ``at``) and ``lang``: the clipping's, when computed already (in a
+    worker: monitor.analysis)."""
+    sig = signature(clipping.title, clipping.body, at) if sig is None else replace(sig, at=at)
+    if lang is None:
+        lang = guess_language(f"{clipping.title}\n{clipping.body}")
+    story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id)
+    if story_id is None:
+        story_id = int(store.db["stories"].insert({
+            "title": clipping.title, "first_clipping_id": clipping_id, "created_at": _iso(now),
+            "updated_at": _iso(now), "clippings": 0, "sources": 0, "flagged": 0}).last_pk)
+    store.db.execute("update clippings set story_id = ?, lang = ? where id = ?",
+                     [story_id, lang, clipping_id])
+    store.db["signatures"].insert({"clipping_id": clipping_id, "story_id": story_id,
+                                   **_sig_row(sig)}, replace=True)
+    index_signature(store, clipping_id, sig)
+    _refresh_story(store, story_id, now)
+    _sort_alerts(store, settings, clipping_id, story_id, joined=reason != "new", now=now)
+    return story_id, reason
+
+
+def _sort_alerts(store: Store, settings: StorySettings, clipping_id: str, story_id: int,
+                 *, joined: bool, now: dt.datetime) -> None:
+    for row in list(store.db.query("select id, notifier from alerts where clipping_id = ? "
+                                   "and status = 'pending'", [clipping_id])):
+        store.db.execute("update alerts set story_id = ? where id = ?", [story_id, row["id"]])
+        if not joined:
+            continue
+        others = list(store.db.query(
+            "select id, status, sent_at from alerts where story_id = ? and notifier = ? "
+            "and id != ? and status in ('pending', 'sent') order by id",
+            [story_id, row["notifier"], row["id"]]))
+        waiting = [o for o in others if o["status"] == "pending"]
+        sent = [o for o in others if o["status"] == "sent"]
+        if waiting:
+            _group(store, row["id"], waiting[0]["id"])
+        elif sent:
+            if settings.update_window is None:
+                _group(store, row["id"], sent[-1]["id"])
+                continue
+            last = max(dt.datetime.fromisoformat(o["sent_at"]) for o in sent)
+            store.db.execute("update alerts set is_update = 1, not_before = ? where id = ?",
+                             [_iso(max(now, last + settings.update_window)), row["id"]])
+        # else: the story's earlier alerts failed for good; this one goes as its first alert
+
+
+def _group(store: Store, alert_id: int, into: int) -> None:
+    store.db.execute("update alerts set status = 'grouped', grouped_into = ?, next_attempt = null "
+                     "where id = ?", [into, alert_id])
+
+
+def release_uncovered(store: Store, alert: Alert, *, now: dt.datetime,
+                      update_window: dt.timedelta | None) -> int:
+    """After ``alert`` was sent: alerts grouped into it whose clipping its message did not list
+    (they joined the story while it was being sent) wait as an update instead. Their number."""
+    covered = {s.clipping_id for s in alert.sources} | {alert.clipping_id}
+    rows = [r for r in store.db.query("select id, clipping_id from alerts where grouped_into = ? "
+                                      "and status = 'grouped'", [alert.id])
+            if r["clipping_id"] not in covered]
+    if update_window is None:
+        return 0
+    with store.db.atomic():
+        for r in rows:
+            store.db.execute("update alerts set status = 'pending', grouped_into = null, "
+                             "is_update = 1, not_before = ?, next_attempt = ? where id = ?",
+                             [_iso(now + update_window), _iso(now), r["id"]])
+    return len(rows)
+
+
+def record_story(store: Store, settings: StorySettings, *, at: dt.datetime | None = None,
+                 page: Any = None, analysis: Any = None, **story: Any) -> bool:
+    """``Store.add_story(**story)``, then the story's grouping and evidence, in one transaction.
+    ``at``: the publication time (else now); ``page``: the fetched page (a FetchResult);
+    ``analysis``: its monitor.analysis.PageAnalysis, when the clipping was made from it."""
+    from monitor.store import evidence  # evidence imports this module's helpers
+
+    with store.db.atomic():
+        added = store.add_story(**story)
+        if added:
+            now = story["now"]
+            attach(store, settings, story["clipping_id"], story["clipping"], at or now, now,
+                   sig=analysis.signature if analysis else None,
+                   lang=analysis.lang if analysis else None)
+            if page is not None:
+                evidence.keep_page(store, settings, story["clipping_id"], page,
+                                   flagged=bool(story["matches"]), now=now,
+                                   packed=(analysis.compressed, analysis.sha256)
+                                   if analysis else None)
+    return bool(added)
+
+
+def story_rows(store: Store, *, limit: int = 50) -> list[dict[str, Any]]:
+    return list(store.db.query("select * from stories order by updated_at desc, id desc limit ?",
+                               [limit]))

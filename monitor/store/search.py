@@ -1,0 +1,117 @@
+"""Full-text search over the clippings (issue 6): SQLite FTS5 on title, body, source and tags,
+kept in step with the clippings table by the triggers that sqlite-utils made (store.py,
+m_issue6_review), ranked by FTS5's own bm25. SQL on the Store's connection, as in
+monitor.archive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import parse_duration
+from monitor.errors import MonitorError
+from monitor.store.database import Store
+
+OPEN, CLOSE = "«", "»"  # as `monitor explain` marks terms
+SNIPPET_TOKENS = 16
+SORTS = ("best", "newest")
+
+QUERY_HELP = ("words match whole words, accents and case ignored (English words also match "
+              "their plurals); \"a phrase\"; prefix*; AND, OR, NOT in upper case; NEAR(a b, 5); "
+              "title: body: source: tags: for one field; quote a word with punctuation: "
+              "\"anti-piracy\"")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    title: str  # with the matched words marked « »
+    source: str
+    date: str | None
+    url: str
+    flagged: bool
+    rules: tuple[str, ...]
+    snippet: str  # a passage of the body around the matched words, marked « »
+    rank: float  # bm25: lower is better
+    story_id: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "source": self.source, "date": self.date,
+                "url": self.url, "flagged": self.flagged, "rules": list(self.rules),
+                "snippet": self.snippet, "rank": round(self.rank, 4), "story_id": self.story_id}
+
+
+def since_cutoff(value: str, now: dt.datetime) -> str:
+    """``--since``: a duration back from now ("7d", "12h") or a date ("2026-11-01"), as the
+    ISO text the store compares with."""
+    text = value.strip()
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        try:
+            seconds = parse_duration(text)
+        except ValueError:
+            raise MonitorError(f"--since: expected a duration such as 7d or 12h, or a date "
+                               f"such as 2026-11-01, got {value!r}") from None
+        moment = now - dt.timedelta(seconds=seconds)
+    else:
+        moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def filters(*, flagged: bool = False, since: str | None = None, source: str | None = None,
+            rule: str | None = None, alias: str = "c") -> tuple[str, list[Any]]:
+    """SQL conditions (joined by AND, or "1") and their parameters for the common filters of
+    `search` and `export`: flagged, published (else first seen) since, source, rule."""
+    where, params = [], []
+    if flagged:
+        where.append(f"{alias}.flagged = 1")
+    if since:
+        where.append(f"coalesce({alias}.published, {alias}.created_at) >= ?")
+        params.append(since)
+    if source:
+        where.append(f"{alias}.source = ? collate nocase")
+        params.append(source)
+    if rule:
+        where.append(f"exists (select 1 from matches m where m.clipping_id = {alias}.id "
+                     "and m.rule = ?)")
+        params.append(rule)
+    return " and ".join(where) or "1", params
+
+
+def search(store: Store, query: str, *, flagged: bool = False, since: str | None = None,
+           source: str | None = None, rule: str | None = None, sort: str = "best",
+           limit: int = 20) -> list[Hit]:
+    """Clippings matching an FTS5 query, best first (bm25) or newest first."""
+    if not query.strip():
+        raise MonitorError("empty search: give words to look for (" + QUERY_HELP + ")")
+    where, params = filters(flagged=flagged, since=since, source=source, rule=rule)
+    order = ("rank" if sort == "best"
+             else "coalesce(c.published, c.created_at) desc, c.created_at desc")
+    sql = (f"select c.id, c.title, c.source, c.date, c.link, c.flagged, c.story_id, "
+           f"highlight(clippings_fts, 0, '{OPEN}', '{CLOSE}') as marked_title, "
+           f"snippet(clippings_fts, 1, '{OPEN}', '{CLOSE}', '…', {SNIPPET_TOKENS}) as snippet, "
+           f"bm25(clippings_fts) as rank, "
+           f"(select json_group_array(m.rule) from matches m where m.clipping_id = c.id) as rules "
+           f"from clippings_fts join clippings c on c.rowid = clippings_fts.rowid "
+           f"where clippings_fts match ? and {where} order by {order} limit ?")
+    try:
+        rows = list(store.db.query(sql, [query, *params, limit]))
+    except sqlite3.OperationalError as e:
+        reason = str(e).removeprefix("fts5: ")
+        if reason == 'syntax error near ""':
+            reason = "the query ends too early (an operator or a parenthesis without its pair)"
+        elif reason.startswith("no such column"):
+            reason += (" (a word before ':' or after '-' is read as a field name; quote a word "
+                       "with punctuation)")
+        raise MonitorError(f"cannot search for {query!r}: {reason}. The search language: "
+                           f"{QUERY_HELP}") from None
+    return [Hit(id=r["id"], title=r["marked_title"] or r["title"] or "", source=r["source"] or "",
+                date=r["date"], url=r["link"] or "", flagged=bool(r["flagged"]),
+                rules=tuple(json.loads(r["rules"] or "[]")), snippet=" ".join(
+                    (r["snippet"] or "").split()), rank=float(r["rank"]), story_id=r["story_id"])
+            for r in rows]
