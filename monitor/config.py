@@ -162,6 +162,8 @@ class Config:
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 NOTIFIER_TYPES = ("webhook", "email", "apprise")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
 EMAIL_SECURITY = ("starttls", "tls", "none")
 
@@ -466,14 +468,13 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _service_tables(top: _Table, shown: str) -> dict[str, Any]:
     """[log], [http], [status] and [data]: how the daemon runs as a service (issue 7)."""
-    from monitor.service.logs import FORMATS, LEVELS  # logs.py imports this module for its types only
 
     t = _Table(top.get("log", dict, {}), shown, "log")
     log = LogConfig(format=t.get("format", str, "text"), level=t.get("level", str, "info"))
-    if log.format not in FORMATS:
-        raise t.error("format", f"expected one of {', '.join(FORMATS)}, got {log.format!r}")
-    if log.level not in LEVELS:
-        raise t.error("level", f"expected one of {', '.join(LEVELS)}, got {log.level!r}")
+    if log.format not in LOG_FORMATS:
+        raise t.error("format", f"expected one of {', '.join(LOG_FORMATS)}, got {log.format!r}")
+    if log.level not in LOG_LEVELS:
+        raise t.error("level", f"expected one of {', '.join(LOG_LEVELS)}, got {log.level!r}")
     t.done()
 
     t = _Table(top.get("http", dict, {}), shown, "http")

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from monitor.config import ScheduleConfig
 from monitor.models import FeedState, PollResult
 from monitor.decide.schedule import (adaptive_interval, bounds, cache_lifetime, health, is_silent,
-                              next_check, rhythm, ttl_seconds, update_period_seconds)
+                              next_check, rhythm)
+from monitor.parse.feeds import ttl_seconds, update_period_seconds
 
 NOW = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.timezone.utc)
 BOUNDS = ScheduleConfig(min_interval=300, max_interval=6 * 3600, disable_404_after=3 * 86400)

@@ -30,10 +30,6 @@ JITTER_CAP = 300.0
 BACKOFF_JITTER = 0.25
 MIN_GAPS = 2  # gaps between dated stories needed before a rhythm is trusted
 
-UPDATE_PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0,
-                  "monthly": 30 * 86400.0, "yearly": 365 * 86400.0}
-
-
 def _after(seconds: float) -> dt.timedelta:
     """A delay rounded up to the microsecond (a datetime's resolution): rounded to the nearest,
     a delay could land a microsecond before the lower clamp."""
@@ -134,29 +130,6 @@ def cache_lifetime(headers: Mapping[str, str], now: dt.datetime) -> float | None
             reference = now
     seconds = (until - reference).total_seconds()
     return seconds if seconds > 0 else None
-
-
-def ttl_seconds(value: object) -> float | None:
-    """RSS <ttl>: minutes."""
-    try:
-        minutes = float(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return minutes * 60 if 0 < minutes < 1e6 else None
-
-
-def update_period_seconds(period: object, frequency: object) -> float | None:
-    """sy:updatePeriod (default daily) divided by sy:updateFrequency (default 1)."""
-    if not period and not frequency:
-        return None
-    seconds = UPDATE_PERIODS.get(str(period or "daily").strip().lower())
-    if seconds is None:
-        return None
-    try:
-        times = int(str(frequency or "1").strip())
-    except ValueError:
-        times = 1
-    return seconds / times if times > 0 else None
 
 
 # -- rhythm and health ---------------------------------------------------------------------------

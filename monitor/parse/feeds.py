@@ -16,9 +16,36 @@ import feedparser
 
 from monitor.errors import ParseError
 from monitor.models import Entry, FeedMeta
-from monitor.decide.schedule import ttl_seconds, update_period_seconds
 
 BOM = b"\xef\xbb\xbf"
+
+
+# sy:updatePeriod names, in seconds (RSS 1.0 syndication module).
+UPDATE_PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0,
+                  "monthly": 30 * 86400.0, "yearly": 365 * 86400.0}
+
+
+def ttl_seconds(value: object) -> float | None:
+    """RSS <ttl>: minutes."""
+    try:
+        minutes = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return minutes * 60 if 0 < minutes < 1e6 else None
+
+
+def update_period_seconds(period: object, frequency: object) -> float | None:
+    """sy:updatePeriod (default daily) divided by sy:updateFrequency (default 1)."""
+    if not period and not frequency:
+        return None
+    seconds = UPDATE_PERIODS.get(str(period or "daily").strip().lower())
+    if seconds is None:
+        return None
+    try:
+        times = int(str(frequency or "1").strip())
+    except ValueError:
+        times = 1
+    return seconds / times if times > 0 else None
 
 
 def _text(value: Any) -> str:

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
+from monitor.config import LOG_FORMATS, LOG_LEVELS
 from monitor.service.systemd import journald_stream
 
 if TYPE_CHECKING:
     from monitor.config import Config
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR}
-FORMATS = ("text", "json")
+LEVELS = {name: getattr(logging, name.upper()) for name in LOG_LEVELS}
+FORMATS = LOG_FORMATS
 # syslog priorities, which journald reads from a "<N>" line prefix (sd-daemon.h).
 PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
 # Libraries that say too much at INFO: kept at WARNING unless the level is debug.
