@@ -31,6 +31,7 @@ from monitor.fetch.client import Limits, make_client
 from monitor.match.matcher import matcher_for
 from monitor.models import ScheduleDecision
 from monitor.notify import build_notifiers
+from monitor.pipeline.events import NO_EVENTS, Events
 from monitor.pipeline.update import CycleReport, Pipeline, utcnow
 from monitor.decide.schedule import bounds
 from monitor.service.process import Service
@@ -61,15 +62,18 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(config: Config, *, executor: bool = True) -> AsyncIterator[Runtime]:
-    """Everything a cycle needs, opened once and closed in order."""
+async def open_runtime(config: Config, *, executor: bool = True,
+                       events: Events = NO_EVENTS) -> AsyncIterator[Runtime]:
+    """Everything a cycle needs, opened once and closed in order; ``events`` hears what the
+    pipeline reports."""
     matcher = matcher_for(config)
     store = Store(config.database)
     client = make_client(config.fetch)
     pool = make_executor() if executor and config.fetch.fetch_pages else None
     try:
         notifiers = build_notifiers(config.notifiers, client)
-        yield Runtime(Pipeline(config, store, matcher, client, notifiers, pool), store)
+        yield Runtime(Pipeline(config, store, matcher, client, notifiers, pool,
+                                  events=events), store)
     finally:
         await client.aclose()
         if pool is not None:
@@ -172,7 +176,7 @@ class Daemon:
             decision = await self.pipeline.update_feed(feed, report)
         except Exception:
             log.exception("feed %s: unexpected error", feed.url)
-            metrics.error("unexpected")
+            self.pipeline.events.error("unexpected")
         if report.flagged:
             await self.deliver()  # alert within seconds of the poll that found the story
         self._reschedule(feed, decision)
@@ -284,7 +288,7 @@ async def run_forever(config: Config, stop: asyncio.Event | None = None) -> None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, service.sighup)
-    async with open_runtime(config) as runtime:
+    async with open_runtime(config, events=metrics.PrometheusEvents()) as runtime:
         scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
         daemon = Daemon(config, runtime, scheduler)
         service.engine_reload = daemon.reload  # SIGHUP: feeds, rules, notifiers, inside RELOADING=1
