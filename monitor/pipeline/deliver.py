@@ -61,7 +61,7 @@ def retry_delay(attempts: int, retry_after: float | None,
     doubling to 1 h) with jitter; a receiver's Retry-After wins, as asked (1 s to 1 day)."""
     if retry_after is not None:
         return min(max(retry_after, 1.0), RETRY_AFTER_MAX)
-    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts))
+    base: float = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts))
     return base * rand(1.0 - JITTER, 1.0 + JITTER)
 
 
