@@ -348,7 +348,7 @@ class Pipeline:
 
     async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
         """Store new stories of a feed (each with its clipping, matches, alerts, story and
-        evidence: monitor.archive), several per transaction: as many as fit in WRITE_SLICE
+        evidence: store.archive), several per transaction: as many as fit in WRITE_SLICE
         seconds, so cheap stories cost one commit (one fsync) for many, while storing costly
         ones (a long grouping) still lets the loop run between two, as it must for the
         timeouts of the requests in flight. Should one story fail, those of its transaction are
