@@ -100,7 +100,7 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
     sys.path.insert(0, str(REPO))
     from monitor.service import logs
     from monitor.config import load_config
-    from monitor.service.daemon import open_runtime, run_cycle, run_once
+    from monitor.pipeline.cycle import open_runtime, run_cycle, run_once
     from monitor.parse.extract import extract_article
     from monitor.pipeline.update import CycleReport
 

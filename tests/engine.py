@@ -12,7 +12,7 @@ from typing import Any
 from helpers import write_config
 
 from monitor.config import Config, load_config
-from monitor.service.daemon import open_runtime, poll_feeds
+from monitor.pipeline.cycle import open_runtime, poll_feeds
 from monitor.store.feedset import active_feeds
 from monitor.pipeline.update import CycleReport
 from monitor.store.database import Store

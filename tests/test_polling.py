@@ -16,7 +16,7 @@ from engine import Clock, cycle, engine_config, feed_rows, titles
 from feedserver import article_page, rss
 from hostile import HostileServer
 
-from monitor.service.daemon import open_runtime, poll_feeds
+from monitor.pipeline.cycle import open_runtime, poll_feeds
 from monitor.store.feedset import active_feeds
 from monitor.pipeline import update as pipeline
 from monitor.config import Config

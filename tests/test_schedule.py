@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from monitor.config import ScheduleConfig
 from monitor.models import FeedState, PollResult
-from monitor.decide.schedule import (adaptive_interval, bounds, cache_lifetime, health, is_silent,
+from monitor.decide.schedule import (adaptive_interval, bounds, cache_lifetime, feed_status, is_silent,
                               next_check, rhythm)
 from monitor.parse.feeds import ttl_seconds, update_period_seconds
 
@@ -179,14 +179,14 @@ def test_rhythm_and_silence() -> None:
     assert not is_silent(None, NOW - dt.timedelta(days=300), NOW)
 
 
-def test_health_labels() -> None:
-    assert health(None, enabled=True, now=NOW)[0] == "new"
-    assert health(STATE, enabled=False, now=NOW)[0] == "disabled"
+def test_feed_status_labels() -> None:
+    assert feed_status(None, enabled=True, now=NOW)[0] == "new"
+    assert feed_status(STATE, enabled=False, now=NOW)[0] == "disabled"
     gone = FeedState(url=STATE.url, status="disabled", disabled_reason="HTTP 410 Gone")
-    assert health(gone, enabled=True, now=NOW) == ("disabled", "HTTP 410 Gone")
-    assert health(FeedState(url=STATE.url, status="blocked"), enabled=True, now=NOW)[0] == "blocked"
+    assert feed_status(gone, enabled=True, now=NOW) == ("disabled", "HTTP 410 Gone")
+    assert feed_status(FeedState(url=STATE.url, status="blocked"), enabled=True, now=NOW)[0] == "blocked"
     quiet = FeedState(url=STATE.url, status="not_modified", median_gap=3600,
                       newest_entry=NOW - dt.timedelta(days=2))
-    status, reason = health(quiet, enabled=True, now=NOW)
+    status, reason = feed_status(quiet, enabled=True, now=NOW)
     assert status == "silent" and "2.0 days" in reason
-    assert health(FeedState(url=STATE.url, status="ok"), enabled=True, now=NOW)[0] == "ok"
+    assert feed_status(FeedState(url=STATE.url, status="ok"), enabled=True, now=NOW)[0] == "ok"

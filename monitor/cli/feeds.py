@@ -17,7 +17,7 @@ from monitor.errors import MonitorError
 from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
 from monitor.fetch.client import make_client
 from monitor.parse.opml import OpmlFeed, parse_opml, render_opml
-from monitor.decide.schedule import health
+from monitor.decide.schedule import feed_status
 from monitor.store.database import Store
 
 
@@ -46,7 +46,7 @@ def feed_record(info: FeedInfo, row: dict[str, Any] | None, config: Config,
                 now: dt.datetime) -> dict[str, Any]:
     """One feed as `monitor feeds --json` prints it."""
     state = info.state
-    status, reason = health(state, enabled=info.enabled, now=now)
+    status, reason = feed_status(state, enabled=info.enabled, now=now)
     if status in ("error", "blocked") and row:
         reason = row.get("last_error") or ""
     return {

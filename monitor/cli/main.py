@@ -47,7 +47,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor.service.daemon import run_forever, run_once
+    from monitor.pipeline.cycle import run_once
+    from monitor.service.daemon import run_forever
 
     config = _config(args)
     if args.once:

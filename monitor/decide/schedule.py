@@ -132,7 +132,7 @@ def cache_lifetime(headers: Mapping[str, str], now: dt.datetime) -> float | None
     return seconds if seconds > 0 else None
 
 
-# -- rhythm and health ---------------------------------------------------------------------------
+# -- rhythm and status ---------------------------------------------------------------------------
 
 def rhythm(dates: Iterable[dt.datetime | None], now: dt.datetime) -> tuple[float | None, dt.datetime | None]:
     """(median seconds between stories, newest story) from the dates a feed gives its entries.
@@ -153,7 +153,7 @@ def is_silent(median_gap: float | None, newest_entry: dt.datetime | None, now: d
     return (now - newest_entry).total_seconds() > SILENT_FACTOR * median_gap
 
 
-def health(state: FeedState | None, *, enabled: bool, now: dt.datetime) -> tuple[str, str]:
+def feed_status(state: FeedState | None, *, enabled: bool, now: dt.datetime) -> tuple[str, str]:
     """(status, reason) shown by `monitor feeds`: disabled, blocked, error, silent, ok, new."""
     if not enabled:
         return "disabled", "disabled in the configuration or by `monitor feeds disable`"

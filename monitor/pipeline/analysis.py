@@ -1,9 +1,9 @@
-"""The CPU-bound work on one fetched page, run in the extraction worker processes (issue 5):
+"""The CPU-bound work on one fetched page, run in the extraction worker processes:
 the main process runs the event loop and the database alone, so whatever depends on the page
 only is done beside the extraction, on the other cores. Pure: FetchResult -> PageAnalysis.
 
-Besides the article: the clipping's language and grouping signature (monitor.archive stores
-them) and the page compressed with its SHA-256 (monitor.evidence keeps it)."""
+Besides the article: the clipping's language and grouping signature (store.archive stores
+them) and the page compressed with its SHA-256 (store.evidence keeps it)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ UNSET = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 @dataclass(frozen=True, slots=True)
 class PageAnalysis:
     article: Article
-    lang: str  # of the clipping's title and body (monitor.language)
+    lang: str  # of the clipping's title and body (parse.language)
     signature: Signature  # of the clipping's title and body, ``at`` UNSET
     compressed: bytes  # the page's bytes, gzip
     sha256: str  # of the page's bytes
@@ -37,7 +37,7 @@ def analyse_page(page: FetchResult, title: str) -> PageAnalysis:
     headline, which the clipping takes over the page's own (monitor.pipeline.build_clipping).
     ExtractError when the page has no usable article."""
     article = extract_article(page_text(page), page.url)
-    # The clipping's normalised title and body, as monitor.archive would see them.
+    # The clipping's normalised title and body, as store.archive would see them.
     clipping = make_clipping(title=title or article.title, body=article.body)
     return PageAnalysis(
         article=article,

@@ -1,4 +1,4 @@
-"""Delivery of the alert outbox (issue 4): per notifier, its digests and its pending alerts.
+"""Delivery of the alert outbox: per notifier, its digests and its pending alerts.
 
 deliver(notifiers):
     for each notifier:
@@ -23,12 +23,12 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from monitor.service import metrics
 from monitor.store import archive
 from monitor.units import parse_cadence
 from monitor.config import NotifierConfig
 from monitor.errors import NotifyError
 from monitor.models import Alert, Digest
+from monitor.pipeline.events import NO_EVENTS, Events
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor")
@@ -61,19 +61,20 @@ def retry_delay(attempts: int, retry_after: float | None,
     doubling to 1 h) with jitter; a receiver's Retry-After wins, as asked (1 s to 1 day)."""
     if retry_after is not None:
         return min(max(retry_after, 1.0), RETRY_AFTER_MAX)
-    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts))
+    base: float = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts))
     return base * rand(1.0 - JITTER, 1.0 + JITTER)
 
 
 class Outbox:
     def __init__(self, store: Store, notifiers: Mapping[str, Sender],
                  configs: Mapping[str, NotifierConfig], clock: Callable[[], dt.datetime],
-                 update_window: dt.timedelta | None = None) -> None:
+                 update_window: dt.timedelta | None = None, events: Events = NO_EVENTS) -> None:
         self.store = store
         self.notifiers = notifiers
         self.configs = configs
         self.clock = clock
-        self.update_window = update_window  # issue 6: story_update_window
+        self.update_window = update_window  # story_update_window; None: no update alerts
+        self.events = events
 
     async def deliver(self, report: Any, *, force: bool = False) -> None:
         for name, notifier in self.notifiers.items():
@@ -149,18 +150,19 @@ class Outbox:
             self.store.mark_failed_attempt(alert.id, error=str(e), permanent=e.permanent,
                                            next_attempt=next_attempt, retry_after_until=until)
             report.alerts_failed += 1
-            metrics.delivered(notifier.name, "failed" if e.permanent else "retry")
+            self.events.delivered(notifier.name, "failed" if e.permanent else "retry")
             report.errors.append(f"alert {alert.key}: {e}")
             log.warning("alert %s via %s: %s%s", alert.key, notifier.name, e,
                         " (permanent, not retried)" if e.permanent
                         else f" (retry at {next_attempt:%H:%M:%S})")
             return e.permanent
         self.store.mark_sent(alert.id, now=self.clock())
-        # Issue 6: clippings that joined the story while this was being sent go as an update.
+        # Clippings that joined the story while this was being sent go as an update: else
+        # they would count as covered by an alert that never showed them.
         archive.release_uncovered(self.store, alert, now=self.clock(),
                                   update_window=self.update_window)
         report.alerts_sent += 1
-        metrics.delivered(notifier.name, "sent")
+        self.events.delivered(notifier.name, "sent")
         log.info("alert %s sent via %s", alert.key, notifier.name)
         return True
 
@@ -173,18 +175,18 @@ class Outbox:
                                                   next_attempt=next_attempt,
                                                   retry_after_until=until)
             report.alerts_failed += len(digest.alerts)
-            metrics.delivered(notifier.name, "failed" if e.permanent else "retry")
+            self.events.delivered(notifier.name, "failed" if e.permanent else "retry")
             report.errors.append(f"digest {digest.key}: {e}")
             log.warning("digest %s (%d alerts) via %s: %s%s", digest.key, len(digest.alerts),
                         notifier.name, e, " (permanent, not retried)" if e.permanent
                         else f" (retry at {next_attempt:%H:%M:%S})")
             return e.permanent
         self.store.mark_digest_sent(digest.id, now=self.clock())
-        for alert in digest.alerts:  # issue 6, as for an alert sent on its own
+        for alert in digest.alerts:  # as for an alert sent on its own
             archive.release_uncovered(self.store, alert, now=self.clock(),
                                       update_window=self.update_window)
         report.alerts_sent += len(digest.alerts)
-        metrics.delivered(notifier.name, "sent")
+        self.events.delivered(notifier.name, "sent")
         if hasattr(report, "digests_sent"):
             report.digests_sent += 1
         log.info("digest %s (%d alerts) sent via %s", digest.key, len(digest.alerts),

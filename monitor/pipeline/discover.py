@@ -1,4 +1,4 @@
-"""Feed discovery (issue 5): a URL -> the feed behind it.
+"""Feed discovery: a URL -> the feed behind it.
 
 The URL itself when it is a feed; else the feeds its page announces (<link rel="alternate">,
 found by extract.feed_links), tried in order until one parses. Every request goes through

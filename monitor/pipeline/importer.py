@@ -49,7 +49,7 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
                            url=clipping.url)
             matches = matcher.find_matches(doc)
             key = story_key(canonical or clipping.title)
-            # Issue 6: a file that `monitor export` named NNN_<id>.txt keeps its id, so that
+            # A file that `monitor export` named NNN_<id>.txt keeps its id, so that
             # reading an export back never makes a second copy of a story.
             named = _EXPORTED.fullmatch(path.name)
             if named:
@@ -58,7 +58,8 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
                 result.skipped += 1
                 continue
             now = utcnow()
-            # Issue 6: grouped into stories like any story, dated by the clipping's own date.
+            # Grouped into stories like any story, dated by the clipping's own date: it joins
+            # the stories of its own time, not those of the day it was imported.
             at = (dt.datetime.combine(clipping.date, dt.time(12), tzinfo=dt.timezone.utc)
                   if clipping.date else now)
             added = archive.record_story(

@@ -2,7 +2,7 @@
 
 update_feed(feed):
     skip while a server's Retry-After holds
-    re-check the pages of this feed's flagged stories that are due (monitor.evidence, issue 6)
+    re-check the pages of this feed's flagged stories that are due (store.evidence)
     fetch conditionally (at its moved URL, if it moved)
                                    -> failure: record it, back off (schedule.next_check), done
                                    -> 304, or the same body as last time: record, done
@@ -15,10 +15,10 @@ update_feed(feed):
     store the new stories STORY_BATCH at a time, several per transaction (as many as fit in
         WRITE_SLICE: one commit for a usual feed, not one per story), each story whole:
         story + clipping + matches + alerts, with its story (one per event) and its raw
-        page as evidence (monitor.archive, issue 6); should one fail, the others are
+        page as evidence (store.archive); should one fail, the others are
         stored one by one
     record the feed's success and its next check (hints, rhythm)
-deliver_pending(): the outbox (monitor.outbox): digests, flood control, each pending alert;
+deliver_pending(): the outbox (pipeline.deliver): digests, flood control, each pending alert;
     sent, or retried later with backoff, or failed for good.
 """
 
@@ -38,7 +38,6 @@ from typing import Any
 from monitor.store import archive
 from monitor.store import evidence
 from monitor import clipping as clippings
-from monitor.service import metrics
 from monitor.pipeline.analysis import PageAnalysis, analyse_page
 from monitor.config import Config, FeedConfig
 from monitor.errors import ExtractError, FeedError, FetchError, ParseError
@@ -51,14 +50,16 @@ from monitor.models import (Article, Clipping, Entry, FeedState, FetchResult, Ma
                             PollResult, ScheduleDecision)
 from monitor.decide.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
+from monitor.pipeline.events import NO_EVENTS, Events
 from monitor.pipeline.deliver import Outbox, retry_delay  # noqa: F401 (retry_delay: moved, still here)
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor")
 
 ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch + extraction)
-# New stories of a feed stored per transaction (issue 5, speed): one commit for a usual feed,
-# and a feed with thousands of new entries still commits as it goes.
+# New stories of a feed stored per transaction: one commit (one fsync) for a usual feed, since
+# a commit per story made storing the slowest step of a cold cycle; and a feed with thousands
+# of new entries still commits as it goes.
 STORY_BATCH = 20
 WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, then the loop runs
 
@@ -78,8 +79,8 @@ class CycleReport:
     alerts_sent: int = 0
     alerts_failed: int = 0
     errors: list[str] = field(default_factory=list)
-    digests_sent: int = 0  # issue 4: alerts_sent counts the alerts inside them too
-    backlog: int = 0  # issue 4: flagged on a feed's first poll but too old to alert
+    digests_sent: int = 0  # alerts_sent counts the alerts inside them too
+    backlog: int = 0  # flagged on a feed's first poll but too old to alert
 
     def summary(self) -> str:
         extra = ""
@@ -128,7 +129,8 @@ def is_backlog(entry: Entry, article: Article, before: dt.datetime | None) -> bo
 
 def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dict[str, tuple[str, ...]]:
     """notifier -> the rules that fired for it. A rule naming no notifier goes to all of them;
-    a notifier takes a rule only when its score reaches the notifier's ``min_score`` (issue 4)."""
+    a notifier takes a rule only when its score reaches the notifier's ``min_score``, so a
+    noisy channel can be kept for the strongest matches."""
     routes: dict[str, list[str]] = {}
     targets = {r.name: r.notifiers for r in config.rules}
     min_scores = {n.name: n.min_score for n in config.notifiers}
@@ -157,7 +159,7 @@ class _Draft:
 class Pipeline:
     def __init__(self, config: Config, store: Store, matcher: Matcher, client: Any,
                  notifiers: dict[str, Notifier], executor: Executor | None,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, events: Events = NO_EVENTS) -> None:
         self.config = config
         self.store = store
         self.matcher = matcher
@@ -165,21 +167,27 @@ class Pipeline:
         self.notifiers = notifiers
         self.executor = executor
         self.clock = clock
+        self.events = events  # what it reports as it works (the daemon's metrics)
         self._in_flight: set[str] = set()  # stories being processed, across concurrent feeds
-        self.stories = archive.settings_of(config)  # issue 6
+        self.stories = archive.settings_of(config)  # grouping, evidence, page re-checks
         self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock,
-                             update_window=self.stories.update_window)
-        # issue 5: feeds and pages share one global and one per-host limit
+                             update_window=self.stories.update_window, events=events)
+        # Feeds and pages share one global and one per-host limit: a page fetch is a request
+        # to a host like any other, and politeness counts them all.
         self.limits = Limits(config.fetch.concurrency, config.fetch.per_host)
 
     def use(self, config: Config, matcher: Matcher, notifiers: dict[str, Notifier]) -> None:
         """Switch to a reloaded configuration (SIGHUP) between two polls."""
+        if (config.fetch.concurrency, config.fetch.per_host) != (self.config.fetch.concurrency,
+                                                                 self.config.fetch.per_host):
+            self.limits = Limits(config.fetch.concurrency, config.fetch.per_host)
         self.config = config
         self.matcher = matcher
         self.notifiers = notifiers
         self.stories = archive.settings_of(config)
         self.outbox = Outbox(self.store, notifiers, {n.name: n for n in config.notifiers},
-                             self.clock, update_window=self.stories.update_window)
+                             self.clock, update_window=self.stories.update_window,
+                             events=self.events)
 
     async def update_feed(self, feed: FeedConfig, report: CycleReport) -> ScheduleDecision | None:
         """Poll one feed now, record the outcome and when to poll it next (the decision is
@@ -190,8 +198,9 @@ class Pipeline:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
             return None
         report.feeds_polled += 1
-        await self.recheck_pages(feed.url)  # issue 6: whatever the feed answers next
-        # Issue 4: on a feed's first successful poll, old stories are backlog, not news.
+        await self.recheck_pages(feed.url)  # whatever the feed answers next
+        # On a feed's first successful poll, old stories are backlog, not news: subscribing
+        # to a feed must not alert on everything it ever published.
         backlog_before = None
         if not self.store.polled_before(feed.url):
             age = feed.backlog_max_age or self.config.backlog_max_age
@@ -203,9 +212,9 @@ class Pipeline:
                                  etag=state.etag if state else None,
                                  last_modified=state.last_modified if state else None,
                                  limits=self.limits)
-            metrics.fetched("feed", time.monotonic() - started)
+            self.events.fetched("feed", time.monotonic() - started)
         except FetchError as e:
-            metrics.poll_failed(e)
+            self.events.poll_failed(e)
             outcome = "blocked" if e.blocked else "error"
             return self._failed(feed, state, now, report, PollResult(
                 outcome=outcome, status=e.status, error=str(e), retry_after=e.retry_after))
@@ -223,13 +232,13 @@ class Pipeline:
                                    decision=decision, http_status=result.status, etag=result.etag,
                                    last_modified=result.last_modified, moved_to=result.moved_to)
             report.not_modified += 1
-            metrics.polled("not_modified")
+            self.events.polled("not_modified")
             log.info("feed %s: not_modified", feed.url)
             return decision
         try:
             meta, entries = parse_feed(result.content, result.headers, feed.url)
         except ParseError as e:
-            metrics.poll_failed(e)
+            self.events.poll_failed(e)
             return self._failed(feed, state, now, report, PollResult(
                 outcome="error", status=result.status, error=str(e), max_age=lifetime),
                 moved_to=result.moved_to)
@@ -275,7 +284,7 @@ class Pipeline:
                                etag=result.etag, last_modified=result.last_modified,
                                title=meta.title, moved_to=result.moved_to, body_hash=digest,
                                median_gap=gap, newest_entry=newest)
-        metrics.polled("updated", new=new, flagged=flagged)
+        self.events.polled("updated", new=new, flagged=flagged)
         log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
         return decision
 
@@ -314,7 +323,7 @@ class Pipeline:
         self._in_flight.add(key)
         try:
             article, origin, page, analysis = await self._article_page(entry)
-            if entry.published is None:  # issue 5: the page's date, else the time first seen
+            if entry.published is None:  # the page's date, else the time first seen
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
                 entry = dataclasses.replace(entry, published=page_date or self.clock())
@@ -339,7 +348,7 @@ class Pipeline:
 
     async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
         """Store new stories of a feed (each with its clipping, matches, alerts, story and
-        evidence: monitor.archive), several per transaction: as many as fit in WRITE_SLICE
+        evidence: store.archive), several per transaction: as many as fit in WRITE_SLICE
         seconds, so cheap stories cost one commit (one fsync) for many, while storing costly
         ones (a long grouping) still lets the loop run between two, as it must for the
         timeouts of the requests in flight. Should one story fail, those of its transaction are
@@ -407,25 +416,25 @@ class Pipeline:
     async def _article_page(self, entry: Entry
                             ) -> tuple[Article, str, FetchResult | None, PageAnalysis | None]:
         """The story's article: from its page (extracted and analysed in a worker process) or
-        else from the feed; where it came from; the page fetched (kept as evidence, issue 6),
+        else from the feed; where it came from; the page fetched (kept as evidence),
         if any; and the page's analysis, when the article is the page's."""
         page = None
         if self.config.fetch.fetch_pages and entry.url:
             try:
                 started = time.monotonic()
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
-                metrics.fetched("page", time.monotonic() - started)
+                self.events.fetched("page", time.monotonic() - started)
                 loop = asyncio.get_running_loop()
                 analysis = await loop.run_in_executor(self.executor, analyse_page, page,
                                                       entry.title)
                 return analysis.article, "page", page, analysis
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
-                metrics.error("page")
+                self.events.error("page")
         return article_from_entry(entry), "feed", page, None
 
     async def recheck_pages(self, feed_url: str | None = None) -> int:
-        """Fetch again the pages of flagged stories that are due (issue 6: evidence); a page
+        """Fetch again the pages of flagged stories that are due, for evidence; a page
         that changed or disappeared is kept beside the first version. How many were checked."""
         rechecks = self.stories.rechecks
         if not rechecks:
@@ -458,6 +467,6 @@ class Pipeline:
         return len(due)
 
     async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:
-        """Send what the outbox holds (monitor.outbox). ``force`` tries every pending alert and
+        """Send what the outbox holds (pipeline.deliver). ``force`` tries every pending alert and
         digest now, whatever its backoff (a receiver's Retry-After still holds)."""
         await self.outbox.deliver(report, force=force)

@@ -82,3 +82,20 @@ class Listener:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+def open_listener(config: Callable[[], Config]) -> Listener | None:
+    """Listen where [http] says and serve in the background; None, logged, when the address
+    cannot be had: the daemon goes on polling and alerting without /healthz and /metrics."""
+    http = config().http
+    try:
+        listener = Listener(config, http.host, http.port)
+    except OSError as e:
+        log.error("http: cannot listen on %s:%d: %s; going on without /healthz and /metrics",
+                  http.host, http.port, e)
+        return None
+    listener.start()
+    host, port = listener.address
+    log.info("http: listening on http://%s:%d (/healthz, /metrics)",
+             f"[{host}]" if ":" in host else host, port)
+    return listener

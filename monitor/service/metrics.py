@@ -1,10 +1,11 @@
 """Metrics: the only module importing prometheus_client.
 
 Counters and histograms of this process (polls, errors by kind, fetch latency, new clippings,
-deliveries per notifier), fed by one-line calls from the pipeline; plus gauges read from the
-database at each scrape (clippings, matches per rule, alerts per notifier and status, outbox
-depth, health), so totals survive restarts and include `run --once` runs. ``exposition()``
-renders the registry in the Prometheus text format for the /metrics endpoint.
+deliveries per notifier), fed by the pipeline through ``PrometheusEvents`` (its
+pipeline.events.Events, passed in by the daemon); plus gauges read from the database at each
+scrape (clippings, matches per rule, alerts per notifier and status, outbox depth, health), so
+totals survive restarts and include `run --once` runs. ``exposition()`` renders the registry in
+the Prometheus text format for the /metrics endpoint.
 """
 
 from __future__ import annotations
@@ -51,34 +52,32 @@ def error_kind(error: Exception) -> str:
     return "unexpected"
 
 
-# -- one-line hooks for the pipeline --------------------------------------------------------
+# -- what the pipeline reports ----------------------------------------------------------------
 
-def polled(outcome: str, *, new: int = 0, flagged: int = 0) -> None:
-    POLLS.labels(outcome).inc()
-    if new - flagged > 0:
-        CLIPPINGS_NEW.labels("false").inc(new - flagged)
-    if flagged:
-        CLIPPINGS_NEW.labels("true").inc(flagged)
+class PrometheusEvents:
+    """The pipeline's events (pipeline.events.Events) counted in this process's registry."""
 
+    def fetched(self, kind: str, seconds: float) -> None:
+        FETCH_SECONDS.labels(kind).observe(seconds)
 
-def poll_failed(error: Exception) -> None:
-    POLLS.labels("error").inc()
-    ERRORS.labels(error_kind(error)).inc()
+    def polled(self, outcome: str, *, new: int = 0, flagged: int = 0) -> None:
+        POLLS.labels(outcome).inc()
+        if new - flagged > 0:
+            CLIPPINGS_NEW.labels("false").inc(new - flagged)
+        if flagged:
+            CLIPPINGS_NEW.labels("true").inc(flagged)
 
+    def poll_failed(self, error: Exception) -> None:
+        POLLS.labels("error").inc()
+        ERRORS.labels(error_kind(error)).inc()
 
-def fetched(kind: str, seconds: float) -> None:
-    FETCH_SECONDS.labels(kind).observe(seconds)
+    def error(self, kind: str) -> None:
+        ERRORS.labels(kind).inc()
 
-
-def error(kind: str) -> None:
-    ERRORS.labels(kind).inc()
-
-
-def delivered(notifier: str, result: str) -> None:
-    """``result``: "sent", "retry" (a transient failure) or "failed" (permanent)."""
-    DELIVERIES.labels(notifier, result).inc()
-    if result != "sent":
-        ERRORS.labels("delivery").inc()
+    def delivered(self, notifier: str, result: str) -> None:
+        DELIVERIES.labels(notifier, result).inc()
+        if result != "sent":
+            ERRORS.labels("delivery").inc()
 
 
 # -- gauges read from the database ----------------------------------------------------------

@@ -1,0 +1,170 @@
+"""The daemon's timetable, on APScheduler 3 (imported here only): one job per feed, the delivery
+pass, the sync with the feed set, the flush of poll records, and the daemon's own periodic jobs.
+
+A feed's job runs at the feed's stored next check (decide.schedule chose it), so a restart keeps
+each feed's timing and backoff; at most one run at a time, missed runs coalesced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError  # type: ignore[import-untyped]
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+
+from monitor.config import Config, FeedConfig
+from monitor.decide.schedule import bounds
+from monitor.match.matcher import Matcher
+from monitor.models import ScheduleDecision
+from monitor.notify import Notifier
+from monitor.pipeline.cycle import Runtime
+from monitor.pipeline.update import CycleReport, utcnow
+from monitor.store.feedset import active_feeds, interval_of
+
+log = logging.getLogger("monitor")
+
+DELIVERY_INTERVAL = 30.0  # seconds between passes over the outbox
+SYNC_INTERVAL = 60.0  # seconds between looks at the feeds added or changed by command
+FLUSH_INTERVAL = 1.0  # seconds between writes of buffered poll records
+STARTUP_SPREAD = 60.0  # overdue feeds are spread over at most this many seconds at start
+
+
+class Scheduler:
+    """The jobs of a running daemon over one open runtime (pipeline.cycle.Runtime)."""
+
+    def __init__(self, config: Config, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.pipeline = runtime.pipeline
+        self.store = runtime.store
+        self.jobs = AsyncIOScheduler(event_loop=loop, timezone="UTC")
+        self.feeds: dict[str, FeedConfig] = {}  # the feeds with a job, by URL
+        self._delivering = asyncio.Lock()
+        self._delivered_once = False
+
+    @property
+    def running(self) -> bool:
+        return bool(self.jobs.running)
+
+    @staticmethod
+    def job_id(url: str) -> str:
+        return f"feed:{url}"
+
+    def start(self) -> None:
+        self.sync_feeds()
+        self.every(DELIVERY_INTERVAL, self.deliver, "deliver", now=True)
+
+        async def sync() -> None:
+            self.sync_feeds()
+
+        async def flush() -> None:
+            self.store.flush()
+
+        self.every(SYNC_INTERVAL, sync, "sync-feeds")
+        self.every(FLUSH_INTERVAL, flush, "flush")
+        self.jobs.start()
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str, *,
+              now: bool = False) -> None:
+        """Run ``job`` every ``seconds`` (first at once if ``now``), one run at a time. A
+        coroutine function, so that it runs on the loop: a plain function would run in a thread,
+        and the SQLite connection belongs to the loop's thread."""
+        first: dict[str, Any] = {"next_run_time": utcnow()} if now else {}
+        self.jobs.add_job(job, IntervalTrigger(seconds=seconds), id=job_id, max_instances=1,
+                          coalesce=True, **first)
+
+    def shutdown(self) -> None:
+        """No job starts after this; the runs in progress are the caller's to cancel."""
+        self.jobs.shutdown(wait=False)
+
+    def use(self, config: Config, matcher: Matcher, notifiers: dict[str, Notifier]) -> None:
+        """A reloaded configuration: the pipeline switches to it, the feed jobs follow."""
+        self.pipeline.use(config, matcher, notifiers)
+        self.config = config
+        self.sync_feeds()
+
+    async def deliver(self) -> None:
+        """The delivery pass: every DELIVERY_INTERVAL and right after a poll that flagged a
+        story. The first pass after a start tries every pending alert whatever its backoff:
+        what was pending when the daemon stopped goes out at once, not an hour later."""
+        async with self._delivering:  # one pass over the outbox at a time: no alert sent twice
+            force, self._delivered_once = not self._delivered_once, True
+            try:
+                await self.pipeline.deliver_pending(CycleReport(), force=force)
+            except Exception:  # a bug: loud in the log; the next pass tries again
+                log.exception("delivery pass: unexpected error")
+
+    async def poll(self, url: str) -> None:
+        feed = self.feeds.get(url)
+        if feed is None:
+            return
+        report = CycleReport()
+        decision = None
+        try:
+            decision = await self.pipeline.update_feed(feed, report)
+        except Exception:  # a bug: loud in the log, the feed tried again later
+            log.exception("feed %s: unexpected error", feed.url)
+            self.pipeline.events.error("unexpected")
+        if report.flagged:
+            await self.deliver()  # alert within seconds of the poll that found the story
+        self._reschedule(feed, decision)
+
+    def _reschedule(self, feed: FeedConfig, decision: ScheduleDecision | None) -> None:
+        now = utcnow()
+        if decision is not None and decision.next_check is None:  # disabled by the monitor
+            self._remove(feed.url)
+            return
+        if decision is not None:
+            when = decision.next_check
+        else:  # deferred by Retry-After, or an unexpected error: try again later
+            state = self.store.feed_state(feed.url)
+            held = state.retry_after_until if state else None
+            when = held if held and held > now else now + dt.timedelta(
+                seconds=interval_of(feed, self.config))
+        with contextlib.suppress(JobLookupError):
+            self.jobs.modify_job(self.job_id(feed.url), next_run_time=when)
+
+    def _add(self, feed: FeedConfig, when: dt.datetime) -> None:
+        lo, hi = bounds(interval_of(feed, self.config), self.config.schedule)
+        # The trigger is only a fallback: every run sets the next one from the stored schedule.
+        # Its period is the upper bound, so it never fires while a run is still going.
+        self.jobs.add_job(
+            self.poll, IntervalTrigger(seconds=hi, jitter=min(60.0, lo / 10)), args=[feed.url],
+            id=self.job_id(feed.url), max_instances=1, coalesce=True, misfire_grace_time=None,
+            next_run_time=when, replace_existing=True)
+
+    def _remove(self, url: str) -> None:
+        self.feeds.pop(url, None)
+        with contextlib.suppress(JobLookupError):
+            self.jobs.remove_job(self.job_id(url))
+
+    def sync_feeds(self) -> None:
+        """Bring the jobs in line with the feed set: config.toml plus the database."""
+        wanted = {feed.url: feed for feed in active_feeds(self.config, self.store)}
+        for url in [u for u in self.feeds if u not in wanted]:
+            log.info("feed %s: removed from the schedule", url)
+            self._remove(url)
+        now = utcnow()
+        overdue = []
+        for url, feed in wanted.items():
+            old = self.feeds.get(url)
+            self.feeds[url] = feed
+            if old is None:
+                state = self.store.feed_state(url)
+                if state and state.next_check and state.next_check > now:
+                    self._add(feed, state.next_check)
+                else:
+                    overdue.append(feed)
+            elif interval_of(old, self.config) != interval_of(feed, self.config):
+                job = self.jobs.get_job(self.job_id(url))
+                soonest = now + dt.timedelta(seconds=interval_of(feed, self.config))
+                if job is not None and job.next_run_time and job.next_run_time > soonest:
+                    job.modify(next_run_time=soonest)
+        spread = min(STARTUP_SPREAD, 0.05 * len(overdue))
+        for i, feed in enumerate(overdue):
+            self._add(feed, now + dt.timedelta(seconds=spread * i / max(1, len(overdue))))
