@@ -24,9 +24,9 @@ import socket
 import time
 import urllib.request
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import aiohttp
@@ -127,10 +127,10 @@ class _Response:
     (Content-Encoding not undone)."""
     status: int
     headers: dict[str, str]
-    chunks: Any  # () -> AsyncIterator[bytes]
+    chunks: Callable[[], AsyncIterator[bytes]]
 
 
-def _header_dict(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def _header_dict(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
     # Decoded as httpx does: ASCII, else UTF-8, else Latin-1 for the whole set.
     for encoding in ("ascii", "utf-8", "iso-8859-1"):
         try:
@@ -328,6 +328,33 @@ class BodyTooLarge(Exception):
     pass
 
 
+class _Inflater(Protocol):
+    """zlib's decompressor object, as the gzip and deflate stages use it."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
+
+
+class _Unbrotli(Protocol):
+    """brotli's Decompressor, which ships no type information."""
+
+    def process(self, data: bytes, output_buffer_limit: int) -> bytes: ...
+
+
+@dataclass(slots=True)
+class _Stage:
+    """One Content-Encoding being undone. A deflate stage's inflater is made on its first bytes,
+    which tell a zlib-wrapped stream from a raw one."""
+    kind: str  # "gzip", "deflate" or "br"
+    inflater: _Inflater | None = None
+    unbrotli: _Unbrotli | None = None
+
+
 class _Decoder:
     """Content-Encoding undone chunk by chunk, never producing more than ``limit`` bytes in
     all: a gzip bomb is stopped after ``limit`` bytes of output, not after it filled memory."""
@@ -336,34 +363,33 @@ class _Decoder:
         self.limit = limit
         self.size = 0
         # "Content-Encoding: gzip, br" means gzip first, then br: undo them from the last.
-        self.stages: list[Any] = [self._stage(e) for e in reversed(encodings)]
+        self.stages: list[_Stage] = [self._stage(e) for e in reversed(encodings)]
 
     @staticmethod
-    def _stage(encoding: str) -> Any:
+    def _stage(encoding: str) -> _Stage:
         if encoding in ("gzip", "x-gzip"):
-            return ["gzip", zlib.decompressobj(16 + zlib.MAX_WBITS)]
+            return _Stage("gzip", inflater=zlib.decompressobj(16 + zlib.MAX_WBITS))
         if encoding == "deflate":
-            return ["deflate", None]  # zlib-wrapped or raw: decided on the first bytes
+            return _Stage("deflate")  # zlib-wrapped or raw: decided on the first bytes
         if encoding == "br" and brotli is not None:
-            return ["br", brotli.Decompressor()]
+            return _Stage("br", unbrotli=brotli.Decompressor())
         raise ValueError(f"unsupported Content-Encoding {encoding!r}")
 
-    def _run(self, stage: Any, data: bytes, room: int) -> bytes:
-        kind, state = stage
-        if kind == "deflate" and state is None:
-            state = stage[1] = zlib.decompressobj()
+    def _run(self, stage: _Stage, data: bytes, room: int) -> bytes:
+        if stage.unbrotli is not None:
+            return bytes(stage.unbrotli.process(data, output_buffer_limit=room + 1))
+        state = stage.inflater
+        if state is None:  # deflate's first bytes
+            state = stage.inflater = zlib.decompressobj()
             try:
                 return state.decompress(data, room + 1)
             except zlib.error:
-                state = stage[1] = zlib.decompressobj(-zlib.MAX_WBITS)
-        if kind == "br":
-            out = state.process(data, output_buffer_limit=room + 1)
-            return bytes(out)
+                state = stage.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         out = state.decompress(data, room + 1)
-        while state.eof and state.unused_data and len(out) <= room and kind == "gzip":
+        while state.eof and state.unused_data and len(out) <= room and stage.kind == "gzip":
             # concatenated gzip members
             rest = state.unused_data
-            state = stage[1] = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            state = stage.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             out += state.decompress(rest, room + 1 - len(out))
         return out
 

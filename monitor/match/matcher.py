@@ -161,7 +161,7 @@ class Matcher:
 
     # --- scanning -----------------------------------------------------------------------------
     def _scan(self, doc: Document) -> _Scan:
-        last = getattr(self._local, "last", None)
+        last: tuple[Document, _Scan] | None = getattr(self._local, "last", None)
         if last is not None and (last[0] is doc or last[0] == doc):
             return last[1]  # find_matches then find_entities on one story: one scan
         fields = {f: FieldText(getattr(doc, f) or "") for f in self._fields}

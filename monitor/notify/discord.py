@@ -30,7 +30,7 @@ FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
 TOTAL_MAX = 6000
 COLOR = 0xB03A2E
-NO_MENTIONS = {"parse": []}
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 
 def _timestamp(moment: dt.datetime) -> str:

@@ -104,9 +104,9 @@ class WebhookNotifier:
     def _key(self) -> bytes | None:
         """The signing key, read at send time (a rotated secret needs no restart)."""
         if self.cfg.secret_file:
-            value = read_secret_file(self.cfg.secret_file, "secret_file", self.name)
+            secret = read_secret_file(self.cfg.secret_file, "secret_file", self.name)
             try:
-                return parse_secret(value)
+                return parse_secret(secret)
             except ValueError as e:
                 raise NotifyError(f"secret_file {self.cfg.secret_file!r}: {e}",
                                   channel=self.name, permanent=True) from None
