@@ -5,7 +5,7 @@ received and once decompressed), redirects followed by hand so that every hop pa
 private-address guard, a deadline on the whole exchange, global and per-host concurrency limits,
 and errors as FetchError.
 
-Two transports behind one Client (issue 5, speed): https:// goes through httpx, which offers
+Two transports behind one Client, for speed: https:// goes through httpx, which offers
 HTTP/2 by ALPN; plain http:// goes through aiohttp, whose C parser costs a fraction of httpx's
 pure-Python stack per request (see bench/run.py). Nothing is lost by it: over plain http,
 httpx speaks HTTP/1.1 too (it does no h2c upgrade).
@@ -163,7 +163,7 @@ async def _get(client: Client, url: str, headers: dict[str, str],
 
 
 class Limits:
-    """A global limit and a per-host limit on requests in flight (issue 5), so one slow host
+    """A global limit and a per-host limit on requests in flight, so one slow host
     can't hold the rest: a request waits for its host's slot first, and only then for a global
     one, so requests queued behind a slow host hold no global slot."""
 
@@ -247,7 +247,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    # Decimal seconds such as "1.5" are not RFC 9110, but Discord sends them (issue 4).
+    # Decimal seconds such as "1.5" are not RFC 9110, but Discord sends them.
     if value.isascii() and value.replace(".", "", 1).isdigit():
         return float(value)
     try:
@@ -431,7 +431,8 @@ async def _body(response: _Response, limit: int, *, truncate: bool = False) -> b
     return b"".join(chunks)[:limit]
 
 
-# Anti-bot walls (issue 5: "blocked" is a state of its own, not a generic error).
+# Anti-bot walls: "blocked" is a state of its own, not a generic error, since the feed is
+# there and working but refuses us.
 CHALLENGE_HEADERS = {"cf-mitigated": "challenge", "x-datadome": None, "x-sucuri-block": None,
                      "x-amzn-waf-action": None}
 CHALLENGE_MARKERS = (

@@ -1,4 +1,4 @@
-"""match stage: [[rules]], [terms] and [entities] -> a compiled Matcher -> [Match] (issue 3).
+"""match stage: [[rules]], [terms] and [entities] -> a compiled Matcher -> [Match].
 
 Pure. Everything is compiled once: every term of every rule, list and entity becomes a key
 of one Aho-Corasick automaton (pyahocorasick, imported here only); a document is folded,

@@ -35,7 +35,7 @@ class Notifier(Protocol):
     async def send(self, alert: Alert) -> None: ...
 
     async def send_digest(self, digest: Digest) -> None:
-        """Several alerts as one message (issue 4), with the same failure classes."""
+        """Several alerts as one message, with the same failure classes."""
         ...
 
 

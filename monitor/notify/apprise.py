@@ -1,4 +1,4 @@
-"""Apprise channel (issue 4, optional): Alert or Digest -> every Apprise URL of the notifier,
+"""Apprise channel (optional): Alert or Digest -> every Apprise URL of the notifier,
 for the services that have no format of their own here (Telegram, Signal, ntfy, Matrix...).
 
 The only module importing ``apprise`` (an extra: ``pip install 'monitor[apprise]'``). Apprise

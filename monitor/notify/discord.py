@@ -1,4 +1,4 @@
-"""``format = "discord"``: a Discord webhook message with embeds (issue 4). Pure.
+"""``format = "discord"``: a Discord webhook message with embeds. Pure.
 
 Limits, from Discord's documentation, held by cutting text down:
 - Execute Webhook: content of at most 2,000 characters, at most 10 embeds, and an

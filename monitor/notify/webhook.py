@@ -48,7 +48,7 @@ def encode_json(payload: dict[str, Any]) -> bytes:
 def check_response(result: PostResult, channel: str) -> None:
     """Return if the status means delivered (2xx), else raise the NotifyError it calls for.
 
-    Shared by every HTTP channel (the chat formats of issue 4 will reuse it).
+    Shared by every HTTP channel: the generic webhook and each chat format.
     """
     status = result.status
     if 200 <= status < 300:

@@ -78,7 +78,7 @@ def _content(entry: Any) -> str:
 
 
 def synthetic_guid(feed_url: str, title: str, published: dt.datetime | None, text: str) -> str:
-    """A stable identity for an entry that has neither a link nor a guid (issue 5): its feed,
+    """A stable identity for an entry that has neither a link nor a guid: its feed,
     title and date, or its feed and text when it has no title. Polling the same feed again
     gives the same identity, so the entry is not taken for a new story each time."""
     if title:
