@@ -44,7 +44,7 @@ class FetchError(FeedError):
                  retry_after: float | None = None, blocked: bool = False) -> None:
         self.status = status
         self.retry_after = retry_after
-        self.blocked = blocked  # an anti-bot challenge (issue 5), not a plain error
+        self.blocked = blocked  # an anti-bot challenge: the feed is walled off, not broken
         super().__init__(message, url=url)
 
 

@@ -19,7 +19,7 @@ class FeedState:
     last_modified: str | None = None
     error_count: int = 0
     retry_after_until: dt.datetime | None = None
-    # issue 5: what the scheduler needs to carry a feed's timing and health across restarts
+    # What the scheduler needs to carry a feed's timing and health across restarts.
     next_check: dt.datetime | None = None
     interval: float | None = None  # the interval chosen last time (adaptive), seconds
     failing_since: dt.datetime | None = None  # first error of the current run of errors
@@ -72,7 +72,7 @@ class FetchResult:
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
-    moved_to: str | None = None  # where a chain of 301/308 from the requested URL led (issue 5)
+    moved_to: str | None = None  # where a chain of 301/308 from the requested URL led
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class FeedMeta:
     title: str
     link: str
     problem: str | None = None  # set when the feed was ill-formed but still yielded entries
-    ttl: float | None = None  # RSS <ttl>, in seconds (issue 5)
+    ttl: float | None = None  # RSS <ttl>, in seconds
     update_period: float | None = None  # sy:updatePeriod / sy:updateFrequency, in seconds
 
 
@@ -174,7 +174,7 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class StorySource:
-    """One clipping of a story (issue 6): an outlet that reported the event."""
+    """One clipping of a story: an outlet that reported the event."""
 
     clipping_id: str
     title: str
@@ -196,7 +196,7 @@ class Alert:
     origin: str  # "page" or "feed"
     created_at: dt.datetime
     attempts: int = 0  # deliveries tried so far
-    # Issue 6: the story (one per event) this clipping belongs to, every source of it so far,
+    # The story (one per event) this clipping belongs to, every source of it so far,
     # and whether this is an update of a story already alerted.
     story_id: int | None = None
     sources: tuple[StorySource, ...] = ()
@@ -205,8 +205,8 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """Several alerts of one notifier sent as one message (issue 4: a digest schedule, or
-    flood control). Its membership is fixed when it is made, so retries send the same thing."""
+    """Several alerts of one notifier sent as one message (on a digest schedule, or by flood
+    control). Its membership is fixed when it is made, so retries send the same thing."""
 
     id: int
     key: str  # idempotency key, stable across retries (webhook-id, Message-ID)

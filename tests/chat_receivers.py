@@ -1,4 +1,4 @@
-"""What each chat service accepts, as its documentation states it (issue 4), checked on a
+"""What each chat service accepts, as its documentation states it, checked on a
 payload: a list of problems, empty when the service would take it. Used by the receivers of
 tests/test_notify_channels.py (a problem is answered with 400, as the service would) and by the
 pure tests of tests/test_notify_formats.py.

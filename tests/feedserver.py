@@ -126,7 +126,7 @@ def article_page(title: str, paragraphs: list[str], *, site: str = "Piracy Daily
 def published_now(hours_ago: float = 0.0, *, iso: bool = False) -> str:
     """A publication date ``hours_ago`` before now, as RSS (RFC 822) or Atom (ISO 8601) write it.
     Items default to "just published": a feed's first poll does not alert on stories older
-    than backlog_max_age (issue 4), and a fixed date would age past it."""
+    than backlog_max_age, and a fixed date would age past it."""
     moment = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=hours_ago)
     if iso:
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -72,7 +72,7 @@ class WebhookReceiver:
     """Records every request; answers with ``respond(...)``'s settings (default 200).
 
     ``port`` 0 picks a free one; pass ``refused_port`` to bring a receiver up where a
-    notifier's requests were refused so far (an outage that ends). ``validator`` (issue 4)
+    notifier's requests were refused so far (an outage that ends). ``validator``
     checks each request as the real service would: a returned reason is answered with 400.
     ``ssl_context`` serves HTTPS."""
 
@@ -210,7 +210,7 @@ class RecordingHandler:
 class SMTPServer:
     """aiosmtpd on 127.0.0.1 (no TLS). Login is offered but optional; set ``.credentials``.
 
-    With ``starttls`` (an SSL context holding the server's certificate, issue 4), STARTTLS is
+    With ``starttls`` (an SSL context holding the server's certificate), STARTTLS is
     offered and required before anything else, and login is offered only over TLS, as on a
     real submission server; with ``implicit_tls``, the connection is TLS from the first byte."""
 

@@ -1,4 +1,4 @@
-"""Backtests of the rules (issue 3): evaluate(), report_to_json(), format_report()."""
+"""Backtests of the rules: evaluate(), report_to_json(), format_report()."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def test_json_feed_with_only_an_id_is_kept() -> None:
     _, entries = parse_feed(json.dumps(doc).encode(), {}, URL)
     first, second = entries
     assert (first.guid, first.url, first.content) == ("7", None, "text only")
-    # no id and no url: a stable identity made from the feed and the text (issue 5)
+    # no id and no url: a stable identity made from the feed and the text
     assert second.url is None and second.guid and second.guid.startswith("urn:monitor:")
 
 
@@ -242,7 +242,7 @@ def test_any_bytes_parse_or_raise_a_feed_error(content: bytes) -> None:
     # feedparser recognises the format and a channel title: a feed, ill-formed (the corpus has
     # real feeds like this, with an undefined entity), and its problem is kept for the log
     (b"<rss version='2.0'><channel><title>cut off", 0, True),
-    # JSON Feed read leniently, like the readers people use (issue 5)
+    # JSON Feed read leniently, like the readers people use, so a feed they read is read here
     (b'{"version": "1", "items": []}', 0, False),
     (b'{"title": "no version", "items": [{"id": "1"}]}', 1, True),
 ], ids=["truncated-rss", "json-version-1", "json-no-version"])

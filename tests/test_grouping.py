@@ -1,4 +1,4 @@
-"""Grouping of clippings into stories (issue 6): pure tests on our own test articles, and the
+"""Grouping of clippings into stories: pure tests on our own test articles, and the
 same through the store (real SQLite). Syndicated copies are one story whatever their age;
 reworded reports of an event within story_window are one story; different events worded alike
 (two ACE takedowns on the same day) stay apart; a follow-up days later is a new story."""

@@ -1,4 +1,4 @@
-"""The matcher (issue 3): folding, operators, scoring, entities, events, explanations,
+"""The matcher: folding, operators, scoring, entities, events, explanations,
 the default rules of config.toml on our own example sentences, and bad input."""
 
 from __future__ import annotations

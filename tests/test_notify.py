@@ -108,7 +108,7 @@ def test_payload_shape() -> None:
              "terms": ["pirate", "takes down", "offline"], "tags": ["takedown"]},
             {"rule": "entities", "score": 1.0, "terms": ["ACE"], "tags": ["ace"]},
         ],
-        # issue 6: the story and its sources (none here: an alert made without a story)
+        # the story and its sources (none here: an alert made without a story)
         "story": {"id": None, "update": False, "sources": []},
     }
 
@@ -210,7 +210,7 @@ def test_email_html_reads_well() -> None:
     page = email_html(make_alert())
     assert "<mark>takes down</mark>" in page
     assert "<blockquote>CANAL+ Group has fought for years" in page
-    # Matched terms are highlighted where they occur in the paragraphs (issue 4), any case.
+    # Matched terms are highlighted where they occur in the paragraphs, any case.
     assert "<p><mark>ACE</mark> has forced Electro TV Sat <mark>offline</mark>" in page
     assert "largest <mark>pirate</mark> platforms" in page
     assert "flag.jpg" not in page

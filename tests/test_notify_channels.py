@@ -1,4 +1,4 @@
-"""Issue 4's channels against real servers on 127.0.0.1: SMTP with STARTTLS (and implicit TLS)
+"""The notify channels against real servers on 127.0.0.1: SMTP with STARTTLS (and implicit TLS)
 with a certificate made here by trustme and a login, password_file, webhooks signed the
 Standard Webhooks way and verified with the `standardwebhooks` package, a receiver per chat
 format that refuses what the service would refuse, HTTPS verification, and Apprise."""

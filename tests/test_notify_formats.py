@@ -1,4 +1,4 @@
-"""Pure tests of issue 4's rendering and decisions: the chat payloads (Slack, Discord, Teams,
+"""Pure tests of the notifiers' rendering and decisions: the chat payloads (Slack, Discord, Teams,
 Mattermost) against each service's documented shape and limits, a hostile story, digests, the
 Standard Webhooks signature, digest schedules, the retry delay and the new config keys."""
 
@@ -339,7 +339,7 @@ def test_payload_lengths_count_utf16() -> None:
 
 # --- documentation ------------------------------------------------------------------------------
 
-def test_issue_4_settings_and_commands_are_documented() -> None:
+def test_notifier_settings_and_commands_are_documented() -> None:
     repo = Path(__file__).resolve().parent.parent
     readme = (repo / "README.md").read_text(encoding="utf-8")
     config_text = (repo / "config.toml").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The query language (issue 3): grammar, round trip, errors, limits."""
+"""The query language: grammar, round trip, errors, limits."""
 
 from __future__ import annotations
 

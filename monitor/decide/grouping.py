@@ -1,4 +1,4 @@
-"""One story per event (issue 6): a clipping's grouping signature, and whether two clippings
+"""One story per event: a clipping's grouping signature, and whether two clippings
 report the same event. Pure functions, no I/O; the store keeps signatures and stories.
 
 Two tests, measured on our own story set (`python bench/bench_grouping.py`):

@@ -5,7 +5,7 @@ received and once decompressed), redirects followed by hand so that every hop pa
 private-address guard, a deadline on the whole exchange, global and per-host concurrency limits,
 and errors as FetchError.
 
-Two transports behind one Client (issue 5, speed): https:// goes through httpx, which offers
+Two transports behind one Client, for speed: https:// goes through httpx, which offers
 HTTP/2 by ALPN; plain http:// goes through aiohttp, whose C parser costs a fraction of httpx's
 pure-Python stack per request (see bench/run.py). Nothing is lost by it: over plain http,
 httpx speaks HTTP/1.1 too (it does no h2c upgrade).
@@ -24,9 +24,9 @@ import socket
 import time
 import urllib.request
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import aiohttp
@@ -127,10 +127,10 @@ class _Response:
     (Content-Encoding not undone)."""
     status: int
     headers: dict[str, str]
-    chunks: Any  # () -> AsyncIterator[bytes]
+    chunks: Callable[[], AsyncIterator[bytes]]
 
 
-def _header_dict(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def _header_dict(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
     # Decoded as httpx does: ASCII, else UTF-8, else Latin-1 for the whole set.
     for encoding in ("ascii", "utf-8", "iso-8859-1"):
         try:
@@ -163,7 +163,7 @@ async def _get(client: Client, url: str, headers: dict[str, str],
 
 
 class Limits:
-    """A global limit and a per-host limit on requests in flight (issue 5), so one slow host
+    """A global limit and a per-host limit on requests in flight, so one slow host
     can't hold the rest: a request waits for its host's slot first, and only then for a global
     one, so requests queued behind a slow host hold no global slot."""
 
@@ -247,7 +247,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    # Decimal seconds such as "1.5" are not RFC 9110, but Discord sends them (issue 4).
+    # Decimal seconds such as "1.5" are not RFC 9110, but Discord sends them.
     if value.isascii() and value.replace(".", "", 1).isdigit():
         return float(value)
     try:
@@ -328,6 +328,33 @@ class BodyTooLarge(Exception):
     pass
 
 
+class _Inflater(Protocol):
+    """zlib's decompressor object, as the gzip and deflate stages use it."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
+
+
+class _Unbrotli(Protocol):
+    """brotli's Decompressor, which ships no type information."""
+
+    def process(self, data: bytes, output_buffer_limit: int) -> bytes: ...
+
+
+@dataclass(slots=True)
+class _Stage:
+    """One Content-Encoding being undone. A deflate stage's inflater is made on its first bytes,
+    which tell a zlib-wrapped stream from a raw one."""
+    kind: str  # "gzip", "deflate" or "br"
+    inflater: _Inflater | None = None
+    unbrotli: _Unbrotli | None = None
+
+
 class _Decoder:
     """Content-Encoding undone chunk by chunk, never producing more than ``limit`` bytes in
     all: a gzip bomb is stopped after ``limit`` bytes of output, not after it filled memory."""
@@ -336,34 +363,33 @@ class _Decoder:
         self.limit = limit
         self.size = 0
         # "Content-Encoding: gzip, br" means gzip first, then br: undo them from the last.
-        self.stages: list[Any] = [self._stage(e) for e in reversed(encodings)]
+        self.stages: list[_Stage] = [self._stage(e) for e in reversed(encodings)]
 
     @staticmethod
-    def _stage(encoding: str) -> Any:
+    def _stage(encoding: str) -> _Stage:
         if encoding in ("gzip", "x-gzip"):
-            return ["gzip", zlib.decompressobj(16 + zlib.MAX_WBITS)]
+            return _Stage("gzip", inflater=zlib.decompressobj(16 + zlib.MAX_WBITS))
         if encoding == "deflate":
-            return ["deflate", None]  # zlib-wrapped or raw: decided on the first bytes
+            return _Stage("deflate")  # zlib-wrapped or raw: decided on the first bytes
         if encoding == "br" and brotli is not None:
-            return ["br", brotli.Decompressor()]
+            return _Stage("br", unbrotli=brotli.Decompressor())
         raise ValueError(f"unsupported Content-Encoding {encoding!r}")
 
-    def _run(self, stage: Any, data: bytes, room: int) -> bytes:
-        kind, state = stage
-        if kind == "deflate" and state is None:
-            state = stage[1] = zlib.decompressobj()
+    def _run(self, stage: _Stage, data: bytes, room: int) -> bytes:
+        if stage.unbrotli is not None:
+            return bytes(stage.unbrotli.process(data, output_buffer_limit=room + 1))
+        state = stage.inflater
+        if state is None:  # deflate's first bytes
+            state = stage.inflater = zlib.decompressobj()
             try:
                 return state.decompress(data, room + 1)
             except zlib.error:
-                state = stage[1] = zlib.decompressobj(-zlib.MAX_WBITS)
-        if kind == "br":
-            out = state.process(data, output_buffer_limit=room + 1)
-            return bytes(out)
+                state = stage.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         out = state.decompress(data, room + 1)
-        while state.eof and state.unused_data and len(out) <= room and kind == "gzip":
+        while state.eof and state.unused_data and len(out) <= room and stage.kind == "gzip":
             # concatenated gzip members
             rest = state.unused_data
-            state = stage[1] = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            state = stage.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             out += state.decompress(rest, room + 1 - len(out))
         return out
 
@@ -405,7 +431,8 @@ async def _body(response: _Response, limit: int, *, truncate: bool = False) -> b
     return b"".join(chunks)[:limit]
 
 
-# Anti-bot walls (issue 5: "blocked" is a state of its own, not a generic error).
+# Anti-bot walls: "blocked" is a state of its own, not a generic error, since the feed is
+# there and working but refuses us.
 CHALLENGE_HEADERS = {"cf-mitigated": "challenge", "x-datadome": None, "x-sucuri-block": None,
                      "x-amzn-waf-action": None}
 CHALLENGE_MARKERS = (

@@ -1,4 +1,4 @@
-"""Backtests of the rules (``monitor rules eval``): labelled items -> EvalReport (issue 3).
+"""Backtests of the rules (``monitor rules eval``): labelled items -> EvalReport.
 
 Pure: items are dicts with ``text`` and ``label`` (1 = enforcement story) and optionally
 ``title``, ``lang``, ``url``, ``id``, ``borderline``. An item is flagged when any enabled rule

@@ -1,4 +1,4 @@
-"""match stage: [[rules]], [terms] and [entities] -> a compiled Matcher -> [Match] (issue 3).
+"""match stage: [[rules]], [terms] and [entities] -> a compiled Matcher -> [Match].
 
 Pure. Everything is compiled once: every term of every rule, list and entity becomes a key
 of one Aho-Corasick automaton (pyahocorasick, imported here only); a document is folded,
@@ -161,7 +161,7 @@ class Matcher:
 
     # --- scanning -----------------------------------------------------------------------------
     def _scan(self, doc: Document) -> _Scan:
-        last = getattr(self._local, "last", None)
+        last: tuple[Document, _Scan] | None = getattr(self._local, "last", None)
         if last is not None and (last[0] is doc or last[0] == doc):
             return last[1]  # find_matches then find_entities on one story: one scan
         fields = {f: FieldText(getattr(doc, f) or "") for f in self._fields}

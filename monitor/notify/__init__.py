@@ -8,10 +8,11 @@ pure functions (``render``, ``digest``, and one module per chat format: ``slack`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from monitor.config import AppriseConfig, EmailConfig, NotifierConfig, WebhookConfig
 from monitor.errors import ConfigError
+from monitor.fetch.client import Client
 from monitor.models import Alert, Digest
 from monitor.notify.apprise import AppriseNotifier
 from monitor.notify.email import EmailNotifier
@@ -35,11 +36,11 @@ class Notifier(Protocol):
     async def send(self, alert: Alert) -> None: ...
 
     async def send_digest(self, digest: Digest) -> None:
-        """Several alerts as one message (issue 4), with the same failure classes."""
+        """Several alerts as one message, with the same failure classes."""
         ...
 
 
-def build_notifier(cfg: NotifierConfig, http_client: Any) -> Notifier:
+def build_notifier(cfg: NotifierConfig, http_client: Client) -> Notifier:
     """One notifier, enabled or not (`monitor notify test` tries disabled ones too)."""
     if isinstance(cfg, WebhookConfig):
         return WebhookNotifier(cfg, http_client)
@@ -50,9 +51,9 @@ def build_notifier(cfg: NotifierConfig, http_client: Any) -> Notifier:
     raise TypeError(f"unknown notifier config {type(cfg).__name__}")  # config.py builds no other
 
 
-def build_notifiers(configs: Sequence[NotifierConfig], http_client: Any) -> dict[str, Notifier]:
-    """The enabled notifiers by name. ``http_client`` is the shared client of ``fetch.make_client``,
-    passed through untouched to ``fetch.post`` (only fetch.py imports httpx)."""
+def build_notifiers(configs: Sequence[NotifierConfig], http_client: Client) -> dict[str, Notifier]:
+    """The enabled notifiers by name. ``http_client`` is the daemon's shared client
+    (``fetch.client.make_client``), passed through untouched to ``fetch.client.post``."""
     notifiers: dict[str, Notifier] = {}
     for cfg in configs:
         if not cfg.enabled:

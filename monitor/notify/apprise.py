@@ -1,4 +1,4 @@
-"""Apprise channel (issue 4, optional): Alert or Digest -> every Apprise URL of the notifier,
+"""Apprise channel (optional): Alert or Digest -> every Apprise URL of the notifier,
 for the services that have no format of their own here (Telegram, Signal, ntfy, Matrix...).
 
 The only module importing ``apprise`` (an extra: ``pip install 'monitor[apprise]'``). Apprise
@@ -14,7 +14,8 @@ import asyncio
 import importlib
 import importlib.util
 import os
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from monitor.config import AppriseConfig
 from monitor.errors import ConfigError, NotifyError
@@ -22,6 +23,9 @@ from monitor.models import Alert, Digest
 from monitor.notify.chat import defuse
 from monitor.notify.digest import digest_subject, digest_text
 from monitor.notify.render import email_subject, email_text
+
+if TYPE_CHECKING:  # the extra is imported at run time only when a notifier needs it
+    import apprise
 
 
 
@@ -39,7 +43,7 @@ class AppriseNotifier:
             raise ConfigError(f"notifier {cfg.name!r} has type \"apprise\", which needs the "
                               "apprise package: pip install 'monitor[apprise]'",
                               key="notifiers.type")
-        self._apprise: Any = importlib.import_module("apprise")
+        self._apprise: ModuleType = importlib.import_module("apprise")
         self.name = cfg.name
         self.cfg = cfg
         for url in cfg.urls:  # the ones in the file are checked now, so a typo stops the start
@@ -59,7 +63,7 @@ class AppriseNotifier:
         return urls
 
     def _notify(self, title: str, body: str) -> None:
-        sender: Any = self._apprise.Apprise()
+        sender: apprise.Apprise = self._apprise.Apprise()
         for url in self._urls():
             if not sender.add(url):
                 raise NotifyError("Apprise does not understand one of the URLs (urls_env)",

@@ -1,4 +1,4 @@
-"""What the chat formats share (issue 4): feed text made harmless and cut to a service's limits.
+"""What the chat formats share: feed text made harmless and cut to a service's limits.
 
 Pure functions. Every field from a feed is hostile: it may hold a mention that pings a whole
 channel (@channel, @here, @everyone, Slack's <!channel>, <@U123>), markdown that makes a link or
@@ -71,7 +71,7 @@ def safe_url(url: str) -> str | None:
 
 def headline(alert: Alert) -> str:
     """The story's title on one line (raw: each format escapes it its own way)."""
-    prefix = "Update: " if alert.update else ""  # issue 6: a later report of a story alerted
+    prefix = "Update: " if alert.update else ""  # a later report of a story already alerted
     return prefix + (one_line(alert.clipping.title) or "(untitled)")
 
 
@@ -96,7 +96,7 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
     c = alert.clipping
     pairs = [("Source", one_line(c.source)), ("Date", c.date.isoformat() if c.date else ""),
              ("Author", one_line(c.author))]
-    if len(alert.sources) > 1:  # issue 6: every outlet of the story
+    if len(alert.sources) > 1:  # every outlet of the story
         names = dict.fromkeys(one_line(s.source) or "(unnamed)" for s in alert.sources)
         pairs.append(("Sources", f"{len(alert.sources)}: " + ", ".join(names)))
     return [(k, v) for k, v in pairs if v]

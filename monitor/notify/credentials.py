@@ -1,4 +1,4 @@
-"""Secrets kept in files (issue 4): the SMTP password and the webhook signing secret, read at
+"""Secrets kept in files: the SMTP password and the webhook signing secret, read at
 send time so that a rotated secret needs no restart."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Digest -> the JSON payload and the email of a digest (issue 4): several alerts in one
+"""Digest -> the JSON payload and the email of a digest: several alerts in one
 message, grouped by rule, newest first. Pure; the chat formats render digests in their modules.
 """
 

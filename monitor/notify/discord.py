@@ -1,4 +1,4 @@
-"""``format = "discord"``: a Discord webhook message with embeds (issue 4). Pure.
+"""``format = "discord"``: a Discord webhook message with embeds. Pure.
 
 Limits, from Discord's documentation, held by cutting text down:
 - Execute Webhook: content of at most 2,000 characters, at most 10 embeds, and an
@@ -30,7 +30,7 @@ FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
 TOTAL_MAX = 6000
 COLOR = 0xB03A2E
-NO_MENTIONS = {"parse": []}
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 
 def _timestamp(moment: dt.datetime) -> str:

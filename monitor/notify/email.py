@@ -69,7 +69,7 @@ def build_message(alert: Alert, cfg: EmailConfig) -> EmailMessage:
 
 
 def build_digest_message(digest: Digest, cfg: EmailConfig) -> EmailMessage:
-    """A digest (issue 4): text and HTML alternatives listing the stories grouped by rule."""
+    """A digest: text and HTML alternatives listing the stories grouped by rule."""
     created = digest.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.timezone.utc)
@@ -105,12 +105,12 @@ class EmailNotifier:
             raise ValueError(f"security must be one of {SECURITY_MODES}, got {cfg.security!r}")
         self.name = cfg.name
         self.cfg = cfg
-        # Injectable so tests (issue 4: a trustme CA) can trust their own certificate.
+        # Injectable so that tests, whose server has a certificate from their own CA, can trust it.
         self._ssl_context = ssl_context
 
     def _password(self) -> str:
         """Read at send time, so a rotated secret needs no restart: from the file named by
-        ``password_file`` (issue 4; systemd credentials) or the variable named by ``password_env``."""
+        ``password_file`` (a systemd credential, say) or the variable named by ``password_env``."""
         if self.cfg.password_file:
             return read_secret_file(self.cfg.password_file, "password_file", self.name)
         name = self.cfg.password_env

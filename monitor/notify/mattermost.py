@@ -1,4 +1,4 @@
-"""``format = "mattermost"``: a Mattermost incoming webhook post in markdown (issue 4). Pure.
+"""``format = "mattermost"``: a Mattermost incoming webhook post in markdown. Pure.
 
 Mattermost's incoming webhook takes ``{"text": markdown}``; a post holds at most 16,383
 characters on Mattermost Server 5.0 and later (4,000 before), and a longer text is split into

@@ -1,8 +1,8 @@
 """Alert -> what each channel sends: the webhook JSON payload, the email subject, text and HTML.
 
 Pure functions, no I/O. Every field that comes from a feed is treated as hostile: collapsed to
-one line where it reaches a header, HTML-escaped where it reaches HTML (issue 4, "never become
-a vector for injection").
+one line where it reaches a header, HTML-escaped where it reaches HTML, so that no feed can use
+an alert to inject a header or markup.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
             {"rule": m.rule, "score": m.score, "terms": term_texts(m), "tags": list(m.tags)}
             for m in ranked_matches(alert)
         ],
-        # Issue 6: the story (one per event) and every outlet that reported it so far.
+        # The story (one per event) and every outlet that reported it so far.
         "story": {
             "id": alert.story_id,
             "update": alert.update,
@@ -131,7 +131,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
 
 def story_sources(alert: Alert) -> list[tuple[str, str]]:
     """(source, url) of every outlet of the alert's story, one line each, in the order they
-    reported it; empty for a story of one clipping (issue 6)."""
+    reported it; empty for a story of one clipping."""
     if len(alert.sources) < 2:
         return []
     return [(one_line(s.source) or one_line(s.title) or "(unnamed)", one_line(s.url))
@@ -196,7 +196,7 @@ def email_text(alert: Alert) -> str:
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """``text`` HTML-escaped, each occurrence of a matched term (any case) in <mark> (issue 4)."""
+    """``text`` HTML-escaped, each occurrence of a matched term (any case) in <mark>."""
     wanted = sorted({t for t in terms if t.strip()}, key=len, reverse=True)
     if not wanted:
         return html.escape(text)

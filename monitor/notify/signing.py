@@ -1,4 +1,4 @@
-"""Standard Webhooks signatures (issue 4): the webhook-id, webhook-timestamp and
+"""Standard Webhooks signatures: the webhook-id, webhook-timestamp and
 webhook-signature headers (https://www.standardwebhooks.com/, "Signature scheme"). Pure.
 
 The signed content is ``{id}.{timestamp}.{body}``; the signature is HMAC-SHA256 with the secret's

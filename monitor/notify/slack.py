@@ -1,4 +1,4 @@
-"""``format = "slack"``: a Slack incoming webhook message in Block Kit (issue 4). Pure.
+"""``format = "slack"``: a Slack incoming webhook message in Block Kit. Pure.
 
 Limits, from Slack's documentation, are held by cutting text down, never by a refused message:
 - header block: plain_text of at most 150 characters

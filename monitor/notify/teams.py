@@ -1,4 +1,4 @@
-"""``format = "teams"``: an Adaptive Card for a Microsoft Teams Workflows webhook (issue 4). Pure.
+"""``format = "teams"``: an Adaptive Card for a Microsoft Teams Workflows webhook. Pure.
 
 The Workflows template "Send webhook alerts to a channel" (trigger "When a Teams webhook request
 is received") takes a message whose attachments hold an Adaptive Card

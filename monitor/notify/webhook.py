@@ -17,7 +17,7 @@ from typing import Any
 
 from monitor.config import WebhookConfig
 from monitor.errors import FetchError, NotifyError
-from monitor.fetch.client import PostResult, parse_retry_after, post
+from monitor.fetch.client import Client, PostResult, parse_retry_after, post
 from monitor.models import Alert, Digest
 from monitor.notify import digest as json_digest
 from monitor.notify import discord, mattermost, slack, teams
@@ -25,9 +25,10 @@ from monitor.notify.render import alert_payload, one_line, shorten
 from monitor.notify.credentials import read_secret_file
 from monitor.notify.signing import parse_secret, signature_headers
 
-Render = Callable[[Any], dict[str, Any]]
+RenderAlert = Callable[[Alert], dict[str, Any]]
+RenderDigest = Callable[[Digest], dict[str, Any]]
 # format -> (alert payload, digest payload)
-FORMATS: dict[str, tuple[Render, Render]] = {
+FORMATS: dict[str, tuple[RenderAlert, RenderDigest]] = {
     "json": (alert_payload, json_digest.digest_payload),
     "slack": (slack.alert_payload, slack.digest_payload),
     "discord": (discord.alert_payload, discord.digest_payload),
@@ -48,7 +49,7 @@ def encode_json(payload: dict[str, Any]) -> bytes:
 def check_response(result: PostResult, channel: str) -> None:
     """Return if the status means delivered (2xx), else raise the NotifyError it calls for.
 
-    Shared by every HTTP channel (the chat formats of issue 4 will reuse it).
+    Shared by every HTTP channel: the generic webhook and each chat format.
     """
     status = result.status
     if 200 <= status < 300:
@@ -73,7 +74,7 @@ def merge_headers(base: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
     return {**{k: v for k, v in base.items() if k.lower() not in names}, **ours}
 
 
-async def post_json(client: Any, url: str, payload: dict[str, Any], headers: dict[str, str],
+async def post_json(client: Client, url: str, payload: dict[str, Any], headers: dict[str, str],
                     timeout: float, channel: str, *, signing_key: bytes | None = None,
                     msg_id: str | None = None) -> None:
     """POST ``payload`` as JSON; NotifyError unless a 2xx came back. With ``msg_id``, the
@@ -95,18 +96,18 @@ class WebhookNotifier:
     """``type = "webhook"``: one POST per alert or digest in the notifier's format, with an
     ``Idempotency-Key`` and the Standard Webhooks headers (``webhook-id`` = the same key)."""
 
-    def __init__(self, cfg: WebhookConfig, client: Any) -> None:
+    def __init__(self, cfg: WebhookConfig, client: Client) -> None:
         self.name = cfg.name
         self.cfg = cfg
-        self._client = client  # the shared httpx.AsyncClient, opaque here
+        self._client = client  # the daemon's shared client: its connections are reused
         self._alert_payload, self._digest_payload = FORMATS[cfg.format]
 
     def _key(self) -> bytes | None:
         """The signing key, read at send time (a rotated secret needs no restart)."""
         if self.cfg.secret_file:
-            value = read_secret_file(self.cfg.secret_file, "secret_file", self.name)
+            secret = read_secret_file(self.cfg.secret_file, "secret_file", self.name)
             try:
-                return parse_secret(value)
+                return parse_secret(secret)
             except ValueError as e:
                 raise NotifyError(f"secret_file {self.cfg.secret_file!r}: {e}",
                                   channel=self.name, permanent=True) from None

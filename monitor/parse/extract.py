@@ -15,6 +15,7 @@ import re
 import trafilatura
 from lxml import etree
 from trafilatura.deduplication import content_fingerprint
+from trafilatura.settings import Document
 from trafilatura.xml import xmltotxt
 
 from monitor.errors import ExtractError
@@ -35,14 +36,15 @@ def _has_prose(body: str) -> bool:
 def _quote_to_markdown(body: etree._Element) -> None:
     """trafilatura renders <quote> as plain paragraphs; the clipping wants `>` lines."""
     for quote in list(body.iter("quote")):
-        if quote.getparent() is None or any(a.tag == "quote" for a in quote.iterancestors()):
+        parent = quote.getparent()
+        if parent is None or any(a.tag == "quote" for a in quote.iterancestors()):
             continue
         inner = xmltotxt(copy.deepcopy(quote), include_formatting=True).strip()
         replacement = etree.Element("p")
         # A placeholder, because xmltotxt escapes a leading ">"; swapped back in _tidy.
         replacement.text = "\n".join(QUOTE_MARK + line for line in inner.split("\n"))
         replacement.tail = quote.tail
-        quote.getparent().replace(quote, replacement)
+        parent.replace(quote, replacement)
 
 
 def _tidy(markdown: str, title: str) -> str:
@@ -75,7 +77,8 @@ def extract_article(html: bytes | str, url: str) -> Article:
             date_extraction_params=DATE_PARAMS)
     except Exception as e:  # trafilatura/lxml raise many kinds on hostile markup
         raise ExtractError(f"extraction failed: {type(e).__name__}: {e}") from e
-    if doc is None or doc.body is None:
+    # Without as_dict, bare_extraction returns a Document or None; the dict is its deprecated form.
+    if not isinstance(doc, Document) or doc.body is None:
         raise ExtractError("no article found on the page")
     title = (doc.title or "").strip()
     body_tree = copy.deepcopy(doc.body)
@@ -110,7 +113,7 @@ def html_fragment_to_markdown(fragment: str) -> str:
             include_comments=False, output_format="markdown", with_metadata=False)
     except Exception:  # fall back to the bare text below
         doc = None
-    if doc is not None and doc.body is not None:
+    if isinstance(doc, Document) and doc.body is not None:
         body_tree = copy.deepcopy(doc.body)
         _quote_to_markdown(body_tree)
         text = _tidy(xmltotxt(body_tree, include_formatting=True), "")
@@ -142,7 +145,7 @@ def article_from_entry(entry: Entry) -> Article:
 
 
 def feed_links(html: bytes | str, url: str) -> list[str]:
-    """The feeds a page announces (issue 5, `monitor feeds add`): its <link rel="alternate">
+    """The feeds a page announces, for `monitor feeds add`: its <link rel="alternate">
     of a feed type, else links that look like feeds, absolute, comment feeds left out
     (trafilatura's feed finder, given the page we fetched ourselves, so every request passes
     our private-address guard and limits)."""

@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import feedparser
@@ -48,11 +49,11 @@ def update_period_seconds(period: object, frequency: object) -> float | None:
     return seconds / times if times > 0 else None
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _when(entry: Any) -> dt.datetime | None:
+def _when(entry: Mapping[str, Any]) -> dt.datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = entry.get(key)
         if parsed:
@@ -63,14 +64,14 @@ def _when(entry: Any) -> dt.datetime | None:
     return None
 
 
-def _author(entry: Any) -> str:
+def _author(entry: Mapping[str, Any]) -> str:
     if entry.get("author"):
         return _text(entry.get("author"))
     names = [_text(a.get("name")) for a in entry.get("authors") or [] if isinstance(a, dict)]
     return ", ".join(n for n in names if n)
 
 
-def _content(entry: Any) -> str:
+def _content(entry: Mapping[str, Any]) -> str:
     contents = entry.get("content") or []
     # The longest content block is the fullest text the feed carries.
     values = [_text(c.get("value")) for c in contents if isinstance(c, dict)]
@@ -78,7 +79,7 @@ def _content(entry: Any) -> str:
 
 
 def synthetic_guid(feed_url: str, title: str, published: dt.datetime | None, text: str) -> str:
-    """A stable identity for an entry that has neither a link nor a guid (issue 5): its feed,
+    """A stable identity for an entry that has neither a link nor a guid: its feed,
     title and date, or its feed and text when it has no title. Polling the same feed again
     gives the same identity, so the entry is not taken for a new story each time."""
     if title:
@@ -140,7 +141,7 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedM
     return meta, entries
 
 
-def _is_feed_without_entries(parsed: Any, content: bytes) -> bool:
+def _is_feed_without_entries(parsed: Mapping[str, Any], content: bytes) -> bool:
     """A feed with no entries (yet) is a feed: one whose format feedparser recognised, or whose
     channel has a title, link, description or date (CDF, say), unless the document is HTML."""
     if _is_html(content):
@@ -162,7 +163,7 @@ def _html_hint(content: bytes) -> str:
     return ""
 
 
-def _iso_datetime(value: Any) -> dt.datetime | None:
+def _iso_datetime(value: object) -> dt.datetime | None:
     """An RFC 3339 date (JSON Feed) in UTC; a date without a zone is taken as UTC."""
     if not isinstance(value, str) or not value.strip():
         return None
@@ -181,7 +182,7 @@ def _iso_datetime(value: Any) -> dt.datetime | None:
         return None
 
 
-def _authors(value: Any) -> list[str]:
+def _authors(value: object) -> list[str]:
     """JSON Feed 1.1 ``authors`` (a list) or 1.0 ``author`` (one object); names only."""
     if isinstance(value, dict):
         value = [value]
@@ -190,7 +191,7 @@ def _authors(value: Any) -> list[str]:
     return [_text(a.get("name")) for a in value if isinstance(a, dict) and _text(a.get("name"))]
 
 
-def _json_id(value: Any) -> str | None:
+def _json_id(value: object) -> str | None:
     # 1.1 says a string; 1.0 feeds in the wild use numbers too.
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None

@@ -1,5 +1,5 @@
-"""A clipping's language, guessed from its commonest short words (issue 6: the review site's
-language facet). Pure. Arabic is told by its script; an unclear text is "und" (undetermined)."""
+"""A clipping's language, guessed from its commonest short words, for the review site's
+language facet. Pure. Arabic is told by its script; an unclear text is "und" (undetermined)."""
 
 from __future__ import annotations
 

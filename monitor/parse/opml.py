@@ -1,4 +1,4 @@
-"""OPML 2.0 (issue 5): the list format every feed reader imports and exports (pure).
+"""OPML 2.0: the list format every feed reader imports and exports (pure).
 
 parse_opml(bytes) -> [OpmlFeed]: every outline with an xmlUrl, at any depth (folders are
 flattened). render_opml([OpmlFeed]) -> text.
