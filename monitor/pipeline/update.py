@@ -128,10 +128,10 @@ def is_backlog(entry: Entry, article: Article, before: dt.datetime | None) -> bo
 
 def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dict[str, tuple[str, ...]]:
     """notifier -> the rules that fired for it. A rule naming no notifier goes to all of them;
-    a notifier takes a rule only when its score reaches the notifier's ``min_score`` (issue 4)."""
+    a notifier takes a rule only when its score reaches the notifier's ``min_score``."""
     routes: dict[str, list[str]] = {}
     targets = {r.name: r.notifiers for r in config.rules}
-    min_scores = {n.name: n.min_score for n in config.notifiers}
+    min_scores = {n.name: n.delivery.min_score for n in config.notifiers}
     for m in matches:
         for notifier in targets.get(m.rule) or sorted(enabled):
             if notifier in enabled and m.score >= min_scores.get(notifier, 0.0):
