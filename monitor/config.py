@@ -136,7 +136,7 @@ def _loopback(value: str) -> str | None:
             f"put a proxy in front to expose it), got {value!r}")
 
 
-# -- settings ---------------------------------------------------------------------------------------
+# -- settings -------------------------------------------------------------------------------------
 
 class _Marker:
     def __init__(self, text: str) -> None:
@@ -147,7 +147,7 @@ class _Marker:
 
 
 REQUIRED = _Marker("required")  # the file must give it
-DERIVED = _Marker("derived")    # optional in the file; worked out from other keys (its help says how)
+DERIVED = _Marker("derived")    # optional in the file; worked out from other keys (help: how)
 
 
 @dataclass(frozen=True, slots=True)
