@@ -3,12 +3,14 @@ bad file. Pure tests on TOML text, plus real files in tmp_path and one real subp
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -383,13 +385,13 @@ def _toml_keys() -> dict[str, set[str]]:
     return keys
 
 
-def _readme_keys() -> dict[str, set[str]]:
-    """The keys of the table in README.md's Configuration section, by config.toml table."""
+def _readme_rows() -> Iterator[tuple[str, list[str], list[str]]]:
+    """The rows of the table in README.md's Configuration section: the settings table, the keys
+    and their defaults (one default may stand for every key of its row)."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    labels = {"every type": "notifiers", "webhook": "notifiers", "email": "notifiers",
-              "apprise": "notifiers"}
-    keys: dict[str, set[str]] = {}
+    labels = {"every type": "notifiers", "webhook": "notifiers.webhook", "email": "notifiers.email",
+              "apprise": "notifiers.apprise"}
     table = ""
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -397,8 +399,26 @@ def _readme_keys() -> dict[str, set[str]]:
             continue
         if cells[0]:
             table = labels.get(cells[0], cells[0].strip("`[]"))
-        keys.setdefault(table, set()).update(re.findall(r"`(\w+)`", cells[1]))
+        keys = re.findall(r"`(\w+)`", cells[1])
+        defaults = re.split(r",\s*(?![^\[]*\])", cells[2]) if cells[2] else []
+        yield table, keys, defaults if len(defaults) == len(keys) else [cells[2]] * len(keys)
+
+
+def _readme_keys() -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for table, row, _ in _readme_rows():
+        keys.setdefault(table.partition(".")[0], set()).update(row)
     return keys
+
+
+def test_readme_shows_the_table_defaults() -> None:
+    """Where README gives a default as a value, it is the table's ([[rules]] refer to Rules)."""
+    declared = {(t, s.key): s for t, settings in SETTINGS.items() for s in settings}
+    for table, keys, defaults in _readme_rows():
+        for key, shown in zip(keys, defaults, strict=True):
+            s = declared[table, key]
+            if shown and s.default is not None and not isinstance(s.default, type(REQUIRED)):
+                assert shown == f"`{json.dumps(s.default, ensure_ascii=False)}`", (table, key)
 
 
 def _declared() -> dict[str, set[str]]:
