@@ -407,7 +407,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
 
 
-# Tables of one key each, read into the Config field of the same name.
+# The other tables of config.toml, each read into the Config field of the same name.
 TABLES: dict[str, type] = {"fetch": FetchConfig, "log": LogConfig, "http": HttpConfig,
                            "status": StatusConfig, "data": DataConfig}
 
