@@ -1,196 +1,506 @@
 """Configuration: config.toml -> load_config() -> a frozen Config.
 
-Every key is declared once here, with its default; a bad file raises ConfigError
-naming the file, the key and the reason.
+Each setting is declared once, as the field of the dataclass it fills: its key, kind, default (as
+written in config.toml), help and check (datasette's SETTINGS). That one declaration gives the
+dataclass its default and drives loading, validation, `monitor check-config --defaults` and the
+docs test. A bad file raises ConfigError naming the file, the key and the reason.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import KW_ONLY, MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from monitor.units import parse_cadence
 from monitor.errors import ConfigError
-from monitor.models import RuleConfig
+from monitor.units import parse_cadence
+# Re-exported: callers outside this module read durations the way the settings do.
+from monitor.units import parse_duration as parse_duration
+
+T = TypeVar("T")
+Check = Callable[[Any], "str | None"]  # a value -> why it is refused, or None
+
+
+# -- the kinds of values a setting holds -------------------------------------------------------
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @dataclass(frozen=True, slots=True)
+class Kind:
+    """What a setting holds: the TOML types it accepts and how a value becomes the field's."""
+
+    name: str
+    types: tuple[type, ...]
+    convert: Callable[[Any], Any] = _same  # raises ValueError with the reason
+
+    def read(self, value: object) -> Any:
+        # TOML booleans are ints to Python; never accept one for the other.
+        if isinstance(value, bool) and bool not in self.types or not isinstance(value, self.types):
+            names = " or ".join(t.__name__.replace("str", "string").replace("int", "integer")
+                                for t in self.types)
+            raise ValueError(f"expected {names}, got {type(value).__name__} {value!r}")
+        return self.convert(value)
+
+
+def _strings(value: list[Any]) -> tuple[str, ...]:
+    if not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of strings")
+    return tuple(value)
+
+
+def _headers(value: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    if not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("expected a table of strings")
+    return tuple(value.items())
+
+
+def _durations(value: list[Any]) -> tuple[float, ...]:
+    return tuple(sorted(parse_duration(v) for v in value))
+
+
+def _duration_or_off(value: str | float) -> float | None:
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "no"):
+        return None
+    return parse_duration(value)
+
+
+STRING = Kind("string", (str,))
+TRIMMED = Kind("string", (str,), str.strip)
+INTEGER = Kind("integer", (int,))
+NUMBER = Kind("number", (int, float), float)
+BOOLEAN = Kind("boolean", (bool,))
+PATH = Kind("path", (str,), Path)
+DURATION = Kind("duration", (str, int, float), parse_duration)
+DURATION_OR_OFF = Kind('duration or "off"', (str, int, float), _duration_or_off)
+DURATIONS = Kind("list of durations", (list,), _durations)
+STRINGS = Kind("list of strings", (list,), _strings)
+HEADERS = Kind("table of strings", (dict,), _headers)
+TABLE = Kind("table", (dict,))
+ARRAY = Kind("array of tables", (list,))
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+def must(ok: Callable[[Any], bool], reason: str) -> Check:
+    """A check refusing values that are not ``ok``; ``reason`` may name the {value}."""
+    def check(value: Any) -> str | None:
+        return None if ok(value) else reason.format(value=value)
+    return check
+
+
+def one_of(*choices: str) -> Check:
+    return must(lambda v: v in choices, f"expected one of {', '.join(choices)}, got {{value!r}}")
+
+
+_http_url = must(lambda v: v.startswith(("http://", "https://")),
+                 "expected an http:// or https:// URL, got {value!r}")
+_env_name = must(lambda v: not v or v.replace("_", "").isalnum(),
+                 "expected the NAME of an environment variable, such as MONITOR_SECRET, got {value!r}")
+
+
+def _address(value: str) -> str | None:
+    if "@" not in value or any(c in value for c in "\r\n\t <>,;"):
+        return f"expected a plain e-mail address such as analyst@example.org, got {value!r}"
+    return None
+
+
+def _addresses(value: tuple[str, ...]) -> str | None:
+    if not value:
+        return "needs at least one address"
+    return next((reason for v in value if (reason := _address(v))), None)
+
+
+def _cadence(value: str) -> str | None:
+    try:
+        if value:
+            parse_cadence(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _loopback(value: str) -> str | None:
+    try:
+        if ipaddress.ip_address(value).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"expected a loopback address such as 127.0.0.1 (the listener has no authentication; "
+            f"put a proxy in front to expose it), got {value!r}")
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+class _Marker:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+REQUIRED = _Marker("required")  # the file must give it
+DERIVED = _Marker("derived")    # optional in the file; worked out from other keys (help: how)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One key of config.toml. ``default`` is written as in the file ("15m"); None: unset, the
+    help says what happens then."""
+
+    kind: Kind
+    default: Any
+    help: str
+    check: Check | None = None
+    key: str = ""   # as written in config.toml; the field's name unless it is no Python name
+    attr: str = ""  # the dataclass field it fills
+
+
+def setting(kind: Kind, default: Any, help: str, *,  # noqa: A002
+            check: Check | None = None, key: str = "") -> Any:
+    """A dataclass field that is a setting; its default is ``default`` read as the file would be."""
+    meta = {"setting": Setting(kind, default, help, check, key)}
+    if default is REQUIRED or default is DERIVED:
+        return field(metadata=meta)
+    return field(default=None if default is None else kind.read(default), metadata=meta)
+
+
+def embedded(cls: type) -> Any:
+    """A dataclass of settings read from the same TOML table as the one holding it."""
+    return field(default_factory=cls, metadata={"embedded": cls})
+
+
+def settings_of(cls: type) -> tuple[Setting, ...]:
+    """The settings a dataclass reads from its table, embedded ones included, in order."""
+    found: list[Setting] = []
+    for f in fields(cls):
+        if "setting" in f.metadata:
+            spec: Setting = f.metadata["setting"]
+            found.append(replace(spec, key=spec.key or f.name, attr=f.name))
+        elif "embedded" in f.metadata:
+            found += settings_of(f.metadata["embedded"])
+    return tuple(found)
+
+
+# -- the tables ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
 class FetchConfig:
-    timeout: float = 20.0
-    max_bytes: int = 5_000_000
-    user_agent: str = ""  # empty: "monitor/<version> (+project url)"
-    allow_private_networks: bool = False
-    max_redirects: int = 5
-    fetch_pages: bool = True
-    # issue 5: a deadline on the whole request (a server sending a byte a second must not hold a
-    # feed forever), and concurrency limits so that one slow host can't hold the rest.
-    total_timeout: float = 60.0
-    concurrency: int = 20
-    per_host: int = 2
+    """[fetch]: how feeds and article pages are fetched."""
+
+    timeout: float = setting(NUMBER, 20, "connect and read timeout of one request, seconds",
+                             check=must(lambda v: v > 0, "must be positive"))
+    max_bytes: int = setting(INTEGER, 5_000_000, "largest feed or page body accepted, bytes",
+                             check=must(lambda v: v >= 1024, "must be at least 1024"))
+    user_agent: str = setting(STRING, "", 'the User-Agent header; "": monitor/<version> (+project URL)')
+    allow_private_networks: bool = setting(
+        BOOLEAN, False, "allow URLs resolving to loopback, private, link-local or reserved addresses")
+    max_redirects: int = setting(INTEGER, 5, "redirects followed per request")
+    fetch_pages: bool = setting(BOOLEAN, True, "fetch and extract each new story's page; false "
+                                "builds clippings from the feed alone")
+    # A deadline on the whole request (a server sending a byte a second must not hold a feed
+    # forever), and concurrency limits so that one slow host can't hold the rest.
+    total_timeout: float = setting(NUMBER, 60, "deadline of one whole request (redirects, headers "
+                                   "and body), seconds")
+    concurrency: int = setting(INTEGER, 20, "requests in flight at once (feeds and pages)",
+                               check=must(lambda v: v >= 1, "must be at least 1"))
+    per_host: int = setting(INTEGER, 2, "requests in flight at once to one host",
+                            check=must(lambda v: v >= 1, "must be at least 1"))
 
 
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
-    url: str
-    name: str = ""
-    interval: float | None = None  # seconds; None: [monitor] interval
-    enabled: bool = True
-    backlog_max_age: float | None = None  # seconds; None: [monitor] backlog_max_age (issue 4)
+    """One [[feeds]] table."""
+
+    url: str = setting(TRIMMED, REQUIRED, "the feed (RSS, Atom or JSON Feed)", check=_http_url)
+    name: str = setting(STRING, "", "shown in listings; the clipping's source when the page names none")
+    interval: float | None = setting(DURATION, None, "this feed's poll interval; unset: "
+                                     "[monitor] interval")
+    enabled: bool = setting(BOOLEAN, True, "false: not polled")
+    backlog_max_age: float | None = setting(DURATION, None, "this feed's backlog_max_age; unset: "
+                                            "[monitor] backlog_max_age")
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    name: str
-    url: str
-    enabled: bool = True
-    headers: tuple[tuple[str, str], ...] = ()
-    timeout: float = 10.0
-    format: str = "json"  # json, slack, discord, teams, mattermost
-    secret_env: str = ""  # name of the environment variable holding the whsec_ signing secret
-    secret_file: str = ""  # or a file holding it; relative: under $CREDENTIALS_DIRECTORY
-    # Issue 4: routing threshold, digests and flood control, the same for every type.
-    min_score: float = 0.0
-    digest: str = ""  # "" (each alert on its own), an interval ("1h") or a cron expression
-    flood_limit: int = 50
-    flood_window: float = 600.0
+class Delivery:
+    """How a notifier's alerts go out, the same for every type: the score they need, digests
+    and flood control."""
+
+    min_score: float = setting(NUMBER, 0, "only rules scoring at least this for a story are sent here")
+    digest: str = setting(TRIMMED, "", '"": each alert on its own; an interval ("1h") or a cron '
+                          'expression ("0 8 * * 1-5", local time): one message per period',
+                          check=_cadence)
+    flood_limit: int = setting(INTEGER, 50, "more alerts than this within flood_window are sent "
+                               "as one digest", check=must(lambda v: v >= 1,
+                                                           "must be at least 1, got {value}"))
+    flood_window: float = setting(DURATION, "10m", "the window of flood_limit; during a flood, "
+                                  "at most one digest per window")
 
 
 @dataclass(frozen=True, slots=True)
-class EmailConfig:
-    name: str
-    host: str
-    port: int
-    from_addr: str  # the `from` key
-    to: tuple[str, ...]
-    enabled: bool = True
-    security: str = "starttls"  # "starttls", "tls" or "none"
-    username: str = ""
-    password_env: str = ""  # name of the environment variable that holds the password
-    timeout: float = 20.0
-    password_file: str = ""  # a file holding the password; relative: under $CREDENTIALS_DIRECTORY
-    # Issue 4: routing threshold, digests and flood control, the same for every type.
-    min_score: float = 0.0
-    digest: str = ""  # "" (each alert on its own), an interval ("1h") or a cron expression
-    flood_limit: int = 50
-    flood_window: float = 600.0
+class BaseNotifierConfig:
+    """What every [[notifiers]] table has, whatever its type."""
+
+    name: str = setting(STRING, REQUIRED, "the name rules' `notifiers` use")
+    _: KW_ONLY
+    enabled: bool = setting(BOOLEAN, True, "false: no alert is queued for it")
+    delivery: Delivery = embedded(Delivery)
+
+
+WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
+EMAIL_SECURITY = ("starttls", "tls", "none")
 
 
 @dataclass(frozen=True, slots=True)
-class AppriseConfig:
-    """``type = "apprise"`` (issue 4): Apprise URLs, from the file or an environment variable."""
+class WebhookConfig(BaseNotifierConfig):
+    """``type = "webhook"``."""
 
-    name: str
-    urls: tuple[str, ...] = ()
-    urls_env: str = ""  # name of an environment variable holding URLs, separated by spaces
-    enabled: bool = True
-    # Issue 4: routing threshold, digests and flood control, the same for every type.
-    min_score: float = 0.0
-    digest: str = ""  # "" (each alert on its own), an interval ("1h") or a cron expression
-    flood_limit: int = 50
-    flood_window: float = 600.0
+    url: str = setting(STRING, REQUIRED, "where alerts are POSTed", check=_http_url)
+    headers: tuple[tuple[str, str], ...] = setting(
+        HEADERS, {}, "extra headers sent with every request (they cannot replace ours)")
+    timeout: float = setting(DURATION, "10s", "how long to wait for an answer")
+    format: str = setting(STRING, "json", "json (docs/webhook.md), slack, discord, teams or "
+                          "mattermost", check=one_of(*WEBHOOK_FORMATS))
+    secret_env: str = setting(STRING, "", "the environment variable holding a whsec_ secret: "
+                              "requests are signed the Standard Webhooks way", check=_env_name)
+    secret_file: str = setting(STRING, "", "or a file holding it; relative: under "
+                               "$CREDENTIALS_DIRECTORY")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig(BaseNotifierConfig):
+    """``type = "email"``."""
+
+    host: str = setting(STRING, REQUIRED, "the SMTP server")
+    port: int = setting(INTEGER, DERIVED, "587 with starttls, 465 with tls, 25 with none")
+    from_addr: str = setting(STRING, REQUIRED, "the sender's address", check=_address, key="from")
+    to: tuple[str, ...] = setting(STRINGS, REQUIRED, "the recipients' addresses", check=_addresses)
+    security: str = setting(STRING, "starttls", 'starttls, tls (implicit) or none (a local relay '
+                            'only)', check=one_of(*EMAIL_SECURITY))
+    username: str = setting(STRING, "", "the SMTP login")
+    password_env: str = setting(STRING, "", "the environment variable holding the password")
+    password_file: str = setting(STRING, "", "or a file holding it; relative: under "
+                                 "$CREDENTIALS_DIRECTORY")
+    timeout: float = setting(DURATION, "20s", "how long to wait for the server at each step")
+
+
+@dataclass(frozen=True, slots=True)
+class AppriseConfig(BaseNotifierConfig):
+    """``type = "apprise"``: Apprise URLs, from the file or an environment variable."""
+
+    urls: tuple[str, ...] = setting(STRINGS, [], "Apprise URLs (pip install 'monitor[apprise]')")
+    urls_env: str = setting(STRING, "", "an environment variable holding more, separated by "
+                            "spaces", check=_env_name)
 
 
 NotifierConfig = WebhookConfig | EmailConfig | AppriseConfig
+NOTIFIER_TYPES: dict[str, type[NotifierConfig]] = {
+    "webhook": WebhookConfig, "email": EmailConfig, "apprise": AppriseConfig}
+NOTIFIER_TYPE = Setting(STRING, REQUIRED, "webhook, email or apprise",
+                        check=one_of(*NOTIFIER_TYPES), key="type")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """One [[rules]] table."""
+
+    name: str = setting(STRING, REQUIRED, "the rule's name, in alerts and listings")
+    query: str = setting(STRING, REQUIRED, "what it matches (see README, Rules)")
+    min_score: float = setting(NUMBER, 0, "a story is flagged when its score reaches this")
+    tags: tuple[str, ...] = setting(STRINGS, [], "tags given to the stories it flags")
+    notifiers: tuple[str, ...] = setting(STRINGS, [], "where its alerts go; none: every enabled "
+                                         "notifier")
+    enabled: bool = setting(BOOLEAN, True, "false: the rule is not run")
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
-    """Bounds of the adaptive poll interval (issue 5). A feed's own interval is always inside
+    """[monitor]'s bounds of the adaptive poll interval. A feed's own interval is always inside
     them: the bounds limit what hints, rhythm and backoff may do, not what the user asked for."""
 
-    min_interval: float = 300.0
-    max_interval: float = 21600.0
-    disable_404_after: float = 3 * 86400.0
+    min_interval: float = setting(DURATION, "5m", "the adaptive interval never goes below this "
+                                  "(nor below a feed's own interval)")
+    max_interval: float = setting(DURATION, "6h", "nor above this (nor above a feed's own "
+                                  "interval); also the longest backoff")
+    disable_404_after: float = setting(DURATION, "3d", "a feed answering 404 for this long is "
+                                       "disabled")
 
 
-# -- running as a service (issue 7): [log], [http], [status], [data] -------------------------
+# -- running as a service: [log], [http], [status], [data] ---------------------------------------
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 
 @dataclass(frozen=True, slots=True)
 class LogConfig:
-    format: str = "text"  # "text" or "json"
-    level: str = "info"   # "debug", "info", "warning", "error"
+    format: str = setting(STRING, "text", "log lines on stderr: text or json",
+                          check=one_of(*LOG_FORMATS))
+    level: str = setting(STRING, "info", "debug, info, warning or error", check=one_of(*LOG_LEVELS))
 
 
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
-    enabled: bool = False
-    host: str = "127.0.0.1"  # loopback only: the listener has no authentication
-    port: int = 9187
+    enabled: bool = setting(BOOLEAN, False, "serve /healthz and /metrics while `monitor run` runs")
+    # Loopback only: the listener has no authentication.
+    host: str = setting(STRING, "127.0.0.1", "a loopback address", check=_loopback)
+    port: int = setting(INTEGER, 9187, "0 picks a free one", check=must(
+        lambda v: 0 <= v <= 65535, "expected a port number (0 picks a free one), got {value}"))
 
 
 @dataclass(frozen=True, slots=True)
 class StatusConfig:
-    stale_after: float | None = None  # seconds without a poll -> down; None: 3 x longest interval
-    failing_after: float = 3600.0     # a feed failing this long -> degraded
-    pending_after: float = 1800.0     # an alert pending this long -> degraded
-    failed_alerts: int = 0            # more failed alerts than this in a day -> degraded
+    stale_after: float | None = setting(DURATION, None, "no poll for this long: down; unset: 3 x "
+                                        "the longest interval, at least 10 minutes")
+    failing_after: float = setting(DURATION, "1h", "a feed failing this long: degraded (every "
+                                   "feed: down)")
+    pending_after: float = setting(DURATION, "30m", "an alert pending this long: degraded")
+    failed_alerts: int = setting(INTEGER, 0, "more failed alerts than this in the last day: "
+                                 "degraded", check=must(lambda v: v >= 0, "must be 0 or more"))
 
 
 @dataclass(frozen=True, slots=True)
 class DataConfig:
-    retention_days: int = 0  # 0: keep every clipping
-    keep_flagged: bool = True
+    retention_days: int = setting(INTEGER, 0, "delete unflagged clippings first seen longer ago, "
+                                  "daily; 0 keeps everything", check=must(
+                                      lambda v: v >= 0,
+                                      "must be 0 (keep everything) or a number of days"))
+    keep_flagged: bool = setting(BOOLEAN, True, "false deletes flagged clippings past "
+                                 "retention_days too")
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """The whole file. Its own settings and ``schedule`` come from [monitor]."""
+
     path: Path
-    database: Path
-    interval: float = 900.0
-    backlog_max_age: float = 172800.0  # 48 h (issue 4)
+    database: Path = setting(PATH, "monitor.db", "SQLite file, relative to the config file's folder")
+    interval: float = setting(DURATION, "15m", "default poll interval of a feed")
+    backlog_max_age: float = setting(DURATION, "48h", "on a feed's first poll, older stories are "
+                                     "stored and flagged but not alerted")
+    schedule: ScheduleConfig = embedded(ScheduleConfig)
+    # One story per event, its updates, and re-checks of flagged stories' pages.
+    story_window: float = setting(DURATION, "72h", "reports of one event further apart are two "
+                                  "stories (syndicated copies excepted)")
+    story_update_window: float | None = setting(
+        DURATION_OR_OFF, "6h", 'an alerted story is sent again as an update at most once per '
+        'notifier per this; "off": never')
+    evidence_rechecks: tuple[float, ...] = setting(
+        DURATIONS, ["6h", "1d", "3d"], "when a flagged story's page is fetched again after the "
+        "first fetch; []: never")
     fetch: FetchConfig = field(default_factory=FetchConfig)
     feeds: tuple[FeedConfig, ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()
     rules: tuple[RuleConfig, ...] = ()
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     entities: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     log: LogConfig = field(default_factory=LogConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    # Issue 6: one story per event, its updates, and re-checks of flagged stories' pages.
-    story_window: float = 259200.0  # 72 h: reports of one event further apart are two stories
-    story_update_window: float | None = 21600.0  # 6 h; None ("off"): no update alerts
-    evidence_rechecks: tuple[float, ...] = (21600.0, 86400.0, 259200.0)  # 6 h, 1 d, 3 d
 
 
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-NOTIFIER_TYPES = ("webhook", "email", "apprise")
-LOG_FORMATS = ("text", "json")
-LOG_LEVELS = ("debug", "info", "warning", "error")
-WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
-EMAIL_SECURITY = ("starttls", "tls", "none")
+# The other tables of config.toml, each read into the Config field of the same name.
+TABLES: dict[str, type] = {"fetch": FetchConfig, "log": LogConfig, "http": HttpConfig,
+                           "status": StatusConfig, "data": DataConfig}
 
 
-def parse_duration(value: object) -> float:
-    """ "90s", "15m", "2h", "1d", or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as \"15m\"")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and value.strip():
-        text = value.strip().lower()
-        unit = text[-1]
-        number = text[:-1] if unit in DURATION_UNITS else text
-        try:
-            seconds = float(number) * DURATION_UNITS.get(unit, 1)
-        except ValueError:
-            raise ValueError(f"expected a duration such as \"15m\", got {value!r}") from None
-    else:
-        raise ValueError(f"expected a duration such as \"15m\", got {value!r}")
-    if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {value!r}")
-    return seconds
+# -- what one key cannot tell: keys refused outright, rules between keys --------------------------
 
+class _Refused(Exception):
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
+
+
+REFUSED: dict[type, dict[str, str]] = {
+    WebhookConfig: {"secret": "never put the signing secret in the config: name the environment "
+                    "variable that holds it with secret_env, or a file with secret_file"},
+    EmailConfig: {"password": "never put the password in the config: name the environment "
+                  "variable that holds it with password_env, or a file with password_file"},
+}
+
+
+def _schedule(v: dict[str, Any]) -> None:
+    if v["min_interval"] > v["max_interval"]:
+        raise _Refused("min_interval", "must not be longer than max_interval")
+
+
+def _fetch(v: dict[str, Any]) -> None:
+    if v["total_timeout"] < v["timeout"]:
+        raise _Refused("total_timeout", f"must be at least timeout ({v['timeout']:g})")
+
+
+def _webhook(v: dict[str, Any]) -> None:
+    if v["secret_env"] and v["secret_file"]:
+        raise _Refused("secret_file", "set secret_env or secret_file, not both")
+
+
+def _email(v: dict[str, Any]) -> None:
+    if v["port"] is None:
+        v["port"] = {"starttls": 587, "tls": 465, "none": 25}[v["security"]]
+    if v["password_env"] and v["password_file"]:
+        raise _Refused("password_file", "set password_env or password_file, not both")
+
+
+def _apprise(v: dict[str, Any]) -> None:
+    if not v["urls"] and not v["urls_env"]:
+        raise _Refused("urls", "give at least one Apprise URL (urls), or the environment "
+                       "variable that holds them (urls_env)")
+
+
+FINISH: dict[type, Callable[[dict[str, Any]], None]] = {
+    ScheduleConfig: _schedule, FetchConfig: _fetch, WebhookConfig: _webhook,
+    EmailConfig: _email, AppriseConfig: _apprise}
+
+
+# -- every setting, by the table of config.toml it belongs in ------------------------------------
+
+def _own(cls: type) -> tuple[Setting, ...]:
+    return settings_of(cls)[len(settings_of(BaseNotifierConfig)):]
+
+
+SETTINGS: dict[str, tuple[Setting, ...]] = {
+    "monitor": settings_of(Config),
+    **{name: settings_of(cls) for name, cls in TABLES.items()},
+    "feeds": settings_of(FeedConfig),
+    "notifiers": (settings_of(BaseNotifierConfig)[0], NOTIFIER_TYPE,
+                  *settings_of(BaseNotifierConfig)[1:]),
+    **{f"notifiers.{kind}": _own(cls) for kind, cls in NOTIFIER_TYPES.items()},
+    "rules": settings_of(RuleConfig),
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, _Marker) or value is None:
+        return f"({value or 'unset'})"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def describe() -> Iterator[str]:
+    """Every setting with its default and help, as `monitor check-config --defaults` prints them."""
+    for table, settings in SETTINGS.items():
+        name, _, kind = table.partition(".")
+        if name not in ("feeds", "notifiers", "rules"):
+            yield f"[{name}]"
+        else:
+            yield f'[[{name}]]  # type = "{kind}"' if kind else f"[[{name}]]"
+        for s in settings:
+            yield f"  {s.key} = {_shown(s.default)}  # {s.kind.name}: {s.help}"
+
+
+# -- reading --------------------------------------------------------------------------------------
 
 class _Table:
-    """Reads one TOML table, checking each key's type and refusing unknown keys."""
+    """Reads one TOML table by the settings declared for it, refusing unknown keys."""
 
     def __init__(self, data: object, path: str, where: str) -> None:
         if not isinstance(data, dict):
@@ -200,42 +510,56 @@ class _Table:
         self.where = where
         self.used: set[str] = set()
 
-    def _key(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
     def error(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(reason, path=self.path, key=self._key(key))
+        return ConfigError(reason, path=self.path, key=f"{self.where}.{key}" if self.where else key)
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: object = None,
-            required: bool = False) -> Any:
+    def get(self, key: str, kind: Kind, default: Any) -> Any:
+        """A key that is no setting of its own (a sub-table, an array of tables)."""
         self.used.add(key)
         if key not in self.data:
-            if required:
-                raise self.error(key, "is required")
-            return default
-        value = self.data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        # TOML booleans are ints to Python; never accept one for the other.
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            names = " or ".join(k.__name__.replace("str", "string").replace("int", "integer")
-                                for k in kinds)
-            raise self.error(key, f"expected {names}, got {type(value).__name__} {value!r}")
-        return value
-
-    def string_list(self, key: str, required: bool = False) -> tuple[str, ...]:
-        value = self.get(key, list, [], required)
-        if not all(isinstance(v, str) for v in value):
-            raise self.error(key, "expected a list of strings")
-        return tuple(value)
-
-    def duration(self, key: str, default: float | None) -> float | None:
-        value = self.get(key, (str, int, float), None)
-        if value is None:
             return default
         try:
-            return parse_duration(value)
+            return kind.read(self.data[key])
         except ValueError as e:
             raise self.error(key, str(e)) from None
+
+    def setting(self, s: Setting, default: Any = None) -> Any:
+        self.used.add(s.key)
+        if s.key not in self.data:
+            if s.default is REQUIRED:
+                raise self.error(s.key, "is required")
+            return default
+        try:
+            value = s.kind.read(self.data[s.key])
+        except ValueError as e:
+            raise self.error(s.key, str(e)) from None
+        reason = s.check(value) if s.check else None
+        if reason:
+            raise self.error(s.key, reason)
+        return value
+
+    def values(self, cls: type) -> dict[str, Any]:
+        """The keyword arguments of ``cls``: its settings and embedded dataclasses."""
+        for key, reason in REFUSED.get(cls, {}).items():
+            if key in self.data:
+                raise self.error(key, reason)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if "setting" in f.metadata:
+                spec: Setting = f.metadata["setting"]
+                values[f.name] = self.setting(replace(spec, key=spec.key or f.name), _default(f))
+            elif "embedded" in f.metadata:
+                values[f.name] = self.read(f.metadata["embedded"])
+        finish = FINISH.get(cls)
+        try:
+            if finish is not None:
+                finish(values)
+        except _Refused as e:
+            raise self.error(e.key, e.reason) from None
+        return values
+
+    def read(self, cls: type[T]) -> T:
+        return cls(**self.values(cls))
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
@@ -243,146 +567,29 @@ class _Table:
             raise self.error(unknown[0], "unknown key (check its spelling)")
 
 
-def _string_lists(data: object, path: str, where: str) -> dict[str, tuple[str, ...]]:
-    table = _Table(data, path, where)
-    lists = {}
-    for name in table.data:
-        lists[name] = table.string_list(name)
-    return lists
+def _default(f: Field[Any]) -> Any:
+    return None if f.default is MISSING else f.default
 
 
-def _feed(data: object, path: str, where: str) -> FeedConfig:
+def _one(cls: type[T], data: object, path: str, where: str) -> T:
     t = _Table(data, path, where)
-    url = t.get("url", str, required=True).strip()
-    if not url.startswith(("http://", "https://")):
-        raise t.error("url", f"expected an http:// or https:// URL, got {url!r}")
-    feed = FeedConfig(url=url, name=t.get("name", str, ""), interval=t.duration("interval", None),
-                      enabled=t.get("enabled", bool, True),
-                      backlog_max_age=t.duration("backlog_max_age", None))
+    item = t.read(cls)
     t.done()
-    return feed
-
-
-def _delivery(t: _Table) -> dict[str, Any]:
-    """The keys every notifier type has (issue 4): min_score, digest, flood_limit, flood_window."""
-    digest = t.get("digest", str, "").strip()
-    if digest:
-        try:
-            parse_cadence(digest)
-        except ValueError as e:
-            raise t.error("digest", str(e)) from None
-    flood_limit = t.get("flood_limit", int, 50)
-    if flood_limit < 1:
-        raise t.error("flood_limit", f"must be at least 1, got {flood_limit}")
-    return {"min_score": float(t.get("min_score", (int, float), 0.0)), "digest": digest,
-            "flood_limit": flood_limit, "flood_window": t.duration("flood_window", 600.0) or 600.0}
-
-
-def _env_name(t: _Table, key: str) -> str:
-    name = t.get(key, str, "")
-    if name and not name.replace("_", "").isalnum():
-        raise t.error(key, f"expected the NAME of an environment variable, such as "
-                      f"MONITOR_SECRET, got {name!r}")
-    return name
+    return item
 
 
 def _notifier(data: object, path: str, where: str) -> NotifierConfig:
     t = _Table(data, path, where)
-    name = t.get("name", str, required=True)
-    kind = t.get("type", str, required=True)
-    enabled = t.get("enabled", bool, True)
-    notifier: NotifierConfig
-    if kind == "webhook":
-        url = t.get("url", str, required=True)
-        if not url.startswith(("http://", "https://")):
-            raise t.error("url", f"expected an http:// or https:// URL, got {url!r}")
-        headers = t.get("headers", dict, {})
-        if not all(isinstance(v, str) for v in headers.values()):
-            raise t.error("headers", "expected a table of strings")
-        fmt = t.get("format", str, "json")
-        if fmt not in WEBHOOK_FORMATS:
-            raise t.error("format", f"expected one of {', '.join(WEBHOOK_FORMATS)}, got {fmt!r}")
-        if "secret" in t.data:
-            raise t.error("secret", "never put the signing secret in the config: name the "
-                          "environment variable that holds it with secret_env, or a file "
-                          "with secret_file")
-        secret_env = _env_name(t, "secret_env")
-        secret_file = t.get("secret_file", str, "")
-        if secret_env and secret_file:
-            raise t.error("secret_file", "set secret_env or secret_file, not both")
-        notifier = WebhookConfig(name=name, url=url, enabled=enabled,
-                                 headers=tuple(headers.items()),
-                                 timeout=t.duration("timeout", 10.0) or 10.0, format=fmt,
-                                 secret_env=secret_env, secret_file=secret_file,
-                                 **_delivery(t))
-    elif kind == "email":
-        security = t.get("security", str, "starttls")
-        if security not in EMAIL_SECURITY:
-            raise t.error("security", f"expected one of {', '.join(EMAIL_SECURITY)}, got {security!r}")
-        port = t.get("port", int, {"starttls": 587, "tls": 465, "none": 25}[security])
-        to = t.string_list("to", required=True)
-        if not to:
-            raise t.error("to", "needs at least one address")
-        for key, addresses in (("from", [t.get("from", str, required=True)]), ("to", to)):
-            for address in addresses:
-                if "@" not in address or any(c in address for c in "\r\n\t <>,;"):
-                    raise t.error(key, f"expected a plain e-mail address such as "
-                                  f"analyst@example.org, got {address!r}")
-        if "password" in t.data:
-            raise t.error("password", "never put the password in the config: name the environment "
-                          "variable that holds it with password_env, or a file with password_file")
-        password_env = t.get("password_env", str, "")
-        password_file = t.get("password_file", str, "")
-        if password_env and password_file:
-            raise t.error("password_file", "set password_env or password_file, not both")
-        notifier = EmailConfig(name=name, host=t.get("host", str, required=True), port=port,
-                               from_addr=t.get("from", str, required=True), to=to,
-                               enabled=enabled, security=security,
-                               username=t.get("username", str, ""),
-                               password_env=password_env, password_file=password_file,
-                               timeout=t.duration("timeout", 20.0) or 20.0, **_delivery(t))
-    elif kind == "apprise":
-        urls = t.string_list("urls")
-        urls_env = _env_name(t, "urls_env")
-        if not urls and not urls_env:
-            raise t.error("urls", "give at least one Apprise URL (urls), or the environment "
-                          "variable that holds them (urls_env)")
-        notifier = AppriseConfig(name=name, urls=urls, urls_env=urls_env, enabled=enabled,
-                                 **_delivery(t))
-    else:
-        raise t.error("type", f"expected one of {', '.join(NOTIFIER_TYPES)}, got {kind!r}")
+    cls = NOTIFIER_TYPES[t.setting(NOTIFIER_TYPE)]
+    notifier = t.read(cls)
     t.done()
     return notifier
 
 
-def _rule(data: object, path: str, where: str) -> RuleConfig:
+def _string_lists(data: object, path: str, where: str) -> dict[str, tuple[str, ...]]:
+    """[terms] and [entities]: every key is a name the user chose, holding a list of strings."""
     t = _Table(data, path, where)
-    min_score = t.get("min_score", (int, float), 0.0)
-    rule = RuleConfig(name=t.get("name", str, required=True), query=t.get("query", str, required=True),
-                      min_score=float(min_score), tags=t.string_list("tags"),
-                      notifiers=t.string_list("notifiers"), enabled=t.get("enabled", bool, True))
-    t.done()
-    return rule
-
-
-def _review_settings(t: _Table) -> dict[str, Any]:
-    """Issue 6 keys of [monitor]: story_window, story_update_window ("off": no update alerts),
-    evidence_rechecks (a list of delays after the first fetch; [] turns re-checks off)."""
-    window = t.duration("story_window", 259200.0) or 259200.0
-    raw = t.get("story_update_window", (str, int, float), "6h")
-    if isinstance(raw, str) and raw.strip().lower() in ("off", "none", "no"):
-        update_window = None
-    else:
-        update_window = t.duration("story_update_window", 21600.0)
-    delays = t.get("evidence_rechecks", list, ["6h", "1d", "3d"])
-    rechecks = []
-    for value in delays:
-        try:
-            rechecks.append(parse_duration(value))
-        except ValueError as e:
-            raise t.error("evidence_rechecks", str(e)) from None
-    return {"story_window": window, "story_update_window": update_window,
-            "evidence_rechecks": tuple(sorted(rechecks))}
+    return {name: t.setting(Setting(STRINGS, [], "", key=name)) for name in t.data}
 
 
 def _unique(items: Sequence[Any], attr: str, path: str, where: str) -> None:
@@ -402,51 +609,22 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", path=shown) from e
     top = _Table(data, shown, "")
-    monitor = _Table(top.get("monitor", dict, {}), shown, "monitor")
-    database = Path(monitor.get("database", str, "monitor.db"))
-    interval = monitor.duration("interval", 900.0) or 900.0
-    backlog_max_age = monitor.duration("backlog_max_age", 172800.0) or 172800.0
-    schedule = ScheduleConfig(
-        min_interval=monitor.duration("min_interval", 300.0) or 300.0,
-        max_interval=monitor.duration("max_interval", 21600.0) or 21600.0,
-        disable_404_after=monitor.duration("disable_404_after", 3 * 86400.0) or 3 * 86400.0)
-    if schedule.min_interval > schedule.max_interval:
-        raise monitor.error("min_interval", "must not be longer than max_interval")
-    review = _review_settings(monitor)
+    monitor = _Table(top.get("monitor", TABLE, {}), shown, "monitor")
+    own = monitor.values(Config)
     monitor.done()
-
-    f = _Table(top.get("fetch", dict, {}), shown, "fetch")
-    fetch = FetchConfig(
-        timeout=float(f.get("timeout", (int, float), 20.0)),
-        max_bytes=f.get("max_bytes", int, 5_000_000),
-        user_agent=f.get("user_agent", str, ""),
-        allow_private_networks=f.get("allow_private_networks", bool, False),
-        max_redirects=f.get("max_redirects", int, 5),
-        fetch_pages=f.get("fetch_pages", bool, True),
-        total_timeout=float(f.get("total_timeout", (int, float), 60.0)),
-        concurrency=f.get("concurrency", int, 20),
-        per_host=f.get("per_host", int, 2),
-    )
-    if fetch.timeout <= 0:
-        raise f.error("timeout", "must be positive")
-    if fetch.total_timeout < fetch.timeout:
-        raise f.error("total_timeout", f"must be at least timeout ({fetch.timeout:g})")
-    for key in ("concurrency", "per_host"):
-        if getattr(fetch, key) < 1:
-            raise f.error(key, "must be at least 1")
-    if fetch.max_bytes < 1024:
-        raise f.error("max_bytes", "must be at least 1024")
-    f.done()
+    tables: dict[str, Any] = {name: _one(cls, top.get(name, TABLE, {}), shown, name)
+              for name, cls in TABLES.items()}
 
     def array(key: str) -> list[Any]:
-        value = top.get(key, list, [])
-        return value if isinstance(value, list) else []
+        value: list[Any] = top.get(key, ARRAY, [])
+        return value
 
-    feeds = tuple(_feed(d, shown, f"feeds[{i}]") for i, d in enumerate(array("feeds")))
+    feeds = tuple(_one(FeedConfig, d, shown, f"feeds[{i}]") for i, d in enumerate(array("feeds")))
     _unique(feeds, "url", shown, "feeds")
-    notifiers = tuple(_notifier(d, shown, f"notifiers[{i}]") for i, d in enumerate(array("notifiers")))
+    notifiers = tuple(_notifier(d, shown, f"notifiers[{i}]")
+                      for i, d in enumerate(array("notifiers")))
     _unique(notifiers, "name", shown, "notifiers")
-    rules = tuple(_rule(d, shown, f"rules[{i}]") for i, d in enumerate(array("rules")))
+    rules = tuple(_one(RuleConfig, d, shown, f"rules[{i}]") for i, d in enumerate(array("rules")))
     _unique(rules, "name", shown, "rules")
     names = {n.name for n in notifiers}
     for i, rule in enumerate(rules):
@@ -454,59 +632,13 @@ def parse_config(text: str, path: Path) -> Config:
             if target not in names:
                 raise ConfigError(f"no notifier named {target!r}", path=shown,
                                   key=f"rules[{i}].notifiers")
-    terms = _string_lists(top.get("terms", dict, {}), shown, "terms")
-    entities = _string_lists(top.get("entities", dict, {}), shown, "entities")
-    service = _service_tables(top, shown)
+    terms = _string_lists(top.get("terms", TABLE, {}), shown, "terms")
+    entities = _string_lists(top.get("entities", TABLE, {}), shown, "entities")
     top.done()
-    if not database.is_absolute():
-        database = path.parent / database
-    return Config(path=path, database=database, interval=interval,
-                  backlog_max_age=backlog_max_age, fetch=fetch, feeds=feeds,
-                  notifiers=notifiers, rules=rules, terms=terms, entities=entities,
-                  schedule=schedule, **service, **review)
-
-
-def _service_tables(top: _Table, shown: str) -> dict[str, Any]:
-    """[log], [http], [status] and [data]: how the daemon runs as a service (issue 7)."""
-
-    t = _Table(top.get("log", dict, {}), shown, "log")
-    log = LogConfig(format=t.get("format", str, "text"), level=t.get("level", str, "info"))
-    if log.format not in LOG_FORMATS:
-        raise t.error("format", f"expected one of {', '.join(LOG_FORMATS)}, got {log.format!r}")
-    if log.level not in LOG_LEVELS:
-        raise t.error("level", f"expected one of {', '.join(LOG_LEVELS)}, got {log.level!r}")
-    t.done()
-
-    t = _Table(top.get("http", dict, {}), shown, "http")
-    http = HttpConfig(enabled=t.get("enabled", bool, False), host=t.get("host", str, "127.0.0.1"),
-                      port=t.get("port", int, 9187))
-    try:
-        loopback = ipaddress.ip_address(http.host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise t.error("host", f"expected a loopback address such as 127.0.0.1 (the listener has "
-                      f"no authentication; put a proxy in front to expose it), got {http.host!r}")
-    if not 0 <= http.port <= 65535:
-        raise t.error("port", f"expected a port number (0 picks a free one), got {http.port}")
-    t.done()
-
-    t = _Table(top.get("status", dict, {}), shown, "status")
-    status = StatusConfig(stale_after=t.duration("stale_after", None),
-                          failing_after=t.duration("failing_after", 3600.0) or 3600.0,
-                          pending_after=t.duration("pending_after", 1800.0) or 1800.0,
-                          failed_alerts=t.get("failed_alerts", int, 0))
-    if status.failed_alerts < 0:
-        raise t.error("failed_alerts", "must be 0 or more")
-    t.done()
-
-    t = _Table(top.get("data", dict, {}), shown, "data")
-    data = DataConfig(retention_days=t.get("retention_days", int, 0),
-                      keep_flagged=t.get("keep_flagged", bool, True))
-    if data.retention_days < 0:
-        raise t.error("retention_days", "must be 0 (keep everything) or a number of days")
-    t.done()
-    return {"log": log, "http": http, "status": status, "data": data}
+    if not own["database"].is_absolute():
+        own["database"] = path.parent / own["database"]
+    return Config(path=path, feeds=feeds, notifiers=notifiers, rules=rules, terms=terms,
+                  entities=entities, **own, **tables)
 
 
 def default_config_path() -> Path:

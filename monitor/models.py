@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+# Declared with its settings in config.py; named here too for the callers that import it here.
+from monitor.config import RuleConfig as RuleConfig
+
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
@@ -127,18 +130,6 @@ class Clipping:
     author: str
     body: str
     tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RuleConfig:
-    """One ``[[rules]]`` table."""
-
-    name: str
-    query: str
-    min_score: float = 0.0
-    tags: tuple[str, ...] = ()
-    notifiers: tuple[str, ...] = ()
-    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""Digest schedules (issue 4): a notifier's ``digest`` setting -> when its next digest is due.
+"""Durations and digest schedules: "15m" -> seconds; a notifier's ``digest`` -> when it is due.
 
+One duration parser and one unit table serve every setting (config.py) and the digest cadence.
 Pure functions of the setting, an anchor time and ``now``. An interval ("1h") or a five-field
 cron expression ("0 8 * * 1-5"), whose next times come from APScheduler's CronTrigger, the
 library that already schedules the daemon (imported here too, because the config check and the
@@ -12,9 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]  # no stubs
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_EXAMPLE = "expected a duration such as \"15m\""
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -69,7 +71,7 @@ class Cadence:
         if self.every is not None:
             return anchor + dt.timedelta(seconds=self.every)
         trigger = _trigger(self.cron or "", tz)
-        fire = trigger.get_next_fire_time(None, anchor)
+        fire: dt.datetime | None = trigger.get_next_fire_time(None, anchor)
         if fire is None:  # cannot happen with five crontab fields, but never loop on it
             return anchor + dt.timedelta(days=366)
         return fire.astimezone(dt.timezone.utc)
@@ -78,13 +80,28 @@ class Cadence:
         return self.next_after(anchor, tz) <= now
 
 
-def _interval(text: str) -> float | None:
-    unit = text[-1:].lower()
-    number = text[:-1] if unit in DURATION_UNITS else text
-    try:
-        seconds = float(number) * DURATION_UNITS.get(unit, 1)
-    except ValueError:
-        return None
+def _seconds(value: object) -> float:
+    """ "90s", "15m", "2h", "1d", or a number of seconds -> seconds, whatever its sign."""
+    if isinstance(value, bool):  # TOML's true is an int to Python: never a duration
+        raise ValueError(DURATION_EXAMPLE)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        text = value.strip().lower()
+        unit = text[-1]
+        number = text[:-1] if unit in DURATION_UNITS else text
+        try:
+            return float(number) * DURATION_UNITS.get(unit, 1)
+        except ValueError:
+            pass
+    raise ValueError(f"{DURATION_EXAMPLE}, got {value!r}")
+
+
+def parse_duration(value: object) -> float:
+    """ "90s", "15m", "2h", "1d", or a number of seconds -> seconds (positive)."""
+    seconds = _seconds(value)
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
     return seconds
 
 
@@ -95,10 +112,11 @@ def parse_cadence(text: str) -> Cadence:
         raise ValueError("expected an interval such as \"1h\" or a cron expression such as "
                          "\"0 8 * * 1-5\"")
     if " " not in text:
-        seconds = _interval(text)
-        if seconds is None:
+        try:
+            seconds = _seconds(text)
+        except ValueError:
             raise ValueError(f"expected an interval such as \"1h\" or a cron expression such as "
-                             f"\"0 8 * * 1-5\", got {text!r}")
+                             f"\"0 8 * * 1-5\", got {text!r}") from None
         if seconds < 60:
             raise ValueError(f"a digest interval must be at least one minute, got {text!r}")
         return Cadence(text=text, every=seconds)

@@ -3,21 +3,31 @@ bad file. Pure tests on TOML text, plus real files in tmp_path and one real subp
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, strategies as st
 
 from monitor.config import (
+    DERIVED,
+    REQUIRED,
+    SETTINGS,
     Config,
+    Delivery,
     EmailConfig,
     FeedConfig,
+    FetchConfig,
     WebhookConfig,
     default_config_path,
+    describe,
     load_config,
     parse_config,
     parse_duration,
@@ -331,3 +341,108 @@ def test_check_config_on_a_missing_file_fails_cleanly(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert result.stderr.startswith("monitor: error: ") and "missing.toml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the settings table: its defaults, and the docs that must list every setting --------------
+
+def test_every_default_is_a_valid_value_of_its_setting() -> None:
+    for table, settings in SETTINGS.items():
+        for s in settings:
+            if s.default is None or s.default is REQUIRED or s.default is DERIVED:
+                continue
+            value = s.kind.read(s.default)
+            assert s.check is None or s.check(value) is None, f"{table}.{s.key}"
+
+
+def test_the_dataclass_defaults_are_the_table_defaults() -> None:
+    assert FetchConfig().timeout == 20.0 and FetchConfig().max_bytes == 5_000_000
+    assert Delivery() == Delivery(min_score=0.0, digest="", flood_limit=50, flood_window=600.0)
+    assert WebhookConfig(name="h", url="https://h.example/").timeout == 10.0
+    assert parse_config("", CONFIG_PATH).evidence_rechecks == (21600.0, 86400.0, 259200.0)
+
+
+def test_the_shipped_config_sets_the_defaults() -> None:
+    """config.toml shows each table's defaults: it must not drift from the settings table."""
+    shipped = load_config(REPO / "config.toml")
+    default = parse_config("", shipped.path)
+    for name in ("fetch", "log", "http", "status", "data", "schedule", "database", "interval",
+                 "backlog_max_age", "story_window", "story_update_window", "evidence_rechecks"):
+        assert getattr(shipped, name) == getattr(default, name), name
+
+
+def _toml_keys() -> dict[str, set[str]]:
+    """The keys config.toml sets or shows commented out, by table (notifiers of every type in
+    one); [terms] and [entities] are left out: their keys are names the user chooses."""
+    keys: dict[str, set[str]] = {}
+    table = ""
+    for line in (REPO / "config.toml").read_text(encoding="utf-8").splitlines():
+        header = re.match(r"#?\s*\[\[?([\w-]+)\]\]?\s*$", line)
+        if header:
+            table = header.group(1)
+        elif (key := re.match(r'#?\s*([A-Za-z_]\w*)\s*=\s*["\[{\dtf-]', line)) and table not in (
+                "terms", "entities"):
+            keys.setdefault(table, set()).add(key.group(1))
+    return keys
+
+
+def _readme_rows() -> Iterator[tuple[str, list[str], list[str]]]:
+    """The rows of the table in README.md's Configuration section: the settings table, the keys
+    and their defaults (one default may stand for every key of its row)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    labels = {"every type": "notifiers", "webhook": "notifiers.webhook", "email": "notifiers.email",
+              "apprise": "notifiers.apprise"}
+    table = ""
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 4 or cells[1] in ("key", "---"):
+            continue
+        if cells[0]:
+            table = labels.get(cells[0], cells[0].strip("`[]"))
+        keys = re.findall(r"`(\w+)`", cells[1])
+        defaults = re.split(r",\s*(?![^\[]*\])", cells[2]) if cells[2] else []
+        yield table, keys, defaults if len(defaults) == len(keys) else [cells[2]] * len(keys)
+
+
+def _readme_keys() -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for table, row, _ in _readme_rows():
+        keys.setdefault(table.partition(".")[0], set()).update(row)
+    return keys
+
+
+def test_readme_shows_the_table_defaults() -> None:
+    """Where README gives a default as a value, it is the table's ([[rules]] refer to Rules)."""
+    declared = {(t, s.key): s for t, settings in SETTINGS.items() for s in settings}
+    for table, keys, defaults in _readme_rows():
+        for key, shown in zip(keys, defaults, strict=True):
+            s = declared[table, key]
+            if shown and s.default is not None and not isinstance(s.default, type(REQUIRED)):
+                assert shown == f"`{json.dumps(s.default, ensure_ascii=False)}`", (table, key)
+
+
+def _declared() -> dict[str, set[str]]:
+    declared: dict[str, set[str]] = {}
+    for table, settings in SETTINGS.items():
+        declared.setdefault(table.partition(".")[0], set()).update(s.key for s in settings)
+    return declared
+
+
+@pytest.mark.parametrize("source", [_toml_keys, _readme_keys], ids=["config.toml", "README.md"])
+def test_every_setting_is_documented_and_every_documented_key_is_a_setting(
+        source: Any) -> None:
+    documented = source()
+    declared = _declared()
+    missing = sorted(f"{t}.{k}" for t, keys in declared.items() for k in keys - documented.get(t, set()))
+    unknown = sorted(f"{t}.{k}" for t, keys in documented.items() for k in keys - declared.get(t, set()))
+    assert (missing, unknown) == ([], [])
+
+
+def test_check_config_defaults_lists_every_setting(tmp_path: Path) -> None:
+    result = _cli("check-config", "--defaults", cwd=tmp_path)  # no config file is needed
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == list(describe())
+    assert '  interval = "15m"  # duration: default poll interval of a feed' in result.stdout
+    for settings in SETTINGS.values():
+        for s in settings:
+            assert f"  {s.key} = " in result.stdout

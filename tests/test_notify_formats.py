@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from monitor.units import parse_cadence
 from monitor.clipping import make_clipping
-from monitor.config import parse_config
+from monitor.config import Delivery, parse_config
 from monitor.errors import ConfigError
 from monitor.models import Alert, Digest, Match, MatchedTerm
 from monitor.notify import discord, mattermost, slack, teams
@@ -296,13 +296,15 @@ def test_new_keys_are_read() -> None:
                  'flood_limit = 20\nflood_window = "5m"',
                  feed='backlog_max_age = "7d"', monitor='backlog_max_age = "12h"')
     [n] = cfg.notifiers
-    assert (n.format, n.secret_env, n.min_score, n.digest, n.flood_limit, n.flood_window) == (
-        "discord", "HOOK_SECRET", 5.0, "0 8 * * 1-5", 20, 300.0)
+    assert (n.format, n.secret_env) == ("discord", "HOOK_SECRET")
+    assert n.delivery == Delivery(min_score=5.0, digest="0 8 * * 1-5", flood_limit=20,
+                                  flood_window=300.0)
     assert cfg.feeds[0].backlog_max_age == 7 * 86400 and cfg.backlog_max_age == 12 * 3600
     default = config('type = "email"\nhost = "h"\nfrom = "a@b.c"\nto = ["d@e.f"]\n'
                      'password_file = "smtp-password"')
     assert default.notifiers[0].password_file == "smtp-password"
-    assert (default.notifiers[0].flood_limit, default.notifiers[0].flood_window) == (50, 600.0)
+    delivery = default.notifiers[0].delivery
+    assert (delivery.flood_limit, delivery.flood_window) == (50, 600.0)
     assert default.backlog_max_age == 48 * 3600
     apprise = config('type = "apprise"\nurls = ["json://127.0.0.1:9/x"]\ndigest = "1h"')
     assert apprise.notifiers[0].urls == ("json://127.0.0.1:9/x",)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.service import logs
-from monitor.config import Config, load_config
+from monitor.config import Config, describe, load_config
 from monitor.errors import ClippingError, MonitorError
 from monitor.store.database import Store, StoredClipping
 
@@ -62,6 +62,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     from monitor.match.matcher import matcher_for
 
+    if args.defaults:
+        print("\n".join(describe()))
+        return 0
     config = _config(args)
     matcher_for(config)
     print(f"{config.path}: OK ({len(config.feeds)} feeds, {len(config.rules)} rules, "
@@ -178,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "print a summary and exit")
     p.add_argument("--log-format", choices=logs.FORMATS, default=argparse.SUPPRESS,
                    help="as `monitor --log-format`: text or json")
-    command("check-config", cmd_check_config, "check the configuration and the rules, then exit "
-            "(0: valid)", "monitor --config /etc/monitor/config.toml check-config")
+    p = command("check-config", cmd_check_config, "check the configuration and the rules, then "
+                "exit (0: valid)", "monitor --config /etc/monitor/config.toml check-config")
+    p.add_argument("--defaults", action="store_true",
+                   help="print every setting with its default and meaning instead (reads no file)")
     p = command("list", cmd_list, "list stored clippings, newest first (* = flagged)",
                 "monitor list --flagged --limit 20 --json")
     p.add_argument("--flagged", action="store_true", help="only clippings that a rule flagged")

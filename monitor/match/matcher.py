@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from monitor.config import Config
+from monitor.config import Config, RuleConfig
 from monitor.errors import ConfigError, RuleError
 from monitor.parse.language import guess_language
-from monitor.models import Document, Match, MatchedTerm, RuleConfig
+from monitor.models import Document, Match, MatchedTerm
 from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
 from monitor.match.terms import TermTable
 from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText

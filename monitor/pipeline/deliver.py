@@ -95,7 +95,7 @@ class Outbox:
         fresh = self.store.digest(digest_id) if digest_id is not None else None
         if fresh is not None and not await self._send_digest(notifier, fresh, report):
             return
-        if hold or (cfg is not None and cfg.digest):
+        if hold or (cfg is not None and cfg.delivery.digest):
             return  # a digest notifier, or a flood: nothing goes on its own
         for alert in self.store.due_alerts(name, now=now, force=force):
             if not await self._send_alert(notifier, alert, report):
@@ -108,21 +108,22 @@ class Outbox:
         flood, at most one digest per flood_window goes out, and nothing one by one."""
         if cfg is None or not self.store.waiting_alerts(name):
             return None, False
-        if cfg.digest:
+        delivery = cfg.delivery
+        if delivery.digest:
             oldest = self.store.oldest_waiting(name)
             last = self.store.last_digest_at(name)
             anchor = max(oldest, last) if oldest and last else oldest
-            if anchor is None or not parse_cadence(cfg.digest).is_due(anchor, now):
+            if anchor is None or not parse_cadence(delivery.digest).is_due(anchor, now):
                 return None, True
             reason = "schedule"
         else:
-            since = now - dt.timedelta(seconds=cfg.flood_window)
+            since = now - dt.timedelta(seconds=delivery.flood_window)
             last = self.store.last_digest_at(name)
             if last is not None and last > since:
                 return None, True  # a flood digest went out within the window: the rest wait
             # The alerts of the window: those already sent one by one, and those waiting now.
             if (self.store.sent_alone_since(name, since) + self.store.waiting_alerts(name)
-                    <= cfg.flood_limit):
+                    <= delivery.flood_limit):
                 return None, False
             reason = "flood"
         count = self.store.waiting_alerts(name)

@@ -133,7 +133,7 @@ def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dic
     noisy channel can be kept for the strongest matches."""
     routes: dict[str, list[str]] = {}
     targets = {r.name: r.notifiers for r in config.rules}
-    min_scores = {n.name: n.min_score for n in config.notifiers}
+    min_scores = {n.name: n.delivery.min_score for n in config.notifiers}
     for m in matches:
         for notifier in targets.get(m.rule) or sorted(enabled):
             if notifier in enabled and m.score >= min_scores.get(notifier, 0.0):
