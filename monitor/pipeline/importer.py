@@ -13,6 +13,7 @@ from monitor.config import Config
 from monitor.errors import ClippingError
 from monitor.parse.identity import canonical_url, story_key
 from monitor.match.matcher import document, matcher_for
+from monitor.models import NewStory
 from monitor.pipeline.update import route_alerts, utcnow
 from monitor.store.database import Store
 
@@ -61,11 +62,12 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
             # Issue 6: grouped into stories like any story, dated by the clipping's own date.
             at = (dt.datetime.combine(clipping.date, dt.time(12), tzinfo=dt.timezone.utc)
                   if clipping.date else now)
-            added = archive.record_story(
-                store, stories, at=at, clipping_id=key, clipping=clipping,
-                text=clippings.render(clipping), origin="file", fingerprint="", feed_url="", guid=None, canonical=canonical, published=None,
-                matches=matches, alerts=route_alerts(matches, config, enabled) if alert else {},
-                now=now)
+            story = NewStory(
+                clipping_id=key, clipping=clipping, text=clippings.render(clipping),
+                origin="file", fingerprint="", feed_url="", guid=None, canonical=canonical,
+                published=None, matches=tuple(matches),
+                alerts=route_alerts(matches, config, enabled) if alert else {})
+            added = archive.record_story(store, stories, story, now=now, at=at)
             result.added += added
             result.flagged += bool(added and matches)
             result.skipped += not added

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import clipping as clippings
-from monitor.store.search import filters
+from monitor.store.search import export_rows
 from monitor.store.database import Store
 
 FORMATS = ("clipping", "jsonl", "csv")
@@ -24,12 +24,7 @@ FIELDS = ("id", "story_id", "url", "title", "standfirst", "source", "date", "aut
 def rows(store: Store, *, flagged: bool = False, since: str | None = None,
          rule: str | None = None) -> Iterator[dict[str, Any]]:
     """The clippings to export, oldest first (the order they arrived, as files are numbered)."""
-    where, params = filters(flagged=flagged, since=since, rule=rule)
-    sql = (f"select c.*, (select json_group_array(m.rule) from matches m "
-           f"where m.clipping_id = c.id) as rules, (select k.label from marks k "
-           f"where k.clipping_id = c.id) as mark from clippings c where {where} "
-           f"order by c.created_at, c.rowid")
-    yield from store.db.query(sql, params)
+    return export_rows(store, flagged=flagged, since=since, rule=rule)
 
 
 def record(r: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,10 @@
-"""Evidence (issue 6): enforcement stories get edited or pulled, so the raw page of every
+"""Evidence: enforcement stories get edited or pulled, so the raw page of every
 clipping is kept (gzip-compressed) with its SHA-256 and fetch time; a flagged story's page is
 fetched again at ``evidence_rechecks`` after the first fetch, and a new version (changed text,
 or a page gone) is kept beside the old. ``write_case_file`` makes the folder of
 `monitor evidence ID DIR`: the clipping, each raw page and a manifest of hashes.
 
-SQL on the Store's connection (see monitor.archive for why it is not in store.py).
+SQL on the Store's connection, as in monitor.store.archive.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.errors import MonitorError
+from monitor.models import DueRecheck
 from monitor.parse.page import compress, sha256
 from monitor.store.database import Store
 
@@ -33,7 +34,7 @@ def _add_snapshot(store: Store, clipping_id: str, *, url: str, status: int, cont
     """``packed``: the content compressed and its SHA-256, when done already (in a worker:
     monitor.analysis)."""
     compressed, digest = packed or (compress(content), sha256(content))
-    store.db["snapshots"].insert({
+    store.db.table("snapshots").insert({
         "clipping_id": clipping_id, "url": url, "fetched_at": _iso(now), "status": status,
         "sha256": digest, "size": len(content), "content_type": content_type,
         "raw": compressed, "change": change,
@@ -49,14 +50,14 @@ def keep_page(store: Store, settings: Any, clipping_id: str, page: Any, *, flagg
                   content_type=page.headers.get("content-type", ""),
                   text=body[0] if body else None, change="first", now=now, packed=packed)
     if flagged and settings.rechecks:
-        store.db["rechecks"].insert({
+        store.db.table("rechecks").insert({
             "clipping_id": clipping_id, "checks": 0, "state": "unchanged",
             "next_check": _iso(now + dt.timedelta(seconds=settings.rechecks[0])),
         }, replace=True)
 
 
 def due_rechecks(store: Store, *, now: dt.datetime, feed_url: str | None = None,
-                 limit: int = 20) -> list[dict[str, Any]]:
+                 limit: int = 20) -> list[DueRecheck]:
     """Flagged stories whose page is due for a re-check (of one feed, if given), oldest first."""
     sql = ("select r.clipping_id, r.checks, c.link, c.url, c.feed_url from rechecks r "
            "join clippings c on c.id = r.clipping_id where r.next_check is not null "
@@ -65,7 +66,9 @@ def due_rechecks(store: Store, *, now: dt.datetime, feed_url: str | None = None,
     if feed_url is not None:
         sql += " and c.feed_url = ?"
         params.append(feed_url)
-    return list(store.db.query(sql + " order by r.next_check limit ?", [*params, limit]))
+    return [DueRecheck(clipping_id=r["clipping_id"], url=r["link"] or r["url"],
+                       checks=r["checks"] or 0)
+            for r in store.db.query(sql + " order by r.next_check limit ?", [*params, limit])]
 
 
 def record_recheck(store: Store, rechecks: tuple[float, ...], clipping_id: str, *,
@@ -110,7 +113,7 @@ def record_recheck(store: Store, rechecks: tuple[float, ...], clipping_id: str, 
         changed_at = current[1] if current else None
         if state in ("changed", "gone"):
             new_state, changed_at = state, _iso(now)
-        store.db["rechecks"].upsert({
+        store.db.table("rechecks").upsert({
             "clipping_id": clipping_id, "checks": checks, "next_check": next_check,
             "state": new_state, "changed_at": changed_at, "last_checked": _iso(now),
             "last_error": error}, pk="clipping_id")

@@ -30,7 +30,7 @@ def mark(store: Store, clipping_id: str, label: str, note: str = "", *,
     row = {"clipping_id": clipping_id, "label": label, "note": note,
            "marked_at": now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")}
     with store.db.atomic():
-        store.db["marks"].upsert(row, pk="clipping_id")
+        store.db.table("marks").upsert(row, pk="clipping_id")
     return row
 
 
