@@ -1,9 +1,9 @@
-"""Stories in the store (issue 6): each new clipping joins the story of the event it reports,
+"""Stories in the store: each new clipping joins the story of the event it reports,
 and its alerts become the story's first alert, an update, or part of an alert still waiting.
 
-record_story(store, settings, clipping...):          one transaction
+record_story(store, settings, NewStory, now=...):    one transaction (Store.batch)
     store the story, clipping, matches and alerts (Store.add_story)
-    guess the language; compute the grouping signature (monitor.grouping)
+    guess the language; compute the grouping signature (monitor.decide.grouping)
     look up the clippings that share one of its keys or, within story_window, one of its
     words (signature_keys, signature_terms), compare it with the likeliest of them: the best
     match's story, else a new one; index its own keys and words
@@ -14,10 +14,10 @@ record_story(store, settings, clipping...):          one transaction
         the story's alert was sent                -> an update, held until story_update_window
                                                      after the last message (or, with updates
                                                      off, grouped and not sent)
-    keep the raw page as evidence (monitor.evidence)
+    keep the raw page as evidence (monitor.store.evidence)
 
-SQL on the Store's connection, kept here rather than in store.py so that the stages of issue 6
-stay together and store.py's shared code changes little.
+SQL on the Store's connection: grouping spans the stories and the outbox, so it is written
+over Store's parts rather than as one of them.
 """
 
 from __future__ import annotations

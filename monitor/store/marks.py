@@ -1,4 +1,4 @@
-"""Analyst feedback (issue 6): `monitor mark ID relevant|irrelevant [--note]`, and how the
+"""Analyst feedback: `monitor mark ID relevant|irrelevant [--note]`, and how the
 configured rules do on the marks (`monitor rules eval --feedback`).
 
 The marked clippings are evaluated exactly as `rules eval` evaluates a labelled file
