@@ -306,8 +306,3 @@ def record_story(store: Store, settings: StorySettings, story: NewStory, *, now:
                                    packed=(analysis.compressed, analysis.sha256)
                                    if analysis else None)
     return added
-
-
-def story_rows(store: Store, *, limit: int = 50) -> list[dict[str, Any]]:
-    return list(store.db.query("select * from stories order by updated_at desc, id desc limit ?",
-                               [limit]))

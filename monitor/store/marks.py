@@ -83,9 +83,3 @@ def format_feedback(report: EvalReport, rules: dict[str, Counts]) -> str:
         lines.append(f"  {name[:28]:<28}{c.tp:>5}{c.fp:>5}{c.fn:>5}  {fmt(c.precision):>9}"
                      f"  {fmt(c.recall):>9}")
     return "\n".join(lines)
-
-
-def marks(store: Store) -> list[dict[str, Any]]:
-    return list(store.db.query("select k.*, c.title from marks k join clippings c "
-                               "on c.id = k.clipping_id order by k.marked_at desc"))
-
