@@ -32,10 +32,9 @@ class ImportResult:
 def import_files(config: Config, files: list[Path], *, alert: bool = False) -> ImportResult:
     matcher = matcher_for(config)
     enabled = {n.name for n in config.notifiers if n.enabled}
-    store = Store(config.database)
     stories = archive.settings_of(config)
     result = ImportResult()
-    try:
+    with Store(config.database) as store:
         for path in files:
             try:
                 clipping = clippings.parse(path.read_text(encoding="utf-8"))
@@ -50,7 +49,7 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
                            url=clipping.url)
             matches = matcher.find_matches(doc)
             key = story_key(canonical or clipping.title)
-            # Issue 6: a file that `monitor export` named NNN_<id>.txt keeps its id, so that
+            # A file that `monitor export` named NNN_<id>.txt keeps its id, so that
             # reading an export back never makes a second copy of a story.
             named = _EXPORTED.fullmatch(path.name)
             if named:
@@ -59,7 +58,7 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
                 result.skipped += 1
                 continue
             now = utcnow()
-            # Issue 6: grouped into stories like any story, dated by the clipping's own date.
+            # Grouped into stories like any story, dated by the clipping's own date.
             at = (dt.datetime.combine(clipping.date, dt.time(12), tzinfo=dt.timezone.utc)
                   if clipping.date else now)
             story = NewStory(
@@ -71,6 +70,4 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
             result.added += added
             result.flagged += bool(added and matches)
             result.skipped += not added
-    finally:
-        store.close()
     return result
