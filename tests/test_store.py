@@ -15,7 +15,8 @@ from helpers import record_poll
 from monitor.clipping import make_clipping, render
 from monitor.parse.identity import story_key as clipping_key
 from monitor.errors import StoreError
-from monitor.models import Alert, Clipping, Match, MatchedTerm, NewStory
+from monitor.models import (Alert, Clipping, FeedUpdate, Match, MatchedTerm, NewStory,
+                            ScheduleDecision)
 from monitor.store.database import Store
 from monitor.store.schema import SCHEMA_VERSION, migrations
 
@@ -333,3 +334,42 @@ def test_feed_errors_keep_the_validators(store: Store) -> None:
                 status=None)
     state = store.feed_state(FEED)
     assert state is not None and state.etag == '"abc"' and state.error_count == 1
+
+
+# --- the store as a boundary: records in and out, batches, closing ------------------------------------
+
+def test_with_block_closes_the_store_and_writes_buffered_polls(db_path: Path) -> None:
+    with Store(db_path) as store:
+        store.record_poll(FeedUpdate(FEED, name="TorrentFreak", checked_at=NOW, outcome="updated",
+                                     decision=ScheduleDecision(next_check=None, interval=900.0,
+                                                               error_count=0, status="ok")))
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        store.db.execute("select 1")
+    with Store(db_path) as again:
+        [feed] = again.feeds()
+        assert (feed.url, feed.name, feed.last_status, feed.last_checked, feed.origin) == (
+            FEED, "TorrentFreak", "updated", NOW, "config")
+        assert again.feed_rows() == {FEED: feed} and again.feed(FEED) == feed
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            assert add(store)
+            raise RuntimeError("the second story failed")
+    assert store.count("clippings") == 0 and store.count("alerts") == 0
+    with store.batch():
+        assert add(store)
+        assert add(store, clipping(title="Other", url=URL + "other"), guid="guid-2")
+    assert store.count("clippings") == 2
+
+
+def test_alert_rows_are_records_newest_first_with_their_story(store: Store) -> None:
+    add(store)
+    email, webhook = store.alert_rows()
+    assert (webhook.notifier, email.notifier) == ("webhook", "email")
+    assert webhook.rules == ("enforcement", "europol") and email.rules == ("enforcement",)
+    assert (email.title, email.source, email.link) == (clipping().title, "TorrentFreak", URL)
+    assert email.created_at == NOW and email.sent_at is None and email.status == "pending"
+    assert store.find_alert(str(email.id)) == email == store.find_alert(email.key)
+    assert store.alert_rows(status="sent") == [] and store.alerts() == [webhook, email]

@@ -43,6 +43,8 @@ def feed_row(r: Mapping[str, Any]) -> FeedRow:
 
 
 class Feeds(Part):
+    """Feed state and poll outcomes; Store sets ``_pending`` (the buffered poll records)."""
+
     # Poll outcomes are buffered and written in one transaction per batch: one commit per feed
     # would bound a cycle of 10,000 unchanged feeds by the disk's fsyncs. Losing a batch in a
     # crash only means those feeds are polled again a little early.

@@ -20,7 +20,8 @@ def _alert_row(r: Mapping[str, Any]) -> AlertRow:
         id=r["id"], key=r["key"], notifier=r["notifier"], status=r["status"],
         attempts=r["attempts"], last_error=r["last_error"],
         next_attempt=from_iso(r["next_attempt"]),
-        retry_after_until=from_iso(r["retry_after_until"]), created_at=dt.datetime.fromisoformat(r["created_at"]),
+        retry_after_until=from_iso(r["retry_after_until"]),
+        created_at=dt.datetime.fromisoformat(r["created_at"]),
         sent_at=from_iso(r["sent_at"]), digest_id=r["digest_id"],
         rules=tuple(json.loads(r["rules"] or "[]")), clipping_id=r["clipping_id"],
         title=r["title"], source=r["source"], link=r["link"])
@@ -66,7 +67,7 @@ class Outbox(Stories):
                          iso(retry_after_until), alert_id])
         self.db.conn.commit()
 
-    def _alert_from_row(self, r: dict[str, Any]) -> Alert | None:
+    def _alert_from_row(self, r: Mapping[str, Any]) -> Alert | None:
         stored = self.clipping(r["clipping_id"])
         if stored is None:
             return None
@@ -136,7 +137,7 @@ class Outbox(Stories):
                 [digest_id, *ids])
         return digest_id
 
-    def _digest_from_row(self, r: dict[str, Any]) -> Digest:
+    def _digest_from_row(self, r: Mapping[str, Any]) -> Digest:
         rows = self.db.query("select * from alerts where digest_id = ? order by id", [r["id"]])
         alerts = [a for a in (self._alert_from_row(row) for row in rows) if a is not None]
         alerts.sort(key=lambda a: (a.clipping.date or a.created_at.date(), a.created_at, a.id),
