@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,28 @@ def record_recheck(store: Store, rechecks: tuple[float, ...], clipping_id: str, 
     return state
 
 
-def snapshots(store: Store, clipping_id: str) -> list[dict[str, Any]]:
-    return list(store.db.query("select * from snapshots where clipping_id = ? order by id",
-                               [clipping_id]))
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One version of a story's page as kept."""
+
+    id: int
+    url: str
+    fetched_at: str  # ISO time, as stored
+    status: int
+    sha256: str  # of the page's bytes
+    size: int
+    content_type: str
+    raw: bytes  # gzip; empty for a page gone
+    change: str  # "first", "changed" or "gone"
+
+
+def snapshots(store: Store, clipping_id: str) -> list[Snapshot]:
+    """The versions kept of a story's page, oldest first."""
+    return [Snapshot(id=r["id"], url=r["url"], fetched_at=r["fetched_at"], status=r["status"],
+                     sha256=r["sha256"], size=r["size"], content_type=r["content_type"] or "",
+                     raw=r["raw"] or b"", change=r["change"])
+            for r in store.db.query("select * from snapshots where clipping_id = ? order by id",
+                                    [clipping_id])]
 
 
 def write_case_file(store: Store, clipping_id: str, folder: Path) -> dict[str, Any]:
@@ -137,16 +157,16 @@ def write_case_file(store: Store, clipping_id: str, folder: Path) -> dict[str, A
     files = [{"file": clip_name, "kind": "clipping", "sha256": sha256(clip_bytes),
               "size": len(clip_bytes)}]
     for n, snap in enumerate(snapshots(store, clipping_id), 1):
-        raw = gzip.decompress(snap["raw"]) if snap["raw"] else b""
-        if sha256(raw) != snap["sha256"]:
-            raise MonitorError(f"snapshot {snap['id']} of {clipping_id}: the stored page does "
+        raw = gzip.decompress(snap.raw) if snap.raw else b""
+        if sha256(raw) != snap.sha256:
+            raise MonitorError(f"snapshot {snap.id} of {clipping_id}: the stored page does "
                                "not match its SHA-256; the database is damaged")
-        name = f"page-{n}-{snap['fetched_at'][:19].replace(':', '')}.html"
+        name = f"page-{n}-{snap.fetched_at[:19].replace(':', '')}.html"
         (folder / name).write_bytes(raw)
-        files.append({"file": name, "kind": "page", "url": snap["url"],
-                      "fetched_at": snap["fetched_at"], "http_status": snap["status"],
-                      "content_type": snap["content_type"], "change": snap["change"],
-                      "sha256": snap["sha256"], "size": snap["size"]})
+        files.append({"file": name, "kind": "page", "url": snap.url,
+                      "fetched_at": snap.fetched_at, "http_status": snap.status,
+                      "content_type": snap.content_type, "change": snap.change,
+                      "sha256": snap.sha256, "size": snap.size})
     check = store.db.execute("select state, checks, changed_at, last_checked from rechecks "
                              "where clipping_id = ?", [clipping_id]).fetchone()
     manifest = {

@@ -10,6 +10,7 @@ stored text, so a rule being tuned is judged on what analysts said about past st
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.errors import MonitorError
@@ -20,18 +21,32 @@ from monitor.store.database import Store
 LABELS = ("relevant", "irrelevant")
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """An analyst's mark on a clipping, as stored."""
+
+    clipping_id: str
+    label: str  # "relevant" or "irrelevant"
+    note: str
+    marked_at: str  # ISO time in UTC, to the second
+
+    def as_json(self) -> dict[str, str]:
+        return {"clipping_id": self.clipping_id, "label": self.label, "note": self.note,
+                "marked_at": self.marked_at}
+
+
 def mark(store: Store, clipping_id: str, label: str, note: str = "", *,
-         now: dt.datetime) -> dict[str, Any]:
+         now: dt.datetime) -> Mark:
     """Record (or replace) the analyst's mark on a clipping; the mark as stored."""
     if label not in LABELS:
         raise MonitorError(f"expected relevant or irrelevant, got {label!r}")
     if store.clipping(clipping_id) is None:
         raise MonitorError(f"no clipping with id {clipping_id!r} (see `monitor list`)")
-    row = {"clipping_id": clipping_id, "label": label, "note": note,
-           "marked_at": now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")}
-    with store.db.atomic():
-        store.db.table("marks").upsert(row, pk="clipping_id")
-    return row
+    stored = Mark(clipping_id=clipping_id, label=label, note=note,
+                  marked_at=now.astimezone(dt.timezone.utc).isoformat(timespec="seconds"))
+    with store.batch():
+        store.db.table("marks").upsert(stored.as_json(), pk="clipping_id")
+    return stored
 
 
 def marked_items(store: Store) -> list[dict[str, Any]]:
