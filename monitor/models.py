@@ -311,3 +311,28 @@ class DueRecheck:
     clipping_id: str
     url: str  # the page's link, else its canonical URL
     checks: int  # re-checks done so far
+
+
+@dataclass(frozen=True, slots=True)
+class ClippingRecord:
+    """A stored clipping with its rules and its analyst's mark, for `monitor export`; times
+    and dates as stored (ISO text)."""
+
+    id: str
+    story_id: int | None
+    url: str | None  # the story's link
+    title: str | None
+    standfirst: str | None
+    source: str | None
+    date: str | None
+    author: str | None
+    lang: str | None
+    flagged: bool
+    rules: tuple[str, ...]
+    tags: tuple[str, ...]
+    origin: str | None
+    published: str | None
+    created_at: str
+    mark: str | None
+    body: str | None
+    text: str  # the clipping file

@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor.config import parse_duration
 from monitor.errors import MonitorError
+from monitor.models import ClippingRecord
 from monitor.store.database import Store
 
 OPEN, CLOSE = "«", "»"  # as `monitor explain` marks terms
@@ -119,12 +120,19 @@ def search(store: Store, query: str, *, flagged: bool = False, since: str | None
 
 
 def export_rows(store: Store, *, flagged: bool = False, since: str | None = None,
-                rule: str | None = None) -> Iterator[dict[str, Any]]:
-    """The clippings to export, oldest first (the order they arrived): each a row of
-    ``clippings`` with its rules (JSON array) and its analyst's mark."""
+                rule: str | None = None) -> Iterator[ClippingRecord]:
+    """The clippings to export, oldest first (the order they arrived), each with its rules and
+    its analyst's mark."""
     where, params = filters(flagged=flagged, since=since, rule=rule)
     sql = (f"select c.*, (select json_group_array(m.rule) from matches m "
            f"where m.clipping_id = c.id) as rules, (select k.label from marks k "
            f"where k.clipping_id = c.id) as mark from clippings c where {where} "
            f"order by c.created_at, c.rowid")
-    yield from store.db.query(sql, params)
+    for r in store.db.query(sql, params):
+        yield ClippingRecord(
+            id=r["id"], story_id=r["story_id"], url=r["link"], title=r["title"],
+            standfirst=r["standfirst"], source=r["source"], date=r["date"], author=r["author"],
+            lang=r["lang"], flagged=bool(r["flagged"]),
+            rules=tuple(json.loads(r["rules"] or "[]")), tags=tuple(json.loads(r["tags"] or "[]")),
+            origin=r["origin"], published=r["published"], created_at=r["created_at"],
+            mark=r["mark"], body=r["body"], text=r["text"])
