@@ -86,15 +86,16 @@ class Scale:
 
     def add(self, store: object, i: int, clipping: object, at: dt.datetime,
             grouped: bool) -> None:
+        from monitor.models import NewStory
         from monitor.store import archive
 
-        story = dict(clipping_id=f"{i:016x}", clipping=clipping, text="x", origin="feed",
-                     fingerprint="", feed_url="f", guid=None, canonical=clipping.url,
-                     published=at, matches=[], alerts={}, now=at)
+        story = NewStory(clipping_id=f"{i:016x}", clipping=clipping, text="x", origin="feed",
+                         fingerprint="", feed_url="f", guid=None, canonical=clipping.url,
+                         published=at)
         if grouped:
-            archive.record_story(store, self.settings, at=at, **story)
+            archive.record_story(store, self.settings, story, now=at, at=at)
         else:
-            store.add_story(**story)
+            store.add_story(story, now=at)
 
     def fill(self, store: object, start: int, stop: int, grouped: bool) -> float:
         """Store made-up stories start..stop-1; milliseconds per story."""
@@ -109,8 +110,9 @@ def story_set(store: object, settings: object, articles: list[dict], window: dt.
     """Store the story set through the index (record_story) in publication order from
     ``start``: pairwise precision and recall of its stories, and for how many articles the
     index chose the story that the exhaustive scan would have chosen at the same point."""
-    from monitor.store import archive
     from monitor.clipping import make_clipping
+    from monitor.models import NewStory
+    from monitor.store import archive
 
     truth, found, agree = {}, {}, 0
     for n, a in enumerate(articles):
@@ -120,12 +122,11 @@ def story_set(store: object, settings: object, articles: list[dict], window: dt.
         sig = signature(c.title, c.body, at)
         agree += archive.find_story(store, sig, window) == archive.scan_story(store, sig, window)
         key = f"{first + n:016x}"
-        archive.record_story(store, settings, at=at, clipping_id=key, clipping=c, text="x",
-                             origin="feed", fingerprint="", feed_url="f", guid=None,
-                             canonical=c.url, published=at, matches=[], alerts={}, now=at)
+        archive.record_story(store, settings, NewStory(
+            clipping_id=key, clipping=c, text="x", origin="feed", fingerprint="", feed_url="f",
+            guid=None, canonical=c.url, published=at), now=at, at=at)
         truth[a["id"]] = a["event"]
-        found[a["id"]] = str(store.db.execute("select story_id from clippings where id = ?",
-                                              [key]).fetchone()[0])
+        found[a["id"]] = str(store.story_of(key))
     p, r = pairwise_scores(truth, found)
     return p, r, agree
 

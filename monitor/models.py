@@ -7,6 +7,7 @@ clipping -> Clipping; match -> [Match]; store -> Alert (outbox rows) -> notify.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Declared with its settings in config.py; named here too for the callers that import it here.
@@ -206,3 +207,123 @@ class Digest:
     reason: str  # "schedule" or "flood"
     created_at: dt.datetime
     attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """One poll of a feed and the schedule decided from it (an intent to write).
+    ``None`` (or "") leaves a stored field as it was, except etag and last_modified, which an
+    updated feed replaces even with nothing."""
+
+    url: str
+    name: str
+    checked_at: dt.datetime
+    outcome: str  # "updated", "not_modified", "error" or "blocked"
+    decision: ScheduleDecision
+    http_status: int | None = None
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    title: str = ""
+    moved_to: str | None = None
+    body_hash: str | None = None
+    median_gap: float | None = None
+    newest_entry: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """A feed as stored: what the scheduler needs (``state``), its last outcome, and how it
+    was added ("config": config.toml, "command": `monitor feeds add` or an OPML import)."""
+
+    state: FeedState
+    name: str = ""
+    title: str = ""
+    origin: str = "config"
+    enabled: bool = True  # the command's setting; a config feed's comes from config.toml
+    interval_setting: float | None = None  # a command feed's interval, seconds
+    added_at: dt.datetime | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    last_checked: dt.datetime | None = None
+    last_success: dt.datetime | None = None
+    last_http_status: int | None = None
+
+    @property
+    def url(self) -> str:
+        return self.state.url
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A new story ready to store (an intent to write): its clipping, the matches, and the
+    alerts routed from them (notifier -> the rules that route to it)."""
+
+    clipping_id: str
+    clipping: Clipping
+    text: str  # the clipping rendered
+    origin: str  # "page" or "feed"
+    fingerprint: str
+    feed_url: str
+    guid: str | None
+    canonical: str | None
+    published: dt.datetime | None
+    matches: tuple[Match, ...] = ()
+    alerts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    backlog: bool = False  # an old story found on a feed's first poll: stored, not alerted
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert as `monitor alerts` lists it: its delivery state and its story's headline."""
+
+    id: int
+    key: str
+    notifier: str
+    status: str  # "pending", "sent", "failed" or "grouped"
+    attempts: int
+    last_error: str | None
+    next_attempt: dt.datetime | None
+    retry_after_until: dt.datetime | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    digest_id: int | None
+    rules: tuple[str, ...]
+    clipping_id: str
+    title: str | None
+    source: str | None
+    link: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueRecheck:
+    """A flagged story whose page is due to be fetched again (evidence)."""
+
+    clipping_id: str
+    url: str  # the page's link, else its canonical URL
+    checks: int  # re-checks done so far
+
+
+@dataclass(frozen=True, slots=True)
+class ClippingRecord:
+    """A stored clipping with its rules and its analyst's mark, for `monitor export`; times
+    and dates as stored (ISO text)."""
+
+    id: str
+    story_id: int | None
+    url: str | None  # the story's link
+    title: str | None
+    standfirst: str | None
+    source: str | None
+    date: str | None
+    author: str | None
+    lang: str | None
+    flagged: bool
+    rules: tuple[str, ...]
+    tags: tuple[str, ...]
+    origin: str | None
+    published: str | None
+    created_at: str
+    mark: str | None
+    body: str | None
+    text: str  # the clipping file

@@ -53,11 +53,9 @@ def cycle(config: Config, clock: Clock | None = None, timeout: float = 120) -> C
 
 
 def feed_rows(config: Config) -> dict[str, dict[str, Any]]:
-    store = Store(config.database)
-    try:
-        return store.feed_rows()
-    finally:
-        store.close()
+    """The feeds table as stored, row by URL."""
+    with Store(config.database) as store:
+        return {r["url"]: r for r in store.db.query("select * from feeds")}
 
 
 def titles(config: Config) -> list[str]:

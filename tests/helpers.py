@@ -62,14 +62,14 @@ def record_poll(store: Store, url: str, when: dt.datetime, *, outcome: str = "up
     """Record a poll the way the pipeline does: the schedule's decision from the stored state,
     then Store.record_poll, flushed."""
     from monitor.config import ScheduleConfig
-    from monitor.models import FeedState, PollResult
+    from monitor.models import FeedState, FeedUpdate, PollResult
     from monitor.decide.schedule import next_check
 
     state = store.feed_state(url) or FeedState(url=url)
     poll = PollResult(outcome=outcome, status=status, error=error or "", retry_after=retry_after)
     decision = next_check(state, poll, when, interval=900.0, config=ScheduleConfig(),
                           rand=lambda: 0.5)
-    store.record_poll(url, name=name, now=when, outcome=outcome, decision=decision,
-                      http_status=status, error=error, etag=etag, last_modified=last_modified,
-                      title=title)
+    store.record_poll(FeedUpdate(url, name=name, checked_at=when, outcome=outcome,
+                                 decision=decision, http_status=status, error=error, etag=etag,
+                                 last_modified=last_modified, title=title))
     store.flush()

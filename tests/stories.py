@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 
 from monitor import clipping as clippings
-from monitor.models import Match
+from monitor.models import Match, NewStory
 from monitor.store.database import Store
 
 UTC = dt.timezone.utc
@@ -26,13 +26,14 @@ def add_story(store: Store, name: str, *, seen: dt.datetime, flagged: bool = Fal
     url = f"http://127.0.0.1:9/{name}"
     clipping = clippings.make_clipping(title=f"Story {name}", source="Test", url=url,
                                        date=(published or seen).date(), body=f"Body of {name}.")
-    matches = [Match(rule="piracy-enforcement", score=1.0, terms=())] if flagged else []
+    matches = (Match(rule="piracy-enforcement", score=1.0, terms=()),) if flagged else ()
     alerts = {n: ("piracy-enforcement",) for n in notifiers} if flagged else {}
-    store.add_story(clipping_id=key, clipping=clipping, text=clippings.render(clipping),
-                    origin="feed", fingerprint=key, feed_url=feed_url, guid=url, canonical=url,
-                    published=published, matches=matches, alerts=alerts, now=seen)
+    store.add_story(NewStory(clipping_id=key, clipping=clipping, text=clippings.render(clipping),
+                             origin="feed", fingerprint=key, feed_url=feed_url, guid=url,
+                             canonical=url, published=published, matches=matches,
+                             alerts=alerts), now=seen)
     return key
 
 
 def alert_ids(store: Store, clipping_id: str) -> list[int]:
-    return [r["id"] for r in store.alerts() if r["clipping_id"] == clipping_id]
+    return [r.id for r in store.alerts() if r.clipping_id == clipping_id]

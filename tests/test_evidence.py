@@ -74,12 +74,12 @@ def test_pages_kept_rechecked_and_written_as_a_case_file(tmp_path: Path,
     store = Store(config.database)
     clipping_id = states[0][0]["clipping_id"]
     snaps = evidence.snapshots(store, clipping_id)
-    assert [s["change"] for s in snaps] == ["first", "changed", "gone"]
-    first = gzip.decompress(snaps[0]["raw"])
-    assert first.startswith(b"<!DOCTYPE html>") and snaps[0]["size"] == len(first)
-    assert snaps[0]["sha256"] == hashlib.sha256(first).hexdigest()
-    assert b"fourth suspect" in gzip.decompress(snaps[1]["raw"])
-    assert snaps[2]["status"] == 404
+    assert [s.change for s in snaps] == ["first", "changed", "gone"]
+    first = gzip.decompress(snaps[0].raw)
+    assert first.startswith(b"<!DOCTYPE html>") and snaps[0].size == len(first)
+    assert snaps[0].sha256 == hashlib.sha256(first).hexdigest()
+    assert b"fourth suspect" in gzip.decompress(snaps[1].raw)
+    assert snaps[2].status == 404
     unflagged = store.db.execute("select count(*) from snapshots s join clippings c on "
                                  "c.id = s.clipping_id where c.flagged = 0").fetchone()[0]
     assert unflagged == 1  # every clipping's page is kept, flagged or not

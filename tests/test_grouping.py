@@ -19,6 +19,7 @@ from monitor.store import archive
 from monitor.clipping import make_clipping
 from monitor.decide.grouping import (Signature, _unmentioned, compare, containment, fold, pairwise_scores,
                               resemblance, signature, sketch)
+from monitor.models import NewStory
 from monitor.store.database import Store
 
 BASE = dt.datetime(2026, 11, 2, 8, tzinfo=dt.timezone.utc)
@@ -85,10 +86,9 @@ def test_whole_test_set_through_the_store(tmp_path: Path) -> None:
         c = make_clipping(title=a["title"], source=a["source"], body=a["body"],
                           url=f"https://example.org/{a['id']}")
         key = hashlib.sha256(a["id"].encode()).hexdigest()[:16]
-        assert archive.record_story(store, settings, at=at, clipping_id=key, clipping=c,
-                                    text="x", origin="feed", fingerprint="", feed_url="f",
-                                    guid=None, canonical=c.url, published=at, matches=[],
-                                    alerts={}, now=at)
+        assert archive.record_story(store, settings, NewStory(
+            clipping_id=key, clipping=c, text="x", origin="feed", fingerprint="", feed_url="f",
+            guid=None, canonical=c.url, published=at), now=at, at=at)
         found[a["id"]] = str(store.db.execute("select story_id from clippings where id = ?",
                                               [key]).fetchone()[0])
     truth = {a["id"]: a["event"] for a in ARTICLES.values()}
@@ -173,9 +173,9 @@ def store_one(store: Store, key: str, title: str, body: str, at: dt.datetime,
               window: dt.timedelta = WINDOW) -> int:
     settings = archive.StorySettings(window=window, update_window=None)
     c = make_clipping(title=title, source="s", body=body, url=f"https://example.org/{key}")
-    assert archive.record_story(store, settings, at=at, clipping_id=key, clipping=c, text="x",
-                                origin="feed", fingerprint="", feed_url="f", guid=None,
-                                canonical=c.url, published=at, matches=[], alerts={}, now=at)
+    assert archive.record_story(store, settings, NewStory(
+        clipping_id=key, clipping=c, text="x", origin="feed", fingerprint="", feed_url="f",
+        guid=None, canonical=c.url, published=at), now=at, at=at)
     return int(store.db.execute("select story_id from clippings where id = ?",
                                 [key]).fetchone()[0])
 
@@ -229,7 +229,7 @@ def test_the_migration_indexes_the_signatures_stored_before_it(tmp_path: Path) -
     signatures, with the rows that storing each clipping writes."""
     import sqlite_utils
 
-    from monitor.store.database import migrations
+    from monitor.store.schema import migrations
 
     path = tmp_path / "m.db"
     store = Store(path)

@@ -31,7 +31,7 @@ from test_notify_formats import alert as make_alert
 from monitor.config import FetchConfig, load_config, parse_config
 from monitor.match.matcher import matcher_for
 from monitor.fetch.client import make_client
-from monitor.models import Document, Match
+from monitor.models import Document, Match, NewStory
 from monitor.notify import build_notifiers
 from monitor.pipeline.deliver import Outbox
 from monitor.pipeline.update import CycleReport
@@ -334,11 +334,12 @@ digest = "*/30 * * * *"
     def add(i: int, rule: str, minutes: int) -> None:
         a = make_alert(f"Story {i}", n=i, url=f"https://news.example/{i}", rule=rule)
         clipping = a.clipping
-        store.add_story(clipping_id=f"{i:016x}", clipping=clipping, text="x", origin="feed",
-                        fingerprint="", feed_url="f", guid=None, canonical=clipping.url,
-                        published=None, matches=[Match(rule, 9.0, a.matches[0].terms)],
-                        alerts={"hourly": (rule,), "half-hours": (rule,)},
-                        now=now[0] + dt.timedelta(minutes=minutes))
+        store.add_story(NewStory(
+            clipping_id=f"{i:016x}", clipping=clipping, text="x", origin="feed", fingerprint="",
+            feed_url="f", guid=None, canonical=clipping.url, published=None,
+            matches=(Match(rule, 9.0, a.matches[0].terms),),
+            alerts={"hourly": (rule,), "half-hours": (rule,)}),
+            now=now[0] + dt.timedelta(minutes=minutes))
 
     async def tick(minutes: int) -> CycleReport:
         now[0] += dt.timedelta(minutes=minutes)
@@ -508,10 +509,10 @@ flood_window = "10m"
         for _ in range(count):
             added[0] += 1
             a = make_alert(f"Story {added[0]}", n=added[0], url=f"https://news.example/{added[0]}")
-            store.add_story(clipping_id=f"{added[0]:016x}", clipping=a.clipping, text="x",
-                            origin="feed", fingerprint="", feed_url="f", guid=None,
-                            canonical=a.clipping.url, published=None, matches=list(a.matches),
-                            alerts={"hook": ("piracy-enforcement",)}, now=now[0])
+            store.add_story(NewStory(
+                clipping_id=f"{added[0]:016x}", clipping=a.clipping, text="x", origin="feed",
+                fingerprint="", feed_url="f", guid=None, canonical=a.clipping.url, published=None,
+                matches=tuple(a.matches), alerts={"hook": ("piracy-enforcement",)}), now=now[0])
 
     async def tick(minutes: int) -> CycleReport:
         now[0] += dt.timedelta(minutes=minutes)

@@ -14,7 +14,7 @@ from review_helpers import ARTICLES, review_config
 from monitor.store import archive
 from monitor.clipping import make_clipping, render
 from monitor.errors import MonitorError
-from monitor.models import Match, MatchedTerm
+from monitor.models import Match, MatchedTerm, NewStory
 from monitor.store.search import search, since_cutoff
 from monitor.store.database import Store
 
@@ -33,10 +33,10 @@ def fill(db: Path) -> None:
         c = make_clipping(title=a["title"], source=a["source"], body=a["body"],
                           url=f"https://example.org/{article_id}", date=at.date(),
                           tags=("ACE",) if article_id == "e7-a" else ())
-        archive.record_story(store, settings, at=at, clipping_id=f"{n:016x}", clipping=c,
-                             text=render(c), origin="feed", fingerprint="", feed_url="f",
-                             guid=None, canonical=c.url, published=at,
-                             matches=[match] if flagged else [], alerts={}, now=at)
+        archive.record_story(store, settings, NewStory(
+            clipping_id=f"{n:016x}", clipping=c, text=render(c), origin="feed", fingerprint="",
+            feed_url="f", guid=None, canonical=c.url, published=at,
+            matches=(match,) if flagged else ()), now=at, at=at)
     store.close()
 
 

@@ -15,8 +15,10 @@ from helpers import record_poll
 from monitor.clipping import make_clipping, render
 from monitor.parse.identity import story_key as clipping_key
 from monitor.errors import StoreError
-from monitor.models import Alert, Clipping, Match, MatchedTerm
-from monitor.store.database import SCHEMA_VERSION, Store, migrations
+from monitor.models import (Alert, Clipping, FeedUpdate, Match, MatchedTerm, NewStory,
+                            ScheduleDecision)
+from monitor.store.database import Store
+from monitor.store.schema import SCHEMA_VERSION, migrations
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -55,11 +57,11 @@ def add(store: Store, c: Clipping | None = None, *, guid: str | None = "guid-1",
         alerts: dict[str, tuple[str, ...]] | None = None, now: dt.datetime = NOW,
         published: dt.datetime | None = NOW) -> bool:
     c = c or clipping()
-    return store.add_story(
+    return store.add_story(NewStory(
         clipping_id=clipping_key(c.url), clipping=c, text=render(c), origin="page",
         fingerprint="0123456789abcdef", feed_url=feed_url, guid=guid, canonical=c.url,
         published=published, matches=matches,
-        alerts={"webhook": ("enforcement", "europol"), "email": ("enforcement",)} if alerts is None else alerts,
+        alerts={"webhook": ("enforcement", "europol"), "email": ("enforcement",)} if alerts is None else alerts),
         now=now)
 
 
@@ -127,11 +129,11 @@ def test_add_story_writes_clipping_matches_and_alerts(store: Store) -> None:
     assert stored.origin == "page"
     assert stored.flagged is True
     assert stored.rules == ("enforcement", "europol")  # by score, highest first
-    alerts = {a["notifier"]: a for a in store.alerts()}
+    alerts = {a.notifier: a for a in store.alerts()}
     assert set(alerts) == {"webhook", "email"}
     for notifier, row in alerts.items():
-        assert row["key"] == f"{cid}-{notifier}"
-        assert row["status"] == "pending" and row["attempts"] == 0 and row["clipping_id"] == cid
+        assert row.key == f"{cid}-{notifier}"
+        assert row.status == "pending" and row.attempts == 0 and row.clipping_id == cid
 
 
 def test_same_story_again_adds_no_second_clipping_or_alert(store: Store) -> None:
@@ -215,11 +217,11 @@ def test_mark_sent_takes_the_alert_out_of_the_outbox(store: Store) -> None:
     webhook, email = store.pending_alerts()
     store.mark_sent(webhook.id, now=NOW + dt.timedelta(seconds=3))
     assert [a.id for a in store.pending_alerts()] == [email.id]
-    row = next(r for r in store.alerts() if r["id"] == webhook.id)
-    assert row["status"] == "sent" and row["attempts"] == 1 and row["sent_at"]
+    row = next(r for r in store.alerts() if r.id == webhook.id)
+    assert row.status == "sent" and row.attempts == 1 and row.sent_at
     # Marking it again changes nothing: an alert is sent once.
     store.mark_sent(webhook.id, now=NOW + dt.timedelta(seconds=9))
-    again = next(r for r in store.alerts() if r["id"] == webhook.id)
+    again = next(r for r in store.alerts() if r.id == webhook.id)
     assert again == row
 
 
@@ -228,8 +230,8 @@ def test_permanent_failure_fails_the_alert(store: Store) -> None:
     webhook, _ = store.pending_alerts()
     store.mark_failed_attempt(webhook.id, error="HTTP 410 Gone", permanent=True,
                               next_attempt=NOW + dt.timedelta(minutes=1))
-    row = next(r for r in store.alerts() if r["id"] == webhook.id)
-    assert row["status"] == "failed" and row["attempts"] == 1 and row["last_error"] == "HTTP 410 Gone"
+    row = next(r for r in store.alerts() if r.id == webhook.id)
+    assert row.status == "failed" and row.attempts == 1 and row.last_error == "HTTP 410 Gone"
     assert webhook.id not in [a.id for a in store.pending_alerts()]
     assert webhook.id not in [a.id for a in store.pending_alerts(now=NOW + dt.timedelta(days=1))]
 
@@ -239,9 +241,9 @@ def test_transient_failure_stays_pending_until_next_attempt(store: Store) -> Non
     webhook, email = store.pending_alerts()
     retry_at = NOW + dt.timedelta(minutes=10)
     store.mark_failed_attempt(webhook.id, error="connection refused", permanent=False, next_attempt=retry_at)
-    row = next(r for r in store.alerts() if r["id"] == webhook.id)
-    assert row["status"] == "pending" and row["attempts"] == 1 and row["last_error"] == "connection refused"
-    assert dt.datetime.fromisoformat(row["next_attempt"]) == retry_at
+    row = next(r for r in store.alerts() if r.id == webhook.id)
+    assert row.status == "pending" and row.attempts == 1 and row.last_error == "connection refused"
+    assert row.next_attempt == retry_at
 
     assert [a.id for a in store.pending_alerts(now=NOW)] == [email.id]
     assert [a.id for a in store.pending_alerts(now=retry_at - dt.timedelta(seconds=1))] == [email.id]
@@ -252,8 +254,8 @@ def test_transient_failure_stays_pending_until_next_attempt(store: Store) -> Non
     store.mark_failed_attempt(webhook.id, error="timeout", permanent=False,
                               next_attempt=retry_at + dt.timedelta(minutes=20))
     store.mark_sent(webhook.id, now=retry_at + dt.timedelta(minutes=20))
-    row = next(r for r in store.alerts() if r["id"] == webhook.id)
-    assert row["status"] == "sent" and row["attempts"] == 3 and row["last_error"] is None
+    row = next(r for r in store.alerts() if r.id == webhook.id)
+    assert row.status == "sent" and row.attempts == 3 and row.last_error is None
 
 
 def test_pending_alerts_compare_times_in_utc(store: Store) -> None:
@@ -289,21 +291,21 @@ def test_feed_errors_are_counted_and_success_resets_them(store: Store) -> None:
     later = NOW + dt.timedelta(minutes=15)
     record_poll(store, FEED, later, name="TorrentFreak", outcome="error", error="HTTP 429",
                 status=429, retry_after=1800)
-    feed = store.feed_row(FEED)
+    feed = store.feed(FEED)
     assert feed is not None
-    assert (feed["name"], feed["error_count"], feed["last_status"], feed["last_error"]) == (
+    assert (feed.name, feed.state.error_count, feed.last_status, feed.last_error) == (
         "TorrentFreak", 2, "error", "HTTP 429")
     state = store.feed_state(FEED)
     assert state is not None and state.retry_after_until == later + dt.timedelta(minutes=30)
     assert state.failing_since == NOW  # the first error of the run
-    assert dt.datetime.fromisoformat(feed["last_checked"]) == later
+    assert feed.last_checked == later
 
     record_poll(store, FEED, NOW + dt.timedelta(hours=1), name="TorrentFreak", title="TorrentFreak",
                 etag='"abc"', last_modified="Fri, 01 Mar 2024 12:00:00 GMT")
     state = store.feed_state(FEED)
-    feed = store.feed_row(FEED)
+    feed = store.feed(FEED)
     assert state is not None and feed is not None
-    assert (state.error_count, feed["last_status"], feed["last_error"], state.retry_after_until,
+    assert (state.error_count, feed.last_status, feed.last_error, state.retry_after_until,
             state.failing_since) == (0, "updated", None, None, None)
     assert (state.etag, state.last_modified) == ('"abc"', "Fri, 01 Mar 2024 12:00:00 GMT")
     assert len(store.feeds()) == 1
@@ -313,17 +315,17 @@ def test_not_modified_keeps_the_validators(store: Store) -> None:
     record_poll(store, FEED, NOW, etag='"abc"', last_modified="Fri, 01 Mar 2024 12:00:00 GMT")
     record_poll(store, FEED, NOW + dt.timedelta(minutes=10), outcome="not_modified", status=304)
     state = store.feed_state(FEED)
-    feed = store.feed_row(FEED)
+    feed = store.feed(FEED)
     assert state is not None and feed is not None
-    assert (state.etag, state.last_modified, feed["last_status"]) == (
+    assert (state.etag, state.last_modified, feed.last_status) == (
         '"abc"', "Fri, 01 Mar 2024 12:00:00 GMT", "not_modified")
 
 
 def test_ill_formed_feed_success_records_its_problem(store: Store) -> None:
     record_poll(store, FEED, NOW, error="SAXParseException: not well-formed")
-    feed = store.feed_row(FEED)
+    feed = store.feed(FEED)
     assert feed is not None
-    assert feed["error_count"] == 0 and feed["last_error"] == "SAXParseException: not well-formed"
+    assert feed.state.error_count == 0 and feed.last_error == "SAXParseException: not well-formed"
 
 
 def test_feed_errors_keep_the_validators(store: Store) -> None:
@@ -332,3 +334,42 @@ def test_feed_errors_keep_the_validators(store: Store) -> None:
                 status=None)
     state = store.feed_state(FEED)
     assert state is not None and state.etag == '"abc"' and state.error_count == 1
+
+
+# --- the store as a boundary: records in and out, batches, closing ------------------------------------
+
+def test_with_block_closes_the_store_and_writes_buffered_polls(db_path: Path) -> None:
+    with Store(db_path) as store:
+        store.record_poll(FeedUpdate(FEED, name="TorrentFreak", checked_at=NOW, outcome="updated",
+                                     decision=ScheduleDecision(next_check=None, interval=900.0,
+                                                               error_count=0, status="ok")))
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        store.db.execute("select 1")
+    with Store(db_path) as again:
+        [feed] = again.feeds()
+        assert (feed.url, feed.name, feed.last_status, feed.last_checked, feed.origin) == (
+            FEED, "TorrentFreak", "updated", NOW, "config")
+        assert again.feed_rows() == {FEED: feed} and again.feed(FEED) == feed
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            assert add(store)
+            raise RuntimeError("the second story failed")
+    assert store.count("clippings") == 0 and store.count("alerts") == 0
+    with store.batch():
+        assert add(store)
+        assert add(store, clipping(title="Other", url=URL + "other"), guid="guid-2")
+    assert store.count("clippings") == 2
+
+
+def test_alert_rows_are_records_newest_first_with_their_story(store: Store) -> None:
+    add(store)
+    email, webhook = store.alert_rows()
+    assert (webhook.notifier, email.notifier) == ("webhook", "email")
+    assert webhook.rules == ("enforcement", "europol") and email.rules == ("enforcement",)
+    assert (email.title, email.source, email.link) == (clipping().title, "TorrentFreak", URL)
+    assert email.created_at == NOW and email.sent_at is None and email.status == "pending"
+    assert store.find_alert(str(email.id)) == email == store.find_alert(email.key)
+    assert store.alert_rows(status="sent") == [] and store.alerts() == [webhook, email]

@@ -22,6 +22,7 @@ from monitor.fetch.client import make_client
 from monitor.match.matcher import matcher_for
 from monitor.notify import build_notifiers
 from monitor.pipeline.update import CycleReport, Pipeline
+from monitor.models import NewStory
 from monitor.store.database import Store
 
 
@@ -163,10 +164,10 @@ def test_a_clipping_that_joins_while_its_alert_is_sent_becomes_an_update(tmp_pat
         a = ARTICLES[article_id]
         c = make_clipping(title=a["title"], source=a["source"], url=f"https://x.test/{key}",
                           body="\n\n".join(paragraphs(a)))
-        assert archive.record_story(store, settings, at=at, clipping_id=key, clipping=c,
-                                    text="t", origin="feed", fingerprint="", feed_url="f",
-                                    guid=None, canonical=c.url, published=at, matches=[match],
-                                    alerts={"hook": ("piracy-enforcement",)}, now=at)
+        assert archive.record_story(store, settings, NewStory(
+            clipping_id=key, clipping=c, text="t", origin="feed", fingerprint="", feed_url="f",
+            guid=None, canonical=c.url, published=at, matches=(match,), alerts={"hook":
+            ("piracy-enforcement",)}), now=at, at=at)
 
     add("e1-a", "a" * 16, now)
     [alert] = store.due_alerts("hook", now=now)  # being sent: it lists one source

@@ -14,7 +14,7 @@ from typing import Any
 from monitor.clipping import make_clipping
 from monitor.config import Config, load_config
 from monitor.errors import MonitorError, NotifyError
-from monitor.models import Alert, Digest, Match, MatchedTerm
+from monitor.models import Alert, AlertRow, Digest, Match, MatchedTerm
 from monitor.store.database import Store
 
 STATUSES = ("pending", "failed", "sent", "grouped")  # grouped: folded into its story's alert (issue 6)
@@ -24,14 +24,18 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(Path(args.config) if args.config else None)
 
 
-def _row_json(r: dict[str, Any]) -> dict[str, Any]:
-    return {"id": r["id"], "key": r["key"], "notifier": r["notifier"], "status": r["status"],
-            "attempts": r["attempts"], "last_error": r["last_error"],
-            "created_at": r["created_at"], "sent_at": r["sent_at"],
-            "next_attempt": r["next_attempt"] if r["status"] == "pending" else None,
-            "retry_after_until": r["retry_after_until"] if r["status"] == "pending" else None,
-            "digest_id": r["digest_id"], "rules": r["rules"], "clipping_id": r["clipping_id"],
-            "title": r["title"], "source": r["source"], "url": r["link"]}
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _row_json(r: AlertRow) -> dict[str, Any]:
+    return {"id": r.id, "key": r.key, "notifier": r.notifier, "status": r.status,
+            "attempts": r.attempts, "last_error": r.last_error,
+            "created_at": _iso(r.created_at), "sent_at": _iso(r.sent_at),
+            "next_attempt": _iso(r.next_attempt) if r.status == "pending" else None,
+            "retry_after_until": _iso(r.retry_after_until) if r.status == "pending" else None,
+            "digest_id": r.digest_id, "rules": list(r.rules), "clipping_id": r.clipping_id,
+            "title": r.title, "source": r.source, "url": r.link}
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -45,16 +49,17 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(_row_json(r), ensure_ascii=False))
             continue
-        when = (r["sent_at"] if r["status"] == "sent" else r["created_at"] or "")[:16]
-        tries = f"{r['attempts']} tr{'y' if r['attempts'] == 1 else 'ies'}"
-        line = (f"{r['id']:>6}  {r['status']:<7}  {tries:<9}  {r['notifier'][:16]:<16}  "
-                f"{when.replace('T', ' '):<16}  {r['title'] or ''}")
-        if r["digest_id"] is not None:
-            line += f"  [digest {r['digest_id']}]"
-        if r["status"] != "sent" and r["last_error"]:
-            line += f"\n        last error: {r['last_error']}"
-        if r["status"] == "pending" and r["next_attempt"]:
-            line += f"\n        next try: {r['next_attempt']}"
+        when = (_iso(r.sent_at) if r.status == "sent" else _iso(r.created_at) or "")
+        when = (when or "")[:16]
+        tries = f"{r.attempts} tr{'y' if r.attempts == 1 else 'ies'}"
+        line = (f"{r.id:>6}  {r.status:<7}  {tries:<9}  {r.notifier[:16]:<16}  "
+                f"{when.replace('T', ' '):<16}  {r.title or ''}")
+        if r.digest_id is not None:
+            line += f"  [digest {r.digest_id}]"
+        if r.status != "sent" and r.last_error:
+            line += f"\n        last error: {r.last_error}"
+        if r.status == "pending" and r.next_attempt:
+            line += f"\n        next try: {_iso(r.next_attempt)}"
         print(line)
     if not args.json:
         print(f"{len(rows)} alerts" + (f" {status}" if status else ""), file=sys.stderr)
@@ -71,17 +76,17 @@ def cmd_retry(args: argparse.Namespace) -> int:
                 print(f"monitor: error: no alert {ref!r} (see `monitor alerts`)", file=sys.stderr)
                 problems += 1
                 continue
-            if row["status"] == "sent":
-                print(f"monitor: error: alert {row['id']} was sent at {row['sent_at']}; it is not "
-                      "sent twice", file=sys.stderr)
+            if row.status == "sent":
+                print(f"monitor: error: alert {row.id} was sent at {_iso(row.sent_at)}; it is "
+                      "not sent twice", file=sys.stderr)
                 problems += 1
                 continue
-            was = store.retry_alert(row["id"], now=dt.datetime.now(dt.timezone.utc))
+            was = store.retry_alert(row.id, now=dt.datetime.now(dt.timezone.utc))
             if args.json:
-                print(json.dumps({"id": row["id"], "key": row["key"], "was": was,
+                print(json.dumps({"id": row.id, "key": row.key, "was": was,
                                   "status": "pending"}))
             else:
-                print(f"alert {row['id']} ({row['key']}): queued again (was {was}); the daemon "
+                print(f"alert {row.id} ({row.key}): queued again (was {was}); the daemon "
                       "sends it within a minute, or now with `monitor run --once`")
     finally:
         store.close()

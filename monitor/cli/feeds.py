@@ -14,6 +14,7 @@ from typing import Any
 from monitor.config import Config, load_config, parse_duration
 from monitor.pipeline.discover import Discovered, discover
 from monitor.errors import MonitorError
+from monitor.models import FeedRow
 from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
 from monitor.fetch.client import make_client
 from monitor.parse.opml import OpmlFeed, parse_opml, render_opml
@@ -42,25 +43,25 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
-def feed_record(info: FeedInfo, row: dict[str, Any] | None, config: Config,
+def feed_record(info: FeedInfo, row: FeedRow | None, config: Config,
                 now: dt.datetime) -> dict[str, Any]:
     """One feed as `monitor feeds --json` prints it."""
     state = info.state
     status, reason = feed_status(state, enabled=info.enabled, now=now)
     if status in ("error", "blocked") and row:
-        reason = row.get("last_error") or ""
+        reason = row.last_error or ""
     return {
         "name": info.feed.name, "url": info.feed.url, "origin": info.origin,
         "enabled": info.enabled, "status": status, "reason": reason,
         "interval": interval_of(info.feed, config),
         "current_interval": state.interval if state and state.interval else None,
-        "last_poll": row.get("last_checked") if row else None,
-        "last_status": row.get("last_status") if row else None,
-        "last_error": row.get("last_error") if row else None,
+        "last_poll": _iso(row.last_checked) if row else None,
+        "last_status": row.last_status if row else None,
+        "last_error": row.last_error if row else None,
         "errors": state.error_count if state else 0,
         "next_poll": _iso(state.next_check) if state and info.active else None,
         "moved_to": state.moved_to if state else None,
-        "title": row.get("title") if row else None,
+        "title": row.title if row else None,
     }
 
 
@@ -156,7 +157,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         rows = store.feed_rows()
         feeds = [OpmlFeed(url=i.feed.url,
-                          title=i.feed.name or (rows.get(i.feed.url) or {}).get("title") or "")
+                          title=i.feed.name or (row.title if (row := rows.get(i.feed.url)) else ""))
                  for i in feed_set(config, store)]
     finally:
         store.close()

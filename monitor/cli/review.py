@@ -54,7 +54,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps(row, ensure_ascii=False))
+        print(json.dumps(row.as_json(), ensure_ascii=False))
     else:
         print(f"{args.id}: marked {args.label}" + (f" ({args.note})" if args.note else ""))
     return 0

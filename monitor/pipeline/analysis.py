@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from monitor.clipping import make_clipping
-from monitor.store.evidence import compress, sha256
+from monitor.parse.page import compress, sha256
 from monitor.parse.extract import extract_article
 from monitor.fetch.client import page_text
 from monitor.decide.grouping import Signature, signature

@@ -13,6 +13,7 @@ from monitor.config import Config
 from monitor.errors import ClippingError
 from monitor.parse.identity import canonical_url, story_key
 from monitor.match.matcher import document, matcher_for
+from monitor.models import NewStory
 from monitor.pipeline.update import route_alerts, utcnow
 from monitor.store.database import Store
 
@@ -31,10 +32,9 @@ class ImportResult:
 def import_files(config: Config, files: list[Path], *, alert: bool = False) -> ImportResult:
     matcher = matcher_for(config)
     enabled = {n.name for n in config.notifiers if n.enabled}
-    store = Store(config.database)
     stories = archive.settings_of(config)
     result = ImportResult()
-    try:
+    with Store(config.database) as store:
         for path in files:
             try:
                 clipping = clippings.parse(path.read_text(encoding="utf-8"))
@@ -62,14 +62,13 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
             # the stories of its own time, not those of the day it was imported.
             at = (dt.datetime.combine(clipping.date, dt.time(12), tzinfo=dt.timezone.utc)
                   if clipping.date else now)
-            added = archive.record_story(
-                store, stories, at=at, clipping_id=key, clipping=clipping,
-                text=clippings.render(clipping), origin="file", fingerprint="", feed_url="", guid=None, canonical=canonical, published=None,
-                matches=matches, alerts=route_alerts(matches, config, enabled) if alert else {},
-                now=now)
+            story = NewStory(
+                clipping_id=key, clipping=clipping, text=clippings.render(clipping),
+                origin="file", fingerprint="", feed_url="", guid=None, canonical=canonical,
+                published=None, matches=tuple(matches),
+                alerts=route_alerts(matches, config, enabled) if alert else {})
+            added = archive.record_story(store, stories, story, now=now, at=at)
             result.added += added
             result.flagged += bool(added and matches)
             result.skipped += not added
-    finally:
-        store.close()
     return result

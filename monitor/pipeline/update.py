@@ -46,8 +46,8 @@ from monitor.parse.feeds import parse_feed
 from monitor.fetch.client import Limits, fetch, page_text, parse_retry_after
 from monitor.parse.identity import canonical_url, story_key
 from monitor.match.matcher import Matcher, document
-from monitor.models import (Article, Clipping, Entry, FeedState, FetchResult, Match,
-                            PollResult, ScheduleDecision)
+from monitor.models import (Article, Clipping, Entry, FeedState, FeedUpdate, FetchResult, Match,
+                            NewStory, PollResult, ScheduleDecision)
 from monitor.decide.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
 from monitor.pipeline.events import NO_EVENTS, Events
@@ -149,7 +149,7 @@ class _Draft:
     key: str
     published: dt.datetime | None
     page: FetchResult | None
-    story: dict[str, Any]  # the keyword arguments of Store.add_story, but ``now``
+    story: NewStory
     matches: list[Match]
     backlog: bool
     backlog_before: dt.datetime | None
@@ -228,9 +228,10 @@ class Pipeline:
             decision = self._decide(feed, state, now, PollResult(
                 outcome="not_modified", status=result.status, max_age=lifetime,
                 retry_after=retry_after))
-            self.store.record_poll(feed.url, name=feed.name, now=now, outcome="not_modified",
-                                   decision=decision, http_status=result.status, etag=result.etag,
-                                   last_modified=result.last_modified, moved_to=result.moved_to)
+            self.store.record_poll(FeedUpdate(
+                feed.url, name=feed.name, checked_at=now, outcome="not_modified",
+                decision=decision, http_status=result.status, etag=result.etag,
+                last_modified=result.last_modified, moved_to=result.moved_to))
             report.not_modified += 1
             self.events.polled("not_modified")
             log.info("feed %s: not_modified", feed.url)
@@ -279,11 +280,11 @@ class Pipeline:
             outcome="updated", status=result.status, max_age=lifetime, ttl=meta.ttl,
             update_period=meta.update_period, median_gap=gap, newest_entry=newest,
             retry_after=retry_after))
-        self.store.record_poll(feed.url, name=feed.name, now=now, outcome="updated",
-                               decision=decision, http_status=result.status, error=meta.problem,
-                               etag=result.etag, last_modified=result.last_modified,
-                               title=meta.title, moved_to=result.moved_to, body_hash=digest,
-                               median_gap=gap, newest_entry=newest)
+        self.store.record_poll(FeedUpdate(
+            feed.url, name=feed.name, checked_at=now, outcome="updated", decision=decision,
+            http_status=result.status, error=meta.problem, etag=result.etag,
+            last_modified=result.last_modified, title=meta.title, moved_to=result.moved_to,
+            body_hash=digest, median_gap=gap, newest_entry=newest))
         self.events.polled("updated", new=new, flagged=flagged)
         log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
         return decision
@@ -297,9 +298,9 @@ class Pipeline:
     def _failed(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
                 report: CycleReport, poll: PollResult, moved_to: str | None = None) -> ScheduleDecision:
         decision = self._decide(feed, state, now, poll)
-        self.store.record_poll(feed.url, name=feed.name, now=now, outcome=poll.outcome,
-                               decision=decision, http_status=poll.status, error=poll.error,
-                               moved_to=moved_to)
+        self.store.record_poll(FeedUpdate(
+            feed.url, name=feed.name, checked_at=now, outcome=poll.outcome, decision=decision,
+            http_status=poll.status, error=poll.error, moved_to=moved_to))
         report.errors.append(f"{feed.url}: {poll.error}")
         if decision.disabled_reason:
             log.warning("feed %s: disabled: %s", feed.url, decision.disabled_reason)
@@ -334,10 +335,10 @@ class Pipeline:
             entities = self.matcher.find_entities(doc)
             clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
             backlog = is_backlog(entry, article, backlog_before)
-            story = dict(
+            story = NewStory(
                 clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
                 fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,
-                canonical=canonical or None, published=entry.published, matches=matches,
+                canonical=canonical or None, published=entry.published, matches=tuple(matches),
                 alerts={} if backlog else route_alerts(matches, self.config, set(self.notifiers)),
                 backlog=backlog)
         except BaseException:
@@ -377,7 +378,7 @@ class Pipeline:
         started = time.monotonic()
         stored: list[bool] = []
         try:
-            with self.store.db.atomic():
+            with self.store.batch():
                 for draft in drafts:
                     stored.append(self._record(draft))
                     if time.monotonic() - started > WRITE_SLICE:
@@ -395,13 +396,13 @@ class Pipeline:
         return stored, first_error
 
     def _record(self, draft: _Draft) -> bool:
-        return archive.record_story(self.store, self.stories, at=draft.published, page=draft.page,
-                                    analysis=draft.analysis, now=self.clock(), **draft.story)
+        return archive.record_story(self.store, self.stories, draft.story, now=self.clock(),
+                                    at=draft.published, page=draft.page, analysis=draft.analysis)
 
     def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:
             return None
-        title = draft.story["clipping"].title
+        title = draft.story.clipping.title
         if draft.matches and draft.backlog:
             log.info("story %s flagged by %s, backlog (published before %s: not alerted): %s",
                      draft.key, ", ".join(m.rule for m in draft.matches), draft.backlog_before,
@@ -441,7 +442,7 @@ class Pipeline:
             return 0
         due = evidence.due_rechecks(self.store, now=self.clock(), feed_url=feed_url)
         for row in due:
-            url = row["link"] or row["url"]
+            url = row.url
             try:
                 page = await fetch(self.client, url, self.config.fetch, limits=self.limits)
             except FeedError as e:
@@ -449,9 +450,9 @@ class Pipeline:
                 if status in evidence.GONE_STATUSES:  # the page was pulled
                     page = FetchResult(url=url, status=status)
                 else:  # down, or refused: nothing can be concluded about the page
-                    evidence.record_recheck(self.store, rechecks, row["clipping_id"],
+                    evidence.record_recheck(self.store, rechecks, row.clipping_id,
                                             now=self.clock(), error=str(e))
-                    log.info("story %s: re-check failed: %s", row["clipping_id"], e)
+                    log.info("story %s: re-check failed: %s", row.clipping_id, e)
                     continue
             text = None
             if page.status < 400:
@@ -461,9 +462,9 @@ class Pipeline:
                                                        page_text(page), page.url)).body
                 except ExtractError:
                     text = None
-            state = evidence.record_recheck(self.store, rechecks, row["clipping_id"],
+            state = evidence.record_recheck(self.store, rechecks, row.clipping_id,
                                             now=self.clock(), page=page, text=text)
-            log.info("story %s: page re-checked: %s", row["clipping_id"], state)
+            log.info("story %s: page re-checked: %s", row.clipping_id, state)
         return len(due)
 
     async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor import clipping as clippings
-from monitor.store.search import filters
+from monitor.models import ClippingRecord
+from monitor.store.search import export_rows
 from monitor.store.database import Store
 
 FORMATS = ("clipping", "jsonl", "csv")
@@ -22,42 +23,37 @@ FIELDS = ("id", "story_id", "url", "title", "standfirst", "source", "date", "aut
 
 
 def rows(store: Store, *, flagged: bool = False, since: str | None = None,
-         rule: str | None = None) -> Iterator[dict[str, Any]]:
+         rule: str | None = None) -> Iterator[ClippingRecord]:
     """The clippings to export, oldest first (the order they arrived, as files are numbered)."""
-    where, params = filters(flagged=flagged, since=since, rule=rule)
-    sql = (f"select c.*, (select json_group_array(m.rule) from matches m "
-           f"where m.clipping_id = c.id) as rules, (select k.label from marks k "
-           f"where k.clipping_id = c.id) as mark from clippings c where {where} "
-           f"order by c.created_at, c.rowid")
-    yield from store.db.query(sql, params)
+    return export_rows(store, flagged=flagged, since=since, rule=rule)
 
 
-def record(r: dict[str, Any]) -> dict[str, Any]:
-    return {"id": r["id"], "story_id": r["story_id"], "url": r["link"], "title": r["title"],
-            "standfirst": r["standfirst"], "source": r["source"], "date": r["date"],
-            "author": r["author"], "lang": r["lang"], "flagged": bool(r["flagged"]),
-            "rules": json.loads(r["rules"] or "[]"), "tags": json.loads(r["tags"] or "[]"),
-            "origin": r["origin"], "published": r["published"], "created_at": r["created_at"],
-            "mark": r["mark"], "body": r["body"]}
+def record(r: ClippingRecord) -> dict[str, Any]:
+    return {"id": r.id, "story_id": r.story_id, "url": r.url, "title": r.title,
+            "standfirst": r.standfirst, "source": r.source, "date": r.date,
+            "author": r.author, "lang": r.lang, "flagged": r.flagged,
+            "rules": list(r.rules), "tags": list(r.tags),
+            "origin": r.origin, "published": r.published, "created_at": r.created_at,
+            "mark": r.mark, "body": r.body}
 
 
-def _clipping_files(folder: Path, found: Iterator[dict[str, Any]]) -> tuple[int, int]:
+def _clipping_files(folder: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
     existing = {p.stem.split("_", 1)[-1] for p in folder.glob("[0-9]*_*.txt")}
     numbers = [int(p.stem.split("_", 1)[0]) for p in folder.glob("[0-9]*_*.txt")
                if p.stem.split("_", 1)[0].isdigit()]
     n = max(numbers, default=-1) + 1
     written = 0
     for r in found:
-        if r["id"] in existing:
+        if r.id in existing:
             continue
-        (folder / clippings.filename(r["id"], n)).write_text(r["text"], encoding="utf-8")
-        existing.add(r["id"])
+        (folder / clippings.filename(r.id, n)).write_text(r.text, encoding="utf-8")
+        existing.add(r.id)
         n += 1
         written += 1
     return written, len(existing) - written
 
 
-def _jsonl(path: Path, found: Iterator[dict[str, Any]]) -> tuple[int, int]:
+def _jsonl(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
     existing: set[str] = set()
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -66,14 +62,14 @@ def _jsonl(path: Path, found: Iterator[dict[str, Any]]) -> tuple[int, int]:
     written = 0
     with path.open("a", encoding="utf-8") as out:
         for r in found:
-            if r["id"] not in existing:
+            if r.id not in existing:
                 out.write(json.dumps(record(r), ensure_ascii=False) + "\n")
-                existing.add(r["id"])
+                existing.add(r.id)
                 written += 1
     return written, len(existing) - written
 
 
-def _csv(path: Path, found: Iterator[dict[str, Any]]) -> tuple[int, int]:
+def _csv(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
     existing: set[str] = set()
     new_file = not path.exists() or path.stat().st_size == 0
     if not new_file:
@@ -85,13 +81,13 @@ def _csv(path: Path, found: Iterator[dict[str, Any]]) -> tuple[int, int]:
         if new_file:
             writer.writeheader()
         for r in found:
-            if r["id"] in existing:
+            if r.id in existing:
                 continue
             rec = record(r)
             rec["rules"] = " ".join(rec["rules"])
             rec["tags"] = " ".join(f"[[{t}]]" for t in rec["tags"])
             writer.writerow(rec)
-            existing.add(r["id"])
+            existing.add(r.id)
             written += 1
     return written, len(existing) - written
 

@@ -3,35 +3,26 @@
 ``gather()`` reads the facts from the SQLite file, read-only (it never creates or migrates the
 database, so `monitor status` is safe beside a running daemon); ``assess()`` is the pure verdict;
 ``latency()`` the median and 95th percentile of an alert's publication, detection and delivery.
-The read queries live here rather than in store.py: they span the whole database and must work
-on a file that a newer or older daemon owns (columns are looked up, not assumed).
+The facts are read by monitor.store.health, through a read-only connection.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, StatusConfig
+from monitor.errors import StoreError
+from monitor.store.health import FailingFeed, status_facts
 
 HEALTHY, DEGRADED, DOWN = "healthy", "degraded", "down"
 EXIT_CODES = {HEALTHY: 0, DEGRADED: 1, DOWN: 2}
 DAY = dt.timedelta(days=1)
 MIN_STALE = 600.0  # the default stale_after is never under 10 minutes
-
-
-@dataclass(frozen=True, slots=True)
-class FailingFeed:
-    url: str
-    name: str
-    failing_since: str | None
-    error_count: int
-    last_error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,46 +127,19 @@ def stale_after(config: Config) -> float:
     return max(3 * max(intervals), MIN_STALE)
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in conn.execute(f"pragma table_info([{table}])")}
-
-
 def gather(config: Config, now: dt.datetime) -> Facts:
-    """Read the facts; raises sqlite3.Error or OSError when the database cannot be read."""
+    """Read the facts; raises StoreError or OSError when the database cannot be read."""
     path = config.database
     if not path.exists():
         raise FileNotFoundError(f"no database at {path} (the daemon has not run yet?)")
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-    try:
-        conn.execute("pragma busy_timeout = 10000")
-        version = int(conn.execute("pragma user_version").fetchone()[0])
-        live_since = (now - dt.timedelta(seconds=stale_after(config))).isoformat(timespec="seconds")
-        feed_columns = _columns(conn, "feeds")
-        since = "failing_since" if "failing_since" in feed_columns else "null"
-        last_poll = conn.execute("select max(last_checked) from feeds").fetchone()[0]
-        polled = conn.execute("select count(*) from feeds where last_checked >= ?",
-                              [live_since]).fetchone()[0]
-        failing = tuple(FailingFeed(url, name or "", since_, count or 0, error) for
-                        url, name, since_, count, error in conn.execute(
-            f"select url, name, {since}, error_count, last_error from feeds "
-            "where error_count > 0 and last_checked >= ? order by url", [live_since]))
-        pending, oldest = conn.execute(
-            "select count(*), min(created_at) from alerts where status = 'pending'").fetchone()
-        day_ago = (now - DAY).isoformat(timespec="seconds")
-        failed = conn.execute("select count(*) from alerts where status = 'failed' and "
-                              "coalesce(next_attempt, created_at) >= ?", [day_ago]).fetchone()[0]
-        clippings, flagged = conn.execute(
-            "select count(*), coalesce(sum(flagged), 0) from clippings").fetchone()
-        published = "published_at" if "published_at" in _columns(conn, "alerts") else "null"
-        rows = conn.execute(f"select {published}, created_at, sent_at from alerts "
-                            "where status = 'sent' and sent_at >= ?", [day_ago]).fetchall()
-    finally:
-        conn.close()
-    return Facts(database=str(path), database_bytes=size, schema_version=version,
-                 last_poll=last_poll, feeds_polled=polled, failing=failing,
-                 pending_alerts=pending, oldest_pending=oldest, failed_alerts_last_day=failed,
-                 clippings=clippings, flagged=int(flagged), latency=latency(rows))
+    read = status_facts(path, live_since=now - dt.timedelta(seconds=stale_after(config)),
+                        day_ago=now - DAY)
+    return Facts(database=str(path), database_bytes=size, schema_version=read.schema_version,
+                 last_poll=read.last_poll, feeds_polled=read.feeds_polled, failing=read.failing,
+                 pending_alerts=read.pending_alerts, oldest_pending=read.oldest_pending,
+                 failed_alerts_last_day=read.failed_alerts, clippings=read.clippings,
+                 flagged=read.flagged, latency=latency(read.sent_alerts))
 
 
 def _ago(seconds: float) -> str:
@@ -227,7 +191,7 @@ def check(config: Config, now: dt.datetime | None = None) -> Status:
     checked = now.isoformat(timespec="seconds")
     try:
         facts = gather(config, now)
-    except (sqlite3.Error, OSError) as e:
+    except (StoreError, OSError) as e:
         return Status(DOWN, (f"database unreadable: {e}",), None, checked, thresholds)
     verdict, reasons = assess(facts, limits, stale, now)
     return Status(verdict, tuple(reasons), facts, checked, thresholds)

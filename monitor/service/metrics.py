@@ -11,7 +11,6 @@ the Prometheus text format for the /metrics endpoint.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -22,7 +21,8 @@ from prometheus_client.registry import Collector
 
 from monitor.service import health
 from monitor.config import Config
-from monitor.errors import FeedError, FetchError, ParseError
+from monitor.errors import FeedError, FetchError, ParseError, StoreError
+from monitor.store.health import label_counts
 
 log = logging.getLogger("monitor")
 
@@ -117,24 +117,19 @@ class DatabaseCollector(Collector):
         yield clippings
         try:
             yield from self._per_label(config)
-        except sqlite3.Error as e:
+        except StoreError as e:
             log.warning("metrics: cannot read the database: %s", e)
 
     def _per_label(self, config: Config) -> Iterator[Metric]:
-        uri = f"{config.database.resolve().as_uri()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=10)
-        try:
-            matches = GaugeMetricFamily("monitor_matches", "Stored matches per rule",
-                                        labels=["rule"])
-            for rule, count in conn.execute("select rule, count(*) from matches group by rule"):
-                matches.add_metric([rule], count)
-            alerts = GaugeMetricFamily("monitor_alerts", "Alerts per notifier and status "
-                                       "(pending, sent, failed)", labels=["notifier", "status"])
-            for notifier, state, count in conn.execute(
-                    "select notifier, status, count(*) from alerts group by notifier, status"):
-                alerts.add_metric([notifier, state], count)
-        finally:
-            conn.close()
+        counts = label_counts(config.database)
+        matches = GaugeMetricFamily("monitor_matches", "Stored matches per rule",
+                                    labels=["rule"])
+        for rule, count in counts.matches_by_rule:
+            matches.add_metric([rule], count)
+        alerts = GaugeMetricFamily("monitor_alerts", "Alerts per notifier and status "
+                                   "(pending, sent, failed)", labels=["notifier", "status"])
+        for notifier, state, count in counts.alerts_by_notifier_status:
+            alerts.add_metric([notifier, state], count)
         yield matches
         yield alerts
 

@@ -1,9 +1,9 @@
-"""Stories in the store (issue 6): each new clipping joins the story of the event it reports,
+"""Stories in the store: each new clipping joins the story of the event it reports,
 and its alerts become the story's first alert, an update, or part of an alert still waiting.
 
-record_story(store, settings, clipping...):          one transaction
+record_story(store, settings, NewStory, now=...):    one transaction (Store.batch)
     store the story, clipping, matches and alerts (Store.add_story)
-    guess the language; compute the grouping signature (monitor.grouping)
+    guess the language; compute the grouping signature (monitor.decide.grouping)
     look up the clippings that share one of its keys or, within story_window, one of its
     words (signature_keys, signature_terms), compare it with the likeliest of them: the best
     match's story, else a new one; index its own keys and words
@@ -14,27 +14,31 @@ record_story(store, settings, clipping...):          one transaction
         the story's alert was sent                -> an update, held until story_update_window
                                                      after the last message (or, with updates
                                                      off, grouped and not sent)
-    keep the raw page as evidence (monitor.evidence)
+    keep the raw page as evidence (monitor.store.evidence)
 
-SQL on the Store's connection, kept here rather than in store.py so that the stages of issue 6
-stay together and store.py's shared code changes little.
+SQL on the Store's connection: grouping spans the stories and the outbox, so it is written
+over Store's parts rather than as one of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import heapq
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from operator import itemgetter
+from typing import Any, Protocol
 
-from monitor.decide.grouping import (Signature, compare, index_terms, make_signature, may_match,
-                              probe_keys, signature, sketch_keys)
+from monitor.decide.grouping import (Signature, compare, index_terms, may_match, probe_keys,
+                                     signature)
 from monitor.parse.language import guess_language
-from monitor.models import Alert, Clipping
+from monitor.models import Alert, Clipping, FetchResult, NewStory
+from monitor.store.base import inserted_id
 from monitor.store.database import Store
+from monitor.store.signatures import (decode_signature, encode_signature, index_rows, seconds,
+                                      write_index_rows)
 
 CANDIDATE_AGE = dt.timedelta(days=14)  # syndicated copies are looked for this far back
 CANDIDATES_MAX = 5000  # the exhaustive scan (scan_story) compares at most this many
@@ -49,6 +53,20 @@ COMPARED_BY_TERMS = 12  # those sharing the rarest words
 CACHE_MAX = 4096
 _decoded: weakref.WeakKeyDictionary[Store, OrderedDict[str, Signature]] = \
     weakref.WeakKeyDictionary()
+
+
+class PageAnalysisLike(Protocol):
+    """What the store keeps of a page's analysis (monitor.pipeline.analysis.PageAnalysis,
+    made in a worker process): the pipeline's record, described here as the store reads it."""
+
+    @property
+    def lang(self) -> str: ...
+    @property
+    def signature(self) -> Signature: ...
+    @property
+    def compressed(self) -> bytes: ...
+    @property
+    def sha256(self) -> str: ...
 
 
 def _iso(when: dt.datetime) -> str:
@@ -67,24 +85,6 @@ def settings_of(config: Any) -> StorySettings:
     return StorySettings(window=dt.timedelta(seconds=config.story_window),
                          update_window=dt.timedelta(seconds=uw) if uw is not None else None,
                          rechecks=tuple(config.evidence_rechecks))
-
-
-def _sig_row(sig: Signature) -> dict[str, Any]:
-    return {"at": _iso(sig.at), "sketch": json.dumps(list(sig.sketch)), "shingles": sig.shingles,
-            "title_terms": json.dumps(sorted(sig.title_terms)),
-            "specifics": json.dumps(sorted(sig.specifics))}
-
-
-def decode_signature(row: dict[str, Any]) -> Signature:
-    """A row of the signatures table as a Signature."""
-    return make_signature(tuple(json.loads(row["sketch"])), row["shingles"],
-                          frozenset(json.loads(row["title_terms"])),
-                          frozenset(json.loads(row["specifics"])),
-                          dt.datetime.fromisoformat(row["at"]))
-
-
-def _seconds(when: dt.datetime) -> int:
-    return int(when.timestamp())
 
 
 def _signatures(store: Store, ids: Sequence[str]) -> dict[str, Signature]:
@@ -128,18 +128,20 @@ def candidates(store: Store, sig: Signature, window: dt.timedelta,
     COMPARED_BY_TERMS: within CANDIDATE_AGE, those sharing the most sketch keys (near-duplicates,
     any age); within ``window``, those sharing its rarest words (reworded reports)."""
     by_keys = Counter(cid for _, cid in _postings(
-        store, "signature_keys", "key", probe_keys(sig), _seconds(sig.at - CANDIDATE_AGE),
-        _seconds(sig.at + CANDIDATE_AGE), KEY_POSTINGS) if cid != exclude)
+        store, "signature_keys", "key", probe_keys(sig), seconds(sig.at - CANDIDATE_AGE),
+        seconds(sig.at + CANDIDATE_AGE), KEY_POSTINGS) if cid != exclude)
     chosen = [cid for cid, _ in by_keys.most_common(COMPARED_BY_KEYS)]
     taken = set(chosen)
     postings = _postings(store, "signature_terms", "term", index_terms(sig),
-                         _seconds(sig.at - window), _seconds(sig.at + window), TERM_POSTINGS)
+                         seconds(sig.at - window), seconds(sig.at + window), TERM_POSTINGS)
     per_term = Counter(term for term, _ in postings)
-    by_terms: Counter[str] = Counter()
+    by_terms: dict[str, float] = {}
     for term, cid in postings:  # a word that few clippings have counts for more
         if cid != exclude and cid not in taken:
-            by_terms[cid] += 1 / per_term[term]
-    return chosen + [cid for cid, _ in by_terms.most_common(COMPARED_BY_TERMS)]
+            by_terms[cid] = by_terms.get(cid, 0.0) + 1 / per_term[term]
+    # Counter.most_common's own ordering, on float counts
+    best = heapq.nlargest(COMPARED_BY_TERMS, by_terms.items(), key=itemgetter(1))
+    return chosen + [cid for cid, _ in best]
 
 
 def _best(sig: Signature, window: dt.timedelta,
@@ -196,22 +198,6 @@ def scan_story(store: Store, sig: Signature, window: dt.timedelta,
                                if r["clipping_id"] in sigs))
 
 
-def index_rows(clipping_id: str, sig: Signature) -> tuple[list[tuple[int, int, str]],
-                                                           list[tuple[str, int, str]]]:
-    """The rows of signature_keys and of signature_terms that a clipping is found under."""
-    at = _seconds(sig.at)
-    return ([(k, at, clipping_id) for k in sketch_keys(sig)],
-            [(t, at, clipping_id) for t in index_terms(sig)])
-
-
-def write_index_rows(conn: Any, keys: Iterable[tuple[int, int, str]],
-                     terms: Iterable[tuple[str, int, str]]) -> None:
-    conn.executemany("insert or ignore into signature_keys (key, at, clipping_id) "
-                     "values (?, ?, ?)", keys)
-    conn.executemany("insert or ignore into signature_terms (term, at, clipping_id) "
-                     "values (?, ?, ?)", terms)
-
-
 def index_signature(store: Store, clipping_id: str, sig: Signature) -> None:
     """Store the keys and words a clipping is found under (the migration m_issue6_grouping_index
     indexes the signatures stored before it)."""
@@ -239,13 +225,13 @@ def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Cl
         lang = guess_language(f"{clipping.title}\n{clipping.body}")
     story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id)
     if story_id is None:
-        story_id = int(store.db["stories"].insert({
+        story_id = inserted_id(store.db.table("stories").insert({
             "title": clipping.title, "first_clipping_id": clipping_id, "created_at": _iso(now),
-            "updated_at": _iso(now), "clippings": 0, "sources": 0, "flagged": 0}).last_pk)
+            "updated_at": _iso(now), "clippings": 0, "sources": 0, "flagged": 0}))
     store.db.execute("update clippings set story_id = ?, lang = ? where id = ?",
                      [story_id, lang, clipping_id])
-    store.db["signatures"].insert({"clipping_id": clipping_id, "story_id": story_id,
-                                   **_sig_row(sig)}, replace=True)
+    store.db.table("signatures").insert({"clipping_id": clipping_id, "story_id": story_id,
+                                   **encode_signature(sig)}, replace=True)
     index_signature(store, clipping_id, sig)
     _refresh_story(store, story_id, now)
     _sort_alerts(store, settings, clipping_id, story_id, joined=reason != "new", now=now)
@@ -300,28 +286,23 @@ def release_uncovered(store: Store, alert: Alert, *, now: dt.datetime,
     return len(rows)
 
 
-def record_story(store: Store, settings: StorySettings, *, at: dt.datetime | None = None,
-                 page: Any = None, analysis: Any = None, **story: Any) -> bool:
-    """``Store.add_story(**story)``, then the story's grouping and evidence, in one transaction.
-    ``at``: the publication time (else now); ``page``: the fetched page (a FetchResult);
-    ``analysis``: its monitor.analysis.PageAnalysis, when the clipping was made from it."""
+def record_story(store: Store, settings: StorySettings, story: NewStory, *, now: dt.datetime,
+                 at: dt.datetime | None = None, page: FetchResult | None = None,
+                 analysis: PageAnalysisLike | None = None) -> bool:
+    """``Store.add_story``, then the story's grouping and evidence, in one transaction.
+    ``at``: the publication time (else now); ``page``: the fetched page;
+    ``analysis``: its monitor.pipeline.analysis.PageAnalysis, when the clipping was made from it."""
     from monitor.store import evidence  # evidence imports this module's helpers
 
-    with store.db.atomic():
-        added = store.add_story(**story)
+    with store.batch():
+        added = store.add_story(story, now=now)
         if added:
-            now = story["now"]
-            attach(store, settings, story["clipping_id"], story["clipping"], at or now, now,
+            attach(store, settings, story.clipping_id, story.clipping, at or now, now,
                    sig=analysis.signature if analysis else None,
                    lang=analysis.lang if analysis else None)
             if page is not None:
-                evidence.keep_page(store, settings, story["clipping_id"], page,
-                                   flagged=bool(story["matches"]), now=now,
+                evidence.keep_page(store, settings, story.clipping_id, page,
+                                   flagged=bool(story.matches), now=now,
                                    packed=(analysis.compressed, analysis.sha256)
                                    if analysis else None)
-    return bool(added)
-
-
-def story_rows(store: Store, *, limit: int = 50) -> list[dict[str, Any]]:
-    return list(store.db.query("select * from stories order by updated_at desc, id desc limit ?",
-                               [limit]))
+    return added

@@ -1,23 +1,25 @@
-"""Evidence (issue 6): enforcement stories get edited or pulled, so the raw page of every
+"""Evidence: enforcement stories get edited or pulled, so the raw page of every
 clipping is kept (gzip-compressed) with its SHA-256 and fetch time; a flagged story's page is
 fetched again at ``evidence_rechecks`` after the first fetch, and a new version (changed text,
 or a page gone) is kept beside the old. ``write_case_file`` makes the folder of
 `monitor evidence ID DIR`: the clipping, each raw page and a manifest of hashes.
 
-SQL on the Store's connection (see monitor.archive for why it is not in store.py).
+SQL on the Store's connection, as in monitor.store.archive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
-import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from monitor import __version__
 from monitor.errors import MonitorError
+from monitor.models import DueRecheck
+from monitor.parse.page import compress, sha256
 from monitor.store.database import Store
 
 GONE_STATUSES = (404, 410, 451)
@@ -27,26 +29,13 @@ def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-# Level 6: the size of level 9 (within 0.5% on the corpus pages) for two thirds of its CPU.
-GZIP_LEVEL = 6
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def compress(content: bytes) -> bytes:
-    """A page as kept: gzip, with no timestamp (the same page, the same bytes)."""
-    return gzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0)
-
-
 def _add_snapshot(store: Store, clipping_id: str, *, url: str, status: int, content: bytes,
                   content_type: str, text: str | None, change: str, now: dt.datetime,
                   packed: tuple[bytes, str] | None = None) -> None:
     """``packed``: the content compressed and its SHA-256, when done already (in a worker:
     monitor.analysis)."""
     compressed, digest = packed or (compress(content), sha256(content))
-    store.db["snapshots"].insert({
+    store.db.table("snapshots").insert({
         "clipping_id": clipping_id, "url": url, "fetched_at": _iso(now), "status": status,
         "sha256": digest, "size": len(content), "content_type": content_type,
         "raw": compressed, "change": change,
@@ -62,14 +51,14 @@ def keep_page(store: Store, settings: Any, clipping_id: str, page: Any, *, flagg
                   content_type=page.headers.get("content-type", ""),
                   text=body[0] if body else None, change="first", now=now, packed=packed)
     if flagged and settings.rechecks:
-        store.db["rechecks"].insert({
+        store.db.table("rechecks").insert({
             "clipping_id": clipping_id, "checks": 0, "state": "unchanged",
             "next_check": _iso(now + dt.timedelta(seconds=settings.rechecks[0])),
         }, replace=True)
 
 
 def due_rechecks(store: Store, *, now: dt.datetime, feed_url: str | None = None,
-                 limit: int = 20) -> list[dict[str, Any]]:
+                 limit: int = 20) -> list[DueRecheck]:
     """Flagged stories whose page is due for a re-check (of one feed, if given), oldest first."""
     sql = ("select r.clipping_id, r.checks, c.link, c.url, c.feed_url from rechecks r "
            "join clippings c on c.id = r.clipping_id where r.next_check is not null "
@@ -78,7 +67,9 @@ def due_rechecks(store: Store, *, now: dt.datetime, feed_url: str | None = None,
     if feed_url is not None:
         sql += " and c.feed_url = ?"
         params.append(feed_url)
-    return list(store.db.query(sql + " order by r.next_check limit ?", [*params, limit]))
+    return [DueRecheck(clipping_id=r["clipping_id"], url=r["link"] or r["url"],
+                       checks=r["checks"] or 0)
+            for r in store.db.query(sql + " order by r.next_check limit ?", [*params, limit])]
 
 
 def record_recheck(store: Store, rechecks: tuple[float, ...], clipping_id: str, *,
@@ -123,16 +114,35 @@ def record_recheck(store: Store, rechecks: tuple[float, ...], clipping_id: str, 
         changed_at = current[1] if current else None
         if state in ("changed", "gone"):
             new_state, changed_at = state, _iso(now)
-        store.db["rechecks"].upsert({
+        store.db.table("rechecks").upsert({
             "clipping_id": clipping_id, "checks": checks, "next_check": next_check,
             "state": new_state, "changed_at": changed_at, "last_checked": _iso(now),
             "last_error": error}, pk="clipping_id")
     return state
 
 
-def snapshots(store: Store, clipping_id: str) -> list[dict[str, Any]]:
-    return list(store.db.query("select * from snapshots where clipping_id = ? order by id",
-                               [clipping_id]))
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One version of a story's page as kept."""
+
+    id: int
+    url: str
+    fetched_at: str  # ISO time, as stored
+    status: int
+    sha256: str  # of the page's bytes
+    size: int
+    content_type: str
+    raw: bytes  # gzip; empty for a page gone
+    change: str  # "first", "changed" or "gone"
+
+
+def snapshots(store: Store, clipping_id: str) -> list[Snapshot]:
+    """The versions kept of a story's page, oldest first."""
+    return [Snapshot(id=r["id"], url=r["url"], fetched_at=r["fetched_at"], status=r["status"],
+                     sha256=r["sha256"], size=r["size"], content_type=r["content_type"] or "",
+                     raw=r["raw"] or b"", change=r["change"])
+            for r in store.db.query("select * from snapshots where clipping_id = ? order by id",
+                                    [clipping_id])]
 
 
 def write_case_file(store: Store, clipping_id: str, folder: Path) -> dict[str, Any]:
@@ -147,16 +157,16 @@ def write_case_file(store: Store, clipping_id: str, folder: Path) -> dict[str, A
     files = [{"file": clip_name, "kind": "clipping", "sha256": sha256(clip_bytes),
               "size": len(clip_bytes)}]
     for n, snap in enumerate(snapshots(store, clipping_id), 1):
-        raw = gzip.decompress(snap["raw"]) if snap["raw"] else b""
-        if sha256(raw) != snap["sha256"]:
-            raise MonitorError(f"snapshot {snap['id']} of {clipping_id}: the stored page does "
+        raw = gzip.decompress(snap.raw) if snap.raw else b""
+        if sha256(raw) != snap.sha256:
+            raise MonitorError(f"snapshot {snap.id} of {clipping_id}: the stored page does "
                                "not match its SHA-256; the database is damaged")
-        name = f"page-{n}-{snap['fetched_at'][:19].replace(':', '')}.html"
+        name = f"page-{n}-{snap.fetched_at[:19].replace(':', '')}.html"
         (folder / name).write_bytes(raw)
-        files.append({"file": name, "kind": "page", "url": snap["url"],
-                      "fetched_at": snap["fetched_at"], "http_status": snap["status"],
-                      "content_type": snap["content_type"], "change": snap["change"],
-                      "sha256": snap["sha256"], "size": snap["size"]})
+        files.append({"file": name, "kind": "page", "url": snap.url,
+                      "fetched_at": snap.fetched_at, "http_status": snap.status,
+                      "content_type": snap.content_type, "change": snap.change,
+                      "sha256": snap.sha256, "size": snap.size})
     check = store.db.execute("select state, checks, changed_at, last_checked from rechecks "
                              "where clipping_id = ?", [clipping_id]).fetchone()
     manifest = {

@@ -1,4 +1,4 @@
-"""The feed set (issue 5): the feeds of config.toml and the feeds added by command, merged.
+"""The feed set: the feeds of config.toml and the feeds added by command, merged.
 
 config.toml is authoritative for its URLs: their name, interval and `enabled` come from it, and
 `monitor feeds disable` refuses them. Feeds added with `monitor feeds add` or `feeds import` live
@@ -35,14 +35,14 @@ def feed_set(config: Config, store: Store) -> list[FeedInfo]:
     infos = []
     for feed in config.feeds:
         row = rows.get(feed.url)
-        infos.append(FeedInfo(feed, "config", feed.enabled, Store._state(row) if row else None))
+        infos.append(FeedInfo(feed, "config", feed.enabled, row.state if row else None))
     in_config = {f.url for f in config.feeds}
     for row in store.command_feeds():
-        if row["url"] in in_config:
+        if row.url in in_config:
             continue
-        feed = FeedConfig(url=row["url"], name=row["name"] or "", interval=row["interval_setting"],
-                          enabled=bool(row["enabled"]))
-        infos.append(FeedInfo(feed, "command", feed.enabled, Store._state(row)))
+        command = FeedConfig(url=row.url, name=row.name, interval=row.interval_setting,
+                             enabled=row.enabled)
+        infos.append(FeedInfo(command, "command", command.enabled, row.state))
     return infos
 
 

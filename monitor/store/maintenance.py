@@ -2,7 +2,7 @@
 
 Whole-database operations with the standard library's sqlite3, each on its own connection, so
 they run beside the daemon (WAL mode: readers never block its writes; a writer waits its turn
-through busy_timeout). Kept apart from store.py, which holds the statements of the stages.
+through busy_timeout). Kept apart from Store, which holds the statements of the stages.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ BUSY_MS = 30_000
 PRUNE_BATCH = 500  # clippings per transaction: the daemon's writes slip in between batches
 # Tables whose rows go with a clipping when it is deleted; rows of any other table that refers
 # to a clipping (analysts' marks, story groups...) keep it.
-# A clipping's own rows, deleted with it: its matches and alerts, and what issue 6 derives from
-# it (its grouping signature, its kept pages and their re-checks).
+# A clipping's own rows, deleted with it: its matches and alerts, and what the review derives
+# from it (its grouping signature, its kept pages and their re-checks).
 OWNED = ("matches", "alerts", "signatures", "snapshots", "rechecks")
 # The grouping's index rows (no foreign key): never read once older than the grouping looks back.
 GROUPING_INDEX = ("signature_keys", "signature_terms")

@@ -1,4 +1,4 @@
-"""Analyst feedback (issue 6): `monitor mark ID relevant|irrelevant [--note]`, and how the
+"""Analyst feedback: `monitor mark ID relevant|irrelevant [--note]`, and how the
 configured rules do on the marks (`monitor rules eval --feedback`).
 
 The marked clippings are evaluated exactly as `rules eval` evaluates a labelled file
@@ -10,6 +10,7 @@ stored text, so a rule being tuned is judged on what analysts said about past st
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.errors import MonitorError
@@ -20,18 +21,32 @@ from monitor.store.database import Store
 LABELS = ("relevant", "irrelevant")
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """An analyst's mark on a clipping, as stored."""
+
+    clipping_id: str
+    label: str  # "relevant" or "irrelevant"
+    note: str
+    marked_at: str  # ISO time in UTC, to the second
+
+    def as_json(self) -> dict[str, str]:
+        return {"clipping_id": self.clipping_id, "label": self.label, "note": self.note,
+                "marked_at": self.marked_at}
+
+
 def mark(store: Store, clipping_id: str, label: str, note: str = "", *,
-         now: dt.datetime) -> dict[str, Any]:
+         now: dt.datetime) -> Mark:
     """Record (or replace) the analyst's mark on a clipping; the mark as stored."""
     if label not in LABELS:
         raise MonitorError(f"expected relevant or irrelevant, got {label!r}")
     if store.clipping(clipping_id) is None:
         raise MonitorError(f"no clipping with id {clipping_id!r} (see `monitor list`)")
-    row = {"clipping_id": clipping_id, "label": label, "note": note,
-           "marked_at": now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")}
-    with store.db.atomic():
-        store.db["marks"].upsert(row, pk="clipping_id")
-    return row
+    stored = Mark(clipping_id=clipping_id, label=label, note=note,
+                  marked_at=now.astimezone(dt.timezone.utc).isoformat(timespec="seconds"))
+    with store.batch():
+        store.db.table("marks").upsert(stored.as_json(), pk="clipping_id")
+    return stored
 
 
 def marked_items(store: Store) -> list[dict[str, Any]]:
@@ -83,9 +98,3 @@ def format_feedback(report: EvalReport, rules: dict[str, Counts]) -> str:
         lines.append(f"  {name[:28]:<28}{c.tp:>5}{c.fp:>5}{c.fn:>5}  {fmt(c.precision):>9}"
                      f"  {fmt(c.recall):>9}")
     return "\n".join(lines)
-
-
-def marks(store: Store) -> list[dict[str, Any]]:
-    return list(store.db.query("select k.*, c.title from marks k join clippings c "
-                               "on c.id = k.clipping_id order by k.marked_at desc"))
-

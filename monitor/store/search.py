@@ -1,7 +1,7 @@
-"""Full-text search over the clippings (issue 6): SQLite FTS5 on title, body, source and tags,
-kept in step with the clippings table by the triggers that sqlite-utils made (store.py,
-m_issue6_review), ranked by FTS5's own bm25. SQL on the Store's connection, as in
-monitor.archive.
+"""Full-text search over the clippings: SQLite FTS5 on title, body, source and tags, kept in
+step with the clippings table by the triggers that sqlite-utils made (monitor.store.schema,
+m_issue6_review), ranked by FTS5's own bm25; and the rows `monitor export` writes. SQL on the
+Store's connection, as in monitor.store.archive.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from monitor.config import parse_duration
 from monitor.errors import MonitorError
+from monitor.models import ClippingRecord
 from monitor.store.database import Store
 
 OPEN, CLOSE = "«", "»"  # as `monitor explain` marks terms
@@ -115,3 +117,22 @@ def search(store: Store, query: str, *, flagged: bool = False, since: str | None
                 rules=tuple(json.loads(r["rules"] or "[]")), snippet=" ".join(
                     (r["snippet"] or "").split()), rank=float(r["rank"]), story_id=r["story_id"])
             for r in rows]
+
+
+def export_rows(store: Store, *, flagged: bool = False, since: str | None = None,
+                rule: str | None = None) -> Iterator[ClippingRecord]:
+    """The clippings to export, oldest first (the order they arrived), each with its rules and
+    its analyst's mark."""
+    where, params = filters(flagged=flagged, since=since, rule=rule)
+    sql = (f"select c.*, (select json_group_array(m.rule) from matches m "
+           f"where m.clipping_id = c.id) as rules, (select k.label from marks k "
+           f"where k.clipping_id = c.id) as mark from clippings c where {where} "
+           f"order by c.created_at, c.rowid")
+    for r in store.db.query(sql, params):
+        yield ClippingRecord(
+            id=r["id"], story_id=r["story_id"], url=r["link"], title=r["title"],
+            standfirst=r["standfirst"], source=r["source"], date=r["date"], author=r["author"],
+            lang=r["lang"], flagged=bool(r["flagged"]),
+            rules=tuple(json.loads(r["rules"] or "[]")), tags=tuple(json.loads(r["tags"] or "[]")),
+            origin=r["origin"], published=r["published"], created_at=r["created_at"],
+            mark=r["mark"], body=r["body"], text=r["text"])

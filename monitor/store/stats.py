@@ -1,4 +1,4 @@
-"""`monitor stats` (issue 6): clippings per day, source and rule, the flagged rate, feeds with
+"""`monitor stats`: clippings per day, source and rule, the flagged rate, feeds with
 errors, alerts by status. One JSON object with --json. SQL on the Store's connection."""
 
 from __future__ import annotations

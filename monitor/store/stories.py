@@ -1,0 +1,129 @@
+"""Store stage, the stories: entries seen, clippings, their matches and the alerts routed from
+them, written together (NewStory in); clippings read back as StoredClipping records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.models import Clipping, Match, MatchedTerm, NewStory, StorySource
+from monitor.store.base import Part, iso
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClipping:
+    id: str
+    clipping: Clipping
+    text: str
+    origin: str
+    flagged: bool
+    rules: tuple[str, ...]
+    created_at: str
+
+
+class Stories(Part):
+    def is_seen(self, url: str | None, guid: str | None) -> bool:
+        """A story was seen if its canonical URL or its guid was."""
+        if url and self.db.execute("select 1 from entries where url = ? limit 1",
+                                   [url]).fetchone():
+            return True
+        if guid and self.db.execute("select 1 from entries where guid = ? limit 1",
+                                    [guid]).fetchone():
+            return True
+        return False
+
+    def add_story(self, story: NewStory, *, now: dt.datetime) -> bool:
+        """Store a story, its clipping, its matches and its alerts in one transaction.
+        False if it was there already. A backlog story is stored but not alerted."""
+        with self.db.atomic():
+            existing = self.db.execute("select 1 from clippings where id = ?",
+                                       [story.clipping_id]).fetchone()
+            self.db.table("entries").insert({"feed_url": story.feed_url, "guid": story.guid,
+                                       "url": story.canonical, "clipping_id": story.clipping_id,
+                                       "first_seen": iso(now)})
+            if existing:
+                return False
+            clipping = story.clipping
+            self.db.table("clippings").insert({
+                "id": story.clipping_id, "url": story.canonical, "link": clipping.url,
+                "title": clipping.title, "standfirst": clipping.standfirst,
+                "source": clipping.source,
+                "date": clipping.date.isoformat() if clipping.date else None,
+                "author": clipping.author, "body": clipping.body,
+                "tags": json.dumps(clipping.tags), "text": story.text, "origin": story.origin,
+                "fingerprint": story.fingerprint, "feed_url": story.feed_url,
+                "published": iso(story.published), "flagged": int(bool(story.matches)),
+                "created_at": iso(now), "backlog": int(story.backlog),
+            })
+            for m in story.matches:
+                self.db.table("matches").insert({
+                    "clipping_id": story.clipping_id, "rule": m.rule, "score": m.score,
+                    "terms": json.dumps([[t.text, t.field, t.start, t.end] for t in m.terms]),
+                    "tags": json.dumps(m.tags), "created_at": iso(now),
+                })
+            for notifier, rules in story.alerts.items():
+                self.db.table("alerts").insert({
+                    "key": f"{story.clipping_id}-{notifier}", "clipping_id": story.clipping_id,
+                    "notifier": notifier, "rules": json.dumps(rules), "status": "pending",
+                    "attempts": 0, "created_at": iso(now), "next_attempt": iso(now),
+                }, ignore=True)
+        return True
+
+    def _matches(self, clipping_id: str) -> list[Match]:
+        rows = self.db.query("select * from matches where clipping_id = ? "
+                             "order by score desc, rule", [clipping_id])
+        return [Match(rule=r["rule"], score=r["score"],
+                      terms=tuple(MatchedTerm(*t) for t in json.loads(r["terms"])),
+                      tags=tuple(json.loads(r["tags"]))) for r in rows]
+
+    def clipping(self, clipping_id: str) -> StoredClipping | None:
+        rows = list(self.db.query("select * from clippings where id = ?", [clipping_id]))
+        return self._stored(rows[0]) if rows else None
+
+    def _stored(self, r: Mapping[str, Any]) -> StoredClipping:
+        clipping = Clipping(
+            title=r["title"] or "", standfirst=r["standfirst"] or "", source=r["source"] or "",
+            url=r["link"] or "", date=dt.date.fromisoformat(r["date"]) if r["date"] else None,
+            author=r["author"] or "", body=r["body"] or "",
+            tags=tuple(json.loads(r["tags"] or "[]")))
+        rules = tuple(m.rule for m in self._matches(r["id"]))
+        return StoredClipping(id=r["id"], clipping=clipping, text=r["text"], origin=r["origin"],
+                              flagged=bool(r["flagged"]), rules=rules,
+                              created_at=r["created_at"])
+
+    def clippings(self, *, flagged: bool = False,
+                  limit: int | None = None) -> Iterator[StoredClipping]:
+        """Newest first: by publication date, then by time first seen."""
+        sql = "select * from clippings"
+        if flagged:
+            sql += " where flagged = 1"
+        sql += " order by coalesce(published, created_at) desc, created_at desc, id"
+        params: list[Any] = []
+        if limit is not None:
+            sql += " limit ?"
+            params.append(limit)
+        for r in self.db.query(sql, params):
+            yield self._stored(r)
+
+    def count(self, table: str) -> int:
+        return int(self.db.execute(f"select count(*) from [{table}]").fetchone()[0])
+
+    def story_of(self, clipping_id: str) -> int | None:
+        """The story (one per event) a clipping belongs to."""
+        row = self.db.execute("select story_id from clippings where id = ?",
+                              [clipping_id]).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def story_sources(self, story_id: int | None) -> tuple[StorySource, ...]:
+        """Every clipping of a story, first seen first."""
+        if story_id is None:
+            return ()
+        return tuple(StorySource(clipping_id=r["id"], title=r["title"] or "",
+                                 source=r["source"] or "", url=r["link"] or "",
+                                 date=dt.date.fromisoformat(r["date"]) if r["date"] else None)
+                     for r in self.db.query("select id, title, source, link, date from clippings "
+                                            "where story_id = ? order by created_at, id",
+                                            [story_id]))
