@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]  # no stubs
+from apscheduler.triggers.cron import CronTrigger  # no stubs
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_EXAMPLE = "expected a duration such as \"15m\""
