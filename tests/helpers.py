@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from monitor.cli.main import main
 
@@ -82,13 +82,15 @@ def environment(env: Mapping[str, str | None]) -> Iterator[None]:
 
 
 def run_cli(argv: list[str], *, env: Mapping[str, str | None] | None = None,
-            cwd: Path | None = None) -> Result:
+            cwd: Path | None = None, stderr: TextIO | None = None) -> Result:
     """``monitor ARGV`` in this process, as sqlite-utils' tests run its CLI: what it prints to
     stdout and stderr (logs included) is captured; ``env`` adds (or with None, removes)
-    environment variables and ``cwd`` is the working folder, both for this call only."""
+    environment variables and ``cwd`` is the working folder, both for this call only.
+    ``stderr``, a real file, takes stderr instead (Result.stderr is then empty)."""
     out, err = io.StringIO(), io.StringIO()
     previous = Path.cwd()
-    with environment(env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with environment(env or {}), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(stderr or err):
         try:
             if cwd is not None:
                 os.chdir(cwd)

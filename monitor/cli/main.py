@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command line; returns its exit code."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, secrets = root.handlers[:], root.level, set(logs.REDACTOR.secrets)
     try:
         parser = build_parser()
         try:
@@ -206,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 130
     finally:
-        # Logging as it was: the handler that logs.start installed writes to this call's stderr.
+        # Logging as it was: the handler that logs.start installed writes to this call's
+        # stderr, and the secrets this config named are no business of the next call's.
         root.handlers[:] = handlers
         root.setLevel(level)
+        logs.REDACTOR.secrets = secrets
