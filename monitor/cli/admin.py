@@ -1,7 +1,7 @@
 """Commands for operators: `monitor status` and `monitor db backup|check|vacuum|prune`.
 
 Each parses, calls one function of health or dbcare, and prints the outcome (data on stdout,
-logs on stderr).
+logs on stderr). dbcare is imported by the commands that use it, to keep `monitor --help` quick.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from monitor.cli.context import Context
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.service import health
-from monitor.store import maintenance as dbcare
 
 
 def _config(ctx: Context) -> Config:
@@ -102,6 +101,8 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_backup(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
+
     config = _config(ctx)
     result = dbcare.backup(config.database, Path(args.file), overwrite=args.force)
     print(f"{result.target}: {_megabytes(result.bytes)} copied from {config.database} in "
@@ -110,6 +111,8 @@ def cmd_backup(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
+
     config = _config(ctx)
     problems = dbcare.check(config.database)
     for problem in problems:
@@ -119,6 +122,8 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_vacuum(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
+
     config = _config(ctx)
     before, after = dbcare.vacuum(config.database)
     print(f"{config.database}: {_megabytes(before)} -> {_megabytes(after)}")
@@ -126,6 +131,8 @@ def cmd_vacuum(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
+
     config = _config(ctx)
     days = args.days if args.days is not None else config.data.retention_days
     if days <= 0:

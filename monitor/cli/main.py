@@ -187,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command line; returns its exit code."""
     root = logging.getLogger()
     handlers, level, secrets = root.handlers[:], root.level, set(logs.REDACTOR.secrets)
+    noisy = {name: logging.getLogger(name).level for name in logs.NOISY}
     try:
         parser = build_parser()
         try:
@@ -210,4 +211,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stderr, and the secrets this config named are no business of the next call's.
         root.handlers[:] = handlers
         root.setLevel(level)
+        for name, was in noisy.items():
+            logging.getLogger(name).setLevel(was)
         logs.REDACTOR.secrets = secrets

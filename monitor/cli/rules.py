@@ -1,6 +1,7 @@
 """Commands about rules: `monitor explain ID`, `monitor rules test`, `monitor rules eval`.
 
 Thin adapters: they read the store or a file, call the matcher or the evaluation, and print.
+The matcher is imported by the commands, to keep `monitor --help` quick.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ from typing import TYPE_CHECKING, Any
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
 from monitor.errors import MonitorError
-from monitor.match.matcher import Clause, Explanation, compile_rules, document, matcher_for
 from monitor.models import Document, MatchedTerm, RuleConfig
 
 if TYPE_CHECKING:
+    from monitor.match.matcher import Clause, Explanation
     from monitor.store.database import StoredClipping
 
 OPEN, CLOSE = "«", "»"
 
 
 def document_of(stored: StoredClipping) -> Document:
+    from monitor.match.matcher import document
+
     c = stored.clipping
     return document(c.title, c.body, source=c.source, url=c.url)
 
@@ -79,6 +82,8 @@ def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, 
 
 
 def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.match.matcher import matcher_for
+
     matcher = matcher_for(ctx.config)
     with ctx.store() as store:
         stored = store.clipping(args.id)
@@ -94,6 +99,8 @@ def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_rules_test(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.match.matcher import compile_rules
+
     config = ctx.config
     if (args.query is None) == (args.rule is None):
         raise MonitorError("give either a QUERY or --rule NAME")
@@ -155,6 +162,7 @@ def read_items(path: Path) -> list[dict[str, Any]]:
 
 def cmd_rules_eval(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.match.evaluate import evaluate, format_report, report_to_json
+    from monitor.match.matcher import matcher_for
 
     config = ctx.config
     if args.feedback:
@@ -171,6 +179,7 @@ def cmd_rules_eval(ctx: Context, args: argparse.Namespace) -> int:
 
 def _eval_feedback(ctx: Context, args: argparse.Namespace) -> int:
     """The same figures on the analysts' marks (`monitor mark`), plus each rule's."""
+    from monitor.match.matcher import matcher_for
     from monitor.store.marks import evaluate_feedback, feedback_json, format_feedback
 
     if args.file is not None:
