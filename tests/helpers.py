@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-
+import io
 import os
-import subprocess
-import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
+
+from monitor.cli.main import main
 
 if TYPE_CHECKING:
     from monitor.store.database import Store
@@ -46,13 +49,61 @@ def write_config(folder: Path, feeds: list[str], *, webhook_url: str | None = No
     return path
 
 
-def monitor(config: Path, *args: str, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the `monitor` command line in a child process, as a user would; ``env`` adds
-    environment variables."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
-    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+@dataclass(frozen=True)
+class Result:
+    """What a command line left: its exit code and what it printed."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def returncode(self) -> int:  # the name subprocess.CompletedProcess gives it
+        return self.code
+
+
+@contextlib.contextmanager
+def environment(env: Mapping[str, str | None]) -> Iterator[None]:
+    """os.environ with ``env`` applied (None removes a variable), restored afterwards."""
+    saved = {name: os.environ.get(name) for name in env}
+    try:
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_cli(argv: list[str], *, env: Mapping[str, str | None] | None = None,
+            cwd: Path | None = None, stderr: TextIO | None = None) -> Result:
+    """``monitor ARGV`` in this process, as sqlite-utils' tests run its CLI: what it prints to
+    stdout and stderr (logs included) is captured; ``env`` adds (or with None, removes)
+    environment variables and ``cwd`` is the working folder, both for this call only.
+    ``stderr``, a real file, takes stderr instead (Result.stderr is then empty)."""
+    out, err = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    with environment(env or {}), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(stderr or err):
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            code = main(argv)
+        finally:
+            os.chdir(previous)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def monitor(config: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run the `monitor` command line on ``config``, in this process (see run_cli); ``env``
+    adds environment variables."""
+    return run_cli(["--config", str(config), *args], env=env)
 
 
 def record_poll(store: Store, url: str, when: dt.datetime, *, outcome: str = "updated",

@@ -1,19 +1,17 @@
 """monitor.config: parse_config / load_config / parse_duration, and `monitor check-config` on a
-bad file. Pure tests on TOML text, plus real files in tmp_path and one real subprocess."""
+bad file. Pure tests on TOML text, plus real files in tmp_path and the command line."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import Result, run_cli
 from hypothesis import given, strategies as st
 
 from monitor.config import (
@@ -311,11 +309,8 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
 
 # --- the CLI ---------------------------------------------------------------------------------
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("MONITOR_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+def _cli(*args: str, cwd: Path) -> Result:
+    return run_cli(list(args), cwd=cwd, env={"MONITOR_CONFIG": None})
 
 
 @pytest.mark.parametrize(("text", "key"), [

@@ -8,13 +8,12 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 from feedserver import FeedServer, rss
-from helpers import REPO, default_rules_section, monitor, write_config
+from helpers import Result, default_rules_section, monitor, run_cli, write_config
 from servers import SMTPServer, WebhookReceiver
 
 from monitor.config import parse_config
@@ -37,7 +36,7 @@ def feeds(server: FeedServer) -> list[str]:
     return [good, server.url("/gone.xml")]
 
 
-def stderr_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+def stderr_lines(result: Result) -> list[str]:
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert lines, "the run logged nothing"
@@ -88,10 +87,7 @@ def test_journald_priorities_when_stderr_is_the_journal_stream(
     log = tmp_path / "journal"
     with log.open("w") as stream:
         st = os.fstat(stream.fileno())
-        env = dict(os.environ, PYTHONPATH=str(REPO), JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
-        result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run",
-                                 "--once"], stderr=stream, stdout=subprocess.PIPE, env=env,
-                                timeout=120)
+        result = monitor_to(stream, config, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
     assert result.returncode == 0
     lines = log.read_text().splitlines()
     assert lines and all(re.match(r"^<[0-7]>", line) for line in lines), lines
@@ -101,10 +97,17 @@ def test_journald_priorities_when_stderr_is_the_journal_stream(
     assert not any(re.match(r"^<\d>\d{4}-", line) for line in lines)
 
     # The same variable with another stream behind stderr (a redirect): no prefixes.
-    env["JOURNAL_STREAM"] = "1:1"
-    result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run",
-                             "--once"], capture_output=True, text=True, env=env, timeout=120)
-    assert all(TEXT_LINE.match(line) for line in result.stderr.splitlines()), result.stderr
+    other = tmp_path / "redirected"
+    with other.open("w") as stream:
+        assert monitor_to(stream, config, JOURNAL_STREAM="1:1").returncode == 0
+    text = other.read_text()
+    assert text and all(TEXT_LINE.match(line) for line in text.splitlines()), text
+
+
+def monitor_to(stream: TextIO, config: Path, **env: str) -> Result:
+    """`monitor run --once` with its stderr on ``stream``, a real file with a device and inode
+    (as the journal's stream is), and ``env`` added to the environment."""
+    return run_cli(["--config", str(config), "run", "--once"], env=env, stderr=stream)
 
 
 def test_no_secret_in_the_logs_of_a_run_with_secrets(
@@ -144,13 +147,11 @@ to = ["analyst@example.org"]
 username = "monitor@example.org"
 password_env = "MONITOR_TEST_SMTP_PASSWORD"
 """ + default_rules_section(), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(REPO), MONITOR_TEST_SMTP_PASSWORD=secrets["password"],
-               CREDENTIALS_DIRECTORY=str(credentials))
+    env = {"MONITOR_TEST_SMTP_PASSWORD": secrets["password"],
+           "CREDENTIALS_DIRECTORY": str(credentials)}
     outputs = []
     for log_format in ("text", "json"):
-        result = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(config), "-v", "--log-format",
-             log_format, "run", "--once"], capture_output=True, text=True, env=env, timeout=120)
+        result = monitor(config, "-v", "--log-format", log_format, "run", "--once", env=env)
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout + result.stderr)
     requests = webhook_receiver.wait_for(2)
@@ -209,3 +210,17 @@ password_env = "PW_VAR"
     assert {"url-password-1", "query-secret-2", "header-secret-3", "env-secret-4",
             "from-a-file-77"} <= found
     assert "en-GB-oxendict" not in found and "1" not in found
+
+
+def test_notify_test_masks_the_webhook_token(tmp_path: Path,
+                                             webhook_receiver: WebhookReceiver) -> None:
+    """Every command reads the config through the one CLI context, which registers its secrets:
+    `notify test` at debug level logs the request's URL (httpx does), token masked."""
+    secret = "tok-notify-6e2b91c4d7"
+    config = write_config(tmp_path, [], webhook_url=f"{webhook_receiver.url}?token={secret}")
+    result = monitor(config, "-v", "notify", "test", "webhook")
+    assert result.returncode == 0, result.stderr
+    [request] = webhook_receiver.wait_for(1)
+    assert request.path.endswith(f"?token={secret}")  # sent with the token...
+    assert secret not in result.stderr and secret not in result.stdout  # ...never shown
+    assert "[redacted]" in result.stderr  # the URL was logged, masked

@@ -1,7 +1,7 @@
 """Commands for operators: `monitor status` and `monitor db backup|check|vacuum|prune`.
 
-Registered through cli.COMMAND_MODULES; each parses, calls one function of health or dbcare,
-and prints the outcome (data on stdout, logs on stderr).
+Each parses, calls one function of health or dbcare, and prints the outcome (data on stdout,
+logs on stderr). dbcare is imported by the commands that use it, to keep `monitor --help` quick.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import json
 import os
 import pwd
 from pathlib import Path
-from typing import Any
 
-from monitor.store import maintenance as dbcare
-from monitor.service import health
+from monitor.cli.commands import Commands
+from monitor.cli.context import Context
+from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.service import health
 
 
-def _config(args: argparse.Namespace) -> Any:
-    from monitor.cli.main import _config as load
-
-    config = load(args)
+def _config(ctx: Context) -> Config:
+    """The config, once we know this user may write the database."""
+    config = ctx.config
     problem = owner_problem(config.database, os.geteuid())
     if problem:
         raise MonitorError(problem)
@@ -87,9 +87,9 @@ def render_status(status: health.Status) -> str:
     return "\n".join(lines)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        status = health.check(_config(args))
+        status = health.check(_config(ctx))
     except MonitorError as e:  # no valid config: nothing can run, so the monitor is down
         checked = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         status = health.Status(health.DOWN, (f"cannot check: {e}",), None, checked)
@@ -100,21 +100,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return status.exit_code
 
 
-def cmd_db(args: argparse.Namespace) -> int:
-    args.db_parser.print_help()
-    return 2
+def cmd_backup(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
 
-
-def cmd_backup(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = _config(ctx)
     result = dbcare.backup(config.database, Path(args.file), overwrite=args.force)
     print(f"{result.target}: {_megabytes(result.bytes)} copied from {config.database} in "
           f"{result.seconds:.1f}s (check: {result.check})")
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
+
+    config = _config(ctx)
     problems = dbcare.check(config.database)
     for problem in problems:
         print(problem)
@@ -122,15 +121,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_vacuum(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_vacuum(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
+
+    config = _config(ctx)
     before, after = dbcare.vacuum(config.database)
     print(f"{config.database}: {_megabytes(before)} -> {_megabytes(after)}")
     return 0
 
 
-def cmd_prune(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_prune(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.store import maintenance as dbcare
+
+    config = _config(ctx)
     days = args.days if args.days is not None else config.data.retention_days
     if days <= 0:
         print("retention_days is 0 (keep every clipping): nothing to delete; pass --days N")
@@ -143,29 +146,27 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(command: Any) -> None:
-    p = command("status", cmd_status, "the monitor's health: last poll, failing feeds, pending "
-                "and failed alerts, alert latency, database; exit 0 healthy, 1 degraded, 2 down",
-                "monitor --config /etc/monitor/config.toml status --json")
+def register(commands: Commands) -> None:
+    p = commands.add("status", cmd_status, "the monitor's health: last poll, failing feeds, "
+                     "pending and failed alerts, alert latency, database; exit 0 healthy, "
+                     "1 degraded, 2 down", "monitor --config /etc/monitor/config.toml status --json")
     p.add_argument("--json", action="store_true", help="one JSON object")
 
-    db = command("db", cmd_db, "care of the database: backup, check, vacuum, prune",
-                 "monitor db backup /var/backups/monitor-$(date +%F).db")
-    db.set_defaults(db_parser=db)
-    actions = db.add_subparsers(dest="db_command", metavar="ACTION")
-    p = command("backup", cmd_backup, "copy the database into FILE with SQLite's online backup "
-                "(safe while the daemon runs); the copy is checked, then renamed into place",
-                "monitor db backup /var/backups/monitor.db", parent=actions)
+    _, actions = commands.group("db", "care of the database: backup, check, vacuum, prune",
+                                "monitor db backup /var/backups/monitor-$(date +%F).db")
+    p = actions.add("backup", cmd_backup, "copy the database into FILE with SQLite's online "
+                    "backup (safe while the daemon runs); the copy is checked, then renamed into "
+                    "place", "monitor db backup /var/backups/monitor.db")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    command("check", cmd_check, "SQLite's integrity and foreign-key checks; exit 1 on a problem",
-            "monitor db check", parent=actions)
-    command("vacuum", cmd_vacuum, "rebuild the database file without its free space (the "
-            "daemon's writes wait meanwhile: best run while it is stopped)",
-            "monitor db vacuum", parent=actions)
-    p = command("prune", cmd_prune, "apply the retention now: delete the clippings older than "
-                "[data] retention_days that no rule flagged (unless keep_flagged = false) and "
-                "nobody marked (the daemon does it daily)",
-                "monitor db prune --days 180 --dry-run", parent=actions)
+    actions.add("check", cmd_check, "SQLite's integrity and foreign-key checks; exit 1 on a "
+                "problem", "monitor db check")
+    actions.add("vacuum", cmd_vacuum, "rebuild the database file without its free space (the "
+                "daemon's writes wait meanwhile: best run while it is stopped)",
+                "monitor db vacuum")
+    p = actions.add("prune", cmd_prune, "apply the retention now: delete the clippings older "
+                    "than [data] retention_days that no rule flagged (unless keep_flagged = "
+                    "false) and nobody marked (the daemon does it daily)",
+                    "monitor db prune --days 180 --dry-run")
     p.add_argument("--days", type=int, metavar="N", help="instead of [data] retention_days")
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")

@@ -1,5 +1,5 @@
-"""Commands of the alert outbox (issue 4): `monitor alerts`, `monitor alerts retry ID`,
-`monitor notify test NAME`. Registered through cli.COMMAND_MODULES."""
+"""Commands of the alert outbox: `monitor alerts`, `monitor alerts retry ID`,
+`monitor notify test NAME`."""
 
 from __future__ import annotations
 
@@ -8,20 +8,18 @@ import asyncio
 import datetime as dt
 import json
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from monitor.cli.commands import Commands
+from monitor.cli.context import Context
 from monitor.clipping import make_clipping
-from monitor.config import Config, load_config
 from monitor.errors import MonitorError, NotifyError
 from monitor.models import Alert, AlertRow, Digest, Match, MatchedTerm
-from monitor.store.database import Store
 
-STATUSES = ("pending", "failed", "sent", "grouped")  # grouped: folded into its story's alert (issue 6)
+if TYPE_CHECKING:
+    from monitor.config import Config
 
-
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(Path(args.config) if args.config else None)
+STATUSES = ("pending", "failed", "sent", "grouped")  # grouped: folded into its story's alert
 
 
 def _iso(when: dt.datetime | None) -> str | None:
@@ -38,13 +36,10 @@ def _row_json(r: AlertRow) -> dict[str, Any]:
             "title": r.title, "source": r.source, "url": r.link}
 
 
-def cmd_alerts(args: argparse.Namespace) -> int:
+def cmd_alerts(ctx: Context, args: argparse.Namespace) -> int:
     status = args.status or ("pending" if args.pending else "failed" if args.failed else None)
-    store = Store(_config(args).database)
-    try:
+    with ctx.store() as store:
         rows = store.alert_rows(status=status, limit=args.limit)
-    finally:
-        store.close()
     for r in rows:
         if args.json:
             print(json.dumps(_row_json(r), ensure_ascii=False))
@@ -66,10 +61,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_retry(args: argparse.Namespace) -> int:
-    store = Store(_config(args).database)
+def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     problems = 0
-    try:
+    with ctx.store() as store:
         for ref in args.ids:
             row = store.find_alert(ref)
             if row is None:
@@ -88,8 +82,6 @@ def cmd_retry(args: argparse.Namespace) -> int:
             else:
                 print(f"alert {row.id} ({row.key}): queued again (was {was}); the daemon "
                       "sends it within a minute, or now with `monitor run --once`")
-    finally:
-        store.close()
     return 1 if problems else 0
 
 
@@ -135,10 +127,9 @@ async def _send_test(config: Config, name: str, digest: bool) -> str:
     return alert.key
 
 
-def cmd_notify_test(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_notify_test(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        key = asyncio.run(_send_test(config, args.name, args.digest))
+        key = asyncio.run(_send_test(ctx.config, args.name, args.digest))
     except NotifyError as e:
         kind = "permanent: fix the notifier" if e.permanent else "transient: would be retried"
         if args.json:
@@ -154,30 +145,24 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(command: Any) -> None:
-    p = command("alerts", cmd_alerts, "list the alert outbox, newest first: pending, failed and "
-                "sent alerts with their tries and last error", "monitor alerts --failed --json")
+def register(commands: Commands) -> None:
+    p, actions = commands.group("alerts", "list the alert outbox, newest first: pending, failed "
+                                "and sent alerts with their tries and last error",
+                                "monitor alerts --failed --json", func=cmd_alerts)
     p.add_argument("--status", choices=STATUSES, help="only alerts with this status")
     p.add_argument("--pending", action="store_true", help="same as --status pending")
     p.add_argument("--failed", action="store_true", help="same as --status failed")
     p.add_argument("--limit", type=int, metavar="N", help="at most N alerts")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    actions = p.add_subparsers(dest="alerts_action", metavar="ACTION")
-    r = command("retry", cmd_retry, "queue failed (or pending) alerts again now, by number or "
-                "key; a sent alert is never sent twice", "monitor alerts retry 42", parent=actions)
+    r = actions.add("retry", cmd_retry, "queue failed (or pending) alerts again now, by number or "
+                    "key; a sent alert is never sent twice", "monitor alerts retry 42")
     r.add_argument("ids", nargs="+", metavar="ID", help="alert number or key (see `monitor alerts`)")
     r.add_argument("--json", action="store_true", help="one JSON object per alert")
 
-    def notify_help(args: argparse.Namespace) -> int:
-        n.print_help()
-        return 2
-
-    n = command("notify", notify_help, "notifier tools: `monitor notify test NAME`",
-                "monitor notify test webhook")
-    tools = n.add_subparsers(dest="notify_action", metavar="ACTION")
-    t = command("test", cmd_notify_test, "send a sample alert through one notifier (enabled or "
-                "not) and report the result; nothing is stored", "monitor notify test email",
-                parent=tools)
+    _, tools = commands.group("notify", "notifier tools: `monitor notify test NAME`",
+                              "monitor notify test webhook")
+    t = tools.add("test", cmd_notify_test, "send a sample alert through one notifier (enabled or "
+                  "not) and report the result; nothing is stored", "monitor notify test email")
     t.add_argument("name", metavar="NAME", help="the notifier's name in the configuration")
     t.add_argument("--digest", action="store_true", help="send a sample digest of three alerts")
     t.add_argument("--json", action="store_true", help="print the result as one JSON object")

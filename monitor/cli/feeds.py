@@ -1,5 +1,5 @@
-"""`monitor feeds ...` (issue 5): list the feeds and their health, add one (with discovery),
-import and export OPML, enable and disable. Registered through cli.COMMAND_MODULES."""
+"""`monitor feeds ...`: list the feeds and their health, add one (with discovery), import and
+export OPML, enable and disable. Discovery's HTTP client is imported only by `feeds add`."""
 
 from __future__ import annotations
 
@@ -9,21 +9,19 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.config import Config, load_config, parse_duration
-from monitor.pipeline.discover import Discovered, discover
+from monitor.cli.commands import Commands
+from monitor.cli.context import Context
+from monitor.config import Config, parse_duration
+from monitor.decide.schedule import feed_status
 from monitor.errors import MonitorError
 from monitor.models import FeedRow
-from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
-from monitor.fetch.client import make_client
 from monitor.parse.opml import OpmlFeed, parse_opml, render_opml
-from monitor.decide.schedule import feed_status
-from monitor.store.database import Store
+from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
 
-
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(Path(args.config) if args.config else None)
+if TYPE_CHECKING:
+    from monitor.pipeline.discover import Discovered
 
 
 def _now() -> dt.datetime:
@@ -65,16 +63,13 @@ def feed_record(info: FeedInfo, row: FeedRow | None, config: Config,
     }
 
 
-def cmd_feeds(args: argparse.Namespace) -> int:
-    config = _config(args)
-    store = Store(config.database)
-    try:
+def cmd_feeds(ctx: Context, args: argparse.Namespace) -> int:
+    config = ctx.config
+    with ctx.store() as store:
         rows = store.feed_rows()
         now = _now()
         records = [feed_record(info, rows.get(info.feed.url), config, now)
                    for info in feed_set(config, store)]
-    finally:
-        store.close()
     if args.json:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
@@ -94,12 +89,15 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 async def _discover(config: Config, url: str) -> Discovered:
+    from monitor.fetch.client import make_client
+    from monitor.pipeline.discover import discover
+
     async with make_client(config.fetch) as client:
         return await discover(client, url, config.fetch)
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
+    config = ctx.config
     interval = None
     if args.interval:
         try:
@@ -107,16 +105,13 @@ def cmd_add(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise MonitorError(f"--interval: {e}") from None
     found = asyncio.run(_discover(config, args.url))
-    store = Store(config.database)
-    try:
+    with ctx.store() as store:
         existing = find_feed(config, store, found.url)
         if existing is not None:
             where = "config.toml" if existing.origin == "config" else "the database"
             raise MonitorError(f"{found.url} is already followed (in {where})")
         store.add_feed(found.url, name=args.name or "", interval=interval, now=_now(),
                        title=found.title)
-    finally:
-        store.close()
     via = f" (announced by {found.via})" if found.via else ""
     print(f"added {found.url}{via}: {found.title or 'untitled'}, {found.entries} entries; "
           "a running daemon polls it within a minute", file=sys.stderr)
@@ -125,16 +120,15 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
+    config = ctx.config
     try:
         data = Path(args.file).read_bytes()
     except OSError as e:
         raise MonitorError(f"{args.file}: {e}") from e
     feeds = parse_opml(data)
     added = known = refused = 0
-    store = Store(config.database)
-    try:
+    with ctx.store() as store:
         in_config = {f.url for f in config.feeds}
         now = _now()
         for feed in feeds:
@@ -145,22 +139,17 @@ def cmd_import(args: argparse.Namespace) -> int:
                 known += 1
             else:
                 added += 1
-    finally:
-        store.close()
     print(f"{added} feeds imported, {known} already followed, {refused} skipped", file=sys.stderr)
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    config = _config(args)
-    store = Store(config.database)
-    try:
+def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
+    config = ctx.config
+    with ctx.store() as store:
         rows = store.feed_rows()
         feeds = [OpmlFeed(url=i.feed.url,
                           title=i.feed.name or (row.title if (row := rows.get(i.feed.url)) else ""))
                  for i in feed_set(config, store)]
-    finally:
-        store.close()
     text = render_opml(feeds)
     if args.file and args.file != "-":
         Path(args.file).write_text(text, encoding="utf-8")
@@ -170,10 +159,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
-    config = _config(args)
-    store = Store(config.database)
-    try:
+def _set_enabled(ctx: Context, args: argparse.Namespace, enabled: bool) -> int:
+    config = ctx.config
+    with ctx.store() as store:
         info = find_feed(config, store, args.url)
         if info is None:
             raise MonitorError(f"no feed {args.url!r} (see `monitor feeds`)")
@@ -184,41 +172,38 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
             raise MonitorError(f"{args.url} is disabled in {config.path}: set enabled = true "
                                "in its [[feeds]] table there")
         store.set_feed_enabled(args.url, enabled)
-    finally:
-        store.close()
     print(f"{args.url}: {'enabled' if enabled else 'disabled'}; a running daemon follows "
           "within a minute", file=sys.stderr)
     return 0
 
 
-def cmd_enable(args: argparse.Namespace) -> int:
-    return _set_enabled(args, True)
+def cmd_enable(ctx: Context, args: argparse.Namespace) -> int:
+    return _set_enabled(ctx, args, True)
 
 
-def cmd_disable(args: argparse.Namespace) -> int:
-    return _set_enabled(args, False)
+def cmd_disable(ctx: Context, args: argparse.Namespace) -> int:
+    return _set_enabled(ctx, args, False)
 
 
-def register(command: Any) -> None:
-    p = command("feeds", cmd_feeds, "list the feeds (config.toml and added by command) with their "
-                "health: status (ok, new, error, blocked, silent, disabled), interval, last and "
-                "next poll, consecutive errors", "monitor feeds --json")
+def register(commands: Commands) -> None:
+    p, sub = commands.group("feeds", "list the feeds (config.toml and added by command) with "
+                            "their health: status (ok, new, error, blocked, silent, disabled), "
+                            "interval, last and next poll, consecutive errors",
+                            "monitor feeds --json", func=cmd_feeds)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    sub = p.add_subparsers(dest="feeds_action", metavar="ACTION")
-    a = command("add", cmd_add, "follow a feed; a site's page is enough, its feed is found "
-                'through <link rel="alternate">', "monitor feeds add https://torrentfreak.com/",
-                parent=sub)
+    a = sub.add("add", cmd_add, "follow a feed; a site's page is enough, its feed is found "
+                'through <link rel="alternate">', "monitor feeds add https://torrentfreak.com/")
     a.add_argument("url", metavar="URL")
     a.add_argument("--name", help="shown in listings (default: the feed's title)")
     a.add_argument("--interval", help='this feed\'s poll interval, such as "30m"')
-    i = command("import", cmd_import, "follow every feed of an OPML file (as feed readers export)",
-                "monitor feeds import subscriptions.opml", parent=sub)
+    i = sub.add("import", cmd_import, "follow every feed of an OPML file (as feed readers export)",
+                "monitor feeds import subscriptions.opml")
     i.add_argument("file", metavar="FILE.opml")
-    e = command("export", cmd_export, "write every feed as OPML 2.0 (to stdout, or FILE)",
-                "monitor feeds export feeds.opml", parent=sub)
+    e = sub.add("export", cmd_export, "write every feed as OPML 2.0 (to stdout, or FILE)",
+                "monitor feeds export feeds.opml")
     e.add_argument("file", metavar="FILE", nargs="?")
     for name, func, what in (("enable", cmd_enable, "poll a feed again (also clears a disable "
                               "the monitor decided, such as after a 410 Gone)"),
                              ("disable", cmd_disable, "stop polling a feed added by command")):
-        x = command(name, func, what, f"monitor feeds {name} https://example.org/feed/", parent=sub)
+        x = sub.add(name, func, what, f"monitor feeds {name} https://example.org/feed/")
         x.add_argument("url", metavar="URL")

@@ -1,25 +1,28 @@
-"""Command line: parses arguments, calls one function, turns MonitorError into a message
-and an exit code (the only place that happens). Logs go to stderr; data to stdout."""
+"""Command line: parses arguments, gives the command the shared context, and turns MonitorError
+into a message and an exit code (the only place that happens). Logs go to stderr; data to stdout.
+
+``main(argv)`` returns the exit code and leaves the process as it found it (logging handlers,
+open databases), so that it can be called again in the same process, as the tests do."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor import __version__
+from monitor.cli import admin, alerts, feeds, review, rules
+from monitor.cli.commands import Commands
+from monitor.cli.context import Context
+from monitor.errors import MonitorError
 from monitor.service import logs
-from monitor.config import Config, describe, load_config
-from monitor.errors import ClippingError, MonitorError
-from monitor.store.database import Store, StoredClipping
 
-log = logging.getLogger("monitor")
+if TYPE_CHECKING:
+    from monitor.store.database import StoredClipping
 
 EPILOG = """\
 examples:
@@ -40,32 +43,29 @@ The configuration is --config PATH, else $MONITOR_CONFIG, else ./config.toml.
 """
 
 
-def _config(args: argparse.Namespace) -> Config:
-    config = load_config(Path(args.config) if args.config else None)
-    logs.configure(config)  # [log], and the secrets no log line may show
-    return config
+def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
+    import asyncio
 
-
-def cmd_run(args: argparse.Namespace) -> int:
     from monitor.pipeline.cycle import run_once
     from monitor.service.daemon import run_forever
 
-    config = _config(args)
     if args.once:
-        report = asyncio.run(run_once(config))
+        report = asyncio.run(run_once(ctx.config))
         print(report.summary())
         return 0
-    asyncio.run(run_forever(config))
+    asyncio.run(run_forever(ctx.config))
     return 0
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
+def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.match.matcher import matcher_for
 
     if args.defaults:
+        from monitor.config import describe
+
         print("\n".join(describe()))
         return 0
-    config = _config(args)
+    config = ctx.config
     matcher_for(config)
     print(f"{config.path}: OK ({len(config.feeds)} feeds, {len(config.rules)} rules, "
           f"{sum(n.enabled for n in config.notifiers)} of {len(config.notifiers)} notifiers enabled)")
@@ -80,9 +80,8 @@ def _as_json(stored: StoredClipping) -> dict[str, object]:
             "origin": stored.origin, "created_at": stored.created_at}
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    store = Store(_config(args).database)
-    try:
+def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.store() as store:
         for stored in store.clippings(flagged=args.flagged, limit=args.limit):
             if args.json:
                 print(json.dumps(_as_json(stored), ensure_ascii=False))
@@ -91,49 +90,39 @@ def cmd_list(args: argparse.Namespace) -> int:
                 mark = "*" if stored.flagged else " "
                 date = c.date.isoformat() if c.date else "          "
                 print(f"{mark} {stored.id}  {date}  {c.source[:20]:20}  {c.title}")
-    finally:
-        store.close()
     return 0
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    store = Store(_config(args).database)
-    try:
+def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.store() as store:
         stored = store.clipping(args.id)
-    finally:
-        store.close()
     if stored is None:
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
     sys.stdout.write(stored.text)
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    """Issue 6: formats and filters, in monitor.exporting (oldest first, so that the numbering
-    follows the order stories arrived in)."""
+def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
+    """Oldest first, so that the numbering follows the order stories arrived in."""
     import datetime as dt
 
     from monitor.review.export import export
     from monitor.store.search import since_cutoff
 
-    store = Store(_config(args).database)
-    try:
-        since = since_cutoff(args.since, dt.datetime.now(dt.timezone.utc)) if args.since else None
+    since = since_cutoff(args.since, dt.datetime.now(dt.timezone.utc)) if args.since else None
+    with ctx.store() as store:
         written, already, where = export(store, Path(args.dir), fmt=args.format,
                                          flagged=args.flagged, since=since, rule=args.rule)
-    finally:
-        store.close()
     print(f"{written} clippings written to {where} ({already} already there)", file=sys.stderr)
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
+def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.pipeline.importer import import_files
 
-    config = _config(args)
     paths = [Path(p) for p in args.paths]
     files = [f for p in paths for f in (sorted(p.glob("*.txt")) if p.is_dir() else [p])]
-    result = import_files(config, files, alert=args.alert)
+    result = import_files(ctx.config, files, alert=args.alert)
     for path, error in result.errors:
         print(f"{path}: {error}", file=sys.stderr)
     print(f"{result.added} clippings imported ({result.flagged} flagged), "
@@ -141,15 +130,43 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
-# Modules that add commands: each has ``register(command)``, where ``command(name, func, help,
-# example)`` returns the subcommand's parser (see build_parser). One line per area keeps the
-# commands of each stage beside that stage.
-COMMAND_MODULES: list[str] = [
-    "monitor.cli.rules", "monitor.cli.alerts", "monitor.cli.feeds", "monitor.cli.admin",
-    "monitor.cli.review",
-]
-
-CommandAdder = Callable[..., argparse.ArgumentParser]
+def register(commands: Commands) -> None:
+    p = commands.add("run", cmd_run, "run the daemon in the foreground (as systemd expects)",
+                     "monitor run --once")
+    p.add_argument("--once", action="store_true",
+                   help="one whole cycle now: poll every enabled feed, try every pending alert, "
+                        "print a summary and exit")
+    p.add_argument("--log-format", choices=logs.FORMATS, default=argparse.SUPPRESS,
+                   help="as `monitor --log-format`: text or json")
+    p = commands.add("check-config", cmd_check_config, "check the configuration and the rules, "
+                     "then exit (0: valid)", "monitor --config /etc/monitor/config.toml check-config")
+    p.add_argument("--defaults", action="store_true",
+                   help="print every setting with its default and meaning instead (reads no file)")
+    p = commands.add("list", cmd_list, "list stored clippings, newest first (* = flagged)",
+                     "monitor list --flagged --limit 20 --json")
+    p.add_argument("--flagged", action="store_true", help="only clippings that a rule flagged")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N clippings")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p = commands.add("show", cmd_show, "print one clipping exactly as stored",
+                     "monitor show 34fcc89c45c3ecef")
+    p.add_argument("id", help="the clipping's 16-hex-digit id (see `monitor list`)")
+    p = commands.add("export", cmd_export, "write the stored clippings into DIR: one clipping "
+                     "file per story (NNN_<id>.txt), or DIR/clippings.jsonl, or DIR/clippings.csv; "
+                     "what is already there is kept, only new stories are added",
+                     "monitor export clippings/ --flagged --since 7d --format jsonl")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--flagged", action="store_true", help="only flagged clippings")
+    p.add_argument("--since", metavar="WHEN", help="published since: 7d, 12h, or 2026-11-01")
+    p.add_argument("--rule", metavar="NAME", help="only clippings this rule flagged")
+    p.add_argument("--format", choices=("clipping", "jsonl", "csv"), default="clipping",
+                   help="clipping files (default; `monitor import` reads them back), JSON lines "
+                        "or CSV")
+    p = commands.add("import", cmd_import, "read clipping files (or folders of them) into the "
+                     "database and match them like any story", "monitor import seeds/")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--alert", action="store_true",
+                   help="also queue alerts for flagged imports (off: importing an archive "
+                        "should not page anyone)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,68 +180,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=logs.FORMATS,
                         help="log lines on stderr: text (default) or json; overrides [log] format")
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    def command(name: str, func: Callable[[argparse.Namespace], int], help: str,  # noqa: A002
-                example: str, parent: Any = None) -> argparse.ArgumentParser:
-        """A subcommand whose --help ends with an example; ``parent`` nests it (`rules eval`)."""
-        p = (parent or sub).add_parser(name, help=help, description=help,
-                                       epilog=f"example:\n  {example}",
-                                       formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.set_defaults(func=func)
-        return p
-
-    p = command("run", cmd_run, "run the daemon in the foreground (as systemd expects)",
-                "monitor run --once")
-    p.add_argument("--once", action="store_true",
-                   help="one whole cycle now: poll every enabled feed, try every pending alert, "
-                        "print a summary and exit")
-    p.add_argument("--log-format", choices=logs.FORMATS, default=argparse.SUPPRESS,
-                   help="as `monitor --log-format`: text or json")
-    p = command("check-config", cmd_check_config, "check the configuration and the rules, then "
-                "exit (0: valid)", "monitor --config /etc/monitor/config.toml check-config")
-    p.add_argument("--defaults", action="store_true",
-                   help="print every setting with its default and meaning instead (reads no file)")
-    p = command("list", cmd_list, "list stored clippings, newest first (* = flagged)",
-                "monitor list --flagged --limit 20 --json")
-    p.add_argument("--flagged", action="store_true", help="only clippings that a rule flagged")
-    p.add_argument("--limit", type=int, metavar="N", help="at most N clippings")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p = command("show", cmd_show, "print one clipping exactly as stored", "monitor show 34fcc89c45c3ecef")
-    p.add_argument("id", help="the clipping's 16-hex-digit id (see `monitor list`)")
-    p = command("export", cmd_export, "write the stored clippings into DIR: one clipping file "
-                "per story (NNN_<id>.txt), or DIR/clippings.jsonl, or DIR/clippings.csv; what is "
-                "already there is kept, only new stories are added",
-                "monitor export clippings/ --flagged --since 7d --format jsonl")
-    p.add_argument("dir", metavar="DIR")
-    p.add_argument("--flagged", action="store_true", help="only flagged clippings")
-    p.add_argument("--since", metavar="WHEN", help="published since: 7d, 12h, or 2026-11-01")
-    p.add_argument("--rule", metavar="NAME", help="only clippings this rule flagged")
-    p.add_argument("--format", choices=("clipping", "jsonl", "csv"), default="clipping",
-                   help="clipping files (default; `monitor import` reads them back), JSON lines "
-                        "or CSV")
-    p = command("import", cmd_import, "read clipping files (or folders of them) into the database "
-                "and match them like any story", "monitor import seeds/")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--alert", action="store_true",
-                   help="also queue alerts for flagged imports (off: importing an archive "
-                        "should not page anyone)")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(command)
+    commands = Commands(parser, top=True)
+    # Each area's commands live together in one module; this order is --help's.
+    register(commands)
+    rules.register(commands)
+    alerts.register(commands)
+    feeds.register(commands)
+    admin.register(commands)
+    review.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logs.start(args.log_format, args.verbose)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Run one command line; returns its exit code."""
+    root = logging.getLogger()
+    handlers, level, secrets = root.handlers[:], root.level, set(logs.REDACTOR.secrets)
+    noisy = {name: logging.getLogger(name).level for name in logs.NOISY}
     try:
-        return int(args.func(args))
-    except (MonitorError, ClippingError) as e:
-        print(f"monitor: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help, --version (0) and usage errors (2), printed already
+            return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+        logs.start(args.log_format, args.verbose)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        ctx = Context(args.config)
+        try:
+            return int(args.func(ctx, args))
+        except MonitorError as e:
+            print(f"monitor: error: {e}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+    finally:
+        # Logging as it was: the handler that logs.start installed writes to this call's
+        # stderr, and the secrets this config named are no business of the next call's.
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, was in noisy.items():
+            logging.getLogger(name).setLevel(was)
+        logs.REDACTOR.secrets = secrets

@@ -1,6 +1,6 @@
-"""Commands to review the catch (issue 6): `monitor search`, `monitor mark`, `monitor stats`,
-`monitor evidence ID DIR`, `monitor serve`. Registered through cli.COMMAND_MODULES; each reads
-the store, calls one function and prints (JSON lines on stdout with --json, notes on stderr).
+"""Commands to review the catch: `monitor search`, `monitor mark`, `monitor stats`,
+`monitor evidence ID DIR`, `monitor serve`. Each reads the store, calls one function and prints
+(JSON lines on stdout with --json, notes on stderr). Datasette is imported by `serve` alone.
 """
 
 from __future__ import annotations
@@ -10,32 +10,24 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
+from monitor.cli.commands import Commands
+from monitor.cli.context import Context
 from monitor.store import evidence
 from monitor.store import marks as feedback
-from monitor.config import Config, load_config
 from monitor.store.search import SORTS, search, since_cutoff
 from monitor.store.stats import format_stats, stats
-from monitor.store.database import Store
-
-
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(Path(args.config) if args.config else None)
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    store = Store(_config(args).database)
-    try:
+def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.store() as store:
         since = since_cutoff(args.since, _now()) if args.since else None
         hits = search(store, args.query, flagged=args.flagged, since=since, source=args.source,
                       rule=args.rule, sort=args.sort, limit=args.limit)
-    finally:
-        store.close()
     for hit in hits:
         if args.json:
             print(json.dumps(hit.as_json(), ensure_ascii=False))
@@ -47,12 +39,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mark(args: argparse.Namespace) -> int:
-    store = Store(_config(args).database)
-    try:
+def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.store() as store:
         row = feedback.mark(store, args.id, args.label, args.note or "", now=_now())
-    finally:
-        store.close()
     if args.json:
         print(json.dumps(row.as_json(), ensure_ascii=False))
     else:
@@ -60,12 +49,9 @@ def cmd_mark(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
-    store = Store(_config(args).database)
-    try:
+def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.store() as store:
         figures = stats(store, days=args.days)
-    finally:
-        store.close()
     if args.json:
         print(json.dumps(figures, ensure_ascii=False))
     else:
@@ -73,12 +59,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evidence(args: argparse.Namespace) -> int:
-    store = Store(_config(args).database)
-    try:
+def cmd_evidence(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.store() as store:
         manifest = evidence.write_case_file(store, args.id, Path(args.dir))
-    finally:
-        store.close()
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False))
     else:
@@ -89,15 +72,15 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.review.site import serve
 
-    serve(_config(args).database, host=args.host, port=args.port)
+    serve(ctx.config.database, host=args.host, port=args.port)
     return 0
 
 
-def register(command: Any) -> None:
-    p = command("search", cmd_search, "full-text search of the stored clippings (title, body, "
+def register(commands: Commands) -> None:
+    p = commands.add("search", cmd_search, "full-text search of the stored clippings (title, body, "
                 "source, tags), best first, with the matched words marked « »",
                 'monitor search \'"pirate IPTV" AND (raid OR arrest*)\' --flagged --since 7d')
     p.add_argument("query", metavar="QUERY", help="SQLite FTS5 syntax: words, \"a phrase\", "
@@ -110,7 +93,7 @@ def register(command: Any) -> None:
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    p = command("mark", cmd_mark, "record whether a clipping was relevant (feedback for the "
+    p = commands.add("mark", cmd_mark, "record whether a clipping was relevant (feedback for the "
                 "rules: `monitor rules eval --feedback`)",
                 "monitor mark 34fcc89c45c3ecef irrelevant --note 'a study, not an action'")
     p.add_argument("id", help="the clipping's id (see `monitor list`)")
@@ -118,19 +101,19 @@ def register(command: Any) -> None:
     p.add_argument("--note", metavar="TEXT", help="why")
     p.add_argument("--json", action="store_true", help="print the mark as one JSON object")
 
-    p = command("stats", cmd_stats, "clippings per day, source and rule, the flagged rate, "
+    p = commands.add("stats", cmd_stats, "clippings per day, source and rule, the flagged rate, "
                 "feeds with errors, alerts sent, pending and failed", "monitor stats --json")
     p.add_argument("--days", type=int, default=14, metavar="N", help="days listed (default 14)")
     p.add_argument("--json", action="store_true", help="one JSON object")
 
-    p = command("evidence", cmd_evidence, "write a case file: the clipping, every version of "
+    p = commands.add("evidence", cmd_evidence, "write a case file: the clipping, every version of "
                 "its page kept, and manifest.json with SHA-256 hashes and fetch times",
                 "monitor evidence 34fcc89c45c3ecef case-2026-041/")
     p.add_argument("id", help="the clipping's id (see `monitor list`)")
     p.add_argument("dir", metavar="DIR", help="folder to write (created if needed)")
     p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
 
-    p = command("serve", cmd_serve, "the review site: the database read-only in Datasette, "
+    p = commands.add("serve", cmd_serve, "the review site: the database read-only in Datasette, "
                 "with search, facets and canned queries (needs `pip install 'monitor[web]'`)",
                 "monitor serve --port 8001")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -1,6 +1,7 @@
-"""Commands about rules: `monitor explain ID`, `monitor rules test`, `monitor rules eval` (issue 3).
+"""Commands about rules: `monitor explain ID`, `monitor rules test`, `monitor rules eval`.
 
 Thin adapters: they read the store or a file, call the matcher or the evaluation, and print.
+The matcher is imported by the commands, to keep `monitor --help` quick.
 """
 
 from __future__ import annotations
@@ -11,23 +12,23 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.config import Config, load_config
+from monitor.cli.commands import Commands
+from monitor.cli.context import Context
 from monitor.errors import MonitorError
-from monitor.match.evaluate import evaluate, format_report, report_to_json
-from monitor.match.matcher import Clause, Explanation, compile_rules, document, matcher_for
 from monitor.models import Document, MatchedTerm, RuleConfig
-from monitor.store.database import Store, StoredClipping
+
+if TYPE_CHECKING:
+    from monitor.match.matcher import Clause, Explanation
+    from monitor.store.database import StoredClipping
 
 OPEN, CLOSE = "«", "»"
 
 
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(Path(args.config) if args.config else None)
-
-
 def document_of(stored: StoredClipping) -> Document:
+    from monitor.match.matcher import document
+
     c = stored.clipping
     return document(c.title, c.body, source=c.source, url=c.url)
 
@@ -80,14 +81,12 @@ def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, 
     return "\n".join(lines) + "\n"
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
-    config = _config(args)
-    matcher = matcher_for(config)
-    store = Store(config.database)
-    try:
+def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.match.matcher import matcher_for
+
+    matcher = matcher_for(ctx.config)
+    with ctx.store() as store:
         stored = store.clipping(args.id)
-    finally:
-        store.close()
     if stored is None:
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
     explanations = matcher.explain(document_of(stored))
@@ -99,8 +98,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_rules_test(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_rules_test(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.match.matcher import compile_rules
+
+    config = ctx.config
     if (args.query is None) == (args.rule is None):
         raise MonitorError("give either a QUERY or --rule NAME")
     if args.rule is not None:
@@ -112,9 +113,8 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     else:
         rule = RuleConfig(name="query", query=args.query)
     matcher = compile_rules([rule], config.terms, config.entities)
-    store = Store(config.database)
     shown = 0
-    try:
+    with ctx.store() as store:
         for stored in store.clippings():
             matches = matcher.find_matches(document_of(stored))
             if not matches:
@@ -134,8 +134,6 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
             shown += 1
             if args.limit and shown >= args.limit:
                 break
-    finally:
-        store.close()
     print(f"{shown} stored clippings match", file=sys.stderr)
     return 0
 
@@ -162,10 +160,13 @@ def read_items(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def cmd_rules_eval(args: argparse.Namespace) -> int:
-    config = _config(args)
+def cmd_rules_eval(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.match.evaluate import evaluate, format_report, report_to_json
+    from monitor.match.matcher import matcher_for
+
+    config = ctx.config
     if args.feedback:
-        return _eval_feedback(args, config)
+        return _eval_feedback(ctx, args)
     if args.file is None:
         raise MonitorError("give a FILE of labelled JSON lines, or --feedback")
     report = evaluate(matcher_for(config), read_items(Path(args.file)))
@@ -176,18 +177,17 @@ def cmd_rules_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_feedback(args: argparse.Namespace, config: Config) -> int:
-    """Issue 6: the same figures on the analysts' marks (monitor.feedback), plus each rule's."""
+def _eval_feedback(ctx: Context, args: argparse.Namespace) -> int:
+    """The same figures on the analysts' marks (`monitor mark`), plus each rule's."""
+    from monitor.match.matcher import matcher_for
     from monitor.store.marks import evaluate_feedback, feedback_json, format_feedback
 
     if args.file is not None:
         raise MonitorError("give a FILE or --feedback, not both")
-    store = Store(config.database)
-    try:
+    config = ctx.config
+    with ctx.store() as store:
         report, rules = evaluate_feedback(store, matcher_for(config),
                                           [r.name for r in config.rules if r.enabled])
-    finally:
-        store.close()
     if args.json:
         print(json.dumps(feedback_json(report, rules), ensure_ascii=False))
     else:
@@ -195,26 +195,24 @@ def _eval_feedback(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def register(command: Any) -> None:
-    p = command("explain", cmd_explain, "show a stored clipping with the matched terms marked « » "
+def register(commands: Commands) -> None:
+    p = commands.add("explain", cmd_explain, "show a stored clipping with the matched terms marked « » "
                 "and, for every rule, which of its clauses held", "monitor explain 34fcc89c45c3ecef")
     p.add_argument("id", help="the clipping's id (see `monitor list`)")
     p.add_argument("--json", action="store_true", help="one JSON object: every rule's clause tree")
 
-    rules = command("rules", lambda args: (rules.print_help(), 2)[1],
-                    "try rules on stored clippings or on a labelled file", "monitor rules eval dev.jsonl")
-    sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND")
-    p = command("test", cmd_rules_test, "list the stored clippings that a query (or a configured "
+    _, sub = commands.group("rules", "try rules on stored clippings or on a labelled file",
+                            "monitor rules eval dev.jsonl")
+    p = sub.add("test", cmd_rules_test, "list the stored clippings that a query (or a configured "
                 "rule) would match, best first by date", 'monitor rules test \'"pirate IPTV" AND '
-                "(seized OR raid*)'", parent=sub)
+                "(seized OR raid*)'")
     p.add_argument("query", nargs="?", help="a query in the rule language; $lists of [terms] work")
     p.add_argument("--rule", metavar="NAME", help="test a configured rule instead")
     p.add_argument("--limit", type=int, metavar="N", help="at most N clippings")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p = command("eval", cmd_rules_eval, "precision, recall and F1 of the configured rules on "
+    p = sub.add("eval", cmd_rules_eval, "precision, recall and F1 of the configured rules on "
                 "labelled JSON lines (`text`, `label` 1/0; optional `title`, `lang`, `id`, "
-                "`borderline`)", "monitor rules eval ../shared/eval-dev/articles.jsonl --json",
-                parent=sub)
+                "`borderline`)", "monitor rules eval ../shared/eval-dev/articles.jsonl --json")
     p.add_argument("file", metavar="FILE", nargs="?")
     p.add_argument("--feedback", action="store_true",
                    help="instead of a FILE, the clippings analysts marked with `monitor mark` "
