@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from monitor.errors import ConfigError
 from monitor.units import parse_cadence
 # Re-exported: callers outside this module read durations the way the settings do.
-from monitor.units import parse_duration as parse_duration
+from monitor.units import parse_duration
 
 T = TypeVar("T")
 Check = Callable[[Any], "str | None"]  # a value -> why it is refused, or None

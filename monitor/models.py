@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Declared with its settings in config.py; named here too for the callers that import it here.
-from monitor.config import RuleConfig as RuleConfig
 
 
 @dataclass(frozen=True, slots=True)

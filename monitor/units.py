@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.triggers.cron import CronTrigger  # no stubs
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_EXAMPLE = "expected a duration such as \"15m\""
@@ -49,6 +50,9 @@ def _weekdays(field: str) -> str:
 
 
 def _trigger(expr: str, tz: Any) -> CronTrigger:
+    # Imported here: only a cron digest needs it, and `monitor --help` should not pay for it.
+    from apscheduler.triggers.cron import CronTrigger
+
     minute, hour, day, month, weekday = expr.split()
     return CronTrigger(minute=minute, hour=hour, day=day, month=month,
                        day_of_week=_weekdays(weekday), timezone=tz)

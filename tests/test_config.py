@@ -14,6 +14,7 @@ import pytest
 from helpers import Result, run_cli
 from hypothesis import given, strategies as st
 
+from monitor.units import parse_duration
 from monitor.config import (
     DERIVED,
     REQUIRED,
@@ -28,7 +29,6 @@ from monitor.config import (
     describe,
     load_config,
     parse_config,
-    parse_duration,
 )
 from monitor.errors import ConfigError
 

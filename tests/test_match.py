@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from monitor.errors import RuleError
 from monitor.match.matcher import Matcher, compile_rules
-from monitor.models import Document, RuleConfig
+from monitor.config import RuleConfig
+from monitor.models import Document
 from monitor.match.text import FieldText, words
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
-from monitor.config import Config, parse_duration
+from monitor.config import Config
+from monitor.units import parse_duration
 from monitor.decide.schedule import feed_status
 from monitor.errors import MonitorError
 from monitor.models import FeedRow

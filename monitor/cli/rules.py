@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
 from monitor.errors import MonitorError
-from monitor.models import Document, MatchedTerm, RuleConfig
+from monitor.config import RuleConfig
+from monitor.models import Document, MatchedTerm
 
 if TYPE_CHECKING:
     from monitor.match.matcher import Clause, Explanation

@@ -51,7 +51,7 @@ from monitor.models import (Article, Clipping, Entry, FeedState, FeedUpdate, Fet
 from monitor.decide.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
 from monitor.pipeline.events import NO_EVENTS, Events
-from monitor.pipeline.deliver import Outbox, retry_delay  # noqa: F401 (retry_delay: moved, still here)
+from monitor.pipeline.deliver import Outbox
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor")

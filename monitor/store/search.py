@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import parse_duration
+from monitor.units import parse_duration
 from monitor.errors import MonitorError
 from monitor.models import ClippingRecord
 from monitor.store.database import Store
