@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.match.evaluate import to_document  # noqa: E402
 from monitor.match.matcher import Matcher, compile_rules  # noqa: E402
-from monitor.models import Document, RuleConfig  # noqa: E402
+from monitor.config import RuleConfig  # noqa: E402
+from monitor.models import Document  # noqa: E402
 from monitor.match.text import words  # noqa: E402
 
 DEV_SET = ROOT.parent / "shared" / "eval-dev" / "articles.jsonl"

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.match.evaluate import evaluate, format_report, report_to_json, to_document
 from monitor.match.matcher import compile_rules
-from monitor.models import RuleConfig
+from monitor.config import RuleConfig
 
 
 @pytest.fixture
