@@ -1,4 +1,19 @@
 """Fixtures shared by every test file: real servers on 127.0.0.1."""
 
-from feedserver import feed_server  # noqa: F401
-from servers import refused_port, smtp_server, webhook_receiver  # noqa: F401
+from collections.abc import Iterator
+
+import pytest
+
+from support.feedserver import feed_server  # noqa: F401
+from support.servers import refused_port, smtp_server, webhook_receiver  # noqa: F401
+from support.hostile import HostileServer
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[HostileServer]:
+    """A misbehaving HTTP server on 127.0.0.1 (support/hostile.py), stopped after the test."""
+    server = HostileServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers import Result, run_cli
+from support.helpers import Result, run_cli
 from hypothesis import given, strategies as st
 
 from monitor.units import parse_duration

@@ -7,9 +7,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from feedserver import FeedServer, article_page, atom, rss
-from helpers import monitor, write_config
-from servers import SMTPServer, WebhookReceiver
+from support.feedserver import FeedServer, article_page, atom, rss
+from support.helpers import monitor, write_config
+from support.servers import SMTPServer, WebhookReceiver
 
 from monitor.clipping import parse
 

@@ -1,0 +1,96 @@
+"""The command line as a whole: exit codes of main(), every command's --help with an example
+and a place in README.md, and a start that imports no HTTP, extraction or web library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.helpers import REPO, run_cli
+
+from monitor.cli.main import build_parser, main
+
+# Libraries that only some commands need: `monitor --help` and `monitor list` must not pay for
+# them (aiohttp and trafilatura alone took half a second).
+HEAVY = ("aiohttp", "httpx", "trafilatura", "feedparser", "datasette", "prometheus_client")
+
+
+def commands(parser: argparse.ArgumentParser,
+             path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command and group under ``parser``, as (("feeds", "add"), its parser)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from commands(sub, (*path, name))
+
+
+ALL = sorted(" ".join(path) for path, _ in commands(build_parser()))
+
+
+def test_the_tree_is_walked() -> None:
+    assert {"run", "list", "feeds", "feeds add", "rules eval", "db prune", "notify test",
+            "alerts retry"} <= set(ALL)
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = run_cli([*command.split(), "--help"])
+    assert result.code == 0
+    assert "example:\n  monitor " in result.stdout or "examples:\n  monitor " in result.stdout
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_every_command_is_documented_in_the_readme(command: str) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"monitor {command}" in readme, f"README.md says nothing of `monitor {command}`"
+
+
+def test_a_group_alone_prints_its_help_and_exits_2() -> None:
+    result = run_cli(["rules"])
+    assert result.code == 2
+    assert "monitor rules test" in result.stdout and "monitor rules eval" in result.stdout
+
+
+def test_exit_codes_without_leaving_the_process(tmp_path: Path) -> None:
+    assert run_cli(["--version"]).code == 0
+    assert run_cli([]).code == 2
+    usage = run_cli(["no-such-command"])
+    assert usage.code == 2 and "invalid choice" in usage.stderr
+    missing = run_cli(["--config", str(tmp_path / "missing.toml"), "list"])
+    assert missing.code == 1 and missing.stderr.startswith("monitor: error: ")
+    assert main(["--version"]) == 0  # returned, not raised
+
+
+def test_list_on_an_empty_database_then_again(tmp_path: Path) -> None:
+    """Twice in one process: the store is closed and the logging is reset between calls."""
+    config = tmp_path / "config.toml"
+    config.write_text('[monitor]\ndatabase = "monitor.db"\n', encoding="utf-8")
+    for _ in range(2):
+        result = run_cli(["--config", str(config), "list", "--json"])
+        assert (result.code, result.stdout) == (0, "")
+
+
+def test_help_and_list_start_without_the_heavy_libraries(tmp_path: Path) -> None:
+    """A fresh interpreter, since this one has imported everything already."""
+    config = tmp_path / "config.toml"
+    config.write_text('[monitor]\ndatabase = "monitor.db"\n', encoding="utf-8")
+    script = textwrap.dedent(f"""
+        import contextlib, io, json, sys
+        from monitor.cli.main import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            codes = [main(["--help"]), main(["--config", {str(config)!r}, "list"])]
+        print(json.dumps({{"codes": codes, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"codes": [0, 0], "loaded": []}

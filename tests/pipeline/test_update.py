@@ -1,0 +1,247 @@
+"""The polling engine over real servers and a real SQLite file, in-process with a clock the
+test moves: moves, 410 and 404, cache hints, unchanged bodies, one page fetch per story,
+missing dates."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from support.engine import Clock, cycle, engine_config, feed_rows, titles
+from support.feedserver import article_page, rss
+from support.hostile import HostileServer
+
+from monitor.pipeline.cycle import open_runtime, poll_feeds
+from monitor.store.feedset import active_feeds
+from monitor.pipeline import update as pipeline
+from monitor.config import Config
+from monitor.pipeline.update import CycleReport
+from monitor.store.database import Store
+
+
+@pytest.fixture
+def server(hostile_server: HostileServer) -> HostileServer:
+    return hostile_server
+
+
+def story(server: HostileServer, n: int, **extra: str) -> dict[str, str]:
+    return {"title": f"Story number {n}", "link": server.url(f"/story/{n}"), **extra}
+
+
+@pytest.mark.parametrize("kind", ["moved", "moved308"])
+def test_a_permanent_redirect_updates_the_stored_url(tmp_path: Path, server: HostileServer,
+                                                     kind: str) -> None:
+    server.put("/new/feed.xml", rss("Moved", [story(server, 1)]))
+    old = server.url(f"/{kind}/new/feed.xml")
+    config = engine_config(tmp_path, [old])
+    clock = Clock()
+    cycle(config, clock)
+    row = feed_rows(config)[old]
+    assert row["moved_to"] == server.url("/new/feed.xml") and row["last_status"] == "updated"
+    clock.advance(hours=1)
+    cycle(config, clock)
+    assert server.hits[f"/{kind}/new/feed.xml"] == 1  # the old address is not asked again
+    assert server.hits["/new/feed.xml"] == 2
+    assert titles(config) == ["Story number 1"]
+
+
+def test_a_temporary_redirect_keeps_the_url(tmp_path: Path, server: HostileServer) -> None:
+    server.put("/feed.xml", rss("Found", [story(server, 1)]))
+    url = server.url("/found/feed.xml")
+    config = engine_config(tmp_path, [url])
+    cycle(config)
+    cycle(config)
+    assert feed_rows(config)[url]["moved_to"] is None and server.hits["/found/feed.xml"] == 2
+
+
+def test_410_disables_the_feed_until_enabled(tmp_path: Path, server: HostileServer) -> None:
+    url = server.url("/status/410")
+    good = server.put("/good.xml", rss("Good", [story(server, 1)]))
+    config = engine_config(tmp_path, [url, good])
+    clock = Clock()
+    cycle(config, clock)
+    row = feed_rows(config)[url]
+    assert row["status"] == "disabled" and "410" in row["disabled_reason"]
+    assert row["next_check"] is None
+    clock.advance(days=1)
+    report = cycle(config, clock)
+    assert report.feeds_polled == 1 and server.hits["/status/410"] == 1  # not polled again
+    store = Store(config.database)
+    assert store.set_feed_enabled(url, True)
+    store.close()
+    cycle(config, clock)
+    assert server.hits["/status/410"] == 2
+
+
+def test_404_for_days_disables_the_feed(tmp_path: Path, server: HostileServer) -> None:
+    url = server.url("/status/404")
+    config = engine_config(tmp_path, [url])
+    clock = Clock()
+    for _ in range(4):  # day 0, 1, 2: still tried
+        cycle(config, clock)
+        row = feed_rows(config)[url]
+        if clock.now - Clock().now < dt.timedelta(days=3):
+            assert row["status"] == "error"
+        clock.advance(days=1)
+    assert row["status"] == "disabled" and "404" in row["disabled_reason"]
+    assert row["error_count"] == 4
+
+
+def test_cache_control_and_ttl_set_the_next_check(tmp_path: Path, server: HostileServer) -> None:
+    cached = server.put("/cached.xml", rss("Cached", [story(server, 1)]),
+                        headers={"Cache-Control": "max-age=7200"})
+    ttl = server.put("/ttl.xml", rss("TTL", [story(server, 2)]).replace(
+        "<channel>", "<channel><ttl>180</ttl>"))
+    plain = server.put("/plain.xml", rss("Plain", [story(server, 3)]))
+    config = engine_config(tmp_path, [cached, ttl, plain], interval="15m")
+    clock = Clock()
+    cycle(config, clock)
+    rows = feed_rows(config)
+
+    def wait(url: str) -> float:
+        return (dt.datetime.fromisoformat(rows[url]["next_check"]) - clock.now).total_seconds()
+
+    assert 7200 <= wait(cached) <= 7200 + 300
+    assert 10800 <= wait(ttl) <= 10800 + 300
+    assert 900 <= wait(plain) <= 990
+
+
+def test_an_unchanged_body_without_validators_is_not_parsed_again(tmp_path: Path,
+                                                                  server: HostileServer) -> None:
+    # This server sends no ETag or Last-Modified: the body's hash tells it did not change.
+    url = server.put("/noetag.xml", rss("No ETag", [story(server, 1)]))
+    config = engine_config(tmp_path, [url])
+    first = cycle(config)
+    second = cycle(config)
+    assert first.new_clippings == 1 and second.not_modified == 1
+    assert feed_rows(config)[url]["last_status"] == "not_modified"
+    server.put("/noetag.xml", rss("No ETag", [story(server, 2), story(server, 1)]))
+    third = cycle(config)
+    assert third.new_clippings == 1 and third.not_modified == 0
+
+
+def test_a_story_in_several_feeds_is_fetched_once(tmp_path: Path, server: HostileServer) -> None:
+    server.put("/story/7", article_page("Police seize pirate IPTV servers",
+                                        ["Police seized the servers of a pirate IPTV service "
+                                         "on Tuesday, officials said."] * 3))
+    shared = story(server, 7, title="Police seize pirate IPTV servers")
+    feeds = [server.put(f"/f{i}.xml", rss(f"Feed {i}", [shared, story(server, 100 + i)]))
+             for i in range(5)]
+    config = engine_config(tmp_path, feeds, fetch_pages=True, concurrency=10, per_host=10)
+    report = cycle(config)
+    assert report.new_clippings == 6
+    assert server.hits["/story/7"] == 1
+
+
+def test_a_missing_date_comes_from_the_page_or_the_time_first_seen(tmp_path: Path,
+                                                                   server: HostileServer) -> None:
+    page = article_page("Dated on its page", ["A story whose feed gives no date at all, but "
+                                              "whose page does, in its metadata."] * 3)
+    page = page.replace("<head>", '<head><meta property="article:published_time" '
+                                  'content="2026-10-30T08:00:00+00:00">')
+    server.put("/story/1", page)
+    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Undated</title>'
+            f'<item><title>Dated on its page</title><link>{server.url("/story/1")}</link></item>'
+            f'<item><title>Dated by first sight</title><link>{server.url("/story/2")}</link>'
+            f"<description>No page for this one.</description></item></channel></rss>")
+    url = server.put("/undated.xml", feed)
+    config = engine_config(tmp_path, [url], fetch_pages=True)
+    clock = Clock()
+    cycle(config, clock)
+    store = Store(config.database)
+    try:
+        rows = {r["title"]: r for r in store.db.query("select title, date, published from clippings")}
+    finally:
+        store.close()
+    assert rows["Dated on its page"]["date"] == "2026-10-30"
+    assert rows["Dated on its page"]["published"].startswith("2026-10-30T00:00:00")
+    assert rows["Dated by first sight"]["date"] == clock.now.date().isoformat()
+    assert rows["Dated by first sight"]["published"] == clock.now.isoformat()
+
+
+def test_poll_state_is_written_and_read_back(tmp_path: Path, server: HostileServer) -> None:
+    url = server.put("/rhythm.xml", rss("Rhythm", [
+        story(server, i, date=f"Tue, 03 Nov 2026 {9 - i:02d}:00:00 GMT") for i in range(5)]))
+    config = engine_config(tmp_path, [url], interval="1h")
+    clock = Clock()
+    cycle(config, clock)
+    row = feed_rows(config)[url]
+    assert row["median_gap"] == 3600 and row["newest_entry"] == "2026-11-03T09:00:00+00:00"
+    assert row["interval"] == 1800  # twice per story gap
+    assert json.loads(json.dumps(row))  # plain values only
+
+
+def story_transactions(config: Config) -> tuple[CycleReport, list[int]]:
+    """One cycle, watched through SQLite's own statement trace on the store's connection:
+    its report, and how many clippings each transaction that stored some inserted."""
+    statements: list[str] = []
+
+    async def run() -> CycleReport:
+        report = CycleReport()
+        async with open_runtime(config, executor=False) as runtime:
+            runtime.store.db.conn.set_trace_callback(statements.append)
+            await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report)
+            runtime.store.db.conn.set_trace_callback(None)
+        return report
+
+    report = asyncio.run(run())
+    transactions: list[set[str]] = []
+    for sql in statements:
+        if sql.strip().upper().startswith("BEGIN"):
+            transactions.append(set())
+        elif transactions and re.match(r'\s*insert into ["\[]?clippings\b', sql, re.I):
+            # a set: SQLite traces a statement again as each of its triggers starts
+            transactions[-1].add(sql)
+    return report, [len(t) for t in transactions if t]
+
+
+def test_a_feeds_new_stories_share_a_transaction(tmp_path: Path, server: HostileServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored several per transaction (one commit, one fsync, for many: issue 5, speed), as
+    many as fit in WRITE_SLICE seconds; here the slice is long enough for the whole feed."""
+    monkeypatch.setattr(pipeline, "WRITE_SLICE", 60.0)
+    url = server.put("/batch.xml", rss("Batch", [story(server, i) for i in range(5)]))
+    config = engine_config(tmp_path, [url])
+    report, per_transaction = story_transactions(config)
+    assert report.new_clippings == 5 and not report.errors
+    assert per_transaction == [5]
+    assert titles(config) == [f"Story number {i}" for i in range(5)]
+
+
+def test_costly_stories_let_the_loop_run_between_two(tmp_path: Path, server: HostileServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once WRITE_SLICE is spent, the transaction ends after the story being stored and the
+    loop runs before the next: here every story outlasts the slice."""
+    monkeypatch.setattr(pipeline, "WRITE_SLICE", 0.0)
+    url = server.put("/slices.xml", rss("Slices", [story(server, i) for i in range(4)]))
+    config = engine_config(tmp_path, [url])
+    report, per_transaction = story_transactions(config)
+    assert report.new_clippings == 4 and not report.errors
+    assert per_transaction == [1, 1, 1, 1]
+
+
+def test_a_story_that_cannot_be_stored_does_not_lose_the_others(tmp_path: Path,
+                                                                server: HostileServer) -> None:
+    """Should one story of a feed's batch fail, the others are stored one by one and the
+    error is reported. The failure is a real one: a SQLite trigger refusing that clipping."""
+    url = server.put("/poison.xml", rss("Poison", [
+        story(server, 1), story(server, 2, title="Poisoned story"), story(server, 3)]))
+    config = engine_config(tmp_path, [url])
+    store = Store(config.database)
+    try:
+        store.db.execute("create trigger poison before insert on clippings when "
+                         "new.title = 'Poisoned story' begin "
+                         "select raise(abort, 'poisoned story refused'); end")
+        store.db.conn.commit()
+    finally:
+        store.close()
+    report = cycle(config)
+    assert titles(config) == ["Story number 1", "Story number 3"]
+    assert any("poisoned story refused" in e for e in report.errors), report.errors
+    again = cycle(config)  # the two stored are not new; the refused one is tried again
+    assert again.new_clippings == 0
+    assert any("poisoned story refused" in e for e in again.errors), again.errors
