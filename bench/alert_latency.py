@@ -1,5 +1,5 @@
 """How long from a story appearing in a feed to its alert reaching the receiver, with the real
-daemon (`monitor run`) on 127.0.0.1 (issue 4: "within a minute of the poll that found the story").
+daemon (`monitor run`) on 127.0.0.1 (an alert should arrive within a minute of the poll that found the story).
 
     python bench/alert_latency.py [--samples 5] [--interval 5s]
 

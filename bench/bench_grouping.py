@@ -1,4 +1,4 @@
-"""One story per event (issue 6): pairwise precision and recall of the grouping on our own test
+"""One story per event: pairwise precision and recall of the grouping on our own test
 set (tests/data/stories/articles.jsonl: events reported by several outlets, reworded or
 syndicated, and different events worded alike), beside simpler methods, and its cost.
 

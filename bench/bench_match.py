@@ -1,5 +1,5 @@
 """Matcher throughput: articles per second with the default rules of config.toml and with a
-generated 1,000-term rule set, on the same articles (issue 3: within a factor of 2).
+generated 1,000-term rule set, on the same articles: the cost should not grow with the number of terms.
 
     python bench/bench_match.py [--rounds N]
 

@@ -4,7 +4,7 @@
                         with an ETag naming the round: a conditional request gets a 304; an
                         item's headline is its page's own <title>, as a real feed's would be
                         (a template headline shared by every item would make every story
-                        look like a report of one event to the grouping of issue 6)
+                        look like a report of one event to the grouping)
     /page/N/J.html      the article page of item J of feed N (real pages from
                         ../shared/corpora/pages when present, else generated ones)
     /round/R            sets the round (R * items new items per feed); answers "ok"

@@ -1,4 +1,4 @@
-"""`monitor export DIR` (issue 6): the stored clippings as clipping files (NNN_<id>.txt, like the
+"""`monitor export DIR`: the stored clippings as clipping files (NNN_<id>.txt, like the
 seed), JSON lines (DIR/clippings.jsonl) or CSV (DIR/clippings.csv), filtered by --flagged,
 --since and --rule. Every format adds only stories not yet in DIR, so exporting into the same
 folder again (from cron, say) adds what is new and leaves the rest alone.

@@ -1,4 +1,4 @@
-"""The review site (issue 6): `monitor serve` opens the database read-only in Datasette, with
+"""The review site: `monitor serve` opens the database read-only in Datasette, with
 titles and descriptions, canned queries for the analysts' questions, facets, the FTS search
 box and clippings rendered as markdown (datasette-render-markdown). The only module importing
 datasette and uvicorn: the optional extra `monitor[web]`.

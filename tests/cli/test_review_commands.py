@@ -1,4 +1,4 @@
-"""Issue 6 settings: parsed and refused with the key named; documented in README and
+"""The review settings (search, export, evidence, grouping): parsed and refused with the key named; documented in README and
 config.toml; every new command has --help with an example."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The outbox end to end (issue 4), on real parts: a feed server, webhook receivers and an SMTP
+"""The outbox end to end, on real parts: a feed server, webhook receivers and an SMTP
 server on 127.0.0.1, a real SQLite file, `monitor run --once` and `monitor run` as child
 processes. Outages end in exactly one delivery; a 400 fails for good with its reason; a kill -9
 between match and delivery loses nothing; 60 stories at once make one digest; digests follow

@@ -1,4 +1,4 @@
-"""One story per event (issue 6), end to end on real parts: a feed server, a webhook receiver
+"""One story per event, end to end on real parts: a feed server, a webhook receiver
 and a real SQLite file. The first flagged clipping of a story alerts, listing every source; a
 later one is an update at most once per story_update_window per notifier, or never ("off")."""
 

@@ -201,7 +201,7 @@ def story_transactions(config: Config) -> tuple[CycleReport, list[int]]:
 
 def test_a_feeds_new_stories_share_a_transaction(tmp_path: Path, server: HostileServer,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stored several per transaction (one commit, one fsync, for many: issue 5, speed), as
+    """Stored several per transaction (one commit, one fsync, for many: a cold cycle spends less time committing), as
     many as fit in WRITE_SLICE seconds; here the slice is long enough for the whole feed."""
     monkeypatch.setattr(pipeline, "WRITE_SLICE", 60.0)
     url = server.put("/batch.xml", rss("Batch", [story(server, i) for i in range(5)]))

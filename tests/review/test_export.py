@@ -1,4 +1,4 @@
-"""Exports and imports (issue 6): clipping files read back by `monitor import` without
+"""Exports and imports: clipping files read back by `monitor import` without
 duplicates, JSON lines and CSV, filters, and exporting twice adding only what is new."""
 
 from __future__ import annotations

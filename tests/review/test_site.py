@@ -1,4 +1,4 @@
-"""The review site (issue 6) in a real browser: `monitor serve` on 127.0.0.1 over a database
+"""The review site in a real browser: `monitor serve` on 127.0.0.1 over a database
 filled by `monitor run --once` from the test feed server, and Debian's Chromium driven by
 Playwright (its bundled driver; the browser is the system's, never downloaded)."""
 

@@ -1,4 +1,4 @@
-"""Evidence (issue 6): every clipping's raw page kept compressed with its SHA-256 and fetch
+"""Evidence: every clipping's raw page kept compressed with its SHA-256 and fetch
 time; a flagged story's page re-checked at evidence_rechecks, a changed or pulled page kept
 beside the first; `monitor evidence ID DIR` writes the case file. Real feed server and SQLite;
 the clock is ours so that days pass in a second."""

@@ -216,7 +216,7 @@ def test_the_daemon_applies_retention(tmp_path: Path, feed_server: FeedServer) -
 
 def test_retention_deletes_grouped_clippings_with_their_pages_and_signatures(
         tmp_path: Path, feed_server: FeedServer) -> None:
-    """Clippings stored by the pipeline carry a grouping signature and a kept page (issue 6):
+    """Clippings stored by the pipeline carry a grouping signature and a kept page:
     those are the clipping's own rows, deleted with it, not references that keep it."""
     feed_server.put("/weather", "<html><body><article><h1>Sunny weekend ahead</h1><p>"
                     + "Forecasters expect a sunny and mild weekend across the region. " * 12

@@ -1,4 +1,4 @@
-"""Analyst feedback (issue 6): `monitor mark`, and `monitor rules eval --feedback` giving the
+"""Analyst feedback: `monitor mark`, and `monitor rules eval --feedback` giving the
 figures and JSON of `rules eval` on the marks, with each rule's own; and `monitor stats`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Full-text search (issue 6) on a real SQLite file with FTS5, kept in step with the clippings
+"""Full-text search on a real SQLite file with FTS5, kept in step with the clippings
 by triggers, through `monitor search` as a user runs it."""
 
 from __future__ import annotations

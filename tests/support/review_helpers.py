@@ -1,6 +1,6 @@
 """Helpers of the issue 6 tests: our own test articles (tests/data/stories/articles.jsonl:
 events reported by several outlets, reworded or syndicated, and different events worded
-alike), published on the test feed server, and configs with issue 6 settings."""
+alike), published on the test feed server, and configs with the review settings."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def publish(server: FeedServer, feed_path: str, ids: list[str], *, title: str = 
 
 def review_config(folder: Path, feeds: list[str], *, webhook_url: str | None = None,
                   fetch_pages: bool = True, monitor_extra: str = "") -> Path:
-    """helpers.write_config, with issue 6 keys added to [monitor]."""
+    """helpers.write_config, with the review keys added to [monitor]."""
     path = write_config(folder, feeds, webhook_url=webhook_url, fetch_pages=fetch_pages)
     text = path.read_text(encoding="utf-8")
     text = re.sub(r'(?m)^interval = "15m"$', f'interval = "15m"\n{monitor_extra}', text, count=1)
