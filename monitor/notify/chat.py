@@ -102,6 +102,16 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
     return [(k, v) for k, v in pairs if v]
 
 
+def digest_line(alert: Alert, bullet: str, label_escape: Callable[[str], str],
+                details_escape: Callable[[str], str]) -> str:
+    """One story of a markdown digest: its headline linked to the article, source and date."""
+    label = fit(headline(alert), 200, label_escape)
+    url = safe_url(alert.clipping.url)
+    details = ", ".join(v for k, v in facts(alert) if k in ("Source", "Date"))
+    line = f"{bullet} [{label}]({url})" if url and len(url) <= 1000 else f"{bullet} {label}"
+    return line + (f" — {fit(details, 200, details_escape)}" if details else "")
+
+
 def group_by_rule(digest: Digest) -> list[tuple[str, list[Alert]]]:
     """The digest's alerts grouped under the rule that scored highest for each; groups largest
     first, then by name; within a group the digest's order (newest first) is kept."""

@@ -17,18 +17,12 @@ import datetime as dt
 from typing import Any
 
 from monitor.models import Alert, Digest
-from monitor.notify.chat import (defuse, digest_title, facts, fit, group_by_rule, headline,
+from monitor.notify.chat import (defuse, digest_line, digest_title, facts, fit, group_by_rule, headline,
                                  md_escape, more_note, opening, rule_lines, safe_url, units)
 
-CONTENT_MAX = 2000
-EMBEDS_MAX = 10
-TITLE_MAX = 256
-DESCRIPTION_MAX = 4096
-FIELDS_MAX = 25
-FIELD_NAME_MAX = 256
-FIELD_VALUE_MAX = 1024
-FOOTER_MAX = 2048
-TOTAL_MAX = 6000
+# Discord's documented limits, in characters (or embeds and fields).
+CONTENT_MAX, EMBEDS_MAX, TITLE_MAX, DESCRIPTION_MAX = 2000, 10, 256, 4096
+FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX, FOOTER_MAX, TOTAL_MAX = 25, 256, 1024, 2048, 6000
 COLOR = 0xB03A2E
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
@@ -69,11 +63,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
 
 
 def _item(alert: Alert) -> str:
-    label = fit(headline(alert), 200, md_escape)
-    url = safe_url(alert.clipping.url)
-    details = ", ".join(v for k, v in facts(alert) if k in ("Source", "Date"))
-    line = f"• [{label}]({url})" if url and len(url) <= 1000 else f"• {label}"
-    return line + (f" — {fit(details, 200, md_escape)}" if details else "")
+    return digest_line(alert, "•", md_escape, md_escape)
 
 
 def digest_payload(digest: Digest) -> dict[str, Any]:

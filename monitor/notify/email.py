@@ -42,25 +42,32 @@ def message_id(alert: Alert | Digest, from_addr: str) -> str:
     return f"<alert.{digest}@{domain}>"
 
 
-def build_message(alert: Alert, cfg: EmailConfig) -> EmailMessage:
-    """The message: text and HTML alternatives plus the clipping as ``<clipping_id>.md``.
+def _message(item: Alert | Digest, cfg: EmailConfig, subject: str, text: str,
+             html: str) -> EmailMessage:
+    """The headers and the text and HTML alternatives that alerts and digests share.
 
-    Header values are built by render.email_subject (one line, no controls) or come from the
-    config; EmailMessage itself also refuses CR/LF in a header value, a second guard.
+    Header values are built by render (one line, no controls) or come from the config;
+    EmailMessage itself also refuses CR/LF in a header value, a second guard.
     """
-    created = alert.created_at
+    created = item.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.timezone.utc)
     # 7bit: bodies go quoted-printable or base64, so no relay (8BITMIME or not) can mangle them.
     msg = EmailMessage(policy=email.policy.default.clone(cte_type="7bit"))
-    msg["Subject"] = email_subject(alert)
+    msg["Subject"] = subject
     msg["From"] = cfg.from_addr
     msg["To"] = ", ".join(cfg.to)
     msg["Date"] = format_datetime(created)
-    msg["Message-ID"] = message_id(alert, cfg.from_addr)
+    msg["Message-ID"] = message_id(item, cfg.from_addr)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
-    msg.set_content(email_text(alert))
-    msg.add_alternative(email_html(alert), subtype="html")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def build_message(alert: Alert, cfg: EmailConfig) -> EmailMessage:
+    """The message: text and HTML alternatives plus the clipping as ``<clipping_id>.md``."""
+    msg = _message(alert, cfg, email_subject(alert), email_text(alert), email_html(alert))
     # Bytes, so the file arrives exactly as rendered (LF line ends), ready for `monitor import`.
     msg.add_attachment(render_clipping(alert.clipping).encode("utf-8"), maintype="text",
                        subtype="markdown", filename=attachment_name(alert),
@@ -70,19 +77,7 @@ def build_message(alert: Alert, cfg: EmailConfig) -> EmailMessage:
 
 def build_digest_message(digest: Digest, cfg: EmailConfig) -> EmailMessage:
     """A digest: text and HTML alternatives listing the stories grouped by rule."""
-    created = digest.created_at
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.timezone.utc)
-    msg = EmailMessage(policy=email.policy.default.clone(cte_type="7bit"))
-    msg["Subject"] = digest_subject(digest)
-    msg["From"] = cfg.from_addr
-    msg["To"] = ", ".join(cfg.to)
-    msg["Date"] = format_datetime(created)
-    msg["Message-ID"] = message_id(digest, cfg.from_addr)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(digest_text(digest))
-    msg.add_alternative(digest_html(digest), subtype="html")
-    return msg
+    return _message(digest, cfg, digest_subject(digest), digest_text(digest), digest_html(digest))
 
 
 def _reply(code: int, text: bytes | str) -> str:

@@ -21,12 +21,9 @@ from monitor.models import Alert, Digest
 from monitor.notify.chat import (ZWSP, digest_title, facts, fit, group_by_rule, headline,
                                  main_rule, more_note, opening, rule_lines, safe_url, units)
 
-HEADER_MAX = 150
-SECTION_MAX = 3000
-FIELD_MAX = 2000
-FIELDS_MAX = 10
-CONTEXT_ELEMENTS_MAX = 10
-BLOCKS_MAX = 50
+# Block Kit's documented limits, in characters (or fields, elements and blocks).
+HEADER_MAX, SECTION_MAX, FIELD_MAX = 150, 3000, 2000
+FIELDS_MAX, CONTEXT_ELEMENTS_MAX, BLOCKS_MAX = 10, 10, 50
 TEXT_MAX = 3000  # the notification fallback; Slack itself truncates past 40,000
 URL_MAX = 2000  # a longer link is left out rather than cut (and broken)
 

@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from monitor.models import Alert, Digest
-from monitor.notify.chat import (defuse, digest_title, facts, fit, group_by_rule, headline,
+from monitor.notify.chat import (defuse, digest_line, digest_title, facts, fit, group_by_rule, headline,
                                  more_note, opening, rule_lines, safe_url)
 
 PAYLOAD_MAX = 26_000  # bytes of JSON, under the documented ~28 KB with room for the envelope
@@ -77,11 +77,7 @@ def _label(text: str) -> str:
 
 
 def _item(alert: Alert) -> str:
-    label = fit(headline(alert), 200, _label)
-    url = safe_url(alert.clipping.url)
-    details = ", ".join(v for k, v in facts(alert) if k in ("Source", "Date"))
-    line = f"- [{label}]({url})" if url and len(url) <= 1000 else f"- {label}"
-    return line + (f" — {fit(details, 200, defuse)}" if details else "")
+    return digest_line(alert, "-", _label, defuse)
 
 
 def digest_payload(digest: Digest) -> dict[str, Any]:

@@ -49,6 +49,18 @@ def update_period_seconds(period: object, frequency: object) -> float | None:
     return seconds / times if times > 0 else None
 
 
+def _entry(feed_url: str, link: str | None, guid: str | None, title: str, summary: str,
+           content: str, author: str, published: dt.datetime | None) -> Entry | None:
+    """The entry, with a guid made from its text when it has neither link nor guid; None when
+    it has nothing to identify the story by and nothing to read either."""
+    if not (link or guid):
+        if not (title or summary or content):
+            return None
+        guid = synthetic_guid(feed_url, title, published, content or summary)
+    return Entry(feed_url=feed_url, guid=guid, url=link, title=title, summary=summary,
+                 content=content, author=author, published=published)
+
+
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -124,20 +136,9 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedM
         summary = _text(raw.get("summary"))
         content_text = _content(raw)
         published = _when(raw)
-        if not (link or guid):
-            if not (title or summary or content_text):
-                continue  # nothing to identify the story by, nothing to read either
-            guid = synthetic_guid(url, title, published, content_text or summary)
-        entries.append(Entry(
-            feed_url=url,
-            guid=guid,
-            url=link,
-            title=title,
-            summary=summary,
-            content=content_text,
-            author=_author(raw),
-            published=published,
-        ))
+        entry = _entry(url, link, guid, title, summary, content_text, _author(raw), published)
+        if entry is not None:
+            entries.append(entry)
     return meta, entries
 
 
@@ -239,21 +240,11 @@ def parse_json_feed(content: bytes, url: str) -> tuple[FeedMeta, list[Entry]]:
         content_text = _text(item.get("content_html")) or _text(item.get("content_text"))
         published = (_iso_datetime(item.get("date_published"))
                      or _iso_datetime(item.get("date_modified")))
-        if not (link or guid):
-            if not (title or summary or content_text):
-                continue
-            guid = synthetic_guid(url, title, published, content_text or summary)
         authors = _authors(item.get("authors")) or _authors(item.get("author")) or feed_authors
-        entries.append(Entry(
-            feed_url=url,
-            guid=guid,
-            url=link,
-            title=title,
-            summary=summary,
-            content=content_text,
-            author=", ".join(authors),
-            published=published,
-        ))
+        entry = _entry(url, link, guid, title, summary, content_text, ", ".join(authors),
+                       published)
+        if entry is not None:
+            entries.append(entry)
     meta = FeedMeta(title=_text(doc.get("title")), link=_text(doc.get("home_page_url")),
                     problem=problem)
     return meta, entries
