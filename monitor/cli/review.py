@@ -79,6 +79,13 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _on_one_clipping(p: argparse.ArgumentParser, printed: str) -> argparse.ArgumentParser:
+    """A command about one clipping: its id first, and --json to print ``printed``."""
+    p.add_argument("id", help="the clipping's id (see `monitor list`)")
+    p.add_argument("--json", action="store_true", help=f"print {printed} as one JSON object")
+    return p
+
+
 def register(commands: Commands) -> None:
     p = commands.add("search", cmd_search, "full-text search of the stored clippings (title, body, "
                 "source, tags), best first, with the matched words marked « »",
@@ -93,25 +100,23 @@ def register(commands: Commands) -> None:
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    p = commands.add("mark", cmd_mark, "record whether a clipping was relevant (feedback for the "
-                "rules: `monitor rules eval --feedback`)",
-                "monitor mark 34fcc89c45c3ecef irrelevant --note 'a study, not an action'")
-    p.add_argument("id", help="the clipping's id (see `monitor list`)")
+    p = _on_one_clipping(commands.add(
+        "mark", cmd_mark, "record whether a clipping was relevant (feedback for the rules: "
+        "`monitor rules eval --feedback`)",
+        "monitor mark 34fcc89c45c3ecef irrelevant --note 'a study, not an action'"), "the mark")
     p.add_argument("label", choices=feedback.LABELS)
     p.add_argument("--note", metavar="TEXT", help="why")
-    p.add_argument("--json", action="store_true", help="print the mark as one JSON object")
+
+    p = _on_one_clipping(commands.add(
+        "evidence", cmd_evidence, "write a case file: the clipping, every version of its page "
+        "kept, and manifest.json with SHA-256 hashes and fetch times",
+        "monitor evidence 34fcc89c45c3ecef case-2026-041/"), "the manifest")
+    p.add_argument("dir", metavar="DIR", help="folder to write (created if needed)")
 
     p = commands.add("stats", cmd_stats, "clippings per day, source and rule, the flagged rate, "
                 "feeds with errors, alerts sent, pending and failed", "monitor stats --json")
     p.add_argument("--days", type=int, default=14, metavar="N", help="days listed (default 14)")
     p.add_argument("--json", action="store_true", help="one JSON object")
-
-    p = commands.add("evidence", cmd_evidence, "write a case file: the clipping, every version of "
-                "its page kept, and manifest.json with SHA-256 hashes and fetch times",
-                "monitor evidence 34fcc89c45c3ecef case-2026-041/")
-    p.add_argument("id", help="the clipping's id (see `monitor list`)")
-    p.add_argument("dir", metavar="DIR", help="folder to write (created if needed)")
-    p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
 
     p = commands.add("serve", cmd_serve, "the review site: the database read-only in Datasette, "
                 "with search, facets and canned queries (needs `pip install 'monitor[web]'`)",

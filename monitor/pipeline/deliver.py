@@ -133,29 +133,31 @@ class Outbox:
                      digest_id, reason)
         return digest_id, True
 
-    def _failed(self, name: str, e: NotifyError, attempts: int) -> tuple[dt.datetime,
-                                                                        dt.datetime | None]:
+    def _failed(self, name: str, e: NotifyError, attempts: int, what: str, alerts: int,
+                report: Any) -> tuple[dt.datetime, dt.datetime | None]:
+        """(next attempt, Retry-After deadline) of a failed send, counted and logged once."""
         now = self.clock()
         delay = retry_delay(attempts, e.retry_after)
         until = now + dt.timedelta(seconds=delay) if e.retry_after is not None else None
         if until is not None:
             self.store.defer_notifier(name, until)
-        return now + dt.timedelta(seconds=delay), until
+        next_attempt = now + dt.timedelta(seconds=delay)
+        report.alerts_failed += alerts
+        self.events.delivered(name, "failed" if e.permanent else "retry")
+        report.errors.append(f"{what}: {e}")
+        log.warning("%s via %s: %s%s", what, name, e, " (permanent, not retried)" if e.permanent
+                    else f" (retry at {next_attempt:%H:%M:%S})")
+        return next_attempt, until
 
     async def _send_alert(self, notifier: Sender, alert: Alert, report: Any) -> bool:
         """True if the pass may go on with this notifier's next alert."""
         try:
             await notifier.send(alert)
         except NotifyError as e:
-            next_attempt, until = self._failed(notifier.name, e, alert.attempts)
+            next_attempt, until = self._failed(notifier.name, e, alert.attempts,
+                                               f"alert {alert.key}", 1, report)
             self.store.mark_failed_attempt(alert.id, error=str(e), permanent=e.permanent,
                                            next_attempt=next_attempt, retry_after_until=until)
-            report.alerts_failed += 1
-            self.events.delivered(notifier.name, "failed" if e.permanent else "retry")
-            report.errors.append(f"alert {alert.key}: {e}")
-            log.warning("alert %s via %s: %s%s", alert.key, notifier.name, e,
-                        " (permanent, not retried)" if e.permanent
-                        else f" (retry at {next_attempt:%H:%M:%S})")
             return e.permanent
         self.store.mark_sent(alert.id, now=self.clock())
         # Clippings that joined the story while this was being sent go as an update: else
@@ -171,16 +173,12 @@ class Outbox:
         try:
             await notifier.send_digest(digest)
         except NotifyError as e:
-            next_attempt, until = self._failed(notifier.name, e, digest.attempts)
+            next_attempt, until = self._failed(
+                notifier.name, e, digest.attempts,
+                f"digest {digest.key} ({len(digest.alerts)} alerts)", len(digest.alerts), report)
             self.store.mark_digest_failed_attempt(digest.id, error=str(e), permanent=e.permanent,
                                                   next_attempt=next_attempt,
                                                   retry_after_until=until)
-            report.alerts_failed += len(digest.alerts)
-            self.events.delivered(notifier.name, "failed" if e.permanent else "retry")
-            report.errors.append(f"digest {digest.key}: {e}")
-            log.warning("digest %s (%d alerts) via %s: %s%s", digest.key, len(digest.alerts),
-                        notifier.name, e, " (permanent, not retried)" if e.permanent
-                        else f" (retry at {next_attempt:%H:%M:%S})")
             return e.permanent
         self.store.mark_digest_sent(digest.id, now=self.clock())
         for alert in digest.alerts:  # as for an alert sent on its own
