@@ -17,3 +17,13 @@ def hostile_server() -> Iterator[HostileServer]:
         yield server
     finally:
         server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a test of a minute or so, started first")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first, so that with several workers (pytest-xdist) the suite doesn't end
+    waiting on one of them started last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

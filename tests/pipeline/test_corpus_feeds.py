@@ -61,6 +61,7 @@ def serve(records: list[dict[str, Any]]) -> tuple[ThreadingHTTPServer, dict[str,
     return server, {name: base + path for name, path in urls.items()}
 
 
+@pytest.mark.slow
 def test_every_corpus_feed_goes_through_a_cycle(tmp_path: Path) -> None:
     if not (CORPORA / "feeds_index.json").exists():
         pytest.skip(f"the shared corpora are not here ({CORPORA}): this test needs ../shared "

@@ -8,6 +8,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from support.fakesystemd import start_daemon, stop_daemon, wait_until
 from support.feedserver import FeedServer, rss
 from support.helpers import monitor, write_config
@@ -31,6 +33,7 @@ def count(db: Path, table: str = "clippings") -> int:
         conn.close()
 
 
+@pytest.mark.slow
 def test_backup_while_the_daemon_writes(tmp_path: Path, feed_server: FeedServer) -> None:
     """The daemon stores 5,000 stories, one transaction each, while backups are taken: every
     copy is a consistent snapshot (each clipping with its entry, nothing dangling), checks out
