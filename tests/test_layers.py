@@ -5,6 +5,8 @@ hidden in a function is still a cycle, and it still drags a higher layer into a 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import monitor
@@ -115,3 +117,13 @@ def test_third_party_libraries_stay_in_their_stage() -> None:
             if allowed is not None and _stage(module) not in allowed:
                 wrong.append(f"{module} imports {imported}")
     assert sorted(wrong) == []
+
+
+def test_the_extraction_workers_load_neither_http_clients_nor_the_database() -> None:
+    """Worker processes import pipeline/analysis (the forkserver preloads it): every library it
+    drags in is memory and start-up time in each of them."""
+    code = ("import sys, monitor.pipeline.analysis; "
+            "print(sorted(m for m in ('httpx', 'aiohttp', 'sqlite_utils', 'sqlite3', 'feedparser', "
+            "'apscheduler', 'prometheus_client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

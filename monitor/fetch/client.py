@@ -14,12 +14,10 @@ httpx speaks HTTP/1.1 too (it does no h2c upgrade).
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import dataclasses
 import email.utils
 import ipaddress
-import re
 import socket
 import time
 import urllib.request
@@ -453,28 +451,6 @@ def is_challenge(status: int, headers: dict[str, str], body_head: bytes) -> bool
             return True
     head = body_head[:65536].lower()
     return any(marker in head for marker in CHALLENGE_MARKERS)
-
-
-def declared_charset(headers: dict[str, str]) -> str | None:
-    """The charset of a Content-Type header, when Python knows it."""
-    match = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", headers.get("content-type", ""), re.I)
-    if not match:
-        return None
-    try:
-        return codecs.lookup(match.group(1)).name
-    except LookupError:
-        return None
-
-
-def page_text(result: FetchResult) -> bytes | str:
-    """An HTML page for the extractor: decoded with the charset the server declared (which
-    wins over a <meta> tag, as in browsers; a byte-order mark wins over both), else the
-    bytes, for the extractor to sniff."""
-    charset = declared_charset(result.headers)
-    if charset is None or result.content.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE,
-                                                      codecs.BOM_UTF16_BE)):
-        return result.content
-    return result.content.decode(charset, errors="replace")
 
 
 # What is read of a body left unused (a 304's, a redirect's) so that its connection can serve

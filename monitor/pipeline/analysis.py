@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from monitor.clipping import make_clipping
 from monitor.parse.page import compress, sha256
 from monitor.parse.extract import extract_article
-from monitor.fetch.client import page_text
+from monitor.fetch.body import page_text
 from monitor.decide.grouping import Signature, signature
 from monitor.parse.language import guess_language
 from monitor.models import Article, FetchResult

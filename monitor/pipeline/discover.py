@@ -14,7 +14,8 @@ from monitor.config import FetchConfig
 from monitor.errors import FeedError, ParseError
 from monitor.parse.extract import feed_links
 from monitor.parse.feeds import parse_feed
-from monitor.fetch.client import fetch, page_text
+from monitor.fetch.body import page_text
+from monitor.fetch.client import fetch
 
 MAX_CANDIDATES = 5
 

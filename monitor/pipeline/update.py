@@ -43,7 +43,8 @@ from monitor.config import Config, FeedConfig
 from monitor.errors import ExtractError, FeedError, FetchError, ParseError
 from monitor.parse.extract import article_from_entry, extract_article
 from monitor.parse.feeds import parse_feed
-from monitor.fetch.client import Limits, fetch, page_text, parse_retry_after
+from monitor.fetch.body import page_text
+from monitor.fetch.client import Limits, fetch, parse_retry_after
 from monitor.parse.identity import canonical_url, story_key
 from monitor.match.matcher import Matcher, document
 from monitor.models import (Article, Clipping, Entry, FeedState, FeedUpdate, FetchResult, Match,

@@ -13,8 +13,9 @@ from support.hostile import HostileServer
 
 from monitor.config import FetchConfig
 from monitor.errors import FetchError
-from monitor.fetch.client import (check_url_allowed, declared_charset, fetch, is_challenge, make_client,
-                           page_text, refused_addresses)
+from monitor.fetch.body import declared_charset, page_text
+from monitor.fetch.client import (check_url_allowed, fetch, is_challenge, make_client,
+                                  refused_addresses)
 from monitor.models import FetchResult
 
 LOCAL = FetchConfig(allow_private_networks=True, timeout=5, total_timeout=10)

@@ -21,7 +21,8 @@ from support.hostile import HostileServer, bomb
 
 from monitor.config import FetchConfig
 from monitor.errors import FetchError
-from monitor.fetch.client import Client, fetch, make_client, page_text
+from monitor.fetch.body import page_text
+from monitor.fetch.client import Client, fetch, make_client
 from monitor.models import FetchResult
 
 HOST = "127.0.0.1"
