@@ -1,0 +1,128 @@
+"""match stage: a learned second opinion on a story, in pure Python.
+
+A logistic regression over TF-IDF weights of the story's stemmed words and word pairs, trained
+by ``monitor rules train`` (monitor.match.train, scikit-learn) and shipped as a small gzipped
+JSON file (``model.json.gz`` beside this module). Scoring needs no training library: the
+features are the few thousand kept n-grams, looked up in a dict.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import MonitorError
+from monitor.match.text import ARABIC_CLITICS, fold, is_arabic
+
+SHIPPED = Path(__file__).with_name("model.json.gz")
+FORMAT = 1
+MAX_CHARS = 1500  # of the body: the lead says what happened; the rest costs time, adds noise
+STEM = 6  # letters kept of a Latin-script word: a crude stemmer that works in every language
+ARABIC_STEM = 5
+# Arabic attached prefixes, longest first, stripped once when they leave a 3-letter stem.
+_CLITICS = sorted(ARABIC_CLITICS, key=len, reverse=True)
+
+
+def stem(word: str) -> str:
+    """``démantelée`` -> ``demant``; ``والقرصنة`` -> ``قرصنه`` (prefix gone, 5 letters)."""
+    if word and is_arabic(word[0]):
+        for c in _CLITICS:
+            if word.startswith(c) and len(word) - len(c) >= 3:
+                word = word[len(c):]
+                break
+        return word[:ARABIC_STEM]
+    return word[:STEM]
+
+
+def features(title: str, body: str) -> list[str]:
+    """The n-grams of a story: stems of the title and the first MAX_CHARS of the body, and
+    pairs of neighbouring stems (``polic arrest``); title stems also once more, marked ``t:``,
+    because a headline says what the story is about."""
+    head = [stem(w) for w in fold(title).split()]
+    text = head + [stem(w) for w in fold(body[:MAX_CHARS]).split()]
+    out = [w for w in text if len(w) > 1]
+    out += [f"{a} {b}" for a, b in zip(text, text[1:])]
+    out += ["t:" + w for w in head if len(w) > 1]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Opinion:
+    """What the model thinks of one story: the probability that it reports an enforcement
+    action, and the n-grams that pushed it most each way (n-gram, contribution to the logit)."""
+
+    probability: float
+    positive: tuple[tuple[str, float], ...]
+    negative: tuple[tuple[str, float], ...]
+
+    def describe(self) -> str:
+        def fmt(pairs: tuple[tuple[str, float], ...]) -> str:
+            return ", ".join(f"{g!r} {w:+.2f}" for g, w in pairs) or "-"
+
+        return f"model p={self.probability:.2f}; for: {fmt(self.positive)}; against: " \
+               f"{fmt(self.negative)}"
+
+
+class Model:
+    """Weights of a trained model: ``score`` (a probability) and ``opinion`` (with reasons)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        if data.get("format") != FORMAT:
+            raise MonitorError(f"model format {data.get('format')!r}: expected {FORMAT}")
+        self.intercept = float(data["intercept"])
+        # n-gram -> (idf, coefficient)
+        self.weights: dict[str, tuple[float, float]] = {
+            g: (float(idf), float(coef)) for g, idf, coef in data["features"]}
+        self.info: dict[str, Any] = dict(data.get("info", {}))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Model:
+        path = path or SHIPPED
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                data = json.load(f)
+            return cls(data)
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as e:
+            raise MonitorError(f"{path}: not a model weights file: {e}") from e
+
+    def _terms(self, title: str, body: str) -> list[tuple[str, float]]:
+        """Each known n-gram of the story with its contribution to the logit."""
+        counts: dict[str, int] = {}
+        weights = self.weights
+        for g in features(title, body):
+            if g in weights:
+                counts[g] = counts.get(g, 0) + 1
+        if not counts:
+            return []
+        # sublinear tf times idf, then the L2 norm over the kept n-grams, as at training
+        xs = {g: (1.0 + math.log(n)) * weights[g][0] for g, n in counts.items()}
+        norm = math.sqrt(sum(x * x for x in xs.values()))
+        return [(g, x / norm * weights[g][1]) for g, x in xs.items()]
+
+    def score(self, title: str, body: str) -> float:
+        """The probability that the story reports an enforcement action against piracy."""
+        z = self.intercept + sum(c for _, c in self._terms(title, body))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def opinion(self, title: str, body: str, top: int = 5) -> Opinion:
+        terms = sorted(self._terms(title, body), key=lambda t: t[1])
+        z = self.intercept + sum(c for _, c in terms)
+        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        pos = tuple((g, round(c, 3)) for g, c in reversed(terms[-top:]) if c > 0)
+        neg = tuple((g, round(c, 3)) for g, c in terms[:top] if c < 0)
+        return Opinion(p, pos, neg)
+
+
+def dump(path: Path, intercept: float, weights: dict[str, tuple[float, float]],
+         info: dict[str, Any]) -> None:
+    """Write a weights file that ``Model.load`` reads (sorted, rounded: small and diffable)."""
+    data = {"format": FORMAT, "intercept": round(intercept, 5), "info": info,
+            "features": [[g, round(idf, 4), round(coef, 4)]
+                         for g, (idf, coef) in sorted(weights.items())]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
+        json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
