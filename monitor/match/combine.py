@@ -18,7 +18,12 @@ from monitor.models import Document, Match
 RULE = "model"  # the name of the rule a rescued story matched
 
 
-class Events(Protocol):
+class Scanned(Protocol):
+    """What the matcher offers: the document's folded words and its event tags, both from the
+    scan the rules already made."""
+
+    def folded_words(self, doc: Document) -> tuple[list[str], list[str]]: ...
+
     def find_events(self, doc: Document) -> tuple[str, ...]: ...
 
 
@@ -31,17 +36,17 @@ class SecondOpinion:
     rescue_threshold: float
     veto_threshold: float
 
-    def apply(self, doc: Document, matches: list[Match], events: Events) -> list[Match]:
+    def apply(self, doc: Document, matches: list[Match], scanned: Scanned) -> list[Match]:
         if matches and self.veto_threshold <= 0:
             return matches
         if not matches and self.rescue_threshold >= 1:
             return matches
-        p = self.model.score(doc.title, doc.body)
+        p = self.model.score_words(*scanned.folded_words(doc))
         if matches:
             return [] if p < self.veto_threshold else matches
         if p >= self.rescue_threshold:
             # score: ten times the probability, so that a notifier's min_score can ask for more
-            return [Match(RULE, round(10 * p, 2), (), events.find_events(doc))]
+            return [Match(RULE, round(10 * p, 2), (), scanned.find_events(doc))]
         return matches
 
     def opinion(self, doc: Document) -> Opinion:

@@ -11,7 +11,7 @@ item) is ``None``, printed "n/a".
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -147,8 +147,10 @@ def _first_words(item: dict[str, Any], n: int = 12) -> str:
     return " ".join(ws[:n]) + (" ..." if len(ws) > n else "")
 
 
-def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]]) -> EvalReport:
-    """Run every enabled rule on every item and count hits and misses."""
+def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]],
+             describe: Callable[[Document], str] | None = None) -> EvalReport:
+    """Run every enabled rule on every item and count hits and misses; ``describe`` (default:
+    the matcher's second opinion, if any) says what the model made of each miss."""
     results = []
     overall, border = Counts(), Counts()
     by_lang: dict[str, Counts] = {}
@@ -157,9 +159,9 @@ def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]]) -> EvalReport:
         matches = matcher.find_matches(doc)
         label = 1 if raw.get("label") in (1, True, "1") else 0
         events = matcher.find_events(doc) if matches else ()
-        opinion = matcher.second_opinion
-        why = (opinion.describe(doc) if opinion is not None and bool(matches) != bool(label)
-               else None)
+        if describe is None and matcher.second_opinion is not None:
+            describe = matcher.second_opinion.describe
+        why = describe(doc) if describe is not None and bool(matches) != bool(label) else None
         item = Item(id=str(raw.get("id") or number), lang=str(raw.get("lang") or "und"),
                     label=label, flagged=bool(matches), borderline=bool(raw.get("borderline")),
                     rules=tuple(m.rule for m in matches), first_words=_first_words(raw),

@@ -19,6 +19,7 @@ from monitor.errors import ConfigError, MonitorError, RuleError
 from monitor.parse.language import guess_language
 from monitor.models import Document, Match, MatchedTerm
 from monitor.match.combine import SecondOpinion, second_opinion
+from monitor.match.model import MAX_WORDS
 from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
 from monitor.match.terms import TermTable
 from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
@@ -230,6 +231,13 @@ class Matcher:
     def find_events(self, doc: Document) -> tuple[str, ...]:
         """Event tags (takedown, raid, ...) whose terms appear in ``doc``, by first appearance."""
         return self._found(self._scan(doc))[0]
+
+    def folded_words(self, doc: Document) -> tuple[list[str], list[str]]:
+        """The folded words of the title and of the body's first MAX_WORDS (the learned
+        model's input), from the scan the rules made."""
+        scan = self._scan(doc)
+        body = scan.fields["body"].compact.split(maxsplit=MAX_WORDS)[:MAX_WORDS]
+        return scan.fields["title"].compact.split(), body
 
     def explain(self, doc: Document) -> tuple[Explanation, ...]:
         """For every rule, enabled or not: the clause tree on ``doc`` and why it fired or not."""
