@@ -386,10 +386,10 @@ class ModelConfig:
                             "(README: Rules, The learned model)")
     weights: str = setting(STRING, "", 'the weights file (`monitor rules train --output`), '
                            'relative to the config file\'s folder; "": the one shipped')
-    rescue_threshold: float = setting(NUMBER, 0.7, "a story no rule flags is flagged (rule "
+    rescue_threshold: float = setting(NUMBER, 0.69, "a story no rule flags is flagged (rule "
                                       "`model`) when the model's probability reaches this; 1: "
                                       "never", check=_probability)
-    veto_threshold: float = setting(NUMBER, 0.33, "a story the rules flag is dropped when the "
+    veto_threshold: float = setting(NUMBER, 0.26, "a story the rules flag is dropped when the "
                                     "model's probability is below this; 0: never",
                                     check=_probability)
 
