@@ -166,6 +166,21 @@ def test_rules_train_writes_a_loadable_file(tmp_path: Path) -> None:
     assert monitor(config, "check-config").returncode == 0
 
 
+def test_rules_train_with_feedback_learns_from_the_marks_too(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    config = write_config(tmp_path, [])
+    assert monitor(config, "import", str(REPO / "seeds" / "000_34fcc89c45c3ecef.txt")).returncode == 0
+    story = json.loads(monitor(config, "list", "--json").stdout.splitlines()[0])["id"]
+    assert monitor(config, "mark", story, "relevant").returncode == 0
+    data = tmp_path / "tiny.jsonl"
+    data.write_text("".join(json.dumps(i) + "\n" for i in tiny()), encoding="utf-8")
+    out = tmp_path / "model.json.gz"
+    result = monitor(config, "rules", "train", str(data), "--feedback", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    tuning = sum(split_of(i) == "tuning" for i in tiny())
+    assert Model.load(out).info["trained_on"] == tuning + 1
+
+
 def test_a_missing_weights_file_is_a_config_error() -> None:
     config = parse_config('[model]\nenabled = true\nweights = "nowhere.json.gz"\n',
                           Path("/srv/monitor/config.toml"))

@@ -148,5 +148,6 @@ def dump(path: Path, intercept: float, weights: dict[str, tuple[float, float]],
             "features": [[g, round(idf, 4), round(coef, 4)]
                          for g, (idf, coef) in sorted(weights.items())]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
-        json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # mtime 0: the same weights give the same bytes, so a retrain that changed nothing is no diff
+    path.write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0))
