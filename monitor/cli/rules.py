@@ -232,7 +232,11 @@ def cmd_rules_train(args: argparse.Namespace) -> int:
     from monitor.match.train import format_training, train
 
     config = _config(args)
-    corpus = read_all(args.file or [str(Path(__file__).resolve().parents[2] / "bench" / "corpus")])
+    default = Path(__file__).resolve().parents[2] / "bench" / "corpus"
+    if not args.file and not default.is_dir():
+        raise MonitorError("give the labelled FILES: the default, bench/corpus, is only in a "
+                           "source checkout")
+    corpus = read_all(args.file or [str(default)])
     extra: list[dict[str, Any]] = []
     if args.feedback:
         from monitor.store.marks import marked_items
