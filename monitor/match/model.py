@@ -1,10 +1,10 @@
 """match stage: a learned second opinion on a story, in pure Python.
 
 A logistic regression over TF-IDF weights (presence times idf, L2-normalised) of the story's
-stemmed words and word pairs, trained
-by ``monitor rules train`` (monitor.match.train, scikit-learn) and shipped as a small gzipped
-JSON file (``model.json.gz`` beside this module). Scoring needs no training library: the
-features are the few thousand kept n-grams, looked up in a dict.
+stemmed words and word pairs, trained by ``monitor rules train`` (monitor.match.train,
+scikit-learn) and shipped as a small gzipped JSON file (``model.json.gz`` beside this module).
+Scoring needs no training library: the few thousand kept n-grams are looked up in a set, on the
+words the matcher has already folded.
 """
 
 from __future__ import annotations
@@ -54,12 +54,13 @@ def words_of(title: str, body: str) -> tuple[list[str], list[str]]:
 
 
 def features(title: str, body: str) -> list[str]:
+    """The n-grams of a story's text (training, explanations); see ``word_features``."""
     return word_features(*words_of(title, body))
 
 
 def word_features(title: Sequence[str], body: Sequence[str]) -> list[str]:
     """The n-grams of a story: stems of the title and of the body's first MAX_WORDS words, and
-    pairs of neighbouring stems (``polic arrest``); title stems also once more, marked ``t:``,
+    pairs of neighbouring stems (``police arrest``); title stems also once more, marked ``t:``,
     because a headline says what the story is about."""
     head = stems(title)
     text = head + stems(body[:MAX_WORDS])
