@@ -1,5 +1,6 @@
 """Matcher throughput: articles per second with the default rules of config.toml and with a
-generated 1,000-term rule set, on the same articles: the cost should not grow with the number of terms.
+generated 1,000-term rule set, on the same articles (the cost should not grow with the number of
+terms), and with the default rules plus the learned model ([model] in config.toml).
 
     python bench/bench_match.py [--rounds N]
 
@@ -20,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from monitor.match.combine import second_opinion  # noqa: E402
 from monitor.match.evaluate import to_document  # noqa: E402
 from monitor.match.matcher import Matcher, compile_rules  # noqa: E402
 from monitor.config import RuleConfig  # noqa: E402
@@ -43,12 +45,17 @@ def load_articles() -> tuple[list[Document], str]:
     return docs, "200 generated articles"
 
 
-def default_matcher() -> Matcher:
+def default_matcher(model: bool = False) -> Matcher:
     data = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
     rules = [RuleConfig(r["name"], r["query"], float(r.get("min_score", 0)),
                         tuple(r.get("tags", ())), tuple(r.get("notifiers", ())),
                         r.get("enabled", True)) for r in data.get("rules", [])]
-    return compile_rules(rules, data.get("terms", {}), data.get("entities", {}))
+    matcher = compile_rules(rules, data.get("terms", {}), data.get("entities", {}))
+    if model:  # the shipped weights with config.toml's [model] thresholds
+        m = data.get("model", {})
+        matcher.second_opinion = second_opinion(True, None, m.get("rescue_threshold", 0.7),
+                                                m.get("veto_threshold", 0.33))
+    return matcher
 
 
 def generated_matcher(docs: list[Document], n_terms: int = 1000) -> Matcher:
@@ -86,7 +93,8 @@ def main() -> None:
     print(f"articles: {len(docs)} from {origin}, {chars:.0f} characters on average")
     built = []
     for name, build in (("default rules", default_matcher),
-                        ("generated 1,000-term rules", lambda: generated_matcher(docs))):
+                        ("generated 1,000-term rules", lambda: generated_matcher(docs)),
+                        ("default rules + model", lambda: default_matcher(model=True))):
         start = time.perf_counter()
         matcher = build()
         built.append((name, matcher, time.perf_counter() - start))

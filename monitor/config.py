@@ -376,6 +376,24 @@ class DataConfig:
                                  "retention_days too")
 
 
+def _probability(value: float) -> str | None:
+    return None if 0 <= value <= 1 else f"expected a probability between 0 and 1, got {value:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    enabled: bool = setting(BOOLEAN, False, "give the learned model a say on the rules' verdict "
+                            "(README: Rules, The learned model)")
+    weights: str = setting(STRING, "", 'the weights file (`monitor rules train --output`), '
+                           'relative to the config file\'s folder; "": the one shipped')
+    rescue_threshold: float = setting(NUMBER, 0.69, "a story no rule flags is flagged (rule "
+                                      "`model`) when the model's probability reaches this; 1: "
+                                      "never", check=_probability)
+    veto_threshold: float = setting(NUMBER, 0.26, "a story the rules flag is dropped when the "
+                                    "model's probability is below this; 0: never",
+                                    check=_probability)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole file. Its own settings and ``schedule`` come from [monitor]."""
@@ -405,11 +423,13 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
 
 # The other tables of config.toml, each read into the Config field of the same name.
 TABLES: dict[str, type] = {"fetch": FetchConfig, "log": LogConfig, "http": HttpConfig,
-                           "status": StatusConfig, "data": DataConfig}
+                           "status": StatusConfig, "data": DataConfig,
+                           "model": ModelConfig}
 
 
 # -- what one key cannot tell: keys refused outright, rules between keys --------------------------

@@ -27,6 +27,8 @@ ONLY_IN = {
     "httpx": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
     "trafilatura": {"parse"}, "feedparser": {"parse"},
     "datasette": {"review"}, "uvicorn": {"review"},
+    # training only (monitor.match.train, the `train` extra): the daemon scores without it
+    "sklearn": {"match"}, "numpy": {"match"},
 }
 
 

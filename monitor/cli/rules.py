@@ -1,4 +1,5 @@
-"""Commands about rules: `monitor explain ID`, `monitor rules test`, `monitor rules eval`.
+"""Commands about rules: `monitor explain ID`, `monitor rules test`, `monitor rules eval`,
+`monitor rules train` (the learned model).
 
 Thin adapters: they read the store or a file, call the matcher or the evaluation, and print.
 The matcher is imported by the commands, to keep `monitor --help` quick.
@@ -21,7 +22,9 @@ from monitor.config import RuleConfig
 from monitor.models import Document, MatchedTerm
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.match.matcher import Clause, Explanation
+    from monitor.match.model import Model, Opinion
     from monitor.store.database import StoredClipping
 
 OPEN, CLOSE = "«", "»"
@@ -67,7 +70,16 @@ def format_clauses(clause: Clause, depth: int = 1) -> list[str]:
     return lines
 
 
-def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, ...]) -> str:
+def _model(config: Config) -> Model:
+    """The configured weights (or the shipped ones), enabled or not: explanations show them."""
+    from monitor.match.model import Model
+
+    w = config.model.weights
+    return Model.load(config.path.parent / w if w else None)
+
+
+def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, ...],
+                       opinion: Opinion | None = None) -> str:
     fired = [e for e in explanations if e.fired]
     terms = [t for e in fired for t in _clause_terms(e.clause)]
     c = stored.clipping
@@ -79,23 +91,30 @@ def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, 
         lines.append(f"rule {e.rule}: {state} (score {e.score:g}, min_score {e.min_score:g})"
                      + (f" tags: {', '.join(e.tags)}" if e.fired and e.tags else ""))
         lines += format_clauses(e.clause)
+    if opinion is not None:
+        lines.append(opinion.describe())
     return "\n".join(lines) + "\n"
 
 
 def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.match.matcher import matcher_for
 
-    matcher = matcher_for(ctx.config)
+    config = ctx.config
+    matcher = matcher_for(config)
     with ctx.store() as store:
         stored = store.clipping(args.id)
     if stored is None:
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
-    explanations = matcher.explain(document_of(stored))
+    doc = document_of(stored)
+    explanations = matcher.explain(doc)
+    opinion = _model(config).opinion(doc.title, doc.body)
     if args.json:
         print(json.dumps({"id": stored.id, "title": stored.clipping.title,
-                          "rules": [dataclasses.asdict(e) for e in explanations]}, ensure_ascii=False))
+                          "rules": [dataclasses.asdict(e) for e in explanations],
+                          "model": {**dataclasses.asdict(opinion),
+                                    "enabled": config.model.enabled}}, ensure_ascii=False))
     else:
-        sys.stdout.write(format_explanation(stored, explanations))
+        sys.stdout.write(format_explanation(stored, explanations, opinion))
     return 0
 
 
@@ -161,16 +180,34 @@ def read_items(path: Path) -> list[dict[str, Any]]:
     return items
 
 
+def read_all(names: list[str]) -> list[dict[str, Any]]:
+    """The items of every FILE, a directory standing for its *.jsonl files in name order."""
+    items: list[dict[str, Any]] = []
+    for name in names:
+        path = Path(name)
+        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        if not files:
+            raise MonitorError(f"{path}: no .jsonl file in this directory")
+        for f in files:
+            items += read_items(f)
+    return items
+
+
 def cmd_rules_eval(ctx: Context, args: argparse.Namespace) -> int:
-    from monitor.match.evaluate import evaluate, format_report, report_to_json
+    from monitor.match.evaluate import evaluate, format_report, report_to_json, select_split
     from monitor.match.matcher import matcher_for
 
     config = ctx.config
     if args.feedback:
         return _eval_feedback(ctx, args)
-    if args.file is None:
+    if not args.file:
         raise MonitorError("give a FILE of labelled JSON lines, or --feedback")
-    report = evaluate(matcher_for(config), read_items(Path(args.file)))
+    items = read_all(args.file)
+    if args.split:
+        items = select_split(items, args.split)
+    matcher = matcher_for(config)
+    opinion = _model(config)
+    report = evaluate(matcher, items, lambda d: opinion.opinion(d.title, d.body).describe())
     if args.json:
         print(json.dumps(report_to_json(report), ensure_ascii=False))
     else:
@@ -183,7 +220,7 @@ def _eval_feedback(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.match.matcher import matcher_for
     from monitor.store.marks import evaluate_feedback, feedback_json, format_feedback
 
-    if args.file is not None:
+    if args.file:
         raise MonitorError("give a FILE or --feedback, not both")
     config = ctx.config
     with ctx.store() as store:
@@ -193,6 +230,29 @@ def _eval_feedback(ctx: Context, args: argparse.Namespace) -> int:
         print(json.dumps(feedback_json(report, rules), ensure_ascii=False))
     else:
         sys.stdout.write(format_feedback(report, rules).rstrip("\n") + "\n")
+    return 0
+
+
+def cmd_rules_train(ctx: Context, args: argparse.Namespace) -> int:
+    from monitor.match.matcher import compile_rules
+    from monitor.match.train import format_training, train
+
+    config = ctx.config
+    default = Path(__file__).resolve().parents[2] / "bench" / "corpus"
+    if not args.file and not default.is_dir():
+        raise MonitorError("give the labelled FILES: the default, bench/corpus, is only in a "
+                           "source checkout")
+    corpus = read_all(args.file or [str(default)])
+    extra: list[dict[str, Any]] = []
+    if args.feedback:
+        from monitor.store.marks import marked_items
+
+        with ctx.store() as store:
+            extra = marked_items(store)
+    # the rules alone: thresholds are chosen for the model's say on the rules' own verdict
+    rules_only = compile_rules(config.rules, config.terms, config.entities)
+    result = train(rules_only, corpus, Path(args.output), extra)
+    sys.stdout.write(format_training(result, Path(args.output)).rstrip("\n") + "\n")
     return 0
 
 
@@ -214,8 +274,20 @@ def register(commands: Commands) -> None:
     p = sub.add("eval", cmd_rules_eval, "precision, recall and F1 of the configured rules on "
                 "labelled JSON lines (`text`, `label` 1/0; optional `title`, `lang`, `id`, "
                 "`borderline`)", "monitor rules eval ../shared/eval-dev/articles.jsonl --json")
-    p.add_argument("file", metavar="FILE", nargs="?")
+    p.add_argument("file", metavar="FILE", nargs="*",
+                   help="JSON lines files, or directories of .jsonl files")
+    p.add_argument("--split", choices=("tuning", "validation"),
+                   help="only the items of that part (by the SHA-256 of their `event`)")
     p.add_argument("--feedback", action="store_true",
                    help="instead of a FILE, the clippings analysts marked with `monitor mark` "
                         "(relevant = 1), with each rule's precision and recall")
     p.add_argument("--json", action="store_true", help="one JSON object with the figures")
+    p = sub.add("train", cmd_rules_train, "train the learned model on the tuning part of "
+                "labelled files (default: bench/corpus), print validation figures, write the "
+                "weights (needs pip install 'monitor[train]')",
+                "monitor rules train bench/corpus --output model.json.gz")
+    p.add_argument("file", metavar="FILE", nargs="*",
+                   help="JSON lines files with `event`, or directories of .jsonl files")
+    p.add_argument("--feedback", action="store_true",
+                   help="also train on the clippings analysts marked (relevant = 1)")
+    p.add_argument("--output", required=True, metavar="PATH", help="the weights file to write")

@@ -1,22 +1,46 @@
 """Backtests of the rules (``monitor rules eval``): labelled items -> EvalReport.
 
 Pure: items are dicts with ``text`` and ``label`` (1 = enforcement story) and optionally
-``title``, ``lang``, ``url``, ``id``, ``borderline``. An item is flagged when any enabled rule
-fires. Borderline items are reported apart and left out of the headline figures.
+``title``, ``lang``, ``url``, ``id``, ``borderline``, ``event``, ``event_type``. An item is
+flagged when any enabled rule fires. Borderline items are reported apart and left out of the
+headline figures. ``split_of`` puts an item in the tuning or the validation part by its event.
 A ratio with nothing to count (precision with no flagged item, recall with no positive
 item) is ``None``, printed "n/a".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from monitor.errors import MonitorError
 from monitor.match.matcher import Matcher
 from monitor.models import Document
 
 MAX_TITLE = 300  # a "first line" longer than this is a paragraph, not a headline
+SPLITS = ("tuning", "validation")
+# The corpus names one event type differently from the matcher's event-<tag> lists.
+EVENT_ALIASES = {"site-blocking": "blocking-order"}
+
+
+def split_of(item: dict[str, Any]) -> str:
+    """``validation`` for about 30% of the events, ``tuning`` for the rest, by the SHA-256 of
+    the item's ``event``: all articles on one event fall on one side, whatever the order or the
+    language, so a model never sees at tuning time the event it is validated on."""
+    event = item.get("event")
+    if not isinstance(event, str) or not event:
+        raise MonitorError(f"item {item.get('id', '?')!r} has no `event`: cannot split it")
+    return "validation" if int(hashlib.sha256(event.encode()).hexdigest(), 16) % 10 < 3 \
+        else "tuning"
+
+
+def select_split(items: Iterable[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """The items of one part (``tuning`` or ``validation``); an item without event is an error."""
+    if split not in SPLITS:
+        raise MonitorError(f"unknown split {split!r}: expected tuning or validation")
+    return [i for i in items if split_of(i) == split]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +54,9 @@ class Item:
     borderline: bool
     rules: tuple[str, ...]
     first_words: str
+    event_type: str | None = None  # the labelled event type (label 1 items of the corpus)
+    event_tag: str | None = None  # the matcher's first event tag, when flagged
+    model: str | None = None  # the model's probability and top n-grams, for misses
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +98,22 @@ class EvalReport:
     borderline: Counts  # the borderline items, counted apart
 
     @property
+    def event_typed(self) -> tuple[Item, ...]:
+        """Flagged, non-borderline label-1 items that carry an ``event_type``."""
+        return tuple(i for i in self.items if i.flagged and i.label and i.event_type
+                     and not i.borderline)
+
+    @property
+    def event_accuracy(self) -> float | None:
+        """The fraction of ``event_typed`` whose matcher event tag is their event type."""
+        typed = self.event_typed
+        if not typed:
+            return None
+        right = sum(EVENT_ALIASES.get(i.event_tag or "", i.event_tag) == i.event_type
+                    for i in typed)
+        return right / len(typed)
+
+    @property
     def false_positives(self) -> tuple[Item, ...]:
         return tuple(i for i in self.items if not i.borderline and i.flagged and not i.label)
 
@@ -104,17 +147,26 @@ def _first_words(item: dict[str, Any], n: int = 12) -> str:
     return " ".join(ws[:n]) + (" ..." if len(ws) > n else "")
 
 
-def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]]) -> EvalReport:
-    """Run every enabled rule on every item and count hits and misses."""
+def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]],
+             describe: Callable[[Document], str] | None = None) -> EvalReport:
+    """Run every enabled rule on every item and count hits and misses; ``describe`` (default:
+    the matcher's second opinion, if any) says what the model made of each miss."""
     results = []
     overall, border = Counts(), Counts()
     by_lang: dict[str, Counts] = {}
     for number, raw in enumerate(items, 1):
-        matches = matcher.find_matches(to_document(raw))
+        doc = to_document(raw)
+        matches = matcher.find_matches(doc)
+        label = 1 if raw.get("label") in (1, True, "1") else 0
+        events = matcher.find_events(doc) if matches else ()
+        if describe is None and matcher.second_opinion is not None:
+            describe = matcher.second_opinion.describe
+        why = describe(doc) if describe is not None and bool(matches) != bool(label) else None
         item = Item(id=str(raw.get("id") or number), lang=str(raw.get("lang") or "und"),
-                    label=1 if raw.get("label") in (1, True, "1") else 0,
-                    flagged=bool(matches), borderline=bool(raw.get("borderline")),
-                    rules=tuple(m.rule for m in matches), first_words=_first_words(raw))
+                    label=label, flagged=bool(matches), borderline=bool(raw.get("borderline")),
+                    rules=tuple(m.rule for m in matches), first_words=_first_words(raw),
+                    event_type=str(raw["event_type"]) if raw.get("event_type") else None,
+                    event_tag=events[0] if events else None, model=why)
         results.append(item)
         if item.borderline:
             border = border.add(item)
@@ -140,6 +192,7 @@ def report_to_json(report: EvalReport) -> dict[str, Any]:
         "by_lang": {lang: _figures(c) for lang, c in report.by_lang.items()},
         "false_positives": [i.id for i in report.false_positives],
         "false_negatives": [i.id for i in report.false_negatives],
+        "event_type": {"n": len(report.event_typed), "accuracy": _round(report.event_accuracy)},
         "borderline": {**_figures(report.borderline),
                        "false_positives": [i.id for i in report.borderline_items
                                            if i.flagged and not i.label],
@@ -162,12 +215,18 @@ def format_report(report: EvalReport) -> str:
              f"  {'f1':>9}", row("overall", report.overall)]
     lines += [row("  " + lang, c) for lang, c in report.by_lang.items()]
     lines.append(row("borderline", report.borderline) + "  (not in the figures above)")
+    if report.event_typed:
+        lines.append(f"event type right on {_fmt(report.event_accuracy)} of the "
+                     f"{len(report.event_typed)} flagged stories labelled with one")
 
     def listing(title: str, items: tuple[Item, ...]) -> None:
         lines.append("")
         lines.append(f"{title} ({len(items)})" + (":" if items else ""))
-        lines.extend(f"  {i.id:<10} {i.lang:<4} {','.join(i.rules) or '-':<20} {i.first_words}"
-                     for i in items)
+        for i in items:
+            lines.append(f"  {i.id:<10} {i.lang:<4} {','.join(i.rules) or '-':<20} "
+                         f"{i.first_words}")
+            if i.model:
+                lines.append(f"  {'':<10} {i.model}")
 
     listing("False positives", report.false_positives)
     listing("False negatives", report.false_negatives)

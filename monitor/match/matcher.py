@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import ahocorasick
 
 from monitor.config import Config, RuleConfig
-from monitor.errors import ConfigError, RuleError
+from monitor.errors import ConfigError, MonitorError, RuleError
 from monitor.parse.language import guess_language
 from monitor.models import Document, Match, MatchedTerm
+from monitor.match.combine import SecondOpinion, second_opinion
+from monitor.match.model import MAX_WORDS
 from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
 from monitor.match.terms import TermTable
 from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
@@ -149,6 +151,8 @@ class Matcher:
                     index.setdefault(tid, []).append(i)
         self._index = index
         self._local = threading.local()  # the last document scanned, per thread
+        # The learned model's say on the rules' verdict ([model]; set by matcher_for).
+        self.second_opinion: SecondOpinion | None = None
 
     @property
     def n_terms(self) -> int:
@@ -216,6 +220,8 @@ class Matcher:
             if tags is None:
                 tags = self._found(scan)[0]
             out.append(Match(rule.name, score, scan.terms(found), _merge(tags, rule.tags)))
+        if self.second_opinion is not None:
+            return self.second_opinion.apply(doc, out, self)
         return out
 
     def find_entities(self, doc: Document) -> tuple[str, ...]:
@@ -225,6 +231,13 @@ class Matcher:
     def find_events(self, doc: Document) -> tuple[str, ...]:
         """Event tags (takedown, raid, ...) whose terms appear in ``doc``, by first appearance."""
         return self._found(self._scan(doc))[0]
+
+    def folded_words(self, doc: Document) -> tuple[list[str], list[str]]:
+        """The folded words of the title and of the body's first MAX_WORDS (the learned
+        model's input), from the scan the rules made."""
+        scan = self._scan(doc)
+        body = scan.fields["body"].compact.split(maxsplit=MAX_WORDS)[:MAX_WORDS]
+        return scan.fields["title"].compact.split(), body
 
     def explain(self, doc: Document) -> tuple[Explanation, ...]:
         """For every rule, enabled or not: the clause tree on ``doc`` and why it fired or not."""
@@ -331,7 +344,20 @@ def _fields(tree: CNode) -> set[str]:
 
 
 def matcher_for(config: Config) -> Matcher:
-    """The configured rules compiled; a RuleError becomes a ConfigError naming the file and key."""
+    """The configured rules compiled, with the [model] second opinion when it is enabled; a
+    RuleError or a bad weights file becomes a ConfigError naming the file and key."""
+    matcher = _compile_config(config)
+    m = config.model
+    weights = config.path.parent / m.weights if m.weights else None
+    try:
+        matcher.second_opinion = second_opinion(m.enabled, weights, m.rescue_threshold,
+                                                m.veto_threshold)
+    except MonitorError as e:
+        raise ConfigError(str(e), path=str(config.path), key="model.weights") from e
+    return matcher
+
+
+def _compile_config(config: Config) -> Matcher:
     try:
         return compile_rules(config.rules, config.terms, config.entities)
     except RuleError as e:

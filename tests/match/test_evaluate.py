@@ -50,7 +50,8 @@ def test_counts_overall_and_per_language_leave_borderline_items_apart(matcher):
 def test_json_has_exactly_the_documented_keys(matcher):
     data = report_to_json(evaluate(matcher, ITEMS))
     assert set(data) == {"n", "precision", "recall", "f1", "by_lang", "false_positives",
-                         "false_negatives", "borderline"}
+                         "false_negatives", "borderline", "event_type"}
+    assert data["event_type"] == {"n": 0, "accuracy": None}  # no item carries an event_type
     assert data["n"] == 7
     assert set(data["by_lang"]["en"]) == {"n", "precision", "recall", "f1"}
     assert data["false_positives"] == ["fp-en"]
