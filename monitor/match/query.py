@@ -32,67 +32,71 @@ _SPECIAL = set('()"') | {" ", "\t", "\n", "\r"}
 
 # --- the AST: frozen, compared without source positions -------------------------------------
 @dataclass(frozen=True, slots=True)
-class Term:
+class _Located:
+    """Where a node starts in the rule's text, for error messages; keyword-only, so that each
+    node's own fields come first."""
+
+    pos: int = field(default=-1, compare=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Term(_Located):
     """A word or phrase (several words, matched in sequence); ``prefix``: its last word is a stem."""
 
     text: str
     prefix: bool = False
-    pos: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class ListRef:
+class ListRef(_Located):
     """``$name``: any term of the named list."""
 
     name: str
-    pos: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Field:
+class Field(_Located):
     """``title:x``: ``child`` matched in one field only."""
 
     name: str
     child: Node
-    pos: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Not:
+class Not(_Located):
     child: Node
-    pos: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class And:
+class _Group(_Located):
     children: tuple[Node, ...]
-    pos: int = field(default=-1, compare=False)
+
+
+class And(_Group):
+    __slots__ = ()
+
+
+class Or(_Group):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Node, ...]
-    pos: int = field(default=-1, compare=False)
+class _Pair(_Located):
+    left: Node
+    right: Node
+    distance: int
 
 
-@dataclass(frozen=True, slots=True)
-class Near:
+class Near(_Pair):
     """``left NEAR/distance right``: both within ``distance`` words of each other, either order."""
 
-    left: Node
-    right: Node
-    distance: int
-    pos: int = field(default=-1, compare=False)
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class NotNear:
+class NotNear(_Pair):
     """``left NOT NEAR/distance right``: occurrences of ``left`` with no ``right`` that close."""
 
-    left: Node
-    right: Node
-    distance: int
-    pos: int = field(default=-1, compare=False)
+    __slots__ = ()
 
 
 Node = Term | ListRef | Field | Not | And | Or | Near | NotNear
@@ -232,7 +236,7 @@ class _Parser:
         while self.peek().kind == "OR":
             self.take()
             children.append(self.and_())
-        return children[0] if len(children) == 1 else Or(tuple(children), first.pos)
+        return children[0] if len(children) == 1 else Or(tuple(children), pos=first.pos)
 
     def and_(self) -> Node:
         first = self.peek()
@@ -243,9 +247,9 @@ class _Parser:
             else:  # "a NOT b": shorthand for "a AND NOT b"
                 not_tok = self.toks[self.i - 1]
                 self.nest(not_tok)
-                children.append(Not(self.near(), not_tok.pos))
+                children.append(Not(self.near(), pos=not_tok.pos))
                 self.depth -= 1
-        return children[0] if len(children) == 1 else And(tuple(children), first.pos)
+        return children[0] if len(children) == 1 else And(tuple(children), pos=first.pos)
 
     def unary(self) -> Node:
         tok = self.peek()
@@ -253,7 +257,7 @@ class _Parser:
             return self.near()
         self.take()
         self.nest(tok)
-        node = Not(self.unary(), tok.pos)
+        node = Not(self.unary(), pos=tok.pos)
         self.depth -= 1
         return node
 
@@ -270,7 +274,7 @@ class _Parser:
             tok = self.take()
             chain += 1
             self.nest(tok)
-            node = (NotNear if negated else Near)(node, self.primary(), tok.n, first.pos)
+            node = (NotNear if negated else Near)(node, self.primary(), tok.n, pos=first.pos)
         self.depth -= chain
         return node
 
@@ -288,15 +292,15 @@ class _Parser:
         if tok.kind == "FIELD":
             self.take()
             self.nest(tok)
-            node = Field(tok.value, self.primary(), tok.pos)
+            node = Field(tok.value, self.primary(), pos=tok.pos)
             self.depth -= 1
             return node
         if tok.kind in ("WORD", "PHRASE"):
             self.take()
-            return Term(tok.value, tok.prefix, tok.pos)
+            return Term(tok.value, tok.prefix, pos=tok.pos)
         if tok.kind == "LIST":
             self.take()
-            return ListRef(tok.value, tok.pos)
+            return ListRef(tok.value, pos=tok.pos)
         raise self.fail('a word, a "phrase", a $list, a field: or "("')
 
 

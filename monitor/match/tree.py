@@ -225,7 +225,7 @@ def compile_tree(node: Node, rule: str, term: Callable[[Term], int],
         plain = [c for c in compiled if isinstance(c, CTerms) and c.fields == fields]
         rest = [c for c in compiled if not (isinstance(c, CTerms) and c.fields == fields)]
         if len(plain) > 1:  # one set lookup instead of one per term, however many terms
-            merged = CTerms(Or(tuple(c.ast for c in plain), node.pos),
+            merged = CTerms(Or(tuple(c.ast for c in plain), pos=node.pos),
                             frozenset().union(*(c.ids for c in plain)), fields)
             if not rest:
                 return CTerms(node, merged.ids, fields)
