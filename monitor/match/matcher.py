@@ -1,8 +1,11 @@
 """match stage: [[rules]], [terms] and [entities] -> a compiled Matcher -> [Match].
 
 Pure. Everything is compiled once: every term of every rule, list and entity becomes a key
-of one Aho-Corasick automaton (pyahocorasick, imported here only); a document is folded,
-scanned once per field, and only the rules whose terms were hit are evaluated. The rule
+of an Aho-Corasick automaton (pyahocorasick, imported here only): the '*' terms of one that
+reads folded words, the others, stemmed, of one per language that reads the story's stems
+(``monitor.match.stem``), built on the first story in that language. A document is folded,
+stemmed, scanned once per field and automaton, and only the rules whose terms were hit are
+evaluated. The rule
 language itself lives in ``monitor.rules`` (README: "Rules").
 """
 
@@ -19,6 +22,7 @@ from monitor.errors import ConfigError, RuleError
 from monitor.parse.language import guess_language
 from monitor.models import Document, Match, MatchedTerm
 from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
+from monitor.match.stem import stemmer
 from monitor.match.terms import TermTable
 from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
 from monitor.match.tree import (TEXT, CNode, CTerms, Hits, Leaf, Trace, all_ids, compile_tree,
@@ -122,7 +126,7 @@ class Matcher:
     """Compiled rules; ``find_matches``, ``find_entities`` and ``explain`` on any Document."""
 
     def __init__(self, rules: tuple[tuple[RuleConfig, CNode], ...],
-                 keys: dict[str, tuple[int, int, bool, tuple[int, ...]]],
+                 table: TermTable,
                  entities: tuple[tuple[str, frozenset[int]], ...],
                  events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...]) -> None:
         self.rules = tuple(r for r, _ in rules)
@@ -135,13 +139,11 @@ class Matcher:
                 for tid in ids:
                     self._named_index.setdefault(tid, []).append((kind, i))
         self._fields = fields
-        self._keys = keys
-        self._automaton: ahocorasick.Automaton | None = None
-        if keys:
-            self._automaton = ahocorasick.Automaton()
-            for key, value in keys.items():
-                self._automaton.add_word(key, value)
-            self._automaton.make_automaton()
+        self._table = table
+        self._automaton = _automaton(table.automaton_keys())
+        # Document.lang -> the automaton of stemmed whole-word terms; filled on first use (a
+        # race builds one twice, harmlessly)
+        self._stemmed: dict[str, ahocorasick.Automaton | None] = {}
         index: dict[int, list[int]] = {}
         for i, (rule, tree) in enumerate(rules):
             if rule.enabled:
@@ -153,7 +155,7 @@ class Matcher:
     @property
     def n_terms(self) -> int:
         """Distinct terms compiled into the automaton (rules, lists and entities)."""
-        return len(self._keys)
+        return len(self._table.keys)
 
     @property
     def event_tags(self) -> tuple[str, ...]:
@@ -165,19 +167,27 @@ class Matcher:
         if last is not None and (last[0] is doc or last[0] == doc):
             return last[1]  # find_matches then find_entities on one story: one scan
         fields = {f: FieldText(getattr(doc, f) or "") for f in self._fields}
-        hits = {f: self._scan_field(ft) for f, ft in fields.items()}
+        lang = doc.lang or "und"
+        stem = stemmer(lang)
+        if lang not in self._stemmed:
+            self._stemmed[lang] = _automaton(self._table.stem_keys(stem))
+        stemmed = self._stemmed[lang]
+        hits = {f: self._scan_field(ft.stemmed(stem), ft.n_words, stemmed,
+                                    self._scan_field(ft.compact, ft.n_words, self._automaton, {}))
+                for f, ft in fields.items()}
         scan = _Scan(fields, hits)
         self._local.last = (doc, scan)
         return scan
 
-    def _scan_field(self, ft: FieldText) -> dict[int, list[tuple[int, int]]]:
-        out: dict[int, list[tuple[int, int]]] = {}
-        if self._automaton is None or not ft.n_words:
+    @staticmethod
+    def _scan_field(compact: str, n_words: int, automaton: ahocorasick.Automaton | None,
+                    out: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int]]]:
+        """Add to ``out`` the hits of ``automaton``'s terms in ``compact`` (" w1 ... wn ")."""
+        if automaton is None or not n_words:
             return out
-        compact = ft.compact
         count = compact.count
         pos = spaces = 0
-        for end, (keylen, n, arabic, tids) in self._automaton.iter(compact):
+        for end, (keylen, n, arabic, tids) in automaton.iter(compact):
             spaces += count(" ", pos, end)  # spaces before `end`: the word index, plus one
             pos = end
             if arabic:
@@ -255,6 +265,17 @@ class Matcher:
         return scan.named
 
 
+def _automaton(keys: dict[str, tuple[int, int, bool, tuple[int, ...]]]
+               ) -> ahocorasick.Automaton | None:
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, value in keys.items():
+        automaton.add_word(key, value)
+    automaton.make_automaton()
+    return automaton
+
+
 def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(first + tuple(then)))
 
@@ -315,7 +336,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
                             f"(at most {best})", rule=rule.name)
         used_fields |= _fields(tree)  # disabled rules too: explain() shows them
         compiled.append((rule, tree))
-    return Matcher(tuple(compiled), comp.automaton_keys(), tuple(ents), events,
+    return Matcher(tuple(compiled), comp, tuple(ents), events,
                    tuple(f for f in FIELDS if f in used_fields))
 
 
