@@ -60,6 +60,9 @@ class Clause:
     matched: bool
     terms: tuple[MatchedTerm, ...]
     clauses: tuple[Clause, ...]
+    # None for an ordinary clause; for what a NOT or NOT NEAR vetoes: True when the veto held
+    # and blocked (the whole clause, or the occurrences near it), False when it did not hold
+    veto: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +285,7 @@ def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
 
 def _clause(trace: Trace, scan: _Scan) -> Clause:
     return Clause(trace.query, trace.matched, scan.terms(trace.leaves),
-                  tuple(_clause(c, scan) for c in trace.children))
+                  tuple(_clause(c, scan) for c in trace.children), trace.veto)
 
 
 # --- compiling ------------------------------------------------------------------------------------

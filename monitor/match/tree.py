@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.errors import RuleError
 from monitor.match.query import (And, Field, ListRef, Near, Node, Not, NotNear, Or, Term,
@@ -33,6 +33,10 @@ class Trace:
     matched: bool
     leaves: tuple[Leaf, ...]
     children: tuple[Trace, ...]
+    # None: an ordinary clause. For the vetoed part of a NOT or a NOT NEAR: True when the veto
+    # held (its words were there, near enough) and blocked what it guards, False when not;
+    # ``matched`` alone would read "✓" for a veto that took the match away.
+    veto: bool | None = None
 
 
 class CNode:
@@ -114,6 +118,11 @@ class CNot(CNode):
     def ev(self, hits: Hits) -> list[Occ] | None:
         return [] if self.child.ev(hits) is None else None
 
+    def trace(self, hits: Hits) -> Trace:
+        child = self.child.trace(hits)
+        return Trace(format_query(self.ast), not child.matched, (),
+                     (replace(child, veto=child.matched),))
+
 
 def _gap(a: Occ, b: Occ) -> int:
     """Words from one span to the other: 0 if they overlap, 1 if adjacent."""
@@ -184,6 +193,18 @@ class CNotNear(CNear):
         near = {id(x) for x, _ in _closest(left, right, self.n)} if right else set()
         kept = [x for x in left if id(x) not in near]
         return kept or None
+
+    def trace(self, hits: Hits) -> Trace:
+        left = self.left.ev(hits)
+        right = self.right.ev(hits) or []
+        kept = left
+        if left and right:
+            near = {id(x) for x, _ in _closest(left, right, self.n)}
+            kept = [x for x in left if id(x) not in near]
+        vetoed = bool(left) and kept != left  # some occurrence dropped for a veto word nearby
+        right_trace = self.right.trace(hits)
+        return Trace(format_query(self.ast), bool(kept), leaves(kept or ()),
+                     (self.left.trace(hits), replace(right_trace, veto=vetoed)))
 
 
 def leaves(occs: list[Occ] | tuple[Occ, ...]) -> tuple[Leaf, ...]:
