@@ -3,7 +3,7 @@
 Pure. Everything is compiled once: every term of every rule, list and entity becomes a key
 of an Aho-Corasick automaton (pyahocorasick, imported here only): the '*' terms of one that
 reads folded words, the others, stemmed, of one per language that reads the story's stems
-(``monitor.match.stem``), built on the first story in that language. A document is folded,
+(``monitor.match.stem``). A document is folded,
 stemmed, scanned once per field and automaton, and only the rules whose terms were hit are
 evaluated. The rule
 language itself lives in ``monitor.rules`` (README: "Rules").
@@ -22,7 +22,7 @@ from monitor.errors import ConfigError, RuleError
 from monitor.parse.language import guess_language
 from monitor.models import Document, Match, MatchedTerm
 from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
-from monitor.match.stem import stemmer
+from monitor.match.stem import LANGS, stemmer
 from monitor.match.terms import TermTable
 from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
 from monitor.match.tree import (TEXT, CNode, CTerms, Hits, Leaf, Trace, all_ids, compile_tree,
@@ -144,9 +144,10 @@ class Matcher:
         self._fields = fields
         self._table = table
         self._automaton = _automaton(table.automaton_keys())
-        # Document.lang -> the automaton of stemmed whole-word terms; filled on first use (a
-        # race builds one twice, harmlessly)
-        self._stemmed: dict[str, ahocorasick.Automaton | None] = {}
+        # Document.lang -> the automaton of the whole-word terms stemmed for that language, built
+        # here once for every language with a stemmer; any other language reads them unstemmed
+        self._unstemmed = _automaton(table.stem_keys(None))
+        self._stemmed = {lang: _automaton(table.stem_keys(stemmer(lang))) for lang in LANGS}
         index: dict[int, list[int]] = {}
         for i, (rule, tree) in enumerate(rules):
             if rule.enabled:
@@ -170,11 +171,8 @@ class Matcher:
         if last is not None and (last[0] is doc or last[0] == doc):
             return last[1]  # find_matches then find_entities on one story: one scan
         fields = {f: FieldText(getattr(doc, f) or "") for f in self._fields}
-        lang = doc.lang or "und"
-        stem = stemmer(lang)
-        if lang not in self._stemmed:
-            self._stemmed[lang] = _automaton(self._table.stem_keys(stem))
-        stemmed = self._stemmed[lang]
+        stem = stemmer(doc.lang)
+        stemmed = self._stemmed[doc.lang] if stem is not None else self._unstemmed
         hits = {f: self._scan_field(ft.stemmed(stem), ft.n_words, stemmed,
                                     self._scan_field(ft.compact, ft.n_words, self._automaton, {}))
                 for f, ft in fields.items()}

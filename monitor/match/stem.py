@@ -38,8 +38,7 @@ def _make(lang: str) -> StemFn:
                     for s, w in zip(stem_words(ws), ws)]
     else:
         def stem(ws: Sequence[str]) -> list[str]:
-            # Snowball never empties a word; a stem must stay a word, so keep it if it did.
-            return [s or w for s, w in zip(stem_words(ws), ws)]
+            return stem_words(ws)  # type: ignore[no-any-return]  # Snowball never empties a word
     return stem
 
 
