@@ -317,6 +317,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         ents.append((name, frozenset(comp.entry(str(a), name, where) for a in (name, *aliases))))
 
     compiled = []
+    shared: dict[tuple[str, str | None], CNode] = {}  # clauses written alike in two rules
     used_fields = {"title", "body"}
     seen: set[str] = set()
     for rule in rules:
@@ -337,7 +338,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
             return lists[node.name]
 
         ast: Node = parse_query(rule.query, rule=rule.name)
-        tree = compile_tree(ast, rule.name, term, named)
+        tree = compile_tree(ast, rule.name, term, named, shared=shared)
         if tree.ev({}) is not None:
             raise RuleError(f"{where}: matches every document (a lone NOT?): "
                             "add a term the story must contain", rule=rule.name, position=0)

@@ -20,25 +20,43 @@ LANGS = tuple(ALGORITHMS)
 StemFn = Callable[[Sequence[str]], list[str]]
 
 
-def _make(lang: str) -> StemFn:
-    stemmer = Stemmer.Stemmer(ALGORITHMS[lang], 50_000)  # its cache: the common words of a feed
-    stem_words = stemmer.stemWords
+MAX_CACHED = 200_000  # words remembered per language before the cache starts afresh
 
-    if lang == "ar":
-        # Folding spells ta marbuta "ه"; Snowball strips "ة" as a feminine ending, so give it
-        # back at the end of a word: قرصنة, القرصنه and للقرصنة then share the stem قرصن.
-        def stem(ws: Sequence[str]) -> list[str]:
-            return [s or w for s, w in zip(stem_words(
-                [w[:-1] + "\u0629" if w.endswith("\u0647") else w for w in ws]), ws)]
-    elif lang == "fr":
-        # Folded French loses the accent of "-ée": Snowball leaves "demantelee" as "demantele"
-        # but "demantele" as "demantel"; dropping a final "e" of the stem joins them.
-        def stem(ws: Sequence[str]) -> list[str]:
-            return [(s[:-1] if s.endswith("e") and len(s) > 3 else s) or w
-                    for s, w in zip(stem_words(ws), ws)]
-    else:
-        def stem(ws: Sequence[str]) -> list[str]:
-            return stem_words(ws)  # type: ignore[no-any-return]  # Snowball never empties a word
+
+class _Stems(dict[str, str]):
+    """word -> stem, filled on first sight: a story's words are looked up with one C-level
+    ``map`` (most are known), and only new words go through Snowball."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+        self.stem_word = Stemmer.Stemmer(ALGORITHMS[lang], 0).stemWord
+
+    def __missing__(self, word: str) -> str:
+        lang = self.lang
+        if lang == "ar" and word.endswith("\u0647"):
+            # Folding spells ta marbuta "ه"; Snowball strips "ة" as a feminine ending, so give
+            # it back at the end of a word: قرصنة, القرصنه and للقرصنة then share the stem قرصن.
+            stem = self.stem_word(word[:-1] + "\u0629")
+        else:
+            stem = self.stem_word(word)
+        if lang == "fr" and stem.endswith("e") and len(stem) > 3:
+            # Folded French loses the accent of "-ée": Snowball leaves "demantelee" as
+            # "demantele" but "demantele" as "demantel"; dropping a final "e" joins them.
+            stem = stem[:-1]
+        stem = stem or word  # a stem must stay a word
+        if len(self) >= MAX_CACHED:
+            self.clear()
+        self[word] = stem
+        return stem
+
+
+def _make(lang: str) -> StemFn:
+    get = _Stems(lang).__getitem__
+
+    def stem(ws: Sequence[str]) -> list[str]:
+        return list(map(get, ws))
+
     return stem
 
 
