@@ -119,7 +119,10 @@ def test_run_once_end_to_end(tmp_path: Path, feed_server: FeedServer,
     tags = json.loads(raid["tags"])
     assert {"LaLiga", "Europol"} <= set(tags)
     assert [r["flagged"] for t, r in clippings.items() if t != ENFORCEMENT["title"]] == [0, 0, 0]
-    assert [r["rule"] for r in rows(db, "select rule from matches")] == ["piracy-enforcement"]
+    # Both default rules see the raid (a police action near pirated goods), and nothing else.
+    matched = rows(db, "select clipping_id, rule from matches")
+    assert {r["clipping_id"] for r in matched} == {raid["id"]}
+    assert sorted(r["rule"] for r in matched) == ["actor-action", "piracy-enforcement"]
 
     hooks = webhook_receiver.wait_for(1)
     assert len(hooks) == 1

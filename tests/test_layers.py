@@ -26,7 +26,7 @@ ONLY_IN = {
     "sqlite3": {"store"}, "sqlite_utils": {"store"},
     "httpx": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
     "trafilatura": {"parse"}, "feedparser": {"parse"},
-    "datasette": {"review"}, "uvicorn": {"review"},
+    "datasette": {"review"}, "uvicorn": {"review"}, "Stemmer": {"match"},
     # training only (monitor.match.train, the `train` extra): the daemon scores without it
     "sklearn": {"match"}, "numpy": {"match"},
 }

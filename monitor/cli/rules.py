@@ -64,7 +64,11 @@ def format_clauses(clause: Clause, depth: int = 1) -> list[str]:
     found = sorted({t.text for t in clause.terms})
     terms = f"   [{', '.join(found[:8])}{', …' if len(found) > 8 else ''}]" if found else ""
     query = clause.query if len(clause.query) <= 100 else clause.query[:99] + "…"
-    lines = [f"{'  ' * depth}{'✓' if clause.matched else '✗'} {query}{terms}"]
+    if clause.veto is None:
+        mark = "✓" if clause.matched else "✗"
+    else:  # what a NOT / NOT NEAR vetoes: say whether the veto held, not whether it "matched"
+        mark = "⊘ veto held, blocked:" if clause.veto else "○ veto did not hold:"
+    lines = [f"{'  ' * depth}{mark} {query}{terms}"]
     for child in clause.clauses:
         lines += format_clauses(child, depth + 1)
     return lines

@@ -1,8 +1,11 @@
 """match stage: [[rules]], [terms] and [entities] -> a compiled Matcher -> [Match].
 
 Pure. Everything is compiled once: every term of every rule, list and entity becomes a key
-of one Aho-Corasick automaton (pyahocorasick, imported here only); a document is folded,
-scanned once per field, and only the rules whose terms were hit are evaluated. The rule
+of an Aho-Corasick automaton (pyahocorasick, imported here only): the '*' terms of one that
+reads folded words, the others, stemmed, of one per language that reads the story's stems
+(``monitor.match.stem``). A document is folded,
+stemmed, scanned once per field and automaton, and only the rules whose terms were hit are
+evaluated. The rule
 language itself lives in ``monitor.rules`` (README: "Rules").
 """
 
@@ -21,6 +24,7 @@ from monitor.models import Document, Match, MatchedTerm
 from monitor.match.combine import SecondOpinion, second_opinion
 from monitor.match.model import MAX_WORDS
 from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
+from monitor.match.stem import LANGS, stemmer
 from monitor.match.terms import TermTable
 from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
 from monitor.match.tree import (TEXT, CNode, CTerms, Hits, Leaf, Trace, all_ids, compile_tree,
@@ -58,6 +62,9 @@ class Clause:
     matched: bool
     terms: tuple[MatchedTerm, ...]
     clauses: tuple[Clause, ...]
+    # None for an ordinary clause; for what a NOT or NOT NEAR vetoes: True when the veto held
+    # and blocked (the whole clause, or the occurrences near it), False when it did not hold
+    veto: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +131,7 @@ class Matcher:
     """Compiled rules; ``find_matches``, ``find_entities`` and ``explain`` on any Document."""
 
     def __init__(self, rules: tuple[tuple[RuleConfig, CNode], ...],
-                 keys: dict[str, tuple[int, int, bool, tuple[int, ...]]],
+                 table: TermTable,
                  entities: tuple[tuple[str, frozenset[int]], ...],
                  events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...]) -> None:
         self.rules = tuple(r for r, _ in rules)
@@ -137,13 +144,12 @@ class Matcher:
                 for tid in ids:
                     self._named_index.setdefault(tid, []).append((kind, i))
         self._fields = fields
-        self._keys = keys
-        self._automaton: ahocorasick.Automaton | None = None
-        if keys:
-            self._automaton = ahocorasick.Automaton()
-            for key, value in keys.items():
-                self._automaton.add_word(key, value)
-            self._automaton.make_automaton()
+        self._table = table
+        self._automaton = _automaton(table.automaton_keys())
+        # Document.lang -> the automaton of the whole-word terms stemmed for that language, built
+        # here once for every language with a stemmer; any other language reads them unstemmed
+        self._unstemmed = _automaton(table.stem_keys(None))
+        self._stemmed = {lang: _automaton(table.stem_keys(stemmer(lang))) for lang in LANGS}
         index: dict[int, list[int]] = {}
         for i, (rule, tree) in enumerate(rules):
             if rule.enabled:
@@ -157,7 +163,7 @@ class Matcher:
     @property
     def n_terms(self) -> int:
         """Distinct terms compiled into the automaton (rules, lists and entities)."""
-        return len(self._keys)
+        return len(self._table.keys)
 
     @property
     def event_tags(self) -> tuple[str, ...]:
@@ -169,19 +175,24 @@ class Matcher:
         if last is not None and (last[0] is doc or last[0] == doc):
             return last[1]  # find_matches then find_entities on one story: one scan
         fields = {f: FieldText(getattr(doc, f) or "") for f in self._fields}
-        hits = {f: self._scan_field(ft) for f, ft in fields.items()}
+        stem = stemmer(doc.lang)
+        stemmed = self._stemmed[doc.lang] if stem is not None else self._unstemmed
+        hits = {f: self._scan_field(ft.stemmed(stem), ft.n_words, stemmed,
+                                    self._scan_field(ft.compact, ft.n_words, self._automaton, {}))
+                for f, ft in fields.items()}
         scan = _Scan(fields, hits)
         self._local.last = (doc, scan)
         return scan
 
-    def _scan_field(self, ft: FieldText) -> dict[int, list[tuple[int, int]]]:
-        out: dict[int, list[tuple[int, int]]] = {}
-        if self._automaton is None or not ft.n_words:
+    @staticmethod
+    def _scan_field(compact: str, n_words: int, automaton: ahocorasick.Automaton | None,
+                    out: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int]]]:
+        """Add to ``out`` the hits of ``automaton``'s terms in ``compact`` (" w1 ... wn ")."""
+        if automaton is None or not n_words:
             return out
-        compact = ft.compact
         count = compact.count
         pos = spaces = 0
-        for end, (keylen, n, arabic, tids) in self._automaton.iter(compact):
+        for end, (keylen, n, arabic, tids) in automaton.iter(compact):
             spaces += count(" ", pos, end)  # spaces before `end`: the word index, plus one
             pos = end
             if arabic:
@@ -254,18 +265,39 @@ class Matcher:
         return tuple(out)
 
     def _found(self, scan: _Scan) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Event tags and entity names in the title or body, each by first appearance."""
+        """Event tags, the most prominent first, and entity names by first appearance.
+
+        An event's prominence is the sum of its words' weights (``weight``: title, lead, rest),
+        so "Feds seize 10 domains" in a title outweighs the "charged" of its last paragraph;
+        ties go to the event named first.
+        """
         if scan.named is None:
             first: tuple[dict[int, int], dict[int, int]] = ({}, {})
+            mass: dict[int, float] = {}
             for tid, spans in scan.hits[TEXT].items():
                 for kind, i in self._named_index.get(tid, ()):
                     where = min(s for s, _ in spans)
                     if where < first[kind].get(i, where + 1):
                         first[kind][i] = where
-            events, entities = (tuple(group[i][0] for i in sorted(found, key=found.__getitem__))
-                                for group, found in zip(self._named, first))
+                    if kind == 0:
+                        mass[i] = mass.get(i, 0.0) + sum(
+                            weight(*scan.place((tid, TEXT, s, e))[1:3]) for s, e in spans)
+            events = tuple(self._named[0][i][0] for i in sorted(
+                first[0], key=lambda i: (-mass[i], first[0][i])))
+            entities = tuple(self._named[1][i][0] for i in sorted(first[1], key=first[1].__getitem__))
             scan.named = (events, entities)
         return scan.named
+
+
+def _automaton(keys: dict[str, tuple[int, int, bool, tuple[int, ...]]]
+               ) -> ahocorasick.Automaton | None:
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, value in keys.items():
+        automaton.add_word(key, value)
+    automaton.make_automaton()
+    return automaton
 
 
 def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
@@ -274,7 +306,7 @@ def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
 
 def _clause(trace: Trace, scan: _Scan) -> Clause:
     return Clause(trace.query, trace.matched, scan.terms(trace.leaves),
-                  tuple(_clause(c, scan) for c in trace.children))
+                  tuple(_clause(c, scan) for c in trace.children), trace.veto)
 
 
 # --- compiling ------------------------------------------------------------------------------------
@@ -298,6 +330,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         ents.append((name, frozenset(comp.entry(str(a), name, where) for a in (name, *aliases))))
 
     compiled = []
+    shared: dict[tuple[str, str | None], CNode] = {}  # clauses written alike in two rules
     used_fields = {"title", "body"}
     seen: set[str] = set()
     for rule in rules:
@@ -318,7 +351,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
             return lists[node.name]
 
         ast: Node = parse_query(rule.query, rule=rule.name)
-        tree = compile_tree(ast, rule.name, term, named)
+        tree = compile_tree(ast, rule.name, term, named, shared=shared)
         if tree.ev({}) is not None:
             raise RuleError(f"{where}: matches every document (a lone NOT?): "
                             "add a term the story must contain", rule=rule.name, position=0)
@@ -328,7 +361,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
                             f"(at most {best})", rule=rule.name)
         used_fields |= _fields(tree)  # disabled rules too: explain() shows them
         compiled.append((rule, tree))
-    return Matcher(tuple(compiled), comp.automaton_keys(), tuple(ents), events,
+    return Matcher(tuple(compiled), comp, tuple(ents), events,
                    tuple(f for f in FIELDS if f in used_fields))
 
 

@@ -1,12 +1,15 @@
 """Terms: the words and phrases of rules, [terms] lists and [entities], each with an id.
 
-Every term is folded like the documents (``text.words``) and becomes one key of the
-Aho-Corasick automaton built by ``monitor.match``.
+Every term is folded like the documents (``text.words``) and becomes one key of an
+Aho-Corasick automaton built by ``monitor.match``: a term ending in '*' a key of the automaton
+that reads the folded words, any other term, stemmed per language, a key of the automaton that
+reads the stems (``stem``).
 """
 
 from __future__ import annotations
 
 from monitor.errors import RuleError
+from monitor.match.stem import StemFn
 from monitor.match.text import is_arabic, words
 
 MIN_STEM = 3  # letters before a '*': "pi*" would match half the dictionary
@@ -24,6 +27,7 @@ class TermTable:
         self.ids: dict[tuple[tuple[str, ...], bool], int] = {}
         self.keys: dict[str, list[int]] = {}
         self.meta: dict[str, tuple[int, bool]] = {}
+        self.whole: list[tuple[int, tuple[str, ...]]] = []  # terms without '*': id, words
 
     def term(self, text: str, prefix: bool, rule: str, where: str, pos: int | None = None) -> int:
         ws = tuple(words(text))
@@ -41,6 +45,8 @@ class TermTable:
             key = ("" if arabic else " ") + " ".join(ws) + ("" if prefix else " ")
             self.keys.setdefault(key, []).append(tid)
             self.meta[key] = (len(ws), arabic)
+            if not prefix:
+                self.whole.append((tid, ws))
         return self.ids[ident]
 
     def entry(self, text: str, rule: str, where: str) -> int:
@@ -56,5 +62,20 @@ class TermTable:
         return self.term(text, prefix, rule, where)
 
     def automaton_keys(self) -> dict[str, tuple[int, int, bool, tuple[int, ...]]]:
-        """The automaton's payloads: {key: (key length, words, Arabic?, term ids)}."""
-        return {k: (len(k), *self.meta[k], tuple(v)) for k, v in self.keys.items()}
+        """The payloads of the automaton over folded words, for the '*' terms:
+        {key: (key length, words, Arabic?, term ids)}."""
+        return {k: (len(k), *self.meta[k], tuple(v)) for k, v in self.keys.items()
+                if not k.endswith(" ")}
+
+    def stem_keys(self, stem: StemFn | None) -> dict[str, tuple[int, int, bool, tuple[int, ...]]]:
+        """The payloads of the automaton over stems, for whole-word terms, each word stemmed
+        by ``stem`` (one language's stemmer; None: the words as they are)."""
+        out: dict[str, list[int]] = {}
+        meta: dict[str, tuple[int, bool]] = {}
+        for tid, ws in self.whole:
+            stems = stem(list(ws)) if stem is not None else list(ws)
+            arabic = is_arabic(ws[0][0])
+            key = ("" if arabic else " ") + " ".join(stems) + " "
+            out.setdefault(key, []).append(tid)
+            meta[key] = (len(ws), arabic)
+        return {k: (len(k), *meta[k], tuple(v)) for k, v in out.items()}

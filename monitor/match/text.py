@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # Letters that act as apostrophes (l\u02bcIPTV): split words like ' and \u2019 do.
 _EXTRA_SEPARATORS = "\u02bc\u02bb"
@@ -126,15 +126,23 @@ MAX_CLITIC = max(len(c) for c in ARABIC_CLITICS)
 class FieldText:
     """One field of a document, folded and tokenised; word offsets computed on demand."""
 
-    __slots__ = ("text", "compact", "n_words", "_spans", "_runs")
+    __slots__ = ("text", "words", "compact", "n_words", "_spans", "_runs")
 
     def __init__(self, text: str) -> None:
         self.text = text
         ws = text.translate(FOLD).split()
+        self.words = ws
         self.n_words = len(ws)
         self.compact = " " + " ".join(ws) + " " if ws else " "
         self._spans: list[tuple[int, int]] = []
         self._runs: Iterator[re.Match[str]] | None = None
+
+    def stemmed(self, stem: Callable[[list[str]], list[str]] | None) -> str:
+        """``compact`` with every word replaced by its stem: word for word, so the word
+        positions (and ``span``) are those of ``compact``."""
+        if stem is None or not self.words:
+            return self.compact
+        return " " + " ".join(stem(self.words)) + " "
 
     def span(self, index: int) -> tuple[int, int]:
         """Character offsets in ``text`` of word number ``index`` (0-based)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.errors import RuleError
 from monitor.match.query import (And, Field, ListRef, Near, Node, Not, NotNear, Or, Term,
@@ -33,13 +33,29 @@ class Trace:
     matched: bool
     leaves: tuple[Leaf, ...]
     children: tuple[Trace, ...]
+    # None: an ordinary clause. For the vetoed part of a NOT or a NOT NEAR: True when the veto
+    # held (its words were there, near enough) and blocked what it guards, False when not;
+    # ``matched`` alone would read "✓" for a veto that took the match away.
+    veto: bool | None = None
 
 
 class CNode:
-    __slots__ = ("ast",)
+    # A clause shared by several rules (compile_tree's ``shared``) is evaluated once per scan:
+    # ``_memo`` keeps the last scan's hits (by identity) and the result. Results are never
+    # mutated by their readers.
+    __slots__ = ("ast", "_memo")
     ast: Node
+    _memo: tuple[Hits, list[Occ] | None] | None
 
     def ev(self, hits: Hits) -> list[Occ] | None:
+        memo = self._memo
+        if memo is not None and memo[0] is hits:
+            return memo[1]
+        out = self._ev(hits)
+        self._memo = (hits, out)
+        return out
+
+    def _ev(self, hits: Hits) -> list[Occ] | None:
         raise NotImplementedError
 
     def parts(self) -> tuple[CNode, ...]:
@@ -57,7 +73,7 @@ class CTerms(CNode):
     __slots__ = ("ids", "fields")
 
     def __init__(self, ast: Node, ids: frozenset[int], fields: tuple[str, ...]) -> None:
-        self.ast, self.ids, self.fields = ast, ids, fields
+        self.ast, self.ids, self.fields, self._memo = ast, ids, fields, None
 
     def ev(self, hits: Hits) -> list[Occ] | None:
         out: list[Occ] = []
@@ -73,12 +89,12 @@ class CAnd(CNode):
     __slots__ = ("children",)
 
     def __init__(self, ast: Node, children: tuple[CNode, ...]) -> None:
-        self.ast, self.children = ast, children
+        self.ast, self.children, self._memo = ast, children, None
 
     def parts(self) -> tuple[CNode, ...]:
         return self.children
 
-    def ev(self, hits: Hits) -> list[Occ] | None:
+    def _ev(self, hits: Hits) -> list[Occ] | None:
         out: list[Occ] = []
         for c in self.children:
             occs = c.ev(hits)
@@ -91,7 +107,7 @@ class CAnd(CNode):
 class COr(CAnd):
     __slots__ = ()
 
-    def ev(self, hits: Hits) -> list[Occ] | None:
+    def _ev(self, hits: Hits) -> list[Occ] | None:
         out: list[Occ] = []
         true = False
         for c in self.children:
@@ -106,13 +122,18 @@ class CNot(CNode):
     __slots__ = ("child",)
 
     def __init__(self, ast: Node, child: CNode) -> None:
-        self.ast, self.child = ast, child
+        self.ast, self.child, self._memo = ast, child, None
 
     def parts(self) -> tuple[CNode, ...]:
         return (self.child,)
 
-    def ev(self, hits: Hits) -> list[Occ] | None:
+    def _ev(self, hits: Hits) -> list[Occ] | None:
         return [] if self.child.ev(hits) is None else None
+
+    def trace(self, hits: Hits) -> Trace:
+        child = self.child.trace(hits)
+        return Trace(format_query(self.ast), not child.matched, (),
+                     (replace(child, veto=child.matched),))
 
 
 def _gap(a: Occ, b: Occ) -> int:
@@ -149,12 +170,12 @@ class CNear(CNode):
     __slots__ = ("left", "right", "n")
 
     def __init__(self, ast: Node, left: CNode, right: CNode, n: int) -> None:
-        self.ast, self.left, self.right, self.n = ast, left, right, n
+        self.ast, self.left, self.right, self.n, self._memo = ast, left, right, n, None
 
     def parts(self) -> tuple[CNode, ...]:
         return (self.left, self.right)
 
-    def ev(self, hits: Hits) -> list[Occ] | None:
+    def _ev(self, hits: Hits) -> list[Occ] | None:
         left = self.left.ev(hits)
         if not left:
             return None
@@ -176,7 +197,7 @@ class CNotNear(CNear):
 
     __slots__ = ()
 
-    def ev(self, hits: Hits) -> list[Occ] | None:
+    def _ev(self, hits: Hits) -> list[Occ] | None:
         left = self.left.ev(hits)
         if not left:
             return None
@@ -184,6 +205,18 @@ class CNotNear(CNear):
         near = {id(x) for x, _ in _closest(left, right, self.n)} if right else set()
         kept = [x for x in left if id(x) not in near]
         return kept or None
+
+    def trace(self, hits: Hits) -> Trace:
+        left = self.left.ev(hits)
+        right = self.right.ev(hits) or []
+        kept = left
+        if left and right:
+            near = {id(x) for x, _ in _closest(left, right, self.n)}
+            kept = [x for x in left if id(x) not in near]
+        vetoed = bool(left) and kept != left  # some occurrence dropped for a veto word nearby
+        right_trace = self.right.trace(hits)
+        return Trace(format_query(self.ast), bool(kept), leaves(kept or ()),
+                     (self.left.trace(hits), replace(right_trace, veto=vetoed)))
 
 
 def leaves(occs: list[Occ] | tuple[Occ, ...]) -> tuple[Leaf, ...]:
@@ -194,15 +227,32 @@ def leaves(occs: list[Occ] | tuple[Occ, ...]) -> tuple[Leaf, ...]:
 
 # --- compiling an AST -------------------------------------------------------------------------
 def compile_tree(node: Node, rule: str, term: Callable[[Term], int],
-                 named: Callable[[ListRef], frozenset[int]], scope: str | None = None) -> CNode:
-    """Bind ``node`` to term ids (``term``, ``named`` raise RuleError for bad terms and lists)."""
+                 named: Callable[[ListRef], frozenset[int]], scope: str | None = None,
+                 shared: dict[tuple[str, str | None], CNode] | None = None) -> CNode:
+    """Bind ``node`` to term ids (``term``, ``named`` raise RuleError for bad terms and lists).
+
+    With ``shared`` (one dict for all the rules of a Matcher), a clause written alike in two
+    rules ("$piracy-word NOT NEAR/3 $pirate-traps") compiles to one node, evaluated once per
+    story (``CNode.ev``)."""
+    if shared is None:
+        return _compile(node, rule, term, named, scope, None)
+    key = (format_query(node), scope)
+    found = shared.get(key)
+    if found is None:
+        found = shared[key] = _compile(node, rule, term, named, scope, shared)
+    return found
+
+
+def _compile(node: Node, rule: str, term: Callable[[Term], int],
+             named: Callable[[ListRef], frozenset[int]], scope: str | None,
+             shared: dict[tuple[str, str | None], CNode] | None) -> CNode:
     fields = (scope,) if scope else (TEXT,)
 
     def fail(msg: str, at: Node) -> RuleError:
         return RuleError(f'rule "{rule}", position {at.pos}: {msg}', rule=rule, position=at.pos)
 
     def again(child: Node, new_scope: str | None = scope) -> CNode:
-        return compile_tree(child, rule, term, named, new_scope)
+        return compile_tree(child, rule, term, named, new_scope, shared)
 
     if isinstance(node, Term):
         return CTerms(node, frozenset((term(node),)), fields)

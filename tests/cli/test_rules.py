@@ -25,7 +25,8 @@ def seed_id(config: Path) -> str:
 def test_import_flags_the_seed_and_explain_marks_its_terms(tmp_path: Path) -> None:
     config = imported(tmp_path)
     story = json.loads(monitor(config, "list", "--json").stdout.splitlines()[0])
-    assert story["flagged"] is True and story["rules"] == ["piracy-enforcement"]
+    # the seed names its actor and action: the second default rule, actor-action, fires too
+    assert story["flagged"] is True and story["rules"][0] == "piracy-enforcement"
     assert story["origin"] == "file"
     shown = monitor(config, "show", story["id"])
     assert shown.stdout == SEED.read_text(encoding="utf-8")  # stored exactly as the file says
@@ -39,7 +40,7 @@ def test_import_flags_the_seed_and_explain_marks_its_terms(tmp_path: Path) -> No
     as_json = monitor(config, "explain", story["id"], "--json")
     obj = json.loads(as_json.stdout)
     assert obj["id"] == story["id"]
-    assert [r["rule"] for r in obj["rules"]] == ["piracy-enforcement"]
+    assert [r["rule"] for r in obj["rules"]] == ["piracy-enforcement", "actor-action"]
     assert obj["rules"][0]["fired"] is True and obj["rules"][0]["clause"]["matched"] is True
 
 

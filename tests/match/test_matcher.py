@@ -341,8 +341,10 @@ def default() -> Matcher:
 
 def test_default_rules_have_the_piracy_enforcement_rule_and_every_event_tag(default):
     assert "piracy-enforcement" in [r.name for r in default.rules]
+    # the event types of the labelled corpus (bench/corpus): convictions are tagged arrest,
+    # settlements lawsuit
     assert set(default.event_tags) == {"takedown", "domain-seizure", "raid", "arrest",
-                                       "conviction", "lawsuit", "site-blocking", "settlement"}
+                                       "lawsuit", "blocking-order", "user-sanction"}
 
 
 ENFORCEMENT = [  # (lang, title, body, an event tag expected)
@@ -354,30 +356,30 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
      "streaming sites and awarded the studios $20 million in damages.", "lawsuit"),
     ("en", "", "The Premier League has obtained a fresh blocking order that requires UK "
      "broadband providers to block pirate streams of its matches during the season.",
-     "site-blocking"),
+     "blocking-order"),
     ("en", "Feds seize torrent site domains", "Federal agents seized the domain names of a "
      "popular torrent site on Thursday, replacing the homepage with a banner.", None),
     ("en", "Pirate movie site operator jailed", "The man behind a pirate movie website was "
-     "sentenced to four years in prison for criminal copyright infringement.", "conviction"),
+     "sentenced to four years in prison for criminal copyright infringement.", "arrest"),
     ("en", "", "ACE said it had shut down a network of illegal sports streaming websites run "
      "from Vietnam that drew 40 million visits a month.", "takedown"),
     ("en", "Piracy app developers settle with studios", "The developers of the piracy app agreed "
-     "to a settlement with the Hollywood studios and will pay $5 million.", "settlement"),
+     "to a settlement with the Hollywood studios and will pay $5 million.", "lawsuit"),
     ("en", "Police raid home of suspected uploader", "Danish police raided the home of a man "
      "suspected of uploading pirated films to a private torrent tracker.", "raid"),
     ("fr", "Un réseau d'IPTV illégale démantelé dans le Nord", "Les gendarmes ont démantelé un "
      "réseau de revendeurs d'abonnements IPTV illégaux et interpellé trois suspects.", "takedown"),
     ("fr", "", "Le tribunal judiciaire de Paris a ordonné le blocage de douze sites de streaming "
-     "sportif illicites à la demande de beIN Sports.", "site-blocking"),
+     "sportif illicites à la demande de beIN Sports.", "blocking-order"),
     ("fr", "Prison avec sursis pour un pirate du foot", "Un homme a été condamné à six mois de "
      "prison avec sursis pour avoir diffusé illégalement des matchs de Ligue 1 sur son site.",
-     "conviction"),
+     "arrest"),
     ("fr", "", "Trois administrateurs d'un site de téléchargement illégal ont été placés en garde "
      "à vue.", "arrest"),
     ("es", "Detenidos por vender listas IPTV piratas", "La Guardia Civil ha detenido a tres "
      "personas por vender listas IPTV piratas que daban acceso a partidos de LaLiga.", "arrest"),
     ("es", "", "Un juzgado de Barcelona ordena el bloqueo de veinte webs de streaming ilegal de "
-     "fútbol a petición de los clubes.", "site-blocking"),
+     "fútbol a petición de los clubes.", "blocking-order"),
     ("pt", "Polícia prende suspeitos de site pirata", "A polícia prendeu dois suspeitos de operar "
      "um site pirata de filmes e séries em São Paulo.", "arrest"),
     ("pt", "", "Uma operação contra a pirataria digital derrubou 300 sites e aplicativos de "
@@ -385,12 +387,12 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
     ("it", "Oscurati 15 siti pirata", "La Guardia di Finanza ha oscurato 15 siti pirata che "
      "trasmettevano illegalmente le partite di Serie A e ha denunciato i gestori.", "takedown"),
     ("it", "", "Il tribunale ha condannato il gestore di un servizio IPTV pirata a due anni di "
-     "reclusione e al risarcimento dei danni.", "conviction"),
+     "reclusione e al risarcimento dei danni.", "arrest"),
     ("de", "Razzia gegen illegale IPTV-Anbieter", "Die Polizei hat bei einer Razzia gegen "
      "illegale IPTV-Anbieter in Bayern mehrere Server beschlagnahmt und zwei Verdächtige "
      "festgenommen.", "raid"),
     ("de", "", "Das Landgericht München hat den Betreiber einer Piratenseite für Filme und Serien "
-     "zu zwei Jahren Haft verurteilt.", "conviction"),
+     "zu zwei Jahren Haft verurteilt.", "arrest"),
     ("ar", "القبض على مدير موقع لقرصنة المباريات",
      "ألقت الشرطة القبض على شخص يدير موقعا لقرصنة المباريات وبثها بدون ترخيص.", "arrest"),
     ("ar", "", "تمكنت مباحث المصنفات من ضبط شبكة لإعادة بث القنوات المشفرة بدون ترخيص للمشتركين.",
@@ -403,7 +405,8 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
 def test_default_rules_flag_enforcement_stories_in_every_language(default, lang, title, body,
                                                                  event):
     matches = default.find_matches(Document(title, body, lang=lang))
-    assert [m.rule for m in matches] == ["piracy-enforcement"]
+    # piracy-enforcement sees all of them; actor-action, which wants an actor, some as well
+    assert [m.rule for m in matches][:1] == ["piracy-enforcement"]
     assert matches[0].terms and matches[0].score >= 2
     if event:
         assert event in matches[0].tags
