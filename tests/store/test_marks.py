@@ -83,7 +83,7 @@ def test_stats(tmp_path: Path, feed_server: FeedServer) -> None:
     s = json.loads(line)
     assert (s["clippings"], s["flagged"], s["stories"]) == (3, 2, 2)
     assert s["flagged_rate"] == round(2 / 3, 4)
-    assert sum(s["per_day"].values()) == 3 and s["per_rule"] == {"piracy-enforcement": 2}
+    assert sum(s["per_day"].values()) == 3 and s["per_rule"] == {"actor-action": 2, "piracy-enforcement": 2}
     assert [f["url"] for f in s["feeds_with_errors"]] == [broken]
     assert s["alerts"] == {"sent": 0, "pending": 0, "failed": 0, "grouped": 0}
     text = monitor(config, "stats").stdout
