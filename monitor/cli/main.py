@@ -50,7 +50,10 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.service.daemon import run_forever
 
     if args.once:
-        report = asyncio.run(run_once(ctx.config))
+        # Alone on the database, as the daemon is: two cycles at once would poll the same
+        # feeds and store the same stories twice over.
+        with ctx.writer("monitor run --once"):
+            report = asyncio.run(run_once(ctx.config))
         print(report.summary())
         return 0
     asyncio.run(run_forever(ctx.config))

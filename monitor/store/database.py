@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from monitor.store.feeds import Feeds
-from monitor.store.outbox import Outbox
+from monitor.store.outbox import Outbox, new_claimant
 from monitor.store.schema import open_database
 from monitor.store.stories import StoredClipping
 
@@ -30,6 +30,7 @@ class Store(Feeds, Outbox):
     def __init__(self, path: Path) -> None:
         self.db = open_database(path)
         self.path = path
+        self.claimant = new_claimant()
         self._pending: dict[str, dict[str, Any]] = {}  # buffered poll records
         self._pending_since = 0.0
 
