@@ -125,7 +125,10 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.paths]
     files = [f for p in paths for f in (sorted(p.glob("*.txt")) if p.is_dir() else [p])]
-    result = import_files(ctx.config, files, alert=args.alert)
+    # Alone on the database: it stores and groups stories as a poll does, and a poll of the
+    # daemon storing the same story at the same moment would make one of the two fail.
+    with ctx.writer("monitor import"):
+        result = import_files(ctx.config, files, alert=args.alert)
     for path, error in result.errors:
         print(f"{path}: {error}", file=sys.stderr)
     print(f"{result.added} clippings imported ({result.flagged} flagged), "
