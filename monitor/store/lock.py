@@ -71,6 +71,13 @@ def hold_writer_lock(database: Path, role: str, *, wait: float = 0.0,
         path.parent.mkdir(parents=True, exist_ok=True)
         # Not truncated on open: the holder's pid stays readable until we hold the lock.
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        # Made by another user (root running a command): flock works on a descriptor opened
+        # for reading too; only our pid cannot be written.
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            raise StoreError(f"cannot open the lock file {path}: {e}") from e
     except OSError as e:
         raise StoreError(f"cannot open the lock file {path}: {e}") from e
     held = False
@@ -87,8 +94,9 @@ def hold_writer_lock(database: Path, role: str, *, wait: float = 0.0,
                     raise _refused(database, who, hint(who)) from None
                 sleep(0.1)
         me = Holder(os.getpid(), role, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid={me.pid}\nrole={me.role}\nsince={me.since}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # read-only: the lock holds, unnamed
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid={me.pid}\nrole={me.role}\nsince={me.since}\n".encode(), 0)
         yield me
     finally:
         if held:  # emptied while still held, so that nobody reads our pid once we are gone
