@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from monitor.store.base import immediate
 from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox, new_claimant
 from monitor.store.schema import open_database
@@ -49,7 +50,7 @@ class Store(Feeds, Outbox):
     def batch(self) -> Iterator[None]:
         """Every write inside is one transaction: all of it is stored, or none (an exception
         rolls it back and goes on). Nested batches are savepoints."""
-        with self.db.atomic():
+        with immediate(self.db):
             yield
 
     @property

@@ -217,7 +217,7 @@ class Outbox(Stories):
         return [self._digest_from_row(r) for r in self.db.query(sql + " order by id", params)]
 
     def mark_digest_sent(self, digest_id: int, *, now: dt.datetime) -> None:
-        with self.db.atomic():
+        with immediate(self.db):
             self.db.execute("update digests set status = 'sent', sent_at = ?, attempts = "
                             "attempts + 1, last_error = null, claimed_until = null "
                             f"where id = ? and {_OURS}", [iso(now), digest_id, self.claimant])
@@ -229,7 +229,7 @@ class Outbox(Stories):
                                    next_attempt: dt.datetime,
                                    retry_after_until: dt.datetime | None = None) -> None:
         status = "failed" if permanent else "pending"
-        with self.db.atomic():
+        with immediate(self.db):
             self.db.execute("update digests set status = ?, attempts = attempts + 1, "
                             "last_error = ?, next_attempt = ?, retry_after_until = ?, "
                             f"claimed_until = null where id = ? and {_OURS}",
@@ -241,7 +241,7 @@ class Outbox(Stories):
 
     def defer_notifier(self, notifier: str, until: dt.datetime) -> None:
         """A receiver's Retry-After holds for everything pending for that notifier."""
-        with self.db.atomic():
+        with immediate(self.db):
             for table in ("alerts", "digests"):
                 self.db.execute(f"update {table} set retry_after_until = ? where notifier = ? "
                                 "and status = 'pending' and (retry_after_until is null or "
