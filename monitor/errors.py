@@ -10,6 +10,7 @@
     ├── RuleError          a rule query that does not compile (also a ConfigError at load)
     ├── NotifyError(channel, permanent, retry_after)
     └── StoreError         the database could not be opened or migrated
+        └── DatabaseInUse  another process holds the database's writer lock (its pid)
 
 Third-party exceptions are translated at the one module that calls the library,
 always with ``raise ... from e``.
@@ -82,3 +83,11 @@ class NotifyError(MonitorError):
 
 class StoreError(MonitorError):
     """The database could not be opened, migrated or written."""
+
+
+class DatabaseInUse(StoreError):
+    """Another process holds the database's writer lock; ``pid`` is the holder's, when known."""
+
+    def __init__(self, message: str, *, pid: int | None = None) -> None:
+        self.pid = pid
+        super().__init__(message)

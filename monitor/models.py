@@ -279,7 +279,7 @@ class AlertRow:
     id: int
     key: str
     notifier: str
-    status: str  # "pending", "sent", "failed" or "grouped"
+    status: str  # "pending", "sending" (claimed), "sent", "failed" or "grouped"
     attempts: int
     last_error: str | None
     next_attempt: dt.datetime | None
@@ -292,6 +292,13 @@ class AlertRow:
     title: str | None
     source: str | None
     link: str | None
+    claimed_until: dt.datetime | None = None  # while "sending": when the claim lapses
+    claimed_by: str | None = None  # the claiming process: "<pid>-<random>"
+
+    @property
+    def claimed_by_pid(self) -> int | None:
+        head = (self.claimed_by or "").split("-", 1)[0]
+        return int(head) if head.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,9 +72,9 @@ def render_status(status: health.Status) -> str:
             name = f" ({f.name})" if f.name else ""
             lines.append(f"    failing since {f.failing_since or '?'}: {f.url}{name}, "
                          f"{f.error_count} errors, last: {f.last_error or '-'}")
-        lines.append(f"  alerts:     {facts.pending_alerts} pending (oldest "
-                     f"{facts.oldest_pending or '-'}), {facts.failed_alerts_last_day} failed "
-                     "in the last day")
+        lines.append(f"  alerts:     {facts.pending_alerts} pending, {facts.sending_alerts} "
+                     f"sending (oldest {facts.oldest_pending or '-'}), "
+                     f"{facts.failed_alerts_last_day} failed in the last day")
         lat = facts.latency
         lines.append("  latency over the alerts delivered in the last day (median / 95th percentile):")
         for label, s in (("published -> detected ", lat.published_to_detected),

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
 from monitor.clipping import make_clipping
-from monitor.errors import MonitorError, NotifyError
+from monitor.errors import MonitorError, NotifyError, StoreError
 from monitor.models import Alert, AlertRow, Digest, Match, MatchedTerm
 
 if TYPE_CHECKING:
     from monitor.config import Config
 
-STATUSES = ("pending", "failed", "sent", "grouped")  # grouped: folded into its story's alert
+# sending: claimed by a process that is sending it; grouped: folded into its story's alert
+STATUSES = ("pending", "sending", "failed", "sent", "grouped")
 
 
 def _iso(when: dt.datetime | None) -> str | None:
@@ -33,7 +34,9 @@ def _row_json(r: AlertRow) -> dict[str, Any]:
             "next_attempt": _iso(r.next_attempt) if r.status == "pending" else None,
             "retry_after_until": _iso(r.retry_after_until) if r.status == "pending" else None,
             "digest_id": r.digest_id, "rules": list(r.rules), "clipping_id": r.clipping_id,
-            "title": r.title, "source": r.source, "url": r.link}
+            "title": r.title, "source": r.source, "url": r.link,
+            "claimed_until": _iso(r.claimed_until) if r.status == "sending" else None,
+            "claimed_by_pid": r.claimed_by_pid if r.status == "sending" else None}
 
 
 def cmd_alerts(ctx: Context, args: argparse.Namespace) -> int:
@@ -55,6 +58,9 @@ def cmd_alerts(ctx: Context, args: argparse.Namespace) -> int:
             line += f"\n        last error: {r.last_error}"
         if r.status == "pending" and r.next_attempt:
             line += f"\n        next try: {_iso(r.next_attempt)}"
+        if r.status == "sending":
+            line += (f"\n        being sent by process {r.claimed_by_pid or '?'}, claimed until "
+                     f"{_iso(r.claimed_until)}")
         print(line)
     if not args.json:
         print(f"{len(rows)} alerts" + (f" {status}" if status else ""), file=sys.stderr)
@@ -75,7 +81,12 @@ def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
                       "not sent twice", file=sys.stderr)
                 problems += 1
                 continue
-            was = store.retry_alert(row.id, now=dt.datetime.now(dt.timezone.utc))
+            try:
+                was = store.retry_alert(row.id, now=dt.datetime.now(dt.timezone.utc))
+            except StoreError as e:  # being sent by another process: left to it
+                print(f"monitor: error: {e}", file=sys.stderr)
+                problems += 1
+                continue
             if args.json:
                 print(json.dumps({"id": row.id, "key": row.key, "was": was,
                                   "status": "pending"}))

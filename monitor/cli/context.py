@@ -15,6 +15,11 @@ from monitor.service import logs
 if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.store.database import Store
+    from monitor.store.lock import Holder
+
+# How long a command that must write alone waits for another such command to end (a daemon
+# is never waited for: it holds the lock for its whole life).
+LOCK_WAIT = 60.0
 
 
 class Context:
@@ -45,3 +50,23 @@ class Context:
             yield store
         finally:
             store.close()
+
+    @contextlib.contextmanager
+    def writer(self, role: str, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+        """``with ctx.writer("monitor run --once"):`` the database's writer lock held meanwhile
+        (store.lock): waiting up to ``wait`` seconds for another command, never for a daemon."""
+        from monitor.store.lock import hold_writer_lock
+
+        with hold_writer_lock(self.config.database, role, wait=wait,
+                              hint=lambda holder: _hint(holder, wait)):
+            yield
+
+
+def _hint(holder: Holder | None, waited: float) -> str:
+    from monitor.store.lock import DAEMON
+
+    if holder is not None and holder.role == DAEMON:
+        return ("the daemon already polls every feed and sends every alert; to apply a changed "
+                "config.toml use `systemctl reload monitor`, to run a cycle by hand stop it "
+                "first (`systemctl stop monitor`)")
+    return f"still busy after {waited:g}s; try again once it has ended"

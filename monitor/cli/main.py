@@ -50,7 +50,10 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.service.daemon import run_forever
 
     if args.once:
-        report = asyncio.run(run_once(ctx.config))
+        # Alone on the database, as the daemon is: two cycles at once would poll the same
+        # feeds and store the same stories twice over.
+        with ctx.writer("monitor run --once"):
+            report = asyncio.run(run_once(ctx.config))
         print(report.summary())
         return 0
     asyncio.run(run_forever(ctx.config))
@@ -122,7 +125,10 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.paths]
     files = [f for p in paths for f in (sorted(p.glob("*.txt")) if p.is_dir() else [p])]
-    result = import_files(ctx.config, files, alert=args.alert)
+    # Alone on the database: it stores and groups stories as a poll does, and a poll of the
+    # daemon storing the same story at the same moment would make one of the two fail.
+    with ctx.writer("monitor import"):
+        result = import_files(ctx.config, files, alert=args.alert)
     for path, error in result.errors:
         print(f"{path}: {error}", file=sys.stderr)
     print(f"{result.added} clippings imported ({result.flagged} flagged), "

@@ -11,8 +11,11 @@ deliver(notifiers):
     their turn rather than hammer it); a Retry-After holds for all of its pending alerts, and
     even a forced pass (`monitor run --once`, a start) honours it.
 
+Before it is sent, each alert or digest is claimed in the database (status 'sending', one
+statement: of two processes, one wins), so two processes on one database never send it both.
 Each delivery is written to the database right after the receiver accepted it. Only if the
-process dies between the two is it sent again, with the same idempotency key.
+process dies between the two is it sent again, once its claim has lapsed (CLAIM_MARGIN after
+the notifier's timeout, twice), with the same idempotency key.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ BACKOFF_FIRST = 30.0  # seconds before the first retry
 BACKOFF_MAX = 3600.0
 JITTER = 0.2  # each backoff is spread over +-20 %, so retries of many alerts do not bunch up
 RETRY_AFTER_MAX = 86400.0
+# A claim lasts twice the notifier's timeout (a request's connect, then its answer) plus this
+# margin for the event loop's other work; apprise names no timeout and gets SEND_DEFAULT.
+CLAIM_MARGIN = 10.0
+SEND_DEFAULT = 60.0
 
 
 class Report(Protocol):
@@ -65,6 +72,13 @@ def retry_delay(attempts: int, retry_after: float | None,
     return base * rand(1.0 - JITTER, 1.0 + JITTER)
 
 
+def claim_seconds(cfg: NotifierConfig | None) -> float:
+    """How long a claim on one send holds: longer than any send of this notifier should last,
+    since once it lapses another process may send the same alert again."""
+    timeout = getattr(cfg, "timeout", None) or SEND_DEFAULT
+    return 2 * float(timeout) + CLAIM_MARGIN
+
+
 class Outbox:
     def __init__(self, store: Store, notifiers: Mapping[str, Sender],
                  configs: Mapping[str, NotifierConfig], clock: Callable[[], dt.datetime],
@@ -77,6 +91,9 @@ class Outbox:
         self.events = events
 
     async def deliver(self, report: Any, *, force: bool = False) -> None:
+        for kind, key, who in self.store.release_expired_claims(now=self.clock()):
+            log.warning("%s %s: the claim of process %s lapsed before it was marked sent; it "
+                        "goes again with the same key", kind, key, who.split("-", 1)[0])
         for name, notifier in self.notifiers.items():
             await self._notifier(notifier, self.configs.get(name), report, force)
         for name, count in self.store.pending_by_notifier().items():
@@ -149,8 +166,14 @@ class Outbox:
                     else f" (retry at {next_attempt:%H:%M:%S})")
         return next_attempt, until
 
+    def _claim_until(self, name: str) -> dt.datetime:
+        return self.clock() + dt.timedelta(seconds=claim_seconds(self.configs.get(name)))
+
     async def _send_alert(self, notifier: Sender, alert: Alert, report: Any) -> bool:
         """True if the pass may go on with this notifier's next alert."""
+        if not self.store.claim_alert(alert.id, until=self._claim_until(notifier.name)):
+            log.debug("alert %s: claimed by another process, left to it", alert.key)
+            return True
         try:
             await notifier.send(alert)
         except NotifyError as e:
@@ -170,6 +193,9 @@ class Outbox:
         return True
 
     async def _send_digest(self, notifier: Sender, digest: Digest, report: Any) -> bool:
+        if not self.store.claim_digest(digest.id, until=self._claim_until(notifier.name)):
+            log.debug("digest %s: claimed by another process, left to it", digest.key)
+            return True
         try:
             await notifier.send_digest(digest)
         except NotifyError as e:

@@ -80,7 +80,7 @@ from feeds order by error_count desc, last_status = 'error' desc, url""",
         "sql": """select a.id, a.status, a.notifier, a.attempts, a.last_error, a.next_attempt,
   a.not_before, a.is_update, c.title, c.source, a.story_id, a.created_at
 from alerts a left join clippings c on c.id = a.clipping_id
-where a.status in ('pending', 'failed') order by a.id desc""",
+where a.status in ('pending', 'sending', 'failed') order by a.id desc""",
     },
     "changed_pages": {
         "title": "Pages changed or pulled",

@@ -11,12 +11,13 @@ stop, on SIGTERM or SIGINT: within seconds. Every story is written in one transa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from monitor.config import Config, load_config
@@ -29,6 +30,7 @@ from monitor.service.httpd import Listener, open_listener
 from monitor.service.scheduler import Scheduler
 from monitor.service.systemd import SystemdNotifier
 from monitor.store import maintenance as dbcare
+from monitor.store.lock import DAEMON, Holder, hold_writer_lock
 
 log = logging.getLogger("monitor")
 
@@ -57,13 +59,21 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.sighup)
-        async with open_runtime(self.config, events=metrics.PrometheusEvents()) as runtime:
+        async with self._locked_runtime() as runtime:
             self.start(runtime)
             await stop.wait()
             log.info("stopping")
             loop.remove_signal_handler(signal.SIGHUP)
             await self.stop()
         log.info("stopped")
+
+    @contextlib.asynccontextmanager
+    async def _locked_runtime(self) -> AsyncIterator[Runtime]:
+        """The runtime, opened once the database's writer lock is ours: a second daemon on the
+        same database stops here, before anything is opened or written (store.lock)."""
+        with hold_writer_lock(self.config.database, DAEMON, hint=_second_daemon):
+            async with open_runtime(self.config, events=metrics.PrometheusEvents()) as runtime:
+                yield runtime
 
     def start(self, runtime: Runtime) -> None:
         """Schedule the jobs and start the extras, then tell systemd we are ready (so systemd
@@ -161,6 +171,11 @@ class Daemon:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _second_daemon(holder: Holder | None) -> str:
+    return ("one daemon per database; stop that one first (systemctl stop monitor), or "
+            "reload its configuration (systemctl reload monitor)")
 
 
 async def run_forever(config: Config, stop: asyncio.Event | None = None) -> None:

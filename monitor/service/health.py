@@ -54,6 +54,8 @@ class Facts:
     clippings: int
     flagged: int
     latency: Latency
+    sending_alerts: int = 0  # claimed for sending, not marked yet
+    lapsed_claims: int = 0  # of those, the ones whose claim lapsed: their process died mid-send
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +136,13 @@ def gather(config: Config, now: dt.datetime) -> Facts:
         raise FileNotFoundError(f"no database at {path} (the daemon has not run yet?)")
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     read = status_facts(path, live_since=now - dt.timedelta(seconds=stale_after(config)),
-                        day_ago=now - DAY)
+                        day_ago=now - DAY, now=now)
     return Facts(database=str(path), database_bytes=size, schema_version=read.schema_version,
                  last_poll=read.last_poll, feeds_polled=read.feeds_polled, failing=read.failing,
                  pending_alerts=read.pending_alerts, oldest_pending=read.oldest_pending,
                  failed_alerts_last_day=read.failed_alerts, clippings=read.clippings,
-                 flagged=read.flagged, latency=latency(read.sent_alerts))
+                 flagged=read.flagged, latency=latency(read.sent_alerts),
+                 sending_alerts=read.sending_alerts, lapsed_claims=read.lapsed_claims)
 
 
 def _ago(seconds: float) -> str:
@@ -171,6 +174,10 @@ def assess(facts: Facts, limits: StatusConfig, stale: float, now: dt.datetime) -
     if oldest and (now - oldest).total_seconds() > limits.pending_after:
         degraded.append(f"an alert pending for {_ago((now - oldest).total_seconds())} "
                         f"(pending_after {_ago(limits.pending_after)})")
+    if facts.lapsed_claims:
+        degraded.append(f"{facts.lapsed_claims} alerts left 'sending' by a process that ended "
+                        "before marking them (their claim lapsed): the next delivery pass sends "
+                        "them again, with the same key")
     if facts.failed_alerts_last_day > limits.failed_alerts:
         degraded.append(f"{facts.failed_alerts_last_day} failed alerts in the last day "
                         f"(failed_alerts {limits.failed_alerts})")

@@ -247,9 +247,10 @@ def _sort_alerts(store: Store, settings: StorySettings, clipping_id: str, story_
             continue
         others = list(store.db.query(
             "select id, status, sent_at from alerts where story_id = ? and notifier = ? "
-            "and id != ? and status in ('pending', 'sent') order by id",
+            "and id != ? and status in ('pending', 'sending', 'sent') order by id",
             [story_id, row["notifier"], row["id"]]))
-        waiting = [o for o in others if o["status"] == "pending"]
+        # One being sent ('sending') still takes it: release_uncovered makes it an update.
+        waiting = [o for o in others if o["status"] in ("pending", "sending")]
         sent = [o for o in others if o["status"] == "sent"]
         if waiting:
             _group(store, row["id"], waiting[0]["id"])

@@ -4,6 +4,8 @@ Store opens, and how times are stored (ISO 8601 text in UTC, to the second)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlite_utils
 
@@ -32,3 +34,20 @@ def iso(when: dt.datetime | None) -> str | None:
 
 def from_iso(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
+
+
+@contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[None]:
+    """One transaction that takes the write lock at once (BEGIN IMMEDIATE): what it reads cannot
+    be changed by another process before it writes. Inside a transaction, a savepoint."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.execute("begin immediate")
+    try:
+        yield
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()

@@ -15,8 +15,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from monitor.store.base import immediate
 from monitor.store.feeds import Feeds
-from monitor.store.outbox import Outbox
+from monitor.store.outbox import Outbox, new_claimant
 from monitor.store.schema import open_database
 from monitor.store.stories import StoredClipping
 
@@ -30,6 +31,7 @@ class Store(Feeds, Outbox):
     def __init__(self, path: Path) -> None:
         self.db = open_database(path)
         self.path = path
+        self.claimant = new_claimant()
         self._pending: dict[str, dict[str, Any]] = {}  # buffered poll records
         self._pending_since = 0.0
 
@@ -48,7 +50,7 @@ class Store(Feeds, Outbox):
     def batch(self) -> Iterator[None]:
         """Every write inside is one transaction: all of it is stored, or none (an exception
         rolls it back and goes on). Nested batches are savepoints."""
-        with self.db.atomic():
+        with immediate(self.db):
             yield
 
     @property

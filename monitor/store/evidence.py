@@ -20,6 +20,7 @@ from monitor import __version__
 from monitor.errors import MonitorError
 from monitor.models import DueRecheck
 from monitor.parse.page import compress, sha256
+from monitor.store.base import immediate
 from monitor.store.database import Store
 
 GONE_STATUSES = (404, 410, 451)
@@ -78,7 +79,7 @@ def record_recheck(store: Store, rechecks: tuple[float, ...], clipping_id: str, 
     """Record one re-check: ``page`` (a FetchResult, any status) and its extracted article text
     (None when extraction failed), or ``error`` when it could not be fetched at all (nothing is
     concluded then). Returns the page's state: unchanged, changed, gone or error."""
-    with store.db.atomic():
+    with immediate(store.db):
         first = store.db.execute("select min(fetched_at) from snapshots where clipping_id = ?",
                                  [clipping_id]).fetchone()[0]
         row = store.db.execute("select checks from rechecks where clipping_id = ?",

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.models import FeedRow, FeedState, FeedUpdate
-from monitor.store.base import Part, from_iso, iso
+from monitor.store.base import Part, from_iso, immediate, iso
 
 
 def feed_state(r: Mapping[str, Any]) -> FeedState:
@@ -135,7 +135,7 @@ class Feeds(Part):
         if not pending:
             return
         self._pending = {}
-        with self.db.atomic():
+        with immediate(self.db):
             for url, changes in pending.items():
                 self.db.execute("insert or ignore into feeds (url, origin) values (?, 'config')",
                                 [url])
@@ -147,7 +147,7 @@ class Feeds(Part):
                  now: dt.datetime, title: str = "") -> bool:
         """A feed added by command. False when the database has it already."""
         self.flush()
-        with self.db.atomic():
+        with immediate(self.db):
             row = self.db.execute("select origin from feeds where url = ?", [url]).fetchone()
             if row is not None and row[0] == "command":
                 return False
@@ -164,7 +164,7 @@ class Feeds(Part):
         """Enable or disable a feed; enabling also clears a disable the monitor decided
         (410, 404 for days) and its backoff, so the next cycle polls it. False: unknown feed."""
         self.flush()
-        with self.db.atomic():
+        with immediate(self.db):
             cursor = self.db.execute(
                 "update feeds set enabled = ? where url = ? and origin = 'command'",
                 [int(enabled), url])

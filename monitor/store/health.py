@@ -41,6 +41,8 @@ class StatusFacts:
     flagged: int
     # (published, detected, delivered) of each alert sent since ``day_ago``
     sent_alerts: tuple[tuple[str | None, str | None, str | None], ...]
+    sending_alerts: int = 0  # claimed by a process for sending, not marked yet
+    lapsed_claims: int = 0  # of those, the ones whose claim's deadline has passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +72,10 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"pragma table_info([{table}])")}
 
 
-def status_facts(path: Path, *, live_since: dt.datetime, day_ago: dt.datetime) -> StatusFacts:
+def status_facts(path: Path, *, live_since: dt.datetime, day_ago: dt.datetime,
+                 now: dt.datetime | None = None) -> StatusFacts:
     """The health facts of the database at ``path``. StoreError when it cannot be read."""
+    now = now or dt.datetime.now(dt.timezone.utc)
     live = live_since.isoformat(timespec="seconds")
     day = day_ago.isoformat(timespec="seconds")
     with _read_only(path) as conn:
@@ -84,8 +88,17 @@ def status_facts(path: Path, *, live_since: dt.datetime, day_ago: dt.datetime) -
                         url, name, since_, count, error in conn.execute(
             f"select url, name, {since}, error_count, last_error from feeds "
             "where error_count > 0 and last_checked >= ? order by url", [live]))
-        pending, oldest = conn.execute(
-            "select count(*), min(created_at) from alerts where status = 'pending'").fetchone()
+        pending = conn.execute(
+            "select count(*) from alerts where status = 'pending'").fetchone()[0]
+        # An alert being sent is not delivered yet: it counts for the oldest undelivered one.
+        oldest = conn.execute("select min(created_at) from alerts where status in "
+                              "('pending', 'sending')").fetchone()[0]
+        sending = lapsed = 0
+        if "claimed_until" in _columns(conn, "alerts"):
+            sending, lapsed = conn.execute(
+                "select count(*), coalesce(sum(claimed_until < ?), 0) from alerts "
+                "where status = 'sending'",
+                [now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")]).fetchone()
         failed = conn.execute("select count(*) from alerts where status = 'failed' and "
                               "coalesce(next_attempt, created_at) >= ?", [day]).fetchone()[0]
         clippings, flagged = conn.execute(
@@ -97,7 +110,8 @@ def status_facts(path: Path, *, live_since: dt.datetime, day_ago: dt.datetime) -
     return StatusFacts(schema_version=version, last_poll=last_poll, feeds_polled=int(polled),
                        failing=failing, pending_alerts=int(pending), oldest_pending=oldest,
                        failed_alerts=int(failed), clippings=int(clippings),
-                       flagged=int(flagged), sent_alerts=sent)
+                       flagged=int(flagged), sent_alerts=sent,
+                       sending_alerts=int(sending), lapsed_claims=int(lapsed))
 
 
 def label_counts(path: Path) -> LabelCounts:

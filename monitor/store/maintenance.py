@@ -153,8 +153,8 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
           stop: threading.Event | None = None) -> PruneResult:
     """Delete the clippings first seen more than ``retention_days`` ago that no rule flagged
     (flagged ones too when ``keep_flagged`` is false) and nobody marked, with their matches and
-    alerts; never one with an alert still pending. The story's entries (its URL and guid) stay,
-    so a story still in its feed is never stored or alerted again. ``stop`` ends it between
+    alerts; never one with an alert still pending or being sent. The story's entries (its URL
+    and guid) stay, so a story still in its feed is never stored or alerted again. ``stop`` ends it between
     two batches (the daemon is shutting down)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     cutoff = (now - dt.timedelta(days=retention_days)).isoformat(timespec="seconds")
@@ -165,7 +165,7 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
     try:
         conn.execute("pragma foreign_keys = on")  # a reference this code missed stops it
         conditions = ["c.created_at < ?", "not exists (select 1 from alerts a where "
-                      "a.clipping_id = c.id and a.status = 'pending')", *_keepers(conn)]
+                      "a.clipping_id = c.id and a.status in ('pending', 'sending'))", *_keepers(conn)]
         if keep_flagged:
             conditions.append("c.flagged = 0")
         select = f"select c.id from clippings c where {' and '.join(conditions)}"

@@ -1,17 +1,25 @@
 """Store stage, the alert outbox: alerts (one per story and notifier) and digests, their
 delivery state, backoff and a receiver's Retry-After. Alert and Digest records out; AlertRow
-for listing."""
+for listing.
+
+pending -> sending (claimed, by one statement whose row count says who won) -> sent | pending
+(a transient failure) | failed. A claim lapses at its ``claimed_until``: release_expired_claims
+puts what a dead process left back to pending. So however many processes deliver from one
+database, an alert is sent by one at a time.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from monitor.errors import StoreError
 from monitor.models import Alert, AlertRow, Digest
-from monitor.store.base import from_iso, inserted_id, iso
+from monitor.store.base import from_iso, immediate, inserted_id, iso
 from monitor.store.stories import Stories
 
 
@@ -24,11 +32,61 @@ def _alert_row(r: Mapping[str, Any]) -> AlertRow:
         created_at=dt.datetime.fromisoformat(r["created_at"]),
         sent_at=from_iso(r["sent_at"]), digest_id=r["digest_id"],
         rules=tuple(json.loads(r["rules"] or "[]")), clipping_id=r["clipping_id"],
-        title=r["title"], source=r["source"], link=r["link"])
+        title=r["title"], source=r["source"], link=r["link"],
+        claimed_until=from_iso(r["claimed_until"]), claimed_by=r["claimed_by"])
+
+
+def new_claimant() -> str:
+    """Who claims: this process, and a random part so that a pid used again is not taken for
+    the process that had it before."""
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+# A mark after a send: from this process's claim, or from pending when the claim lapsed and was
+# released meanwhile (what we sent is then not sent again). Never over another's live claim.
+_OURS = "(status = 'pending' or (status = 'sending' and claimed_by = ?))"
 
 
 class Outbox(Stories):
-    """The outbox reads the stories its alerts are about, hence a Stories."""
+    """The outbox reads the stories its alerts are about, hence a Stories. ``claimant`` names
+    this process in its claims (Store sets it)."""
+
+    claimant: str
+
+    def claim_alert(self, alert_id: int, *, until: dt.datetime) -> bool:
+        """Take a pending alert (not in a digest) for sending, until ``until``. One statement:
+        of several processes claiming it, exactly one sees True."""
+        cursor = self.db.execute(
+            "update alerts set status = 'sending', claimed_until = ?, claimed_by = ? "
+            "where id = ? and status = 'pending' and digest_id is null",
+            [iso(until), self.claimant, alert_id])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
+    def claim_digest(self, digest_id: int, *, until: dt.datetime) -> bool:
+        """As claim_alert, for a digest (its alerts stay pending under it)."""
+        cursor = self.db.execute(
+            "update digests set status = 'sending', claimed_until = ?, claimed_by = ? "
+            "where id = ? and status = 'pending'", [iso(until), self.claimant, digest_id])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
+    def release_expired_claims(self, *, now: dt.datetime) -> list[tuple[str, str, str]]:
+        """Claims whose deadline has passed (their process died, or overran), put back to
+        pending, to be sent again with the same key. (kind, key, claimed_by) of each."""
+        released = []
+        with immediate(self.db):
+            for kind, table in (("alert", "alerts"), ("digest", "digests")):
+                where = f"from {table} where status = 'sending' and claimed_until <= ?"
+                released += [(kind, r[0], r[1] or "?") for r in self.db.execute(
+                    f"select key, claimed_by {where}", [iso(now)]).fetchall()]
+                self.db.execute(f"update {table} set status = 'pending', claimed_until = null "
+                                "where status = 'sending' and claimed_until <= ?", [iso(now)])
+        return released
+
+    def sending_alerts(self) -> int:
+        """Alerts claimed and not yet marked (digests' alerts not counted)."""
+        return int(self.db.execute(
+            "select count(*) from alerts where status = 'sending'").fetchone()[0])
 
     def pending_alerts(self, *, now: dt.datetime | None = None) -> list[Alert]:
         """Pending alerts, oldest first; with ``now``, only those whose backoff has passed."""
@@ -54,7 +112,8 @@ class Outbox(Stories):
 
     def mark_sent(self, alert_id: int, *, now: dt.datetime) -> None:
         self.db.execute("update alerts set status = 'sent', sent_at = ?, attempts = attempts + 1, "
-                        "last_error = null where id = ? and status = 'pending'", [iso(now), alert_id])
+                        f"last_error = null, claimed_until = null where id = ? and {_OURS}",
+                        [iso(now), alert_id, self.claimant])
         self.db.conn.commit()
 
     def mark_failed_attempt(self, alert_id: int, *, error: str, permanent: bool,
@@ -62,9 +121,10 @@ class Outbox(Stories):
                             retry_after_until: dt.datetime | None = None) -> None:
         """``retry_after_until``: the receiver's Retry-After, which even a forced pass honours."""
         self.db.execute("update alerts set status = ?, attempts = attempts + 1, last_error = ?, "
-                        "next_attempt = ?, retry_after_until = ? where id = ? and status = 'pending'",
+                        "next_attempt = ?, retry_after_until = ?, claimed_until = null "
+                        f"where id = ? and {_OURS}",
                         ["failed" if permanent else "pending", error, iso(next_attempt),
-                         iso(retry_after_until), alert_id])
+                         iso(retry_after_until), alert_id, self.claimant])
         self.db.conn.commit()
 
     def _alert_from_row(self, r: Mapping[str, Any]) -> Alert | None:
@@ -119,7 +179,8 @@ class Outbox(Stories):
     def create_digest(self, notifier: str, *, reason: str, now: dt.datetime) -> int | None:
         """Gather every pending alert of ``notifier`` not yet in a digest into a new one, in one
         transaction; its id, or None when there was nothing to gather."""
-        with self.db.atomic():
+        # Immediate: an alert another process claims meanwhile must not join the digest too.
+        with immediate(self.db):
             ids = [r[0] for r in self.db.execute(
                 "select id from alerts where status = 'pending' and digest_id is null "
                 "and notifier = ? and (not_before is null or not_before <= ?) order by id",
@@ -133,8 +194,8 @@ class Outbox(Stories):
                 "next_attempt": iso(now),
             }))
             self.db.execute(
-                f"update alerts set digest_id = ? where id in ({', '.join('?' * len(ids))})",
-                [digest_id, *ids])
+                f"update alerts set digest_id = ? where id in ({', '.join('?' * len(ids))}) "
+                "and status = 'pending' and digest_id is null", [digest_id, *ids])
         return digest_id
 
     def _digest_from_row(self, r: Mapping[str, Any]) -> Digest:
@@ -156,10 +217,10 @@ class Outbox(Stories):
         return [self._digest_from_row(r) for r in self.db.query(sql + " order by id", params)]
 
     def mark_digest_sent(self, digest_id: int, *, now: dt.datetime) -> None:
-        with self.db.atomic():
+        with immediate(self.db):
             self.db.execute("update digests set status = 'sent', sent_at = ?, attempts = "
-                            "attempts + 1, last_error = null where id = ? and status = 'pending'",
-                            [iso(now), digest_id])
+                            "attempts + 1, last_error = null, claimed_until = null "
+                            f"where id = ? and {_OURS}", [iso(now), digest_id, self.claimant])
             self.db.execute("update alerts set status = 'sent', sent_at = ?, attempts = attempts "
                             "+ 1, last_error = null where digest_id = ? and status = 'pending'",
                             [iso(now), digest_id])
@@ -168,18 +229,19 @@ class Outbox(Stories):
                                    next_attempt: dt.datetime,
                                    retry_after_until: dt.datetime | None = None) -> None:
         status = "failed" if permanent else "pending"
-        with self.db.atomic():
+        with immediate(self.db):
             self.db.execute("update digests set status = ?, attempts = attempts + 1, "
-                            "last_error = ?, next_attempt = ?, retry_after_until = ? "
-                            "where id = ? and status = 'pending'",
-                            [status, error, iso(next_attempt), iso(retry_after_until), digest_id])
+                            "last_error = ?, next_attempt = ?, retry_after_until = ?, "
+                            f"claimed_until = null where id = ? and {_OURS}",
+                            [status, error, iso(next_attempt), iso(retry_after_until), digest_id,
+                             self.claimant])
             self.db.execute("update alerts set status = ?, attempts = attempts + 1, "
                             "last_error = ? where digest_id = ? and status = 'pending'",
                             [status, f"digest {digest_id}: {error}", digest_id])
 
     def defer_notifier(self, notifier: str, until: dt.datetime) -> None:
         """A receiver's Retry-After holds for everything pending for that notifier."""
-        with self.db.atomic():
+        with immediate(self.db):
             for table in ("alerts", "digests"):
                 self.db.execute(f"update {table} set retry_after_until = ? where notifier = ? "
                                 "and status = 'pending' and (retry_after_until is null or "
@@ -187,7 +249,8 @@ class Outbox(Stories):
 
     _ALERT_ROWS = ("select a.id, a.key, a.notifier, a.status, a.attempts, a.last_error, "
                    "a.next_attempt, a.retry_after_until, a.created_at, a.sent_at, a.digest_id, "
-                   "a.rules, a.clipping_id, c.title, c.source, c.link from alerts a "
+                   "a.rules, a.clipping_id, c.title, c.source, c.link, a.claimed_until, "
+                   "a.claimed_by from alerts a "
                    "left join clippings c on c.id = a.clipping_id")
 
     def alert_rows(self, *, status: str | None = None, limit: int | None = None,
@@ -217,19 +280,27 @@ class Outbox(Stories):
 
     def retry_alert(self, alert_id: int, *, now: dt.datetime) -> str:
         """Queue an alert again now. A failed one leaves its digest and starts afresh; a pending
-        one (and its digest) is tried at the next pass. Returns the status it had."""
-        rows = list(self.db.query("select * from alerts where id = ?", [alert_id]))
-        if not rows:
-            raise StoreError(f"no alert {alert_id}")
-        row = rows[0]
-        with self.db.atomic():
+        one (and its digest) is tried at the next pass; one being sent whose claim lapsed is
+        pending again. Returns the status it had. StoreError for an alert being sent: another
+        process holds it until its claim's deadline."""
+        with immediate(self.db):
+            rows = list(self.db.query("select * from alerts where id = ?", [alert_id]))
+            if not rows:
+                raise StoreError(f"no alert {alert_id}")
+            row = rows[0]
+            if row["status"] == "sending" and (row["claimed_until"] or "") > (iso(now) or ""):
+                pid = (row["claimed_by"] or "?").split("-", 1)[0]
+                raise StoreError(f"alert {alert_id} is being sent by process {pid} (claimed until "
+                                 f"{row['claimed_until']}); if that process died, it is sent "
+                                 "again once the claim lapses")
             if row["status"] == "failed":
                 self.db.execute("update alerts set status = 'pending', attempts = 0, "
                                 "last_error = null, next_attempt = ?, retry_after_until = null, "
                                 "digest_id = null where id = ?", [iso(now), alert_id])
-            elif row["status"] == "pending":
-                self.db.execute("update alerts set next_attempt = ?, retry_after_until = null "
-                                "where id = ?", [iso(now), alert_id])
+            elif row["status"] in ("pending", "sending"):
+                self.db.execute("update alerts set status = 'pending', claimed_until = null, "
+                                "next_attempt = ?, retry_after_until = null where id = ?",
+                                [iso(now), alert_id])
                 if row["digest_id"] is not None:
                     self.db.execute("update digests set next_attempt = ?, retry_after_until = "
                                     "null where id = ? and status = 'pending'",

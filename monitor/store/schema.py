@@ -189,6 +189,17 @@ def m_issue6_grouping_index(db: sqlite_utils.Database) -> None:
     write()
 
 
+@migrations()
+def m_outbox_claims(db: sqlite_utils.Database) -> None:
+    """An alert or digest is claimed before it is sent (status 'sending'): ``claimed_until``,
+    the claim's deadline, after which a claim left by a dead process is released;
+    ``claimed_by``, the claiming process (its pid, a dash, a random part). Two processes on one
+    database then never send one alert at once (monitor.store.outbox)."""
+    for table in ("alerts", "digests"):
+        db.table(table).add_column("claimed_until", str)
+        db.table(table).add_column("claimed_by", str)
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

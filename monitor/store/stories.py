@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.models import Clipping, Match, MatchedTerm, NewStory, StorySource
-from monitor.store.base import Part, iso
+from monitor.store.base import Part, immediate, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class Stories(Part):
     def add_story(self, story: NewStory, *, now: dt.datetime) -> bool:
         """Store a story, its clipping, its matches and its alerts in one transaction.
         False if it was there already. A backlog story is stored but not alerted."""
-        with self.db.atomic():
+        with immediate(self.db):
             existing = self.db.execute("select 1 from clippings where id = ?",
                                        [story.clipping_id]).fetchone()
             self.db.table("entries").insert({"feed_url": story.feed_url, "guid": story.guid,

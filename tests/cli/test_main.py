@@ -94,3 +94,43 @@ def test_help_and_list_start_without_the_heavy_libraries(tmp_path: Path) -> None
                             env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"codes": [0, 0], "loaded": []}
+
+
+def test_which_commands_wait_for_the_writer_lock(tmp_path: Path) -> None:
+    """Beside a daemon (its lock held here): the commands that store stories or run a cycle
+    are refused, naming its pid and what to do; the short writes an analyst makes meanwhile
+    (README, "Running beside the daemon") go through."""
+    from support.helpers import write_config
+
+    from monitor.clipping import make_clipping, render
+    from monitor.parse.opml import OpmlFeed, render_opml
+    from monitor.store.lock import DAEMON, hold_writer_lock
+
+    config = write_config(tmp_path, [])
+    clippings = []
+    for i in range(2):
+        path = tmp_path / f"{i}.txt"
+        path.write_text(render(make_clipping(title=f"Story {i}", source="Example",
+                                             url=f"https://example.org/{i}", body="Text.")))
+        clippings.append(path)
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(render_opml([OpmlFeed("https://example.org/feed.xml", "Example")]))
+
+    def cli(*args: str) -> tuple[int, str]:
+        done = run_cli(["--config", str(config), *args])
+        return done.code, done.stderr
+
+    assert cli("import", str(clippings[0]))[0] == 0
+    [stored] = [json.loads(line)["id"] for line in
+                run_cli(["--config", str(config), "list", "--json"]).stdout.splitlines()]
+    with hold_writer_lock(tmp_path / "monitor.db", DAEMON):
+        for args in (("import", str(clippings[1])), ("run", "--once")):
+            code, err = cli(*args)
+            assert code == 1 and f"in use by `monitor run` (pid {os.getpid()}" in err, err
+            assert "systemctl reload monitor" in err and "systemctl stop monitor" in err
+        assert cli("mark", stored, "relevant")[0] == 0
+        assert cli("feeds", "import", str(opml))[0] == 0
+        assert cli("feeds", "disable", "https://example.org/feed.xml")[0] == 0
+        assert cli("feeds", "enable", "https://example.org/feed.xml")[0] == 0
+        assert cli("db", "prune", "--days", "30")[0] == 0
+    assert cli("import", str(clippings[1]))[0] == 0  # the daemon has stopped

@@ -233,13 +233,16 @@ def test_kill_9_between_match_and_delivery(tmp_path: Path, feed_server: FeedServ
 def test_kill_9_after_the_send_repeats_it_with_the_same_webhook_id(
         tmp_path: Path, feed_server: FeedServer) -> None:
     """The one documented duplicate: the receiver got the alert, the process died before the
-    database write. The repeat carries the same webhook-id, so the receiver can drop it."""
+    database write. The alert stays claimed ('sending') until its claim's deadline, so nobody
+    sends it meanwhile; then it goes again with the same webhook-id, so the receiver can drop
+    the repeat."""
     feed = feed_server.put("/rss.xml", rss("Piracy Daily", [story(1, server=feed_server)]),
                            "application/rss+xml")
     receiver = WebhookReceiver()
     receiver.respond(200, delay=30.0)  # holds the request: the send is in flight
     receiver.start()
-    config = write_config(tmp_path, [feed], webhook(receiver.url).replace('"2s"', '"60s"'))
+    # A 5 s timeout: the claim lasts 2 x 5 s + 10 s (pipeline.deliver.claim_seconds).
+    config = write_config(tmp_path, [feed], webhook(receiver.url).replace('"2s"', '"5s"'))
     db, log = tmp_path / "monitor.db", tmp_path / "daemon.log"
     try:
         daemon = start_daemon(config, log)
@@ -250,11 +253,23 @@ def test_kill_9_after_the_send_repeats_it_with_the_same_webhook_id(
         finally:
             if daemon.poll() is None:
                 daemon.kill()
-        assert [r["status"] for r in alert_rows(db)] == ["pending"]
+        [row] = alert_rows(db)
+        assert row["status"] == "sending" and row["claimed_by"].startswith(f"{daemon.pid}-")
         receiver.respond(200)
+        [listed] = [json.loads(line) for line in monitor(config, "alerts", "--json").stdout.splitlines()]
+        assert (listed["status"], listed["claimed_by_pid"]) == ("sending", daemon.pid)
+        # While the claim holds, even a forced pass leaves the alert alone.
+        assert "0 alerts sent, 0 alerts not delivered" in once(config)
+        assert len(receiver.requests) == 1
+        deadline = dt.datetime.fromisoformat(row["claimed_until"])
+        assert 15 <= (deadline - dt.datetime.now(dt.timezone.utc)).total_seconds() <= 21
+        time.sleep(max(0.0, (deadline - dt.datetime.now(dt.timezone.utc)).total_seconds() + 1))
+        status = json.loads(monitor(config, "status", "--json").stdout)
+        assert any("claim lapsed" in reason for reason in status["reasons"]), status
         assert "1 alerts sent" in once(config)
         first, second = receiver.requests
-        assert first.headers["webhook-id"] == second.headers["webhook-id"]
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == row["key"]
+        assert [(r["status"], r["claimed_until"]) for r in alert_rows(db)] == [("sent", None)]
     finally:
         receiver.stop()
 
@@ -544,3 +559,141 @@ flood_window = "10m"
         assert kinds()[4:] == [("monitor.alert", 1)]  # back to one by one
     finally:
         store.close()
+
+
+# --- two processes on one database ---------------------------------------------------------------
+
+def received_keys(receiver: WebhookReceiver) -> list[str]:
+    return sorted(r.headers["webhook-id"] for r in receiver.requests)
+
+
+def five_stories(feed_server: FeedServer, round_: int = 0) -> str:
+    return feed_server.put(f"/rss{round_}.xml", rss("Piracy Daily", [
+        story(100 * round_ + i, server=feed_server) for i in range(5)]), "application/rss+xml")
+
+
+def monitor_process(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+
+
+def test_two_run_once_at_the_same_moment_send_each_alert_once(
+        tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver) -> None:
+    """An analyst's `run --once` while another runs (cron, a colleague): the second waits for
+    the writer lock, then finds nothing new. Repeated, since a race may hide in one round."""
+    for round_ in range(3):
+        folder = tmp_path / f"round{round_}"
+        folder.mkdir()
+        config = write_config(folder, [five_stories(feed_server, round_)],
+                              webhook(webhook_receiver.url))
+        before = len(webhook_receiver.requests)
+        runs = [monitor_process(config, "run", "--once") for _ in range(2)]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        summaries = [out.decode() for out, _ in outputs]
+        assert sorted(int(re.search(r"(\d+) alerts sent", text)[1])  # type: ignore[index]
+                      for text in summaries) == [0, 5], summaries
+        keys = [r.headers["webhook-id"] for r in webhook_receiver.requests[before:]]
+        assert len(keys) == 5 and len(set(keys)) == 5, keys  # each alert exactly once
+        assert [r["n"] for r in rows(folder / "monitor.db", "select count(*) n from alerts "
+                                     "where status = 'sent'")] == [5]
+
+
+# Delivery alone, without the writer lock that the CLI takes: the outbox's claims must keep
+# two senders apart by themselves. Each child waits for the go file, so that they start together.
+DELIVER = """
+import asyncio, sys, time
+from pathlib import Path
+from monitor.config import load_config
+from monitor.pipeline.cycle import open_runtime
+from monitor.pipeline.update import CycleReport
+
+async def main() -> None:
+    config = load_config(Path(sys.argv[1]))
+    async with open_runtime(config, executor=False) as runtime:
+        while not Path(sys.argv[2]).exists():
+            time.sleep(0.005)
+        report = CycleReport()
+        await runtime.pipeline.deliver_pending(report, force=True)
+        print(report.alerts_sent)
+
+asyncio.run(main())
+"""
+
+
+def test_claims_keep_concurrent_senders_apart_without_the_lock(
+        tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver) -> None:
+    config = write_config(tmp_path, [five_stories(feed_server)], webhook(webhook_receiver.url))
+    db = tmp_path / "monitor.db"
+    webhook_receiver.respond(500)  # the first send fails: five alerts wait in the outbox
+    once(config)
+    webhook_receiver.respond(200, delay=0.2)  # each send takes a while: the senders overlap
+    keys = [r["key"] for r in rows(db, "select key from alerts order by id")]
+    assert len(keys) == 5
+    for round_ in range(3):
+        conn = sqlite3.connect(db)
+        with conn:
+            conn.execute("update alerts set status = 'pending', sent_at = null, "
+                         "claimed_until = null, claimed_by = null")
+        conn.close()
+        go = tmp_path / f"go{round_}"
+        before = len(webhook_receiver.requests)
+        senders = [subprocess.Popen([sys.executable, "-c", DELIVER, str(config), str(go)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=dict(os.environ, PYTHONPATH=str(REPO)))
+                   for _ in range(3)]
+        time.sleep(1.5)  # every child has opened the database and waits
+        go.touch()
+        outputs = [s.communicate(timeout=60) for s in senders]
+        assert [s.returncode for s in senders] == [0, 0, 0], outputs
+        assert sum(int(out) for out, _ in outputs) == 5, outputs
+        got = sorted(r.headers["webhook-id"] for r in webhook_receiver.requests[before:])
+        assert got == sorted(keys), got  # each alert once, whoever sent it
+        assert [r["status"] for r in rows(db, "select status from alerts")] == ["sent"] * 5
+
+
+def test_a_lapsed_claim_is_sent_again_once_and_a_live_one_is_left_alone(
+        tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver,
+        caplog: pytest.LogCaptureFixture) -> None:
+    config = write_config(tmp_path, [five_stories(feed_server)], webhook(webhook_receiver.url))
+    db = tmp_path / "monitor.db"
+    webhook_receiver.respond(500)
+    once(config)
+    webhook_receiver.respond(200)
+    before = len(webhook_receiver.requests)
+    ids = [r["id"] for r in rows(db, "select id from alerts order by id")]
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat(timespec="seconds")
+    future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat(timespec="seconds")
+    conn = sqlite3.connect(db)
+    with conn:  # a process died mid-send (its claim lapsed); another is sending right now
+        conn.execute("update alerts set status = 'sending', claimed_until = ?, "
+                     "claimed_by = '999999-dead' where id = ?", [past, ids[0]])
+        conn.execute("update alerts set status = 'sending', claimed_until = ?, "
+                     "claimed_by = '999998-alive' where id = ?", [future, ids[1]])
+    conn.close()
+    status = json.loads(monitor(config, "status", "--json").stdout)
+    assert status["facts"]["sending_alerts"] == 2 and status["facts"]["lapsed_claims"] == 1
+    [live] = [json.loads(line) for line in
+              monitor(config, "alerts", "--status", "sending", "--json").stdout.splitlines()
+              if json.loads(line)["id"] == ids[1]]
+    assert live["claimed_by_pid"] == 999998 and live["claimed_until"]
+    refused = monitor(config, "alerts", "retry", str(ids[1]))
+    assert refused.returncode == 1 and "being sent by process 999998" in refused.stderr
+
+    with caplog.at_level("WARNING", logger="monitor"):
+        assert "4 alerts sent" in once(config)
+    assert "claim of process 999999 lapsed" in caplog.text
+    sent = [r.headers["webhook-id"] for r in webhook_receiver.requests[before:]]
+    statuses = {r["id"]: r["status"] for r in rows(db, "select id, status from alerts")}
+    assert len(sent) == 4 and len(set(sent)) == 4
+    assert statuses[ids[1]] == "sending" and [statuses[i] for i in ids if i != ids[1]] == ["sent"] * 4
+    assert "0 alerts sent" in once(config)  # still claimed: left to its process
+
+    conn = sqlite3.connect(db)
+    with conn:  # that process died too
+        conn.execute("update alerts set claimed_until = ? where id = ?", [past, ids[1]])
+    conn.close()
+    assert "1 alerts sent" in once(config)
+    assert len(webhook_receiver.requests[before:]) == 5
+    assert len({r.headers["webhook-id"] for r in webhook_receiver.requests[before:]}) == 5

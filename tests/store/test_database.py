@@ -373,3 +373,21 @@ def test_alert_rows_are_records_newest_first_with_their_story(store: Store) -> N
     assert email.created_at == NOW and email.sent_at is None and email.status == "pending"
     assert store.find_alert(str(email.id)) == email == store.find_alert(email.key)
     assert store.alert_rows(status="sent") == [] and store.alerts() == [webhook, email]
+
+
+def test_a_transaction_takes_the_write_lock_when_it_begins(store: Store, db_path: Path) -> None:
+    """Another process's commit between our read and our write would leave us a stale snapshot
+    (an immediate "database is locked"): begun IMMEDIATE, the other process waits instead."""
+    other = sqlite3.connect(db_path, timeout=0.2)
+    try:
+        with store.batch():
+            store.db.execute("select count(*) from feeds").fetchone()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("insert into feeds (url) values ('https://example.org/b')")
+            store.db.execute("insert into feeds (url) values ('https://example.org/a')")
+        other.execute("insert into feeds (url) values ('https://example.org/b')")
+        other.commit()
+    finally:
+        other.close()
+    assert [r[0] for r in store.db.execute("select url from feeds order by url")] == [
+        "https://example.org/a", "https://example.org/b"]
