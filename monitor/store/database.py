@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from monitor.store.components import Components
 from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox
 from monitor.store.schema import open_database
@@ -23,7 +24,7 @@ from monitor.store.stories import StoredClipping
 __all__ = ["Store", "StoredClipping"]
 
 
-class Store(Feeds, Outbox):
+class Store(Feeds, Outbox, Components):
     """One SQLite database. Every method is a short statement or one transaction; ``batch()``
     makes several one. ``with Store(path) as store:`` closes it on exit."""
 
