@@ -136,7 +136,7 @@ class Daemon:
             self.listener.stop()
             self.listener = None
         if self.scheduler is not None:
-            self.scheduler.shutdown()
+            self.scheduler.pause()
             self.scheduler.pipeline.stop_work()
         current = asyncio.current_task()
         pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
@@ -148,6 +148,8 @@ class Daemon:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
 
     async def retention(self) -> None:
         """The daily database care: clippings older than [data] retention_days deleted."""

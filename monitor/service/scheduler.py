@@ -100,8 +100,12 @@ class Scheduler:
         self.jobs.add_job(quiet(job), IntervalTrigger(seconds=seconds), id=job_id,
                           max_instances=1, coalesce=True, **first)
 
+    def pause(self) -> None:
+        """No job starts after this; the runs in progress go on (a stop lets them finish)."""
+        self.jobs.pause()
+
     def shutdown(self) -> None:
-        """No job starts after this; the runs in progress are the caller's to cancel."""
+        """The end: APScheduler cancels the runs still in progress."""
         self.jobs.shutdown(wait=False)
 
     def use(self, config: Config, matcher: Matcher, notifiers: dict[str, Notifier]) -> None:
