@@ -218,7 +218,7 @@ class FetchConfig:
     extract_timeout: float = setting(NUMBER, 30, "deadline of one page's extraction in a worker "
                                      "process, seconds; past it the story is built from the feed",
                                      check=must(lambda v: v > 0, "must be positive"))
-    worker_memory: int = setting(INTEGER, 512, "address space each extraction worker may use, "
+    worker_memory: int = setting(INTEGER, 256, "address space each extraction worker may use, "
                                  "MiB (under the unit's MemoryMax); 0: no limit",
                                  check=must(lambda v: v == 0 or v >= 128,
                                             "must be 0 or at least 128"))
