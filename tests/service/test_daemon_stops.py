@@ -183,7 +183,9 @@ def test_a_killed_worker_is_replaced_and_status_is_degraded_meanwhile(
     process = start_daemon(config, log, {})
     try:
         assert wait_until(lambda: first["title"] in stored(db), 60), log.read_text()
-        assert monitor(config, "status").code == 0
+        # Poll records reach the database within a second (written in batches).
+        assert wait_until(lambda: monitor(config, "status").code == 0, 10), \
+            monitor(config, "status").stdout
         server = forkserver(process.pid)
         assert server is not None
         worker = children(server)[0]
