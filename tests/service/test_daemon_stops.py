@@ -126,6 +126,34 @@ def test_sigterm_in_a_slow_cycle_stores_what_was_made_and_stops_cleanly(
     assert rows(tmp_path / "monitor.db", "select body_hash from feeds") in ([], [(None,)])
 
 
+def test_sigterm_to_the_whole_unit_as_systemd_sends_it(tmp_path: Path,
+                                                       feed_server: FeedServer) -> None:
+    """systemd's stop signals every process of the unit at once: the workers and the
+    forkserver must not die under the daemon while it stores what it made."""
+    config, quick, slow = slow_cycle(tmp_path, feed_server)
+    with (tmp_path / "daemon.log").open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"], stdout=out,
+            stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(REPO)),
+            start_new_session=True)  # its own process group, as a unit's cgroup
+    try:
+        assert wait_until(lambda: {"/story/3", "/story/4"} <= set(feed_server.requested), 60)
+        time.sleep(4)
+        family = [*children(process.pid)]
+        family += [w for p in family for w in children(p)]
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert wait_until(lambda: all(parent_of(p) is None for p in family), 10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = (tmp_path / "daemon.log").read_text()
+    clean(text)
+    titles = stored(tmp_path / "monitor.db")
+    assert set(quick) <= set(titles) and not set(slow) & set(titles), (titles, text)
+
+
 def test_sigterm_to_run_once_stores_what_was_made_and_leaks_nothing(
         tmp_path: Path, feed_server: FeedServer) -> None:
     config, quick, slow = slow_cycle(tmp_path, feed_server)
