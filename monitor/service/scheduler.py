@@ -34,6 +34,7 @@ DELIVERY_INTERVAL = 30.0  # seconds between passes over the outbox
 SYNC_INTERVAL = 60.0  # seconds between looks at the feeds added or changed by command
 FLUSH_INTERVAL = 1.0  # seconds between writes of buffered poll records
 POOL_CHECK_INTERVAL = 2.0  # seconds between looks for a dead extraction worker
+RESCHEDULE_MARGIN = dt.timedelta(seconds=1)  # a feed's next run, at the soonest after its last
 STARTUP_SPREAD = 60.0  # overdue feeds are spread over at most this many seconds at start
 
 
@@ -148,12 +149,15 @@ class Scheduler:
             self._remove(feed.url)
             return
         if decision is not None:
-            when = decision.next_check
+            when = decision.next_check or now
         else:  # deferred by Retry-After, or an unexpected error: try again later
             state = self.store.feed_state(feed.url)
             held = state.retry_after_until if state else None
             when = held if held and held > now else now + dt.timedelta(
                 seconds=interval_of(feed, self.config))
+        # Never due before this run has ended: APScheduler would find the job still running,
+        # skip it and take the next time from the fallback trigger, hours away.
+        when = max(when, now + RESCHEDULE_MARGIN)
         with contextlib.suppress(JobLookupError):
             self.jobs.modify_job(self.job_id(feed.url), next_run_time=when)
 
