@@ -213,6 +213,15 @@ class FetchConfig:
                                check=must(lambda v: v >= 1, "must be at least 1"))
     per_host: int = setting(INTEGER, 2, "requests in flight at once to one host",
                             check=must(lambda v: v >= 1, "must be at least 1"))
+    # The extraction workers' own bounds: a page that makes trafilatura loop or swell costs
+    # that page, not the daemon (the unit's MemoryMax would kill everything at once).
+    extract_timeout: float = setting(NUMBER, 30, "deadline of one page's extraction in a worker "
+                                     "process, seconds; past it the story is built from the feed",
+                                     check=must(lambda v: v > 0, "must be positive"))
+    worker_memory: int = setting(INTEGER, 256, "address space each extraction worker may use, "
+                                 "MiB (under the unit's MemoryMax); 0: no limit",
+                                 check=must(lambda v: v == 0 or v >= 128,
+                                            "must be 0 or at least 128"))
 
 
 @dataclass(frozen=True, slots=True)

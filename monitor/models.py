@@ -270,6 +270,7 @@ class NewStory:
     matches: tuple[Match, ...] = ()
     alerts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     backlog: bool = False  # an old story found on a feed's first poll: stored, not alerted
+    extract_error: str | None = None  # why its page, fetched, was not used (origin "feed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
+import signal
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,7 +21,8 @@ from monitor.fetch.client import make_client
 from monitor.match.matcher import matcher_for
 from monitor.notify import build_notifiers
 from monitor.pipeline.events import NO_EVENTS, Events
-from monitor.pipeline.update import CycleReport, Pipeline
+from monitor.pipeline.update import CycleReport, Pipeline, utcnow
+from monitor.pipeline.workers import ExtractionPool
 from monitor.store.database import Store
 from monitor.store.feedset import active_feeds
 
@@ -35,18 +35,26 @@ log = logging.getLogger("monitor")
 EXTRACT_WORKERS = min(4, (os.cpu_count() or 1) + 1)
 
 
-def make_executor() -> ProcessPoolExecutor:
-    """Extraction is CPU-bound: worker processes use every core and keep the loop free.
-    forkserver, because forking a process that runs threads (the resolver's) is unsafe."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.pipeline.analysis"])
-    return ProcessPoolExecutor(max_workers=EXTRACT_WORKERS, mp_context=context)
+MIB = 1024 * 1024
+
+
+def make_pool(config: Config, store: Store) -> ExtractionPool:
+    """Extraction is CPU-bound: worker processes use every core and keep the loop free. The
+    pool's state is written to the database as it changes, for `monitor status`."""
+    def record(state: str, detail: str | None) -> None:
+        store.set_component("extraction", state, detail, utcnow())
+
+    pool = ExtractionPool(EXTRACT_WORKERS, memory=config.fetch.worker_memory * MIB,
+                          deadline=config.fetch.extract_timeout, on_change=record)
+    record(pool.state, pool.detail)  # a new pool is whole, whatever the last run left
+    return pool
 
 
 @dataclass
 class Runtime:
     pipeline: Pipeline
     store: Store
+    pool: ExtractionPool | None = None
 
 
 @contextlib.asynccontextmanager
@@ -57,15 +65,15 @@ async def open_runtime(config: Config, *, executor: bool = True,
     matcher = matcher_for(config)
     store = Store(config.database)
     client = make_client(config.fetch)
-    pool = make_executor() if executor and config.fetch.fetch_pages else None
+    pool = make_pool(config, store) if executor and config.fetch.fetch_pages else None
     try:
         notifiers = build_notifiers(config.notifiers, client)
         yield Runtime(Pipeline(config, store, matcher, client, notifiers, pool,
-                               events=events), store)
+                               events=events), store, pool)
     finally:
         await client.aclose()
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
         store.close()
 
 
@@ -89,6 +97,8 @@ async def poll_feeds(pipeline: Pipeline, feeds: list[FeedConfig], report: CycleR
 
     async def worker() -> None:
         for feed in queue:
+            if pipeline.stopping:  # SIGTERM: the feeds not started wait for the next run
+                return
             try:
                 await pipeline.update_feed(feed, report)
             except Exception as e:  # a bug: loud in the log, the other feeds go on
@@ -106,11 +116,23 @@ async def run_once(config: Config) -> CycleReport:
     Retry-After still holds), then every pending alert whatever its backoff."""
     report = CycleReport()
     async with open_runtime(config) as runtime:
-        await run_cycle(runtime, config, report)
+        # SIGTERM ends the cycle as it ends the daemon: the stories made are stored, then the
+        # runtime closes (workers ended, semaphores released) and the command returns.
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGTERM, runtime.pipeline.stop_work)
+        except (RuntimeError, ValueError):  # not the main thread (a test): no handler
+            pass
+        try:
+            await run_cycle(runtime, config, report)
+        finally:
+            with contextlib.suppress(RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGTERM)
     return report
 
 
 async def run_cycle(runtime: Runtime, config: Config, report: CycleReport) -> None:
     """run_once's cycle in an open runtime (bench/run.py times it with the workers warm)."""
     await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report)
-    await runtime.pipeline.deliver_pending(report, force=True)
+    if not runtime.pipeline.stopping:
+        await runtime.pipeline.deliver_pending(report, force=True)

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.store import archive
 from monitor.store import evidence
@@ -53,6 +53,7 @@ from monitor.decide.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
 from monitor.pipeline.events import NO_EVENTS, Events
 from monitor.pipeline.deliver import Outbox
+from monitor.pipeline.workers import ExtractionPool
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor")
@@ -65,6 +66,7 @@ STORY_BATCH = 20
 WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, then the loop runs
 
 Clock = Callable[[], dt.datetime]
+T = TypeVar("T")
 
 
 def utcnow() -> dt.datetime:
@@ -159,7 +161,8 @@ class _Draft:
 
 class Pipeline:
     def __init__(self, config: Config, store: Store, matcher: Matcher, client: Any,
-                 notifiers: dict[str, Notifier], executor: Executor | None,
+                 notifiers: dict[str, Notifier],
+                 executor: Executor | ExtractionPool | None,
                  clock: Clock = utcnow, events: Events = NO_EVENTS) -> None:
         self.config = config
         self.store = store
@@ -170,6 +173,9 @@ class Pipeline:
         self.clock = clock
         self.events = events  # what it reports as it works (the daemon's metrics)
         self._in_flight: set[str] = set()  # stories being processed, across concurrent feeds
+        # Set on SIGTERM: no new story or feed is started, the page work in flight is dropped,
+        # and what is ready is stored (stop_work).
+        self._stopping = asyncio.Event()
         self.stories = archive.settings_of(config)  # grouping, evidence, page re-checks
         self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock,
                              update_window=self.stories.update_window, events=events)
@@ -190,10 +196,33 @@ class Pipeline:
                              self.clock, update_window=self.stories.update_window,
                              events=self.events)
 
+    def stop_work(self) -> None:
+        """Stop taking work (SIGTERM): polls under way store the stories already made and
+        return at once, leaving their feeds to the next run; no new poll starts."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     async def update_feed(self, feed: FeedConfig, report: CycleReport) -> ScheduleDecision | None:
         """Poll one feed now, record the outcome and when to poll it next (the decision is
-        returned for the scheduler). None: a server's Retry-After still holds; not polled."""
+        returned for the scheduler). None: a server's Retry-After still holds, or the daemon
+        is stopping; not polled, or not to the end. Any exception is a bug, but one recorded
+        on the feed as an error outcome (backoff, status), so it is seen, not only logged."""
+        if self.stopping:
+            return None
         now = self.clock()
+        try:
+            return await self._update_feed(feed, report, now)
+        except Exception as e:
+            log.exception("feed %s: unexpected error", feed.url)  # the traceback, for the bug
+            self.events.error("unexpected")
+            return self._failed(feed, self.store.feed_state(feed.url), now, report, PollResult(
+                outcome="error", error=f"unexpected {type(e).__name__}: {e}"))
+
+    async def _update_feed(self, feed: FeedConfig, report: CycleReport,
+                           now: dt.datetime) -> ScheduleDecision | None:
         state = self.store.feed_state(feed.url)
         if state and state.retry_after_until and state.retry_after_until > now:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
@@ -253,6 +282,8 @@ class Pipeline:
 
         async def one(entry: Entry) -> None:
             async with limit:
+                if self.stopping:
+                    return
                 draft = await self._prepare(entry, feed, meta.title, backlog_before)
             if draft is not None:
                 ready.append(draft)
@@ -272,6 +303,12 @@ class Pipeline:
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:  # the others were stored first
             raise failures[0]
+        if self.stopping:
+            # Cut short: the stories made are stored, the rest are still new to the next run.
+            # Nothing recorded, lest the body's hash make the next poll skip them.
+            log.info("feed %s: stopped, %d new stories stored before the stop", feed.url,
+                     sum(o is not None for o in outcomes))
+            return None
         new = sum(o is not None for o in outcomes)
         flagged = sum(bool(o) for o in outcomes)
         report.new_clippings += new
@@ -299,14 +336,17 @@ class Pipeline:
     def _failed(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
                 report: CycleReport, poll: PollResult, moved_to: str | None = None) -> ScheduleDecision:
         decision = self._decide(feed, state, now, poll)
+        # An error's text may carry what the feed sent, lone surrogates included, which
+        # SQLite's UTF-8 refuses: escaped, or recording the failure would fail in turn.
+        error = poll.error.encode("utf-8", "backslashreplace").decode("utf-8") if poll.error else None
         self.store.record_poll(FeedUpdate(
             feed.url, name=feed.name, checked_at=now, outcome=poll.outcome, decision=decision,
-            http_status=poll.status, error=poll.error, moved_to=moved_to))
-        report.errors.append(f"{feed.url}: {poll.error}")
+            http_status=poll.status, error=error, moved_to=moved_to))
+        report.errors.append(f"{feed.url}: {error}")
         if decision.disabled_reason:
             log.warning("feed %s: disabled: %s", feed.url, decision.disabled_reason)
         else:
-            log.warning("feed %s: %s: %s (retry at %s)", feed.url, poll.outcome, poll.error,
+            log.warning("feed %s: %s: %s (retry at %s)", feed.url, poll.outcome, error,
                         decision.next_check.isoformat(timespec="seconds") if decision.next_check else "-")
         return decision
 
@@ -324,7 +364,18 @@ class Pipeline:
             return None
         self._in_flight.add(key)
         try:
-            article, origin, page, analysis = await self._article_page(entry)
+            work = asyncio.ensure_future(self._article_page(entry))
+            stop = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait([work, stop], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                if not work.done():  # stopping: the page is fetched again by the next run
+                    work.cancel()
+            if not work.done() or work.cancelled():
+                self._in_flight.discard(key)
+                return None
+            article, origin, page, analysis, failure = work.result()
             if entry.published is None:  # the page's date, else the time first seen
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
@@ -341,7 +392,7 @@ class Pipeline:
                 fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,
                 canonical=canonical or None, published=entry.published, matches=tuple(matches),
                 alerts={} if backlog else route_alerts(matches, self.config, set(self.notifiers)),
-                backlog=backlog)
+                backlog=backlog, extract_error=failure)
         except BaseException:
             self._in_flight.discard(key)
             raise
@@ -415,25 +466,34 @@ class Pipeline:
                      ", ".join(m.rule for m in draft.matches), title)
         return bool(draft.matches)
 
-    async def _article_page(self, entry: Entry
-                            ) -> tuple[Article, str, FetchResult | None, PageAnalysis | None]:
+    async def _in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in an extraction worker: through the self-healing pool (deadline,
+        retry once on a dead worker), or a plain executor (None: the loop's threads)."""
+        if isinstance(self.executor, ExtractionPool):
+            return await self.executor.run(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def _article_page(self, entry: Entry) -> tuple[
+            Article, str, FetchResult | None, PageAnalysis | None, str | None]:
         """The story's article: from its page (extracted and analysed in a worker process) or
         else from the feed; where it came from; the page fetched (kept as evidence),
-        if any; and the page's analysis, when the article is the page's."""
+        if any; the page's analysis, when the article is the page's; and why extraction
+        failed, when the page was fetched but not used."""
         page = None
+        failure = None
         if self.config.fetch.fetch_pages and entry.url:
             try:
                 started = time.monotonic()
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
                 self.events.fetched("page", time.monotonic() - started)
-                loop = asyncio.get_running_loop()
-                analysis = await loop.run_in_executor(self.executor, analyse_page, page,
-                                                      entry.title)
-                return analysis.article, "page", page, analysis
+                analysis = await self._in_worker(analyse_page, page, entry.title)
+                return analysis.article, "page", page, analysis, None
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
                 self.events.error("page")
-        return article_from_entry(entry), "feed", page, None
+                if isinstance(e, ExtractError):
+                    failure = str(e)
+        return article_from_entry(entry), "feed", page, None, failure
 
     async def recheck_pages(self, feed_url: str | None = None) -> int:
         """Fetch again the pages of flagged stories that are due, for evidence; a page
@@ -458,9 +518,8 @@ class Pipeline:
             text = None
             if page.status < 400:
                 try:
-                    loop = asyncio.get_running_loop()
-                    text = (await loop.run_in_executor(self.executor, extract_article,
-                                                       page_text(page), page.url)).body
+                    text = (await self._in_worker(extract_article, page_text(page),
+                                                  page.url)).body
                 except ExtractError:
                     text = None
             state = evidence.record_recheck(self.store, rechecks, row.clipping_id,

@@ -4,8 +4,9 @@ start: the runtime opened (pipeline.cycle), the jobs scheduled (service.schedule
     listener (service.httpd), watchdog pings from the event loop, then READY=1 (service.systemd).
 reload, on SIGHUP: config.toml read again between RELOADING=1 and READY=1; a valid file takes
     effect at once, an invalid one is refused and the running one kept.
-stop, on SIGTERM or SIGINT: within seconds. Every story is written in one transaction, so work
-    cut short is simply redone on the next run.
+stop, on SIGTERM or SIGINT: no new work; the polls under way store the stories already made
+    and return, within STOP_GRACE, then the workers are ended: well within the unit's
+    TimeoutStopSec. Every story is written whole, so work cut short is redone on the next run.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from monitor.store.lock import DAEMON, Holder, hold_writer_lock
 log = logging.getLogger("monitor")
 
 RETENTION_EVERY = dt.timedelta(days=1)
+# Seconds the polls under way get, at a stop, to store what they made before they are
+# cancelled; the extraction workers then get at most 10 more (pipeline.workers): both well
+# under systemd/monitor.service's TimeoutStopSec=30, after which systemd would SIGKILL.
+STOP_GRACE = 12.0
 
 
 class Daemon:
@@ -129,8 +134,10 @@ class Daemon:
                      len(self.scheduler.feeds), len(new.rules), len(notifiers))
 
     async def stop(self) -> None:
-        """STOPPING=1, then everything ended: the extras, the scheduler, and the jobs still
-        running (cancelled: their stories were not committed and are redone next time)."""
+        """STOPPING=1, then everything ended: the extras and the scheduler at once; the jobs
+        still running are told to stop taking work, so that a poll stores the stories it made
+        and returns; any still running after STOP_GRACE is cancelled (its unstored stories
+        are redone next time). A cancellation is no error: nothing is logged as one."""
         self.systemd.stopping()
         self._stop_retention.set()
         for task in list(self._tasks):
@@ -139,12 +146,20 @@ class Daemon:
             self.listener.stop()
             self.listener = None
         if self.scheduler is not None:
-            self.scheduler.shutdown()
+            self.scheduler.pause()
+            self.scheduler.pipeline.stop_work()
         current = asyncio.current_task()
         pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
+            if late:
+                log.warning("stop: %d jobs still running after %.0fs, cancelled", len(late),
+                            STOP_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
 
     async def retention(self) -> None:
         """The daily database care: clippings older than [data] retention_days deleted."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from monitor.config import Config, StatusConfig
 from monitor.errors import StoreError
-from monitor.store.health import FailingFeed, status_facts
+from monitor.store.health import Component, FailingFeed, status_facts
 
 HEALTHY, DEGRADED, DOWN = "healthy", "degraded", "down"
 EXIT_CODES = {HEALTHY: 0, DEGRADED: 1, DOWN: 2}
@@ -48,6 +48,7 @@ class Facts:
     last_poll: str | None
     feeds_polled: int                 # feeds polled within the stale window: the live ones
     failing: tuple[FailingFeed, ...]  # live feeds whose last poll failed
+    components: tuple[Component, ...]  # the daemon's parts (the extraction pool)
     pending_alerts: int
     oldest_pending: str | None
     failed_alerts_last_day: int
@@ -139,6 +140,7 @@ def gather(config: Config, now: dt.datetime) -> Facts:
                         day_ago=now - DAY, now=now)
     return Facts(database=str(path), database_bytes=size, schema_version=read.schema_version,
                  last_poll=read.last_poll, feeds_polled=read.feeds_polled, failing=read.failing,
+                 components=read.components,
                  pending_alerts=read.pending_alerts, oldest_pending=read.oldest_pending,
                  failed_alerts_last_day=read.failed_alerts, clippings=read.clippings,
                  flagged=read.flagged, latency=latency(read.sent_alerts),
@@ -154,8 +156,10 @@ def _ago(seconds: float) -> str:
 
 def assess(facts: Facts, limits: StatusConfig, stale: float, now: dt.datetime) -> tuple[str, list[str]]:
     """The verdict and its reasons (pure). Down: no poll within ``stale`` seconds, or every live
-    feed failing for longer than failing_after. Degraded: some feed failing that long, an alert
-    pending longer than pending_after, or more than failed_alerts failed alerts in a day."""
+    feed failing. Degraded: some feed failing, the extraction pool failing, an alert pending
+    longer than pending_after, or more than failed_alerts failed alerts in a day. A feed is
+    failing once it has failed for failing_after; one that never succeeded, from its first
+    failed attempt (it has no working past to give it the benefit of the doubt)."""
     down: list[str] = []
     degraded: list[str] = []
     last = parse_time(facts.last_poll)
@@ -166,10 +170,19 @@ def assess(facts: Facts, limits: StatusConfig, stale: float, now: dt.datetime) -
     long_failing = [f for f in facts.failing
                     if (since := parse_time(f.failing_since)) is not None
                     and (now - since).total_seconds() >= limits.failing_after]
-    if long_failing:
-        message = (f"{len(long_failing)} of {facts.feeds_polled} feeds failing for more than "
-                   f"{_ago(limits.failing_after)}")
-        (down if len(long_failing) >= facts.feeds_polled else degraded).append(message)
+    never_worked = [f for f in facts.failing if f.never_succeeded and f not in long_failing]
+    failing = len(long_failing) + len(never_worked)
+    if failing:
+        parts = []
+        if long_failing:
+            parts.append(f"{len(long_failing)} failing for more than {_ago(limits.failing_after)}")
+        if never_worked:
+            parts.append(f"{len(never_worked)} failing since their first poll")
+        message = f"{failing} of {facts.feeds_polled} feeds failing: {', '.join(parts)}"
+        (down if failing >= facts.feeds_polled else degraded).append(message)
+    for part in facts.components:
+        if part.state != "ok":
+            degraded.append(f"{part.name} {part.state} since {part.since}: {part.detail}")
     oldest = parse_time(facts.oldest_pending)
     if oldest and (now - oldest).total_seconds() > limits.pending_after:
         degraded.append(f"an alert pending for {_ago((now - oldest).total_seconds())} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -32,7 +33,22 @@ log = logging.getLogger("monitor")
 DELIVERY_INTERVAL = 30.0  # seconds between passes over the outbox
 SYNC_INTERVAL = 60.0  # seconds between looks at the feeds added or changed by command
 FLUSH_INTERVAL = 1.0  # seconds between writes of buffered poll records
+POOL_CHECK_INTERVAL = 2.0  # seconds between looks for a dead extraction worker
+RESCHEDULE_MARGIN = dt.timedelta(seconds=1)  # a feed's next run, at the soonest after its last
 STARTUP_SPREAD = 60.0  # overdue feeds are spread over at most this many seconds at start
+
+
+def quiet(job: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """``job`` for APScheduler, whose runner logs every exception of a job as an ERROR with its
+    traceback, CancelledError included: a job cancelled at a stop just ends."""
+    @functools.wraps(job)
+    async def run(*args: Any) -> None:
+        try:
+            await job(*args)
+        except asyncio.CancelledError:
+            log.debug("job %s: cancelled by the stop", getattr(job, "__name__", job))
+
+    return run
 
 
 class Scheduler:
@@ -42,6 +58,7 @@ class Scheduler:
         self.config = config
         self.pipeline = runtime.pipeline
         self.store = runtime.store
+        self.pool = runtime.pool
         self.jobs = AsyncIOScheduler(event_loop=loop, timezone="UTC")
         self.feeds: dict[str, FeedConfig] = {}  # the feeds with a job, by URL
         self._delivering = asyncio.Lock()
@@ -67,6 +84,12 @@ class Scheduler:
 
         self.every(SYNC_INTERVAL, sync, "sync-feeds")
         self.every(FLUSH_INTERVAL, flush, "flush")
+        pool = self.pool
+        if pool is not None:
+            async def check_pool() -> None:
+                pool.check()
+
+            self.every(POOL_CHECK_INTERVAL, check_pool, "check-pool")
         self.jobs.start()
 
     def every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str, *,
@@ -75,11 +98,15 @@ class Scheduler:
         coroutine function, so that it runs on the loop: a plain function would run in a thread,
         and the SQLite connection belongs to the loop's thread."""
         first: dict[str, Any] = {"next_run_time": utcnow()} if now else {}
-        self.jobs.add_job(job, IntervalTrigger(seconds=seconds), id=job_id, max_instances=1,
-                          coalesce=True, **first)
+        self.jobs.add_job(quiet(job), IntervalTrigger(seconds=seconds), id=job_id,
+                          max_instances=1, coalesce=True, **first)
+
+    def pause(self) -> None:
+        """No job starts after this; the runs in progress go on (a stop lets them finish)."""
+        self.jobs.pause()
 
     def shutdown(self) -> None:
-        """No job starts after this; the runs in progress are the caller's to cancel."""
+        """The end: APScheduler cancels the runs still in progress."""
         self.jobs.shutdown(wait=False)
 
     def use(self, config: Config, matcher: Matcher, notifiers: dict[str, Notifier]) -> None:
@@ -105,11 +132,13 @@ class Scheduler:
             return
         report = CycleReport()
         decision = None
-        try:
+        try:  # update_feed records its own failures; this is for one in recording them
             decision = await self.pipeline.update_feed(feed, report)
         except Exception:  # a bug: loud in the log, the feed tried again later
             log.exception("feed %s: unexpected error", feed.url)
             self.pipeline.events.error("unexpected")
+        if self.pipeline.stopping:
+            return
         if report.flagged:
             await self.deliver()  # alert within seconds of the poll that found the story
         self._reschedule(feed, decision)
@@ -120,12 +149,15 @@ class Scheduler:
             self._remove(feed.url)
             return
         if decision is not None:
-            when = decision.next_check
+            when = decision.next_check or now
         else:  # deferred by Retry-After, or an unexpected error: try again later
             state = self.store.feed_state(feed.url)
             held = state.retry_after_until if state else None
             when = held if held and held > now else now + dt.timedelta(
                 seconds=interval_of(feed, self.config))
+        # Never due before this run has ended: APScheduler would find the job still running,
+        # skip it and take the next time from the fallback trigger, hours away.
+        when = max(when, now + RESCHEDULE_MARGIN)
         with contextlib.suppress(JobLookupError):
             self.jobs.modify_job(self.job_id(feed.url), next_run_time=when)
 
@@ -134,7 +166,7 @@ class Scheduler:
         # The trigger is only a fallback: every run sets the next one from the stored schedule.
         # Its period is the upper bound, so it never fires while a run is still going.
         self.jobs.add_job(
-            self.poll, IntervalTrigger(seconds=hi, jitter=min(60.0, lo / 10)), args=[feed.url],
+            quiet(self.poll), IntervalTrigger(seconds=hi, jitter=min(60.0, lo / 10)), args=[feed.url],
             id=self.job_id(feed.url), max_instances=1, coalesce=True, misfire_grace_time=None,
             next_run_time=when, replace_existing=True)
 

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from monitor.store.base import immediate
+from monitor.store.components import Components
 from monitor.store.feeds import Feeds
 from monitor.store.outbox import Outbox, new_claimant
 from monitor.store.schema import open_database
@@ -24,7 +25,7 @@ from monitor.store.stories import StoredClipping
 __all__ = ["Store", "StoredClipping"]
 
 
-class Store(Feeds, Outbox):
+class Store(Feeds, Outbox, Components):
     """One SQLite database. Every method is a short statement or one transaction; ``batch()``
     makes several one. ``with Store(path) as store:`` closes it on exit."""
 

@@ -24,6 +24,16 @@ class FailingFeed:
     failing_since: str | None
     error_count: int
     last_error: str | None
+    never_succeeded: bool = False  # failing from its first attempt: no grace period
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A part of the daemon that no feed row shows (the extraction pool) and its state."""
+    name: str
+    state: str  # "ok" or "failing"
+    detail: str | None
+    since: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,7 @@ class StatusFacts:
     last_poll: str | None
     feeds_polled: int  # feeds polled since ``live_since``
     failing: tuple[FailingFeed, ...]  # of those, the ones whose last poll failed
+    components: tuple[Component, ...]  # the daemon's parts, as it last wrote them
     pending_alerts: int
     oldest_pending: str | None
     failed_alerts: int  # failed since ``day_ago``
@@ -80,14 +91,19 @@ def status_facts(path: Path, *, live_since: dt.datetime, day_ago: dt.datetime,
     day = day_ago.isoformat(timespec="seconds")
     with _read_only(path) as conn:
         version = int(conn.execute("pragma user_version").fetchone()[0])
-        since = "failing_since" if "failing_since" in _columns(conn, "feeds") else "null"
         last_poll = conn.execute("select max(last_checked) from feeds").fetchone()[0]
         polled = conn.execute("select count(*) from feeds where last_checked >= ?",
                               [live]).fetchone()[0]
-        failing = tuple(FailingFeed(url, name or "", since_, count or 0, error) for
-                        url, name, since_, count, error in conn.execute(
-            f"select url, name, {since}, error_count, last_error from feeds "
+        feed_columns = _columns(conn, "feeds")
+        since = "failing_since" if "failing_since" in feed_columns else "null"
+        never = "last_success is null" if "last_success" in feed_columns else "0"
+        failing = tuple(FailingFeed(url, name or "", since_, count or 0, error, bool(first))
+                        for url, name, since_, count, error, first in conn.execute(
+            f"select url, name, {since}, error_count, last_error, {never} from feeds "
             "where error_count > 0 and last_checked >= ? order by url", [live]))
+        components = tuple(Component(*row) for row in conn.execute(
+            "select name, state, detail, since from components order by name")
+        ) if _columns(conn, "components") else ()
         pending = conn.execute(
             "select count(*) from alerts where status = 'pending'").fetchone()[0]
         # An alert being sent is not delivered yet: it counts for the oldest undelivered one.
@@ -108,7 +124,7 @@ def status_facts(path: Path, *, live_since: dt.datetime, day_ago: dt.datetime,
             f"select {published}, created_at, sent_at from alerts "
             "where status = 'sent' and sent_at >= ?", [day]))
     return StatusFacts(schema_version=version, last_poll=last_poll, feeds_polled=int(polled),
-                       failing=failing, pending_alerts=int(pending), oldest_pending=oldest,
+                       failing=failing, components=components, pending_alerts=int(pending), oldest_pending=oldest,
                        failed_alerts=int(failed), clippings=int(clippings),
                        flagged=int(flagged), sent_alerts=sent,
                        sending_alerts=int(sending), lapsed_claims=int(lapsed))

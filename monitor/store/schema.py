@@ -200,6 +200,18 @@ def m_outbox_claims(db: sqlite_utils.Database) -> None:
         db.table(table).add_column("claimed_by", str)
 
 
+@migrations()
+def m_worker_health(db: sqlite_utils.Database) -> None:
+    """Failures made visible: why a story's page was fetched but not used (the extraction
+    failed, or killed its worker twice), and the state of the daemon's parts that no feed row
+    shows (``components``: the extraction pool, ``ok`` or ``failing``, since when and why),
+    which `monitor status` reads."""
+    db.table("clippings").add_column("extract_error", str)
+    db.table("components").create({
+        "name": str, "state": str, "detail": str, "since": str, "updated_at": str,
+    }, pk="name")
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

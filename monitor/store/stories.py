@@ -57,6 +57,7 @@ class Stories(Part):
                 "fingerprint": story.fingerprint, "feed_url": story.feed_url,
                 "published": iso(story.published), "flagged": int(bool(story.matches)),
                 "created_at": iso(now), "backlog": int(story.backlog),
+                "extract_error": story.extract_error,
             })
             for m in story.matches:
                 self.db.table("matches").insert({

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.engine import Clock, cycle, engine_config, feed_rows, titles
-from support.feedserver import article_page, rss
+from support.feedserver import FeedServer, article_page, rss
 from support.hostile import HostileServer
 
 from monitor.pipeline.cycle import open_runtime, poll_feeds
@@ -245,3 +245,53 @@ def test_a_story_that_cannot_be_stored_does_not_lose_the_others(tmp_path: Path,
     again = cycle(config)  # the two stored are not new; the refused one is tried again
     assert again.new_clippings == 0
     assert any("poisoned story refused" in e for e in again.errors), again.errors
+
+
+def json_feed(title: str, items: list[dict[str, str]]) -> str:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": title,
+                       "items": items})
+
+
+def test_an_exception_while_updating_a_feed_is_recorded_on_the_feed(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    # A lone surrogate, which JSON allows and SQLite's UTF-8 does not: storing the story
+    # raises, which no code path expects; the feed's row must say so and back off.
+    bad = feed_server.put("/bad.json", json_feed("Bad", [{
+        "id": "1", "url": feed_server.url("/story/1"), "title": "Pirate site \\ud800 raided",
+        "content_text": "Police raided a pirate site."}]).replace("\\\\ud800", "\\ud800"),
+        "application/feed+json")
+    good = feed_server.put("/good.xml", rss("Good", [{"title": "A working feed's story",
+                                                     "link": feed_server.url("/story/2")}]))
+    config = engine_config(tmp_path, [bad, good])
+    clock = Clock()
+    report = cycle(config, clock)
+    rows = feed_rows(config)
+    assert rows[good]["last_status"] == "updated" and titles(config) == ["A working feed's story"]
+    row = rows[bad]
+    assert row["last_status"] == "error" and row["error_count"] == 1, row
+    assert row["last_error"].startswith("unexpected UnicodeEncodeError"), row
+    assert row["failing_since"] == clock.now.isoformat(timespec="seconds")
+    assert row["next_check"] > clock.now.isoformat(timespec="seconds")  # backed off
+    assert any("unexpected" in e for e in report.errors)
+    clock.advance(hours=1)
+    cycle(config, clock)
+    assert feed_rows(config)[bad]["error_count"] == 2
+
+
+def test_a_page_declaring_an_unknown_charset_is_recorded_on_the_feed(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.put("/story/1", "<html><body><p>x</p></body></html>", "text/html; charset=zlib")
+    url = feed_server.put("/feed.xml", rss("Zlib", [{"title": "A story on a strange page",
+                                                    "link": feed_server.url("/story/1")}]))
+    config = engine_config(tmp_path, [url], fetch_pages=True)
+    cycle(config)
+    row = feed_rows(config)[url]
+    # Today decoding raises LookupError, a bug recorded on the feed; should fetch.body learn
+    # to refuse such a charset, the story is built from the feed instead: either way, seen.
+    if row["last_status"] == "updated":
+        with Store(config.database) as store:
+            [clipping] = store.clippings()
+        assert clipping.origin == "feed"
+    else:
+        assert row["last_status"] == "error" and row["error_count"] == 1, row
+        assert row["last_error"].startswith("unexpected"), row

@@ -92,11 +92,43 @@ def test_a_short_failure_is_reported_but_not_degraded(tmp_path: Path) -> None:
     config, store = setup(tmp_path)
     t = now()
     poll(store, FEEDS[0], t - M)
+    poll(store, FEEDS[1], t - 20 * M)  # it worked before
     poll(store, FEEDS[1], t - 10 * M, error="HTTP 503")
     code, report = status(config)
     assert code == 0 and len(report["facts"]["failing"]) == 1
     config.write_text(config.read_text() + '\n[status]\nfailing_after = "5m"\n')
     assert status(config)[0] == 1
+
+
+def test_a_feed_that_never_worked_is_failing_from_its_first_attempt(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
+    t = now()
+    poll(store, FEEDS[0], t - M)
+    poll(store, FEEDS[1], t - M, error="unexpected ValueError: bad title")
+    code, report = status(config)
+    assert (code, report["status"]) == (1, "degraded"), report
+    assert "failing since their first poll" in report["reasons"][0]
+    # Every feed failing since the daemon started: down at once, not after failing_after.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    config2, store2 = setup(fresh)
+    poll(store2, FEEDS[0], t - M, error="HTTP 500")
+    poll(store2, FEEDS[1], t - M, error="HTTP 500")
+    assert status(config2)[1]["status"] == "down"
+
+
+def test_a_failing_extraction_pool_degrades_the_status(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
+    t = now()
+    poll(store, FEEDS[0], t - M)
+    poll(store, FEEDS[1], t - M)
+    store.set_component("extraction", "failing", "an extraction worker died", t)
+    code, report = status(config)
+    assert (code, report["status"]) == (1, "degraded")
+    assert report["reasons"] == [f"extraction failing since {t.isoformat(timespec='seconds')}: "
+                                 "an extraction worker died"]
+    store.set_component("extraction", "ok", None, t)
+    assert status(config)[0] == 0
 
 
 def test_stale_polls_mean_down(tmp_path: Path) -> None:
@@ -187,7 +219,7 @@ def test_latency_skips_clock_skew_and_bare_dates() -> None:
 def facts(**changes: object) -> Facts:
     empty = Spread(0, None, None)
     base = dict(database="x", database_bytes=0, schema_version=2,
-                last_poll="2026-01-01T12:00:00+00:00", feeds_polled=3, failing=(),
+                last_poll="2026-01-01T12:00:00+00:00", feeds_polled=3, failing=(), components=(),
                 pending_alerts=0, oldest_pending=None, failed_alerts_last_day=0, clippings=0,
                 flagged=0, latency=Latency(empty, empty, empty))
     base.update(changes)

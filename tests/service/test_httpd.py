@@ -62,8 +62,10 @@ def test_healthz_and_metrics(tmp_path: Path, feed_server: FeedServer,
         assert wait_until(lambda: json.loads(get(base + "/healthz")[2])["status"] != "down", 10)
         code, content_type, body = get(base + "/healthz")
         report = json.loads(body)
-        # One feed of two answers 503, but not for long yet: healthy, with its verdict.
-        assert (code, report["status"]) == (200, "healthy"), body
+        # One feed of two answers 503 and never worked: failing from its first poll, so
+        # degraded (still 200: the monitor polls and alerts), with its verdict.
+        assert (code, report["status"]) == (200, "degraded"), body
+        assert report["reasons"] == ["1 of 2 feeds failing: 1 failing since their first poll"]
         assert content_type == "application/json"
 
         code, content_type, body = get(base + "/metrics")
@@ -81,7 +83,7 @@ def test_healthz_and_metrics(tmp_path: Path, feed_server: FeedServer,
         assert found[("monitor_deliveries_total", (("notifier", "webhook"), ("result", "sent")))] == 1
         assert found[("monitor_alerts", (("notifier", "webhook"), ("status", "sent")))] == 1
         assert found[("monitor_outbox_depth", ())] == 0
-        assert found[("monitor_health", ())] == 0
+        assert found[("monitor_health", ())] == 1  # degraded, as /healthz said
         assert found[("monitor_feeds_failing", ())] == 1
         assert found[("process_resident_memory_bytes", ())] > 0
 

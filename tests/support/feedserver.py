@@ -10,6 +10,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,12 +37,14 @@ class Document:
     body: bytes
     content_type: str
     status: int = 200
+    delay: float = 0.0  # seconds before answering: a slow server
 
 
 class FeedServer:
     def __init__(self) -> None:
         self.documents: dict[str, Document] = {}
         self.hits: list[tuple[str, int]] = []  # (path, status answered)
+        self.requested: list[str] = []  # paths asked for, as soon as asked
         self._lock = threading.Lock()
         server = self
 
@@ -49,6 +52,9 @@ class FeedServer:
             def do_GET(self) -> None:
                 with server._lock:  # the query string (tracking parameters...) is not part of the key
                     doc = server.documents.get(urlsplit(self.path).path)
+                    server.requested.append(urlsplit(self.path).path)
+                if doc is not None and doc.delay:
+                    time.sleep(doc.delay)
                 if doc is None:
                     self._answer(404, b"not found", "text/plain")
                     return
@@ -83,10 +89,10 @@ class FeedServer:
         return self.base + path
 
     def put(self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8",
-            status: int = 200) -> str:
+            status: int = 200, delay: float = 0.0) -> str:
         data = body.encode("utf-8") if isinstance(body, str) else body
         with self._lock:
-            self.documents[path] = Document(data, content_type, status)
+            self.documents[path] = Document(data, content_type, status, delay)
         return self.url(path)
 
     def hits_for(self, path: str) -> list[int]:
