@@ -15,7 +15,7 @@ PACKAGE = Path(monitor.__file__).parent
 
 # Lower layers first; a module may import its own layer and the ones before it.
 LAYERS = [
-    {"errors", "models", "units", "config", "clipping", "__init__"},
+    {"errors", "models", "units", "config", "preflight", "clipping", "__init__"},
     {"fetch"}, {"parse"}, {"match"}, {"decide"}, {"store"}, {"notify"}, {"pipeline"},
     {"service"}, {"review"}, {"cli"}, {"__main__"},
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from monitor.service import logs
 
 if TYPE_CHECKING:
     from monitor.store.database import StoredClipping
+
+log = logging.getLogger("monitor")
 
 EPILOG = """\
 examples:
@@ -47,8 +50,21 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     import asyncio
 
     from monitor.pipeline.cycle import run_once
+    from monitor.preflight import ConfigProblems, check_environment
     from monitor.service.daemon import run_forever
 
+    # Before the database is opened: a missing secret would otherwise fail its first alert
+    # for good, long after the start looked fine.
+    try:
+        warnings = check_environment(ctx.config)
+    except ConfigProblems as e:
+        for problem in e.problems:
+            print(f"monitor: error: {problem}", file=sys.stderr)
+        print("monitor: not started (`monitor check-config` checks the configuration)",
+              file=sys.stderr)
+        return 1
+    for problem in warnings:
+        log.warning("%s", problem)
     if args.once:
         # Alone on the database, as the daemon is: two cycles at once would poll the same
         # feeds and store the same stories twice over.
@@ -62,6 +78,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.match.matcher import matcher_for
+    from monitor.preflight import config_problems
 
     if args.defaults:
         from monitor.config import describe
@@ -70,9 +87,24 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     config = ctx.config
     matcher_for(config)
+    problems = config_problems(config, os.environ, os.environ.get("CREDENTIALS_DIRECTORY"))
+    for problem in problems:
+        print(f"monitor: {problem.severity}: {problem}", file=sys.stderr)
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    if errors:
+        print(f"{config.path}: {_count(errors, 'error')}, {_count(warnings, 'warning')}",
+              file=sys.stderr)
+        return 1
+    warned = f", {_count(warnings, 'warning')}" if warnings else ""
     print(f"{config.path}: OK ({len(config.feeds)} feeds, {len(config.rules)} rules, "
-          f"{sum(n.enabled for n in config.notifiers)} of {len(config.notifiers)} notifiers enabled)")
+          f"{sum(n.enabled for n in config.notifiers)} of {len(config.notifiers)} notifiers "
+          f"enabled{warned})")
     return 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _as_json(stored: StoredClipping) -> dict[str, object]:
@@ -144,8 +176,9 @@ def register(commands: Commands) -> None:
                         "print a summary and exit")
     p.add_argument("--log-format", choices=logs.FORMATS, default=argparse.SUPPRESS,
                    help="as `monitor --log-format`: text or json")
-    p = commands.add("check-config", cmd_check_config, "check the configuration and the rules, "
-                     "then exit (0: valid)", "monitor --config /etc/monitor/config.toml check-config")
+    p = commands.add("check-config", cmd_check_config, "check the configuration, the rules, "
+                     "the notifiers' secrets and their routes, then exit (0: valid, warnings "
+                     "printed; 1: an error)", "monitor --config /etc/monitor/config.toml check-config")
     p.add_argument("--defaults", action="store_true",
                    help="print every setting with its default and meaning instead (reads no file)")
     p = commands.add("list", cmd_list, "list stored clippings, newest first (* = flagged)",

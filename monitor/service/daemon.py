@@ -25,6 +25,7 @@ from monitor.config import Config, load_config
 from monitor.errors import MonitorError
 from monitor.match.matcher import matcher_for
 from monitor.notify import build_notifiers
+from monitor.preflight import check_environment
 from monitor.pipeline.cycle import Runtime, open_runtime
 from monitor.service import logs, metrics
 from monitor.service.httpd import Listener, open_listener
@@ -118,11 +119,14 @@ class Daemon:
         with self.systemd.reloading():
             try:
                 new = load_config(self.config.path)
+                warnings = check_environment(new)  # the checks `monitor run` makes at start
                 matcher = matcher_for(new)
                 notifiers = build_notifiers(new.notifiers, self.scheduler.pipeline.client)
             except MonitorError as e:
                 log.error("reload refused, the running configuration is kept: %s", e)
                 return
+            for problem in warnings:
+                log.warning("reload: %s", problem)
             if new.database != self.config.database:
                 log.warning("reload: [monitor] database changed; it takes effect at the next start")
                 new = dataclasses.replace(new, database=self.config.database)

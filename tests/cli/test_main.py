@@ -134,3 +134,112 @@ def test_which_commands_wait_for_the_writer_lock(tmp_path: Path) -> None:
         assert cli("feeds", "enable", "https://example.org/feed.xml")[0] == 0
         assert cli("db", "prune", "--days", "30")[0] == 0
     assert cli("import", str(clippings[1]))[0] == 0  # the daemon has stopped
+
+
+# -- check-config and run: what a valid file can still get wrong (monitor.preflight) -----------
+
+SIGNED_HOOK = """
+[[notifiers]]
+name = "email"
+type = "email"
+enabled = false
+host = "127.0.0.1"
+from = "monitor@example.org"
+to = ["analyst@example.org"]
+
+[[notifiers]]
+name = "webhook"
+type = "webhook"
+url = "http://127.0.0.1:9/unused"
+secret_env = "WEBHOOK_SECRET"
+
+[[rules]]
+name = "enforcement"
+query = "piracy AND raid"
+"""
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text('[monitor]\ndatabase = "monitor.db"\n' + text, encoding="utf-8")
+    return path
+
+
+def test_check_config_names_the_file_and_key_of_a_missing_secret(tmp_path: Path) -> None:
+    config = _config(tmp_path, SIGNED_HOOK)
+    result = run_cli(["--config", str(config), "check-config"], env={"WEBHOOK_SECRET": None})
+    assert result.code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == (f"monitor: error: {config}: notifiers[1].secret_env: environment "
+                        "variable WEBHOOK_SECRET is not set")
+    assert lines[-1] == f"{config}: 1 error, 0 warnings"
+    done = run_cli(["--config", str(config), "check-config"],
+                   env={"WEBHOOK_SECRET": "whsec_c2VjcmV0"})
+    assert (done.code, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"{config}: OK (0 feeds, 1 rules, 1 of 2 notifiers enabled)")
+
+
+def test_check_config_prints_warnings_and_exits_0(tmp_path: Path) -> None:
+    config = _config(tmp_path, SIGNED_HOOK + 'notifiers = ["webhook"]\n' + """
+[[notifiers]]
+name = "pager"
+type = "webhook"
+url = "http://127.0.0.1:9/pager"
+""")
+    result = run_cli(["--config", str(config), "check-config"],
+                     env={"WEBHOOK_SECRET": "whsec_c2VjcmV0"})
+    assert result.code == 0, result.stderr
+    assert result.stderr == (f"monitor: warning: {config}: notifiers[2].name: no enabled rule "
+                             "routes to notifier 'pager': it will send nothing (add it to a "
+                             "rule's notifiers, or leave a rule's notifiers empty)\n")
+    assert "1 warning)" in result.stdout
+
+
+def test_check_config_refuses_a_rule_routed_only_to_disabled_notifiers(tmp_path: Path) -> None:
+    config = _config(tmp_path, SIGNED_HOOK + 'notifiers = ["email"]\n')
+    result = run_cli(["--config", str(config), "check-config"],
+                     env={"WEBHOOK_SECRET": "whsec_c2VjcmV0"})
+    assert result.code == 1
+    assert (f"monitor: error: {config}: rules[0].notifiers: rule 'enforcement' routes only to "
+            "disabled notifiers (email)") in result.stderr
+    assert f"monitor: warning: {config}: notifiers[1].name:" in result.stderr
+
+
+def test_check_config_never_prints_a_secret_file(tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "hook").write_bytes(b"\xffwhsec_TOPSECRET")  # unreadable as text
+    config = _config(tmp_path, SIGNED_HOOK.replace('secret_env = "WEBHOOK_SECRET"',
+                                                   'secret_file = "hook"'))
+    result = run_cli(["--config", str(config), "check-config"],
+                     env={"CREDENTIALS_DIRECTORY": str(credentials)})
+    assert result.code == 1
+    assert "notifiers[1].secret_file" in result.stderr and "not UTF-8" in result.stderr
+    assert "TOPSECRET" not in result.stderr + result.stdout
+
+
+def test_the_shipped_config_passes_check_config() -> None:
+    result = run_cli(["--config", str(REPO / "config.toml"), "check-config"])
+    assert result.code == 0, result.stderr
+    assert "monitor: error:" not in result.stderr
+
+
+def test_run_once_refuses_to_start_on_a_missing_secret(tmp_path: Path) -> None:
+    config = _config(tmp_path, SIGNED_HOOK)
+    result = run_cli(["--config", str(config), "run", "--once"], env={"WEBHOOK_SECRET": None})
+    assert result.code == 1
+    assert (f"monitor: error: {config}: notifiers[1].secret_env: environment variable "
+            "WEBHOOK_SECRET is not set") in result.stderr.splitlines()
+    assert "not started" in result.stderr
+    assert not (tmp_path / "monitor.db").exists()  # refused before touching the database
+
+
+def test_run_once_logs_warnings_and_goes_on(tmp_path: Path) -> None:
+    config = _config(tmp_path, SIGNED_HOOK.replace('secret_env = "WEBHOOK_SECRET"', "")
+                     + 'notifiers = ["webhook"]\n'
+                     + '\n[[notifiers]]\nname = "pager"\ntype = "webhook"\nurl = "http://127.0.0.1:9/p"\n')
+    result = run_cli(["--config", str(config), "run", "--once"])
+    assert result.code == 0, result.stderr
+    assert "notifiers[2].name: no enabled rule routes to notifier 'pager'" in result.stderr
+    assert (tmp_path / "monitor.db").exists()

@@ -437,7 +437,7 @@ type = "webhook"
 url = "{verifying_receiver.url}"
 secret_env = "HOOK_SECRET"
 
-{default_rules_section()}""".replace('notifiers = ["email", "webhook"]', 'notifiers = ["hook"]'))
+{default_rules_section()}""".replace("notifiers = []", 'notifiers = ["hook"]'))
     env = {"CREDENTIALS_DIRECTORY": str(creds), "SSL_CERT_FILE": str(tmp_path / "ca.pem"),
            "HOOK_SECRET": SECRET}
     done = monitor(config, "notify", "test", "mail", env=env)

@@ -57,7 +57,7 @@ def write_config(folder: Path, feeds: list[str], notifiers: str, *, feed_extra: 
              "[fetch]", "timeout = 5", "allow_private_networks = true", "fetch_pages = false", ""]
     for i, url in enumerate(feeds):
         lines += ["[[feeds]]", f'name = "Feed {i}"', f'url = "{url}"', feed_extra, ""]
-    rules = default_rules_section().replace('notifiers = ["email", "webhook"]', "notifiers = []")
+    rules = default_rules_section()
     path = folder / "config.toml"
     path.write_text("\n".join(lines) + notifiers + "\n" + rules, encoding="utf-8")
     return path
