@@ -170,9 +170,9 @@ def made_up(i: int, *, title: str | None = None, footer: str = "") -> tuple[str,
 
 
 def store_one(store: Store, key: str, title: str, body: str, at: dt.datetime,
-              window: dt.timedelta = WINDOW) -> int:
+              window: dt.timedelta = WINDOW, source: str = "s") -> int:
     settings = archive.StorySettings(window=window, update_window=None)
-    c = make_clipping(title=title, source="s", body=body, url=f"https://example.org/{key}")
+    c = make_clipping(title=title, source=source, body=body, url=f"https://example.org/{key}")
     assert archive.record_story(store, settings, NewStory(
         clipping_id=key, clipping=c, text="x", origin="feed", fingerprint="", feed_url="f",
         guid=None, canonical=c.url, published=at), now=at, at=at)
@@ -196,31 +196,34 @@ def test_the_index_finds_the_story_that_comparing_with_every_clipping_finds(
             store_one(store, f"{n:016x}", title, body, at - dt.timedelta(minutes=n % 90))
         s = signature(a["title"], a["body"], at)
         assert archive.find_story(store, s, WINDOW) == archive.scan_story(store, s, WINDOW), a["id"]
-        found[a["id"]] = str(store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"], at))
+        found[a["id"]] = str(store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"], at,
+                                       source=a["source"]))
     truth = {a["id"]: a["event"] for a in ARTICLES.values()}
     assert pairwise_scores(truth, found) == (1.0, 1.0)
     store.close()
 
 
 def test_a_copy_is_found_under_many_newer_clippings_sharing_its_headline(tmp_path: Path) -> None:
-    """A syndicated copy ten days later, after 300 clippings with the same headline and the same
-    footer (keys and words every one of them shares): it joins its original's story, and what
-    it is compared with stays bounded."""
+    """A syndicated copy in another outlet ten days later, after 300 clippings of the original's
+    outlet with the same headline and the same footer (keys and words every one of them shares):
+    it joins its original's story, and what it is compared with stays bounded."""
     store = Store(tmp_path / "m.db")
     original, copy = ARTICLES["e7-a"], ARTICLES["e7-b"]
     footer = "The post appeared first on Piracy Daily, all rights reserved worldwide."
-    first = store_one(store, "a" * 16, original["title"], f"{original['body']}\n\n{footer}", BASE)
+    first = store_one(store, "a" * 16, original["title"], f"{original['body']}\n\n{footer}", BASE,
+                      source=original["source"])
     for i in range(300):
         _, body = made_up(i, footer=footer)
         store_one(store, f"{i:016x}", original["title"], body,
-                  BASE + dt.timedelta(days=9, minutes=i))
+                  BASE + dt.timedelta(days=9, minutes=i), source=original["source"])
     at = BASE + dt.timedelta(days=10)
     s = signature(copy["title"], f"{copy['body']}\n\n{footer}", at)
     ids = archive.candidates(store, s, WINDOW)
     assert "a" * 16 in ids
     assert len(ids) <= archive.COMPARED_BY_KEYS + archive.COMPARED_BY_TERMS
     assert archive.find_story(store, s, WINDOW) == (first, "syndicated")
-    assert store_one(store, "b" * 16, copy["title"], f"{copy['body']}\n\n{footer}", at) == first
+    assert store_one(store, "b" * 16, copy["title"], f"{copy['body']}\n\n{footer}", at,
+                     source=copy["source"]) == first
     store.close()
 
 
@@ -235,7 +238,7 @@ def test_the_migration_indexes_the_signatures_stored_before_it(tmp_path: Path) -
     store = Store(path)
     for a in sorted(ARTICLES.values(), key=lambda a: a["hours"]):
         store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"],
-                  BASE + dt.timedelta(hours=a["hours"]))
+                  BASE + dt.timedelta(hours=a["hours"]), source=a["source"])
     written = {t: sorted(store.db.execute(f"select * from {t}").fetchall())
                for t in ("signature_keys", "signature_terms")}
     assert all(written.values())
