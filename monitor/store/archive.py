@@ -260,46 +260,49 @@ def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
 
 
 def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datetime,
-                   exclude: str) -> Counter[str]:
+                   exclude: str) -> tuple[Counter[str], Counter[str]]:
     """How many of the outlet's newest OUTLET_PAGES clippings within OUTLET_AGE before ``at``
-    carry each mark ("" counts its clippings)."""
+    carry each mark ("" counts its clippings), and in how many distinct stories."""
     values = sorted(set(marks) | {""})
-    one = ("select * from (select mark from outlet_marks where source = ? and mark = ? "
-           "and at between ? and ? and clipping_id != ? order by at desc limit ?)")
+    one = ("select * from (select mark, clipping_id from outlet_marks where source = ? "
+           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?)")
     lo, hi = seconds(at - OUTLET_AGE), seconds(at)
-    found: Counter[str] = Counter()
+    pages: Counter[str] = Counter()
+    stories: dict[str, set[int]] = {}
     for start in range(0, len(values), 100):
         chunk = values[start:start + 100]
         params = [p for v in chunk for p in (source, v, lo, hi, exclude, OUTLET_PAGES)]
-        found.update(r[0] for r in store.db.execute(" union all ".join([one] * len(chunk)),
-                                                    params).fetchall())
-    return found
+        for mark, story_id in store.db.execute(
+                f"select m.mark, s.story_id from ({' union all '.join([one] * len(chunk))}) m "
+                "left join signatures s on s.clipping_id = m.clipping_id", params).fetchall():
+            pages[mark] += 1
+            stories.setdefault(mark, set()).add(story_id)
+    return pages, Counter({m: len(s) for m, s in stories.items()})
 
 
 def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: Signature,
                        at: dt.datetime) -> Signature:
-    """``sig`` without what the outlet repeats on its pages: the lines found on any other of
-    its recent clippings (a footer, an intro, a "related" list), recomputed without them, and
-    the names on most of them (its own name, a discount code). Records this clipping's lines
-    and names for the next ones."""
+    """``sig`` without what the outlet repeats on its pages: the lines found on its recent
+    clippings of two stories or more (a footer, an intro, a "related" list; a line found in
+    one story only is a copy of that story's text, as a feed of copies carries it), recomputed
+    without them, and the names on most of its clippings (its own name, a discount code).
+    Records this clipping's lines and names for the next ones."""
     lines = line_marks(clipping.body)
     line_mark = {f"l{h}": line for line, h in lines.items()}
-    counts = _outlet_counts(store, clipping.source, [*line_mark, *(f"t{t}" for t in
-                                                                   sig.specifics)],
-                            at, clipping_id)
-    repeated = [line for mark, line in line_mark.items() if counts[mark]]
+    names = [f"t{t}" for t in sig.specifics]
+    pages, stories = _outlet_counts(store, clipping.source, [*line_mark, *names], at,
+                                    clipping_id)
+    repeated = [line for mark, line in line_mark.items() if stories[mark] >= 2]
     stripped = sig
     if repeated:
         stripped = signature(clipping.title, without_lines(clipping.body, repeated), sig.at)
-    pages = counts[""]
-    common = frozenset(t for t in stripped.specifics
-                       if counts[f"t{t}"] >= max(OUTLET_TERM_MIN, OUTLET_TERM_SHARE * pages))
+    common = frozenset(t for t in stripped.specifics if pages[f"t{t}"] >= max(
+        OUTLET_TERM_MIN, OUTLET_TERM_SHARE * pages[""]))
     stripped = without_terms(stripped, common)
     stamp = seconds(at)
     store.db.conn.executemany(
         "insert or ignore into outlet_marks (source, mark, at, clipping_id) values (?, ?, ?, ?)",
-        [(clipping.source, m, stamp, clipping_id)
-         for m in ["", *line_mark, *(f"t{t}" for t in sig.specifics)]])
+        [(clipping.source, m, stamp, clipping_id) for m in ["", *line_mark, *names]])
     return stripped
 
 
