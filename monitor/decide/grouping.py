@@ -35,6 +35,7 @@ SPECIFICS_SIMILAR = 0.25  # Jaccard of names and numbers
 BOTH_SIMILAR = (0.2, 0.15)  # both a little similar
 MIN_DUPLICATE = 12  # shingles: two shorter texts are not told apart by their wording
 SPECIFIC_HEADLINE = 3  # shared headline words (beside generic ones) that make a headline evidence
+SHARED_SPECIFICS = 3  # names and numbers in common below which specifics are not evidence
 
 # Headline words that say what kind of page it is, not what happened ("Video", "Live",
 # "Breaking"): a feed may give every item the same one, so they are never evidence.
@@ -335,7 +336,9 @@ def compare(a: Signature, b: Signature, window: dt.timedelta) -> Verdict:
     j = resemblance(a.sketch, b.sketch)
     contained = containment(a.sketch, a.shingles, b.sketch, b.shingles, j)
     t = _headline_evidence(a, b)
-    s = _jaccard(a.specifics, b.specifics)
+    # Two names in common are the actors (a regulator, a country) that many events share.
+    s = (_jaccard(a.specifics, b.specifics)
+         if len(a.specifics & b.specifics) >= SHARED_SPECIFICS else 0.0)
     # Each headline names a target, a place or a number that the other text never mentions:
     # two events, however alike the rest of the wording (a syndicated copy names what the
     # original names, whatever its headline).
