@@ -12,6 +12,10 @@ Two tests, measured on our own story set (`python bench/bench_grouping.py`):
   its headline words or its specifics (names, numbers), unless each headline names something
   the other text never mentions (two takedowns by the same coalition on the same day, each
   naming its own target, stay two stories).
+Only evidence that survives generic text counts: generic headline words ("Video", "Live") are
+left out and shared headline words count when specific, two names in common are not enough,
+and short texts are not near-duplicates. An outlet's boilerplate is left out of the signature
+by the store (``line_marks``, ``without_lines``, ``without_terms``).
 """
 
 from __future__ import annotations

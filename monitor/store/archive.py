@@ -3,12 +3,16 @@ and its alerts become the story's first alert, an update, or part of an alert st
 
 record_story(store, settings, NewStory, now=...):    one transaction (Store.batch)
     store the story, clipping, matches and alerts (Store.add_story)
-    guess the language; compute the grouping signature (monitor.decide.grouping)
+    guess the language; compute the grouping signature (monitor.decide.grouping), without
+    the lines and names its outlet repeats on its pages (outlet_marks)
     look up the clippings that share one of its keys or, within story_window, one of its
     words (signature_keys, signature_terms), compare it with the likeliest of them: the best
-    match's story, else a new one; index its own keys and words
+    matching story that it joins by its first report or a majority of its reports, else a new
+    one; index its own keys and words
     for each alert queued for this clipping, per notifier:
         the story had no alert there              -> the story's first alert (as before)
+        the story's alerts did not name its rule  -> an update, sent now
+        or any of its event tags
         an alert of the story is still waiting    -> folded into it ("grouped"): when it is
                                                      sent it lists every source of the story
         the story's alert was sent                -> an update, held until story_update_window
