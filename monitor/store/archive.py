@@ -191,8 +191,9 @@ def _admitted(store: Store, sig: Signature, window: dt.timedelta, story_id: int,
     first = row[0] if row else None
     if first in matched:
         return True
+    # through clippings' index on story_id (signatures have none)
     members = [r[0] for r in store.db.execute(
-        "select clipping_id from signatures where story_id = ? order by at desc limit ?",
+        "select id from clippings where story_id = ? order by created_at desc limit ?",
         [story_id, STORY_MEMBERS])]
     sigs = _signatures(store, members + ([first] if first else []))
     if first in sigs and compare(sig, sigs[first], window).same:
