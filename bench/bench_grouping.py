@@ -9,6 +9,13 @@ similar earlier article it accepts, else a new story (as monitor.archive does). 
 every pair of articles, precision = pairs put together that report one event / pairs put
 together; recall = pairs put together / pairs that report one event. Prints, never asserts.
 
+Then the alerts: the set stored with the default rules of config.toml routed to two notifiers,
+a delivery pass (each notifier's due alerts marked sent) every 6 hours of the set's time, so
+that the items of one poll arrive together as on a first poll or `run --once`; a flagged
+event (an article of it routed to a notifier) is left without an alert when no article of it
+has an alert row sent or pending for that notifier (folded into another event's alert, or
+never sent as an update). The figure must be 0.
+
 Then the cost of grouping in the store (monitor.archive): the time to store one more clipping
 with 2,000 and 20,000 made-up stories stored, without grouping, with grouping through the index,
 and comparing with every clipping of 14 days as before the index (about 6 minutes here); and
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -106,10 +114,11 @@ class Scale:
 
 
 def story_set(store: object, settings: object, articles: list[dict], window: dt.timedelta,
-              start: dt.datetime, first: int) -> tuple[float, float, int]:
+              start: dt.datetime, first: int) -> tuple[float, float, int, dict[str, str]]:
     """Store the story set through the index (record_story) in publication order from
     ``start``: pairwise precision and recall of its stories, and for how many articles the
-    index chose the story that the exhaustive scan would have chosen at the same point."""
+    index chose the story that the exhaustive scan would have chosen at the same point; and
+    the story of each article."""
     from monitor.clipping import make_clipping
     from monitor.models import NewStory
     from monitor.store import archive
@@ -128,7 +137,74 @@ def story_set(store: object, settings: object, articles: list[dict], window: dt.
         truth[a["id"]] = a["event"]
         found[a["id"]] = str(store.story_of(key))
     p, r = pairwise_scores(truth, found)
-    return p, r, agree
+    return p, r, agree, found
+
+
+def flagged_without_alert(articles: list[dict], update_window: str = "",
+                          passes: dt.timedelta | None = dt.timedelta(hours=6)
+                          ) -> tuple[int, int, int]:
+    """The set through the store with the default rules (see the module's docstring): flagged
+    (event, notifier) pairs, how many of them have no alert sent or pending, and the alerts
+    sent. Prints the events left without one. ``update_window``: story_update_window, when
+    not the default; ``passes``: the time between delivery passes, None: one pass once the
+    whole set is stored (one poll that finds every item, as `run --once` on new feeds)."""
+    import tempfile
+
+    from monitor.clipping import make_clipping
+    from monitor.config import load_config
+    from monitor.match.matcher import document, matcher_for
+    from monitor.models import NewStory
+    from monitor.pipeline.update import route_alerts
+    from monitor.store import archive
+    from monitor.store.database import Store
+
+    with tempfile.TemporaryDirectory() as folder:
+        rules = (ROOT / "config.toml").read_text(encoding="utf-8")
+        config_path = Path(folder) / "config.toml"
+        rules = rules.replace('database = "', f'database = "{folder}/', 1)
+        if update_window:
+            rules = re.sub(r'(?m)^story_update_window = .*$',
+                           f'story_update_window = "{update_window}"', rules, count=1)
+        config_path.write_text(rules, encoding="utf-8")
+        config = load_config(config_path)
+        matcher = matcher_for(config)
+        notifiers = {"email", "webhook"}
+        settings = archive.settings_of(config)
+        store = Store(Path(folder) / "alerts.db")
+        routed: dict[str, set[tuple[str, str]]] = {}  # article -> (event, notifier)
+        delivered = BASE - dt.timedelta(days=1)
+
+        def deliver(now: dt.datetime) -> None:
+            for notifier in sorted(notifiers):
+                for alert in store.due_alerts(notifier, now=now, force=True):
+                    store.mark_sent(alert.id, now=now)
+                    archive.release_uncovered(store, alert, now=now,
+                                              update_window=settings.update_window)
+
+        for n, a in enumerate(articles):
+            at = BASE + dt.timedelta(hours=a["hours"])
+            if passes is not None and at - delivered >= passes:
+                deliver(delivered := at)
+            c = make_clipping(title=a["title"], source=a["source"], body=a["body"],
+                              url=f"https://example.org/{a['id']}")
+            matches = matcher.find_matches(document(a["title"], a["body"], source=a["source"]))
+            alerts = route_alerts(matches, config, notifiers)
+            routed[f"{n:016x}"] = {(a["event"], notifier) for notifier in alerts}
+            archive.record_story(store, settings, NewStory(
+                clipping_id=f"{n:016x}", clipping=c, text="x", origin="feed", fingerprint="",
+                feed_url="f", guid=None, canonical=c.url, published=at,
+                matches=tuple(matches), alerts=alerts), now=at, at=at)
+        deliver(at + dt.timedelta(days=30))
+        flagged = {pair for pairs in routed.values() for pair in pairs}
+        alerted = {(event, r["notifier"]) for r in store.db.query(
+            "select clipping_id, notifier from alerts where status in ('sent', 'pending')")
+            for event, notifier in routed[r["clipping_id"]] if notifier == r["notifier"]}
+        sent = store.db.execute("select count(*) from alerts where status = 'sent'").fetchone()[0]
+        store.close()
+    missing = sorted(flagged - alerted)
+    for event, notifier in missing:
+        print(f"  flagged event {event} has no alert for {notifier}")
+    return len(flagged), len(missing), sent
 
 
 def store_cost(stored: int, articles: list[dict], window: dt.timedelta, rounds: int = 5,
@@ -176,7 +252,7 @@ def store_cost(stored: int, articles: list[dict], window: dt.timedelta, rounds: 
             scale.add(store, i, c, at, grouped=True)
         n += more
         # The story set, published after the made-up stories.
-        p, r, same = story_set(store, scale.settings, articles, window,
+        p, r, same, _ = story_set(store, scale.settings, articles, window,
                                BASE + dt.timedelta(minutes=n), n)
         keys, terms = store.count("signature_keys"), store.count("signature_terms")
         total = store.count("signatures")
@@ -259,11 +335,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "set.db")
         settings = archive.StorySettings(window=window, update_window=None)
-        p, r, agree = story_set(store, settings, articles, window, BASE, 0)
+        p, r, agree, in_store = story_set(store, settings, articles, window, BASE, 0)
         store.close()
     print(f"ours through the store (monitor.archive, candidates through its index): precision "
           f"{p:.3f}, recall {r:.3f}; the exhaustive comparison's story for {agree} of "
           f"{len(articles)} articles")
+    for update_window, passes, when in (
+            ("", dt.timedelta(hours=6), "a delivery pass every 6 hours"),
+            ("off", dt.timedelta(hours=6), "every 6 hours, updates off"),
+            ("", None, "one poll, then one delivery pass")):
+        flagged, missing, sent = flagged_without_alert(articles, update_window, passes)
+        print(f"alerts with the default rules, {when}: {flagged} flagged (event, notifier) "
+              f"pairs, {sent} alerts sent; flagged events without an alert: {missing}")
     costs = {stored: store_cost(stored, articles, window) for stored in args.stored}
     if len(costs) > 1:
         low, high = min(costs), max(costs)
@@ -271,12 +354,13 @@ def main() -> None:
               f"x{costs[high]['index'] / costs[low]['index']:.2f} through the index, "
               f"x{costs[high]['scan'] / costs[low]['scan']:.2f} comparing with every clipping, "
               f"x{costs[high]['plain'] / costs[low]['plain']:.2f} without grouping")
-    print("\nour stories:")
+    print("\nour stories (through the store), those of more than one article:")
     by_story: dict[str, list[str]] = {}
-    for article_id, story in found.items():
+    for article_id, story in in_store.items():
         by_story.setdefault(story, []).append(article_id)
     for members in by_story.values():
-        print("  " + ", ".join(members))
+        if len(members) > 1:
+            print("  " + ", ".join(members))
 
 
 if __name__ == "__main__":

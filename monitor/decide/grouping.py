@@ -12,6 +12,10 @@ Two tests, measured on our own story set (`python bench/bench_grouping.py`):
   its headline words or its specifics (names, numbers), unless each headline names something
   the other text never mentions (two takedowns by the same coalition on the same day, each
   naming its own target, stay two stories).
+Only evidence that survives generic text counts: generic headline words ("Video", "Live") are
+left out and shared headline words count when specific, two names in common are not enough,
+and short texts are not near-duplicates. An outlet's boilerplate is left out of the signature
+by the store (``line_marks``, ``without_lines``, ``without_terms``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,22 @@ MIN_CONTAINED = 20  # a text shorter than this (in shingles) is too short to be 
 TITLE_SIMILAR = 0.5  # Jaccard of headline words
 SPECIFICS_SIMILAR = 0.25  # Jaccard of names and numbers
 BOTH_SIMILAR = (0.2, 0.15)  # both a little similar
+MIN_DUPLICATE = 12  # shingles: two shorter texts are not told apart by their wording
+SPECIFIC_HEADLINE = 3  # shared headline words (beside generic ones) that make a headline evidence
+SHARED_SPECIFICS = 3  # names and numbers in common below which specifics are not evidence
+
+# Headline words that say what kind of page it is, not what happened ("Video", "Live",
+# "Breaking"): a feed may give every item the same one, so they are never evidence.
+GENERIC_HEADLINE = frozenset("""
+video videos live breaking news story stories update updates latest watch photo photos gallery
+exclusive report analysis opinion podcast listen read more today week daily newsletter briefing
+alert urgent developing explainer interview feature episode clip highlights
+direct video videos actualite actualites info infos flash urgent alerte reportage
+ultima hora noticia noticias vivo directo actualizacion urgente
+ultimas noticia noticias ao vivo atualizacao urgente
+ultim'ora ultima ora notizie diretta aggiornamento
+eilmeldung aktuell nachrichten liveticker
+""".split())
 
 # Short function words of the monitor's languages: not headline words, not names.
 STOPWORDS = frozenset("""
@@ -92,6 +112,10 @@ def words(text: str) -> list[str]:
 def _stem(word: str) -> str:
     """A light plural strip, enough for headlines ("takedowns" = "takedown")."""
     return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+# as the headlines' words are kept: folded, split at punctuation, plurals stripped
+GENERIC_HEADLINE = frozenset(_stem(w) for g in GENERIC_HEADLINE for w in words(g))
 
 
 def _hash(text: str) -> int:
@@ -183,6 +207,18 @@ def make_signature(sketch: tuple[int, ...], shingles: int, title_terms: frozense
     return Signature(sketch, shingles, title_terms, specifics, at, named)
 
 
+def headline_words(sig: Signature) -> frozenset[str]:
+    """The headline's words but the generic ones ("Video", "Live", "Breaking")."""
+    return sig.title_terms - GENERIC_HEADLINE
+
+
+def specific_headline(sig: Signature) -> bool:
+    """Whether a headline can be evidence on its own: long enough once its generic words are
+    left out, or naming something (a name or a number)."""
+    words = headline_words(sig)
+    return len(words) >= SPECIFIC_HEADLINE or bool(words & sig.title_specifics)
+
+
 def signature(title: str, body: str, at: dt.datetime) -> Signature:
     shingles, count = sketch(f"{title}\n{body}")
     terms = frozenset(_stem(w) for w in words(title)
@@ -206,7 +242,7 @@ def _sql_int(h: int) -> int:
 
 def headline_key(sig: Signature) -> int | None:
     """One key for the headline's words: a copy keeps its headline whatever else it cuts."""
-    if not sig.title_terms:
+    if not specific_headline(sig):  # "Video" on every item of a feed finds nothing
         return None
     return _sql_int(_hash("headline\x00" + " ".join(sorted(sig.title_terms))))
 
@@ -289,26 +325,72 @@ def may_match(a: Signature, a_hashes: frozenset[int], b: Signature,
     return not (a.title_terms.isdisjoint(b.title_terms) and a.specifics.isdisjoint(b.specifics))
 
 
+def _headline_evidence(a: Signature, b: Signature) -> float:
+    """The Jaccard of the two headlines' words, counted only when what they share is specific:
+    SPECIFIC_HEADLINE words beside generic ones, or a name or number. Two items headed "Video",
+    or "Live: the latest", say nothing about being one event."""
+    shared = (a.title_terms & b.title_terms) - GENERIC_HEADLINE
+    if len(shared) < SPECIFIC_HEADLINE and not shared & (a.title_specifics | b.title_specifics):
+        return 0.0
+    return _jaccard(a.title_terms - GENERIC_HEADLINE, b.title_terms - GENERIC_HEADLINE)
+
+
 def compare(a: Signature, b: Signature, window: dt.timedelta) -> Verdict:
     """Whether two clippings report the same event, and why."""
     j = resemblance(a.sketch, b.sketch)
     contained = containment(a.sketch, a.shingles, b.sketch, b.shingles, j)
-    t = _jaccard(a.title_terms, b.title_terms)
-    s = _jaccard(a.specifics, b.specifics)
+    t = _headline_evidence(a, b)
+    # Two names in common are the actors (a regulator, a country) that many events share.
+    s = (_jaccard(a.specifics, b.specifics)
+         if len(a.specifics & b.specifics) >= SHARED_SPECIFICS else 0.0)
     # Each headline names a target, a place or a number that the other text never mentions:
     # two events, however alike the rest of the wording (a syndicated copy names what the
     # original names, whatever its headline).
     if (_unmentioned(a.title_specifics, b.specifics | b.title_terms)
             and _unmentioned(b.title_specifics, a.specifics | a.title_terms)):
         return Verdict(False, "different", j, t, s)
-    if j >= DUPLICATE_JACCARD or (contained >= DUPLICATE_CONTAINMENT
-                                  and min(a.shingles, b.shingles) >= MIN_CONTAINED):
+    # Two short texts alike ("Video" over "Watch the video") are not copies of one report.
+    if min(a.shingles, b.shingles) >= MIN_DUPLICATE and (
+            j >= DUPLICATE_JACCARD or (contained >= DUPLICATE_CONTAINMENT
+                                       and min(a.shingles, b.shingles) >= MIN_CONTAINED)):
         return Verdict(True, "syndicated", j, t, s)
     if abs(a.at - b.at) > window:
         return Verdict(False, "too far apart", j, t, s)
     similar = (t >= TITLE_SIMILAR or s >= SPECIFICS_SIMILAR
                or (t >= BOTH_SIMILAR[0] and s >= BOTH_SIMILAR[1]))
     return Verdict(similar, "reworded" if similar else "different", j, t, s)
+
+
+# --- An outlet's boilerplate ----------------------------------------------------------------
+# Lines an outlet repeats on its pages (a footer, an intro, a promotion) and names it puts on
+# most of them (its own name, a discount code) say nothing about the event: the store finds them
+# among the outlet's recent clippings (monitor.store.archive) and the signature leaves them out.
+OUTLET_TERM_SHARE = 0.5  # a name on at least this share of the outlet's recent clippings...
+OUTLET_TERM_MIN = 3  # ...and on at least this many of them
+
+
+def line_marks(body: str) -> dict[str, int]:
+    """Each line of a text under its hash (folded, so case and spacing do not matter)."""
+    marks: dict[str, int] = {}
+    for line in body.split("\n"):
+        ws = words(line)
+        if ws:
+            marks[line] = _sql_int(_hash("line\x00" + " ".join(ws)))
+    return marks
+
+
+def without_lines(body: str, lines: Iterable[str]) -> str:
+    """The text without these lines."""
+    drop = set(lines)
+    return "\n".join(line for line in body.split("\n") if line not in drop)
+
+
+def without_terms(sig: Signature, terms: frozenset[str]) -> Signature:
+    """The signature without these names (an outlet's own), in its specifics and headline."""
+    if not terms & (sig.specifics | sig.title_terms):
+        return sig
+    return make_signature(sig.sketch, sig.shingles, sig.title_terms - terms,
+                          sig.specifics - terms, sig.at)
 
 
 def pairwise_scores(groups_true: dict[str, str], groups_found: dict[str, str]) -> tuple[float, float]:

@@ -150,6 +150,7 @@ TABLES: dict[str, dict[str, Any]] = {
     "signatures": {"hidden": True},
     "signature_keys": {"hidden": True},
     "signature_terms": {"hidden": True},
+    "outlet_marks": {"hidden": True},
     "digests": {"title": "Digests", "description": "Alerts sent together as one message."},
 }
 

@@ -3,12 +3,16 @@ and its alerts become the story's first alert, an update, or part of an alert st
 
 record_story(store, settings, NewStory, now=...):    one transaction (Store.batch)
     store the story, clipping, matches and alerts (Store.add_story)
-    guess the language; compute the grouping signature (monitor.decide.grouping)
+    guess the language; compute the grouping signature (monitor.decide.grouping), without
+    the lines and names its outlet repeats on its pages (outlet_marks)
     look up the clippings that share one of its keys or, within story_window, one of its
     words (signature_keys, signature_terms), compare it with the likeliest of them: the best
-    match's story, else a new one; index its own keys and words
+    matching story that it joins by its first report or a majority of its reports, else a new
+    one; index its own keys and words
     for each alert queued for this clipping, per notifier:
         the story had no alert there              -> the story's first alert (as before)
+        the story's alerts did not name its rule  -> an update, sent now
+        or any of its event tags
         an alert of the story is still waiting    -> folded into it ("grouped"): when it is
                                                      sent it lists every source of the story
         the story's alert was sent                -> an update, held until story_update_window
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import json
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
@@ -31,8 +36,9 @@ from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any, Protocol
 
-from monitor.decide.grouping import (Signature, compare, index_terms, may_match, probe_keys,
-                                     signature)
+from monitor.decide.grouping import (OUTLET_TERM_MIN, OUTLET_TERM_SHARE, Signature,
+                                     compare, index_terms, line_marks, may_match, probe_keys,
+                                     signature, without_lines, without_terms)
 from monitor.parse.language import guess_language
 from monitor.models import Alert, Clipping, FetchResult, NewStory
 from monitor.store.base import inserted_id
@@ -49,6 +55,12 @@ KEY_POSTINGS = 20  # clippings read per sketch key
 TERM_POSTINGS = 50  # clippings read per word, within story_window
 COMPARED_BY_KEYS = 12  # those sharing the most keys
 COMPARED_BY_TERMS = 12  # those sharing the rarest words
+# Joins do not chain: a clipping joins a story when it matches the story's first report or a
+# majority of its reports, of which the newest STORY_MEMBERS are compared.
+STORY_MEMBERS = 30
+# An outlet's boilerplate is looked for among its newest OUTLET_PAGES clippings of OUTLET_AGE.
+OUTLET_PAGES = 20
+OUTLET_AGE = CANDIDATE_AGE
 # Signatures never change once stored: the recently decoded ones are kept per open store.
 CACHE_MAX = 4096
 _decoded: weakref.WeakKeyDictionary[Store, OrderedDict[str, Signature]] = \
@@ -144,22 +156,60 @@ def candidates(store: Store, sig: Signature, window: dt.timedelta,
     return chosen + [cid for cid, _ in best]
 
 
-def _best(sig: Signature, window: dt.timedelta,
-          others: Iterable[tuple[Signature, int]]) -> tuple[int | None, str]:
-    """The story of the best match among ``others`` (newest first): syndicated copies first,
-    then the most similar; (None, "new") when none matches."""
-    best: tuple[tuple[bool, float], int, str] | None = None
+Ranked = tuple[tuple[bool, float], int, str]  # (rank, story, reason)
+
+
+def _ranked(sig: Signature, window: dt.timedelta,
+            others: Iterable[tuple[Signature, int, str]]) -> list[tuple[Ranked, set[str]]]:
+    """The stories of the clippings among ``others`` (signature, story, clipping) that match
+    ``sig``, best first (syndicated copies first, then the most similar), each with the
+    clippings of it that matched."""
+    best: dict[int, Ranked] = {}
+    matched: dict[int, set[str]] = {}
     hashes = frozenset(sig.sketch)
-    for other, story_id in others:
+    for other, story_id, clipping_id in others:
         if not may_match(sig, hashes, other, window):
             continue
         verdict = compare(sig, other, window)
         if not verdict.same:
             continue
         rank = (verdict.reason == "syndicated", verdict.title + verdict.specifics)
-        if best is None or rank > best[0]:
-            best = (rank, story_id, verdict.reason)
-    return (best[1], best[2]) if best else (None, "new")
+        matched.setdefault(story_id, set()).add(clipping_id)
+        if story_id not in best or rank > best[story_id][0]:
+            best[story_id] = (rank, story_id, verdict.reason)
+    order = sorted(best.values(), key=lambda r: r[0], reverse=True)
+    return [(r, matched[r[1]]) for r in order]
+
+
+def _admitted(store: Store, sig: Signature, window: dt.timedelta, story_id: int,
+              matched: set[str]) -> bool:
+    """Whether ``sig`` may join this story: it matches the story's first report, or a majority
+    of its reports (the newest STORY_MEMBERS). Matching any one member is not enough: A joined
+    by B, B by C, C by D... would chain clippings of different events into one story."""
+    row = store.db.execute("select first_clipping_id from stories where id = ?",
+                           [story_id]).fetchone()
+    first = row[0] if row else None
+    if first in matched:
+        return True
+    # through clippings' index on story_id (signatures have none)
+    members = [r[0] for r in store.db.execute(
+        "select id from clippings where story_id = ? order by created_at desc limit ?",
+        [story_id, STORY_MEMBERS])]
+    sigs = _signatures(store, members + ([first] if first else []))
+    if first in sigs and compare(sig, sigs[first], window).same:
+        return True
+    members = [m for m in members if m in sigs]
+    agree = sum(1 for m in members if m in matched or compare(sig, sigs[m], window).same)
+    return agree * 2 > len(members)
+
+
+def _choose(store: Store, sig: Signature, window: dt.timedelta,
+            others: Iterable[tuple[Signature, int, str]]) -> tuple[int | None, str]:
+    """The best-ranked matching story that admits ``sig`` (``_admitted``); (None, "new")."""
+    for (_, story_id, reason), matched in _ranked(sig, window, others):
+        if _admitted(store, sig, window, story_id, matched):
+            return story_id, reason
+    return None, "new"
 
 
 def _stories(store: Store, ids: Sequence[str]) -> dict[str, int]:
@@ -180,8 +230,9 @@ def find_story(store: Store, sig: Signature, window: dt.timedelta,
     ids = candidates(store, sig, window, exclude)
     stories = _stories(store, ids)
     sigs = _signatures(store, [i for i in ids if i in stories])
-    others = sorted(((sigs[i], stories[i]) for i in sigs), key=lambda o: o[0].at, reverse=True)
-    return _best(sig, window, others)
+    others = sorted(((sigs[i], stories[i], i) for i in sigs), key=lambda o: o[0].at,
+                    reverse=True)
+    return _choose(store, sig, window, others)
 
 
 def scan_story(store: Store, sig: Signature, window: dt.timedelta,
@@ -194,8 +245,8 @@ def scan_story(store: Store, sig: Signature, window: dt.timedelta,
         "and clipping_id != ? and story_id is not null order by at desc limit ?",
         [_iso(sig.at - CANDIDATE_AGE), _iso(sig.at + CANDIDATE_AGE), exclude, CANDIDATES_MAX]))
     sigs = _signatures(store, [r["clipping_id"] for r in rows])
-    return _best(sig, window, ((sigs[r["clipping_id"]], r["story_id"]) for r in rows
-                               if r["clipping_id"] in sigs))
+    return _choose(store, sig, window, ((sigs[r["clipping_id"]], r["story_id"], r["clipping_id"])
+                                        for r in rows if r["clipping_id"] in sigs))
 
 
 def index_signature(store: Store, clipping_id: str, sig: Signature) -> None:
@@ -213,6 +264,53 @@ def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
         "where id = ?", [_iso(now), story_id, story_id, story_id, story_id])
 
 
+def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datetime,
+                   exclude: str) -> tuple[Counter[str], Counter[str]]:
+    """How many of the outlet's newest OUTLET_PAGES clippings within OUTLET_AGE before ``at``
+    carry each mark ("" counts its clippings), and in how many distinct stories."""
+    values = sorted(set(marks) | {""})
+    one = ("select * from (select mark, clipping_id from outlet_marks where source = ? "
+           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?)")
+    lo, hi = seconds(at - OUTLET_AGE), seconds(at)
+    pages: Counter[str] = Counter()
+    stories: dict[str, set[int]] = {}
+    for start in range(0, len(values), 100):
+        chunk = values[start:start + 100]
+        params = [p for v in chunk for p in (source, v, lo, hi, exclude, OUTLET_PAGES)]
+        for mark, story_id in store.db.execute(
+                f"select m.mark, s.story_id from ({' union all '.join([one] * len(chunk))}) m "
+                "left join signatures s on s.clipping_id = m.clipping_id", params).fetchall():
+            pages[mark] += 1
+            stories.setdefault(mark, set()).add(story_id)
+    return pages, Counter({m: len(s) for m, s in stories.items()})
+
+
+def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: Signature,
+                       at: dt.datetime) -> Signature:
+    """``sig`` without what the outlet repeats on its pages: the lines found on its recent
+    clippings of two stories or more (a footer, an intro, a "related" list; a line found in
+    one story only is a copy of that story's text, as a feed of copies carries it), recomputed
+    without them, and the names on most of its clippings (its own name, a discount code).
+    Records this clipping's lines and names for the next ones."""
+    lines = line_marks(clipping.body)
+    line_mark = {f"l{h}": line for line, h in lines.items()}
+    names = [f"t{t}" for t in sig.specifics]
+    pages, stories = _outlet_counts(store, clipping.source, [*line_mark, *names], at,
+                                    clipping_id)
+    repeated = [line for mark, line in line_mark.items() if stories[mark] >= 2]
+    stripped = sig
+    if repeated:
+        stripped = signature(clipping.title, without_lines(clipping.body, repeated), sig.at)
+    common = frozenset(t for t in stripped.specifics if pages[f"t{t}"] >= max(
+        OUTLET_TERM_MIN, OUTLET_TERM_SHARE * pages[""]))
+    stripped = without_terms(stripped, common)
+    stamp = seconds(at)
+    store.db.conn.executemany(
+        "insert or ignore into outlet_marks (source, mark, at, clipping_id) values (?, ?, ?, ?)",
+        [(clipping.source, m, stamp, clipping_id) for m in ["", *line_mark, *names]])
+    return stripped
+
+
 def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Clipping,
            at: dt.datetime, now: dt.datetime, *, sig: Signature | None = None,
            lang: str | None = None) -> tuple[int, str]:
@@ -223,6 +321,7 @@ def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Cl
     sig = signature(clipping.title, clipping.body, at) if sig is None else replace(sig, at=at)
     if lang is None:
         lang = guess_language(f"{clipping.title}\n{clipping.body}")
+    sig = outlet_boilerplate(store, clipping_id, clipping, sig, at)
     story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id)
     if story_id is None:
         story_id = inserted_id(store.db.table("stories").insert({
@@ -238,30 +337,56 @@ def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Cl
     return story_id, reason
 
 
+def _covered(store: Store, clipping_id: str, rules: Sequence[str],
+             alerted: Sequence[str]) -> bool:
+    """Whether the story's alerts to a notifier (of the clippings ``alerted``) already covered
+    what this clipping's alert would say: each of its rules, and one of the event tags
+    (takedown, raid, arrest...) of its matches for them. A clipping that brings a new rule, or
+    only kinds of event the story's alerts never named, alerts whatever the grouping said."""
+    if not alerted:
+        return False
+    marks = ", ".join("?" * len(alerted))
+    seen = store.db.execute(f"select rule, tags from matches where clipping_id in ({marks})",
+                            list(alerted)).fetchall()
+    seen_rules = {r[0] for r in seen}
+    seen_tags = {t for r in seen for t in json.loads(r[1] or "[]")}
+    mine = store.db.execute("select rule, tags from matches where clipping_id = ?",
+                            [clipping_id]).fetchall()
+    tags = {t for r in mine if r[0] in rules for t in json.loads(r[1] or "[]")}
+    return set(rules) <= seen_rules and (not tags or bool(tags & seen_tags))
+
+
 def _sort_alerts(store: Store, settings: StorySettings, clipping_id: str, story_id: int,
                  *, joined: bool, now: dt.datetime) -> None:
-    for row in list(store.db.query("select id, notifier from alerts where clipping_id = ? "
-                                   "and status = 'pending'", [clipping_id])):
+    for row in list(store.db.query("select id, notifier, rules from alerts where "
+                                   "clipping_id = ? and status = 'pending'", [clipping_id])):
         store.db.execute("update alerts set story_id = ? where id = ?", [story_id, row["id"]])
         if not joined:
             continue
         others = list(store.db.query(
-            "select id, status, sent_at from alerts where story_id = ? and notifier = ? "
-            "and id != ? and status in ('pending', 'sending', 'sent') order by id",
+            "select id, clipping_id, status, sent_at from alerts where story_id = ? and "
+            "notifier = ? and id != ? and status in ('pending', 'sending', 'sent', 'grouped') "
+            "order by id",
             [story_id, row["notifier"], row["id"]]))
         # One being sent ('sending') still takes it: release_uncovered makes it an update.
         waiting = [o for o in others if o["status"] in ("pending", "sending")]
         sent = [o for o in others if o["status"] == "sent"]
-        if waiting:
+        if not waiting and not sent:
+            continue  # the story's earlier alerts failed for good: this one goes as its first
+        if not _covered(store, clipping_id, json.loads(row["rules"] or "[]"),
+                        [o["clipping_id"] for o in others]):
+            # What the story's alert said does not cover it: it goes out now, as an update
+            # of the story, rather than folded into a message that would not say it.
+            store.db.execute("update alerts set is_update = 1, not_before = ? where id = ?",
+                             [_iso(now), row["id"]])
+        elif waiting:
             _group(store, row["id"], waiting[0]["id"])
-        elif sent:
-            if settings.update_window is None:
-                _group(store, row["id"], sent[-1]["id"])
-                continue
+        elif settings.update_window is None:
+            _group(store, row["id"], sent[-1]["id"])
+        else:
             last = max(dt.datetime.fromisoformat(o["sent_at"]) for o in sent)
             store.db.execute("update alerts set is_update = 1, not_before = ? where id = ?",
                              [_iso(max(now, last + settings.update_window)), row["id"]])
-        # else: the story's earlier alerts failed for good; this one goes as its first alert
 
 
 def _group(store: Store, alert_id: int, into: int) -> None:

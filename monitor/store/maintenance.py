@@ -26,7 +26,7 @@ PRUNE_BATCH = 500  # clippings per transaction: the daemon's writes slip in betw
 # from it (its grouping signature, its kept pages and their re-checks).
 OWNED = ("matches", "alerts", "signatures", "snapshots", "rechecks")
 # The grouping's index rows (no foreign key): never read once older than the grouping looks back.
-GROUPING_INDEX = ("signature_keys", "signature_terms")
+GROUPING_INDEX = ("signature_keys", "signature_terms", "outlet_marks")
 MARK_TABLES = ("feedback", "marks")
 
 

@@ -212,6 +212,17 @@ def m_worker_health(db: sqlite_utils.Database) -> None:
     }, pk="name")
 
 
+@migrations()
+def m_grouping_outlet_marks(db: sqlite_utils.Database) -> None:
+    """An outlet's boilerplate: each clipping's line hashes and names under its source, so
+    that the lines and names an outlet repeats on its pages are left out of the grouping
+    signature (monitor.store.archive.outlet_boilerplate). mark: "" once per clipping, "l" and a
+    line's hash, or "t" and a name. No foreign key, as signature_keys."""
+    db.execute("CREATE TABLE outlet_marks (source TEXT NOT NULL, mark TEXT NOT NULL, "
+               "at INTEGER NOT NULL, clipping_id TEXT NOT NULL, "
+               "PRIMARY KEY (source, mark, at, clipping_id)) WITHOUT ROWID")
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

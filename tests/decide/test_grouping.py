@@ -93,7 +93,7 @@ def test_whole_test_set_through_the_store(tmp_path: Path) -> None:
                                               [key]).fetchone()[0])
     truth = {a["id"]: a["event"] for a in ARTICLES.values()}
     precision, recall = pairwise_scores(truth, found)
-    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+    assert precision >= 0.99 and recall >= 0.95, (precision, recall)
     e1 = found["e1-a"]
     sources = store.story_sources(int(e1))
     assert [s.source for s in sources] == ["Piracy Daily", "Stream Watch", "Broadcast Review",
@@ -170,9 +170,9 @@ def made_up(i: int, *, title: str | None = None, footer: str = "") -> tuple[str,
 
 
 def store_one(store: Store, key: str, title: str, body: str, at: dt.datetime,
-              window: dt.timedelta = WINDOW) -> int:
+              window: dt.timedelta = WINDOW, source: str = "s") -> int:
     settings = archive.StorySettings(window=window, update_window=None)
-    c = make_clipping(title=title, source="s", body=body, url=f"https://example.org/{key}")
+    c = make_clipping(title=title, source=source, body=body, url=f"https://example.org/{key}")
     assert archive.record_story(store, settings, NewStory(
         clipping_id=key, clipping=c, text="x", origin="feed", fingerprint="", feed_url="f",
         guid=None, canonical=c.url, published=at), now=at, at=at)
@@ -190,37 +190,42 @@ def test_the_index_finds_the_story_that_comparing_with_every_clipping_finds(
     n = 0
     for a in sorted(ARTICLES.values(), key=lambda a: a["hours"]):
         at = BASE + dt.timedelta(hours=a["hours"])
-        for _ in range(8):  # made-up stories published around it
+        for _ in range(5):  # made-up stories published around it
             n += 1
             title, body = made_up(n)
             store_one(store, f"{n:016x}", title, body, at - dt.timedelta(minutes=n % 90))
         s = signature(a["title"], a["body"], at)
         assert archive.find_story(store, s, WINDOW) == archive.scan_story(store, s, WINDOW), a["id"]
-        found[a["id"]] = str(store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"], at))
+        found[a["id"]] = str(store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"], at,
+                                       source=a["source"]))
     truth = {a["id"]: a["event"] for a in ARTICLES.values()}
-    assert pairwise_scores(truth, found) == (1.0, 1.0)
+    precision, recall = pairwise_scores(truth, found)
+    # the one pair missed: an Arabic report and an English one (names in two scripts)
+    assert precision == 1.0 and recall >= 0.95, (precision, recall)
     store.close()
 
 
 def test_a_copy_is_found_under_many_newer_clippings_sharing_its_headline(tmp_path: Path) -> None:
-    """A syndicated copy ten days later, after 300 clippings with the same headline and the same
-    footer (keys and words every one of them shares): it joins its original's story, and what
-    it is compared with stays bounded."""
+    """A syndicated copy in another outlet ten days later, after 300 clippings of the original's
+    outlet with the same headline and the same footer (keys and words every one of them shares):
+    it joins its original's story, and what it is compared with stays bounded."""
     store = Store(tmp_path / "m.db")
     original, copy = ARTICLES["e7-a"], ARTICLES["e7-b"]
     footer = "The post appeared first on Piracy Daily, all rights reserved worldwide."
-    first = store_one(store, "a" * 16, original["title"], f"{original['body']}\n\n{footer}", BASE)
+    first = store_one(store, "a" * 16, original["title"], f"{original['body']}\n\n{footer}", BASE,
+                      source=original["source"])
     for i in range(300):
         _, body = made_up(i, footer=footer)
         store_one(store, f"{i:016x}", original["title"], body,
-                  BASE + dt.timedelta(days=9, minutes=i))
+                  BASE + dt.timedelta(days=9, minutes=i), source=original["source"])
     at = BASE + dt.timedelta(days=10)
     s = signature(copy["title"], f"{copy['body']}\n\n{footer}", at)
     ids = archive.candidates(store, s, WINDOW)
     assert "a" * 16 in ids
     assert len(ids) <= archive.COMPARED_BY_KEYS + archive.COMPARED_BY_TERMS
     assert archive.find_story(store, s, WINDOW) == (first, "syndicated")
-    assert store_one(store, "b" * 16, copy["title"], f"{copy['body']}\n\n{footer}", at) == first
+    assert store_one(store, "b" * 16, copy["title"], f"{copy['body']}\n\n{footer}", at,
+                     source=copy["source"]) == first
     store.close()
 
 
@@ -235,7 +240,7 @@ def test_the_migration_indexes_the_signatures_stored_before_it(tmp_path: Path) -
     store = Store(path)
     for a in sorted(ARTICLES.values(), key=lambda a: a["hours"]):
         store_one(store, a["id"].rjust(16, "0"), a["title"], a["body"],
-                  BASE + dt.timedelta(hours=a["hours"]))
+                  BASE + dt.timedelta(hours=a["hours"]), source=a["source"])
     written = {t: sorted(store.db.execute(f"select * from {t}").fetchall())
                for t in ("signature_keys", "signature_terms")}
     assert all(written.values())
@@ -293,3 +298,162 @@ def test_fold_agrees_with_its_definition(text: str) -> None:
 def test_fold_examples() -> None:
     assert fold("L’Arcom a bloqué ＩＰＴＶ") == "l’arcom a bloque iptv"
     assert fold("Straße") == "strasse"
+
+
+# --- Evidence that survives generic text --------------------------------------------------------
+
+@pytest.mark.parametrize("a, b", [("e12-a", "e40-a"), ("e13-a", "e38-a"), ("e13-a", "e44-a"),
+                                  ("e14-a", "e42-a"), ("e15-a", "e41-a"), ("e16-a", "e43-a")])
+def test_one_generic_headline_on_different_events_is_no_evidence(a: str, b: str) -> None:
+    # the same outlet's items, hours apart, headed "Video", "Story", "Breaking", "Live", "Update"
+    assert ARTICLES[a]["title"] == ARTICLES[b]["title"] or {a, b} == {"e13-a", "e44-a"}
+    assert not compare(sig(a), sig(b, hours=ARTICLES[a]["hours"] + 1), WINDOW).same
+
+
+@pytest.mark.parametrize("title, specific", [
+    ("Video", False), ("Live: the latest", False), ("Breaking news update", False),
+    ("En direct", False), ("Última hora", False), ("Police raid IPTV pirates in Madrid", True),
+    ("ACE shuts down Kinoplex", True), ("Watch: Kinoplex", True), ("Story 12", True)])
+def test_specific_headlines(title: str, specific: bool) -> None:
+    from monitor.decide.grouping import specific_headline
+
+    body = "Officers say that Kinoplex was shut down by ACE."
+    assert specific_headline(signature(title, body, BASE)) is specific
+
+
+def test_identical_specific_headlines_are_evidence_generic_ones_are_not() -> None:
+    def short(title: str, body: str) -> Signature:
+        return signature(title, body, BASE)
+
+    same = "Police raid IPTV pirates in Madrid"
+    assert compare(short(same, "Officers acted at dawn."), short(same, "Four homes searched."),
+                   WINDOW).same
+    assert not compare(short("Video", "Officers acted at dawn."),
+                       short("Video", "Four homes searched."), WINDOW).same
+
+
+@pytest.mark.parametrize("a, b", [("e21-a", "e22-a"), ("e21-b", "e22-b"), ("e23-a", "e24-a"),
+                                  ("e23-b", "e24-b"), ("e25-a", "e26-a"), ("e25-b", "e26-b"),
+                                  ("e2-a", "e35-a"), ("e10-a", "e36-a"), ("e10-b", "e36-b"),
+                                  ("e14-b", "e41-a")])
+def test_the_same_actors_in_other_events_stay_apart(a: str, b: str) -> None:
+    # the same court, police or coalition weeks apart; BREIN twice in one day
+    assert not compare(sig(a), sig(b), WINDOW).same
+
+
+@pytest.mark.parametrize("a, b, reason", [
+    ("e28-a", "e28-b", "syndicated"), ("e28-a", "e28-c", "syndicated"),
+    ("e29-a", "e29-b", "syndicated"), ("e29-a", "e29-c", "syndicated"),
+    ("e28-a", "e28-d", "reworded"),  # translated: the names and numbers stay
+    ("e19-a", "e19-c", "reworded"), ("e21-b", "e21-c", "reworded"),  # generic headline, same event
+])
+def test_wire_copies_and_translations_join(a: str, b: str, reason: str) -> None:
+    verdict = compare(sig(a), sig(b), WINDOW)
+    assert verdict.same and verdict.reason == reason, verdict
+
+
+def test_two_names_in_common_are_not_evidence() -> None:
+    body = "Officers of {} and {} said the {} case was closed."
+    a = signature("One", body.format("Arcom", "Europol", "Zentrix"), BASE)
+    b = signature("Two", body.format("Arcom", "Europol", "Vorland"), BASE)
+    c = signature("Three", body.format("Arcom", "Europol", "Zentrix"), BASE)
+    assert len(a.specifics & b.specifics) == 2 and not compare(a, b, WINDOW).same
+    assert compare(a, c, WINDOW).same
+
+
+def test_joins_do_not_chain(tmp_path: Path) -> None:
+    """B joins A's story (three names in common); C shares three names with B and none with
+    A: comparing with B alone would put it in the story, but it matches neither the story's
+    first report nor a majority of its reports, so it starts its own."""
+    store = Store(tmp_path / "m.db")
+    text = "Investigators in {} met {} and {} about the {} file."
+    at = BASE
+    a = ("Prosecutors widen inquiry", text.format("Harrow", "Quillon", "Marbeck", "Tessaly"))
+    b = ("Officials confirm details", text.format("Harrow", "Quillon", "Marbeck", "Oduya")
+         + " Later, " + text.format("Fenwick", "Ravelle", "Stoor", "Oduya"))
+    c = ("Second hearing scheduled", text.format("Fenwick", "Ravelle", "Stoor", "Panthe"))
+    story_a = store_one(store, "a" * 16, *a, at, source="One")
+    assert store_one(store, "b" * 16, *b, at + dt.timedelta(hours=1), source="Two") == story_a
+    sig_b, sig_c = (signature(*x, at) for x in (b, c))
+    assert compare(sig_c, sig_b, WINDOW).same and not compare(sig_c, signature(*a, at),
+                                                               WINDOW).same
+    assert store_one(store, "c" * 16, *c, at + dt.timedelta(hours=2), source="Three") != story_a
+    store.close()
+
+
+def test_an_outlets_boilerplate_is_left_out(tmp_path: Path) -> None:
+    """One outlet's pages share an intro line and a promotion naming its VPN partner and a code:
+    compared as they are, two of its short stories of different events look alike; stored
+    after the outlet's other pages, what it repeats is left out and they stay apart."""
+    assert compare(sig("e17-a"), sig("e37-a"), WINDOW).same  # the boilerplate alone
+    store = Store(tmp_path / "m.db")
+    stories = {}
+    for i in ("e17-a", "e18-a", "e19-a", "e20-a", "e37-a"):
+        a = ARTICLES[i]
+        stories[i] = store_one(store, i.rjust(16, "0"), a["title"], a["body"],
+                               BASE + dt.timedelta(hours=a["hours"]), source=a["source"])
+    assert len(set(stories.values())) == 5
+    s = archive._signatures(store, ["e37-a".rjust(16, "0")])["e37-a".rjust(16, "0")]
+    assert not {"surfnest", "cord"} & s.specifics  # the outlet's names on most of its pages
+    store.close()
+
+
+def test_a_copy_carried_by_one_feed_keeps_its_lines(tmp_path: Path) -> None:
+    """A feed of copies (an aggregator, one source) carries the same paragraphs in one story:
+    a line counts as boilerplate only when the outlet's pages of two stories carry it."""
+    store = Store(tmp_path / "m.db")
+    first = None
+    for i in ("e1-a", "e1-c", "e1-d"):
+        a = ARTICLES[i]
+        story = store_one(store, i.rjust(16, "0"), a["title"], a["body"],
+                          BASE + dt.timedelta(hours=a["hours"]), source="Aggregator")
+        first = first or story
+        assert story == first, i
+    store.close()
+
+
+# --- The alerts of a clipping that joins a story --------------------------------------------
+
+def _flagged(store: Store, settings: archive.StorySettings, article_id: str, key: str,
+             at: dt.datetime, tags: tuple[str, ...], rule: str = "piracy-enforcement") -> None:
+    from monitor.models import Match, MatchedTerm
+
+    a = ARTICLES[article_id]
+    c = make_clipping(title=a["title"], source=a["source"], body=a["body"],
+                      url=f"https://x.test/{key}")
+    match = Match(rule, 3.0, (MatchedTerm("pirate", "title", 0, 6),), tags)
+    assert archive.record_story(store, settings, NewStory(
+        clipping_id=key, clipping=c, text="t", origin="feed", fingerprint="", feed_url="f",
+        guid=None, canonical=c.url, published=at, matches=(match,), alerts={"hook": (rule,)}),
+        now=at, at=at)
+
+
+@pytest.mark.parametrize("tags, rule, sent, update_window, expected", [
+    # the story's alert said it: folded into the waiting alert, or an update / nothing when sent
+    (("takedown",), "piracy-enforcement", False, None, ("grouped", 0)),
+    (("takedown", "arrest"), "piracy-enforcement", True, None, ("grouped", 0)),
+    (("takedown",), "piracy-enforcement", True, dt.timedelta(hours=6), ("pending", 1)),
+    # a kind of event or a rule the story's alert never named: it alerts now, as an update
+    (("site-blocking",), "piracy-enforcement", False, None, ("pending", 1)),
+    (("site-blocking",), "piracy-enforcement", True, None, ("pending", 1)),
+    (("takedown",), "other-rule", True, None, ("pending", 1)),
+])
+def test_a_joining_clipping_alerts_unless_the_story_alert_covered_it(
+        tmp_path: Path, tags: tuple[str, ...], rule: str, sent: bool,
+        update_window: dt.timedelta | None, expected: tuple[str, int]) -> None:
+    store = Store(tmp_path / "m.db")
+    settings = archive.StorySettings(window=WINDOW, update_window=update_window)
+    _flagged(store, settings, "e1-a", "a" * 16, BASE, ("takedown", "arrest"))
+    if sent:
+        [alert] = store.due_alerts("hook", now=BASE)
+        store.mark_sent(alert.id, now=BASE)
+    later = BASE + dt.timedelta(hours=1)
+    _flagged(store, settings, "e1-c", "c" * 16, later, tags, rule)
+    assert store.story_of("a" * 16) == store.story_of("c" * 16)  # one story either way
+    row = store.db.execute("select status, is_update, not_before from alerts where "
+                           "clipping_id = ?", ["c" * 16]).fetchone()
+    assert (row[0], row[1]) == expected
+    if expected == ("pending", 1) and update_window is None:
+        due = [a.clipping_id for a in store.due_alerts("hook", now=later)]
+        assert due == (["c" * 16] if sent else ["a" * 16, "c" * 16])  # not held
+    store.close()

@@ -184,3 +184,32 @@ def test_a_clipping_that_joins_while_its_alert_is_sent_becomes_an_update(tmp_pat
     [update] = store.due_alerts("hook", now=now + dt.timedelta(hours=6))
     assert update.update and [s.clipping_id for s in update.sources] == ["a" * 16, "c" * 16]
     store.close()
+
+
+# A video outlet heads every item with a generic word; one poll finds them all, published
+# together. Five of them report five different enforcement events (flagged).
+GENERIC_FEED = ["e12-a", "e13-a", "e14-a", "e15-a", "e16-a", "e38-a", "e40-a", "e41-a", "e42-a",
+                "e43-a", "e44-a", "e19-c", "e21-c"]
+GENERIC_FLAGGED = {"e14-a", "e42-a", "e44-a", "e19-c", "e21-c"}
+
+
+def test_a_feed_of_generic_headlines_alerts_every_flagged_event(
+        tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver) -> None:
+    assert {ARTICLES[i]["title"] for i in GENERIC_FEED} == {
+        "Video", "Story", "Breaking", "Live", "Update"}
+    feed = publish(feed_server, "/clips.xml", GENERIC_FEED, title="Clip Channel")
+    config = review_config(tmp_path, [feed], webhook_url=webhook_receiver.url)
+    done = monitor(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert f"13 new clippings, {len(GENERIC_FLAGGED)} flagged" in done.stdout, done.stdout
+    payloads = [r.json() for r in webhook_receiver.wait_for(len(GENERIC_FLAGGED))]
+    time.sleep(0.3)
+    assert len(webhook_receiver.requests) == len(GENERIC_FLAGGED)
+    # each alert is its own event's, listing its one source: nothing chained into it
+    links = {p["clipping"]["url"].rsplit("/", 1)[-1] for p in payloads}
+    assert links == GENERIC_FLAGGED
+    assert all(len(p["story"]["sources"]) == 1 for p in payloads)
+    db = tmp_path / "monitor.db"
+    assert len(rows(db, "select id from stories")) == len(GENERIC_FEED)
+    alerts = rows(db, "select status from alerts where notifier = 'webhook'")
+    assert sorted(a["status"] for a in alerts) == ["sent"] * len(GENERIC_FLAGGED)
