@@ -106,16 +106,16 @@ class Outbox:
         name = notifier.name
         now = self.clock()
         for digest in self.store.due_digests(name, now=now, force=force):
-            if not await self._send_digest(notifier, digest, report):
+            if not await self._send(notifier, digest, report):
                 return
         digest_id, hold = self._gather(name, cfg, now)
         fresh = self.store.digest(digest_id) if digest_id is not None else None
-        if fresh is not None and not await self._send_digest(notifier, fresh, report):
+        if fresh is not None and not await self._send(notifier, fresh, report):
             return
         if hold or (cfg is not None and cfg.delivery.digest):
             return  # a digest notifier, or a flood: nothing goes on its own
         for alert in self.store.due_alerts(name, now=now, force=force):
-            if not await self._send_alert(notifier, alert, report):
+            if not await self._send(notifier, alert, report):
                 return
 
     def _gather(self, name: str, cfg: NotifierConfig | None,
@@ -169,51 +169,43 @@ class Outbox:
     def _claim_until(self, name: str) -> dt.datetime:
         return self.clock() + dt.timedelta(seconds=claim_seconds(self.configs.get(name)))
 
-    async def _send_alert(self, notifier: Sender, alert: Alert, report: Any) -> bool:
-        """True if the pass may go on with this notifier's next alert."""
-        if not self.store.claim_alert(alert.id, until=self._claim_until(notifier.name)):
-            log.debug("alert %s: claimed by another process, left to it", alert.key)
+    async def _send(self, notifier: Sender, item: Alert | Digest, report: Any) -> bool:
+        """Send one alert or digest, claimed first so that no other process sends it too.
+        True if the pass may go on with this notifier's next one."""
+        claim: Callable[..., bool]
+        mark_failed: Callable[..., None]
+        mark_sent: Callable[..., None]
+        if isinstance(item, Digest):
+            what, alerts = f"digest {item.key} ({len(item.alerts)} alerts)", item.alerts
+            claim, mark_failed = self.store.claim_digest, self.store.mark_digest_failed_attempt
+            mark_sent = self.store.mark_digest_sent
+        else:
+            what, alerts = f"alert {item.key}", (item,)
+            claim, mark_failed = self.store.claim_alert, self.store.mark_failed_attempt
+            mark_sent = self.store.mark_sent
+        if not claim(item.id, until=self._claim_until(notifier.name)):
+            log.debug("%s: claimed by another process, left to it", what)
             return True
         try:
-            await notifier.send(alert)
+            if isinstance(item, Digest):
+                await notifier.send_digest(item)
+            else:
+                await notifier.send(item)
         except NotifyError as e:
-            next_attempt, until = self._failed(notifier.name, e, alert.attempts,
-                                               f"alert {alert.key}", 1, report)
-            self.store.mark_failed_attempt(alert.id, error=str(e), permanent=e.permanent,
-                                           next_attempt=next_attempt, retry_after_until=until)
+            next_attempt, until = self._failed(notifier.name, e, item.attempts, what,
+                                               len(alerts), report)
+            mark_failed(item.id, error=str(e), permanent=e.permanent, next_attempt=next_attempt,
+                        retry_after_until=until)
             return e.permanent
-        self.store.mark_sent(alert.id, now=self.clock())
-        # Clippings that joined the story while this was being sent go as an update: else
+        mark_sent(item.id, now=self.clock())
+        # Clippings that joined a story while its alert was being sent go as an update: else
         # they would count as covered by an alert that never showed them.
-        archive.release_uncovered(self.store, alert, now=self.clock(),
-                                  update_window=self.update_window)
-        report.alerts_sent += 1
-        self.events.delivered(notifier.name, "sent")
-        log.info("alert %s sent via %s", alert.key, notifier.name)
-        return True
-
-    async def _send_digest(self, notifier: Sender, digest: Digest, report: Any) -> bool:
-        if not self.store.claim_digest(digest.id, until=self._claim_until(notifier.name)):
-            log.debug("digest %s: claimed by another process, left to it", digest.key)
-            return True
-        try:
-            await notifier.send_digest(digest)
-        except NotifyError as e:
-            next_attempt, until = self._failed(
-                notifier.name, e, digest.attempts,
-                f"digest {digest.key} ({len(digest.alerts)} alerts)", len(digest.alerts), report)
-            self.store.mark_digest_failed_attempt(digest.id, error=str(e), permanent=e.permanent,
-                                                  next_attempt=next_attempt,
-                                                  retry_after_until=until)
-            return e.permanent
-        self.store.mark_digest_sent(digest.id, now=self.clock())
-        for alert in digest.alerts:  # as for an alert sent on its own
+        for alert in alerts:
             archive.release_uncovered(self.store, alert, now=self.clock(),
                                       update_window=self.update_window)
-        report.alerts_sent += len(digest.alerts)
+        report.alerts_sent += len(alerts)
         self.events.delivered(notifier.name, "sent")
-        if hasattr(report, "digests_sent"):
+        if isinstance(item, Digest) and hasattr(report, "digests_sent"):
             report.digests_sent += 1
-        log.info("digest %s (%d alerts) sent via %s", digest.key, len(digest.alerts),
-                 notifier.name)
+        log.info("%s sent via %s", what, notifier.name)
         return True
