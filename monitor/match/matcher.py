@@ -27,8 +27,8 @@ from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse
 from monitor.match.stem import LANGS, stemmer
 from monitor.match.terms import TermTable
 from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
-from monitor.match.tree import (TEXT, CNode, CTerms, Hits, Leaf, Trace, all_ids, compile_tree,
-                                leaves, positive_ids)
+from monitor.match.tree import (TEXT, ClauseTree, CNode, Hits, Leaf, Trace, all_ids,
+                                compile_tree, leaves, positive_ids, term_nodes)
 
 __all__ = ["Clause", "Explanation", "Matcher", "compile_rules", "format_query", "parse_query"]
 
@@ -54,17 +54,8 @@ def weight(field: str, start: int) -> float:
     return 1.0 if start < 100 else 0.5 if start < 500 else 0.25
 
 
-@dataclass(frozen=True, slots=True)
-class Clause:
-    """One clause of a rule on one document: its text, whether it held, the terms behind it."""
-
-    query: str
-    matched: bool
-    terms: tuple[MatchedTerm, ...]
-    clauses: tuple[Clause, ...]
-    # None for an ordinary clause; for what a NOT or NOT NEAR vetoes: True when the veto held
-    # and blocked (the whole clause, or the occurrences near it), False when it did not hold
-    veto: bool | None = None
+Clause = ClauseTree[MatchedTerm]
+"""One clause of a rule on one document, its terms placed in the text (`monitor explain`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +248,7 @@ class Matcher:
         out = []
         for rule, tree in self._rules:
             trace = tree.trace(scan.hits)
-            score = scan.score(trace.leaves) if trace.matched else 0.0
+            score = scan.score(trace.terms) if trace.matched else 0.0
             fired = rule.enabled and trace.matched and score >= rule.min_score
             out.append(Explanation(rule.name, rule.query, rule.enabled, fired, score,
                                    rule.min_score, _merge(events, rule.tags) if fired else (),
@@ -305,8 +296,8 @@ def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _clause(trace: Trace, scan: _Scan) -> Clause:
-    return Clause(trace.query, trace.matched, scan.terms(trace.leaves),
-                  tuple(_clause(c, scan) for c in trace.children), trace.veto)
+    return Clause(trace.query, trace.matched, scan.terms(trace.terms),
+                  tuple(_clause(c, scan) for c in trace.clauses), trace.veto)
 
 
 # --- compiling ------------------------------------------------------------------------------------
@@ -366,14 +357,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
 
 
 def _fields(tree: CNode) -> set[str]:
-    out: set[str] = set()
-    stack = [tree]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, CTerms):
-            out.update(f for f in n.fields if f != TEXT)
-        stack.extend(n.parts())
-    return out
+    return {f for n in term_nodes(tree) for f in n.fields if f != TEXT}
 
 
 def matcher_for(config: Config) -> Matcher:

@@ -9,8 +9,9 @@ make it true, each ``(field, start, end, leaves)`` where ``leaves`` are the
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 from monitor.errors import RuleError
 from monitor.match.query import (And, Field, ListRef, Near, Node, Not, NotNear, Or, Term,
@@ -25,18 +26,29 @@ Hits = dict[str, dict[int, list[tuple[int, int]]]]
 TEXT = "text"
 
 
-@dataclass(frozen=True, slots=True)
-class Trace:
-    """Which clause of a rule fired: the clause's text, whether it held, the hits behind it."""
+T = TypeVar("T")
+
+
+# Not slotted: with slots=True the decorator makes a new class, and calls through the generic
+# alias (``Trace(...)``) then fail on Python 3.11.
+@dataclass(frozen=True)
+class ClauseTree(Generic[T]):
+    """One clause of a rule on one document: its text, whether it held, what was found behind
+    it (``Leaf`` hits while the tree is evaluated, the matcher's ``MatchedTerm`` once placed in
+    the text) and its own clauses."""
 
     query: str
     matched: bool
-    leaves: tuple[Leaf, ...]
-    children: tuple[Trace, ...]
+    terms: tuple[T, ...]
+    clauses: tuple[ClauseTree[T], ...]
     # None: an ordinary clause. For the vetoed part of a NOT or a NOT NEAR: True when the veto
     # held (its words were there, near enough) and blocked what it guards, False when not;
     # ``matched`` alone would read "✓" for a veto that took the match away.
     veto: bool | None = None
+
+
+Trace = ClauseTree[Leaf]
+"""Which clauses of a rule held, with the automaton's hits behind them."""
 
 
 class CNode:
@@ -312,16 +324,19 @@ def _not_spanning(node: Node) -> Node | None:
     return None
 
 
-def all_ids(node: CNode) -> set[int]:
-    """Every term id a compiled tree looks at (iterative)."""
-    out: set[int] = set()
+def term_nodes(node: CNode) -> Iterator[CTerms]:
+    """Every term set of a compiled tree (iterative: rules may nest deep)."""
     stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, CTerms):
-            out |= n.ids
+            yield n
         stack.extend(n.parts())
-    return out
+
+
+def all_ids(node: CNode) -> set[int]:
+    """Every term id a compiled tree looks at."""
+    return {i for n in term_nodes(node) for i in n.ids}
 
 
 def positive_ids(node: CNode, negated: bool = False) -> set[int]:
