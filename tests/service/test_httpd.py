@@ -11,7 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from support.fakesystemd import start_daemon, stop_daemon, wait_until
+from support.fakesystemd import start_daemon, stop_daemon
+from support.waiting import wait_until
 from support.feedserver import FeedServer, rss
 from support.helpers import write_config
 from prometheus_client.parser import text_string_to_metric_families

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from support.fakesystemd import NotifySocket, gaps, start_daemon, stop_daemon, wait_until
+from support.fakesystemd import NotifySocket, gaps, start_daemon, stop_daemon
+from support.waiting import wait_until
 from support.feedserver import FeedServer, rss
 from support.helpers import write_config
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from support.fakesystemd import start_daemon, stop_daemon, wait_until
+from support.fakesystemd import start_daemon, stop_daemon
+from support.waiting import wait_until
 from support.feedserver import FeedServer, rss
 from support.helpers import monitor, write_config
 from support.stories import add_story, alert_ids, now

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from support.helpers import REPO
-from support.waiting import wait_until
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from support.loopback import ServedInThread, running
 
 HOST = "127.0.0.1"
 LAST_MODIFIED = "Mon, 02 Nov 2026 10:00:00 GMT"
@@ -40,7 +41,7 @@ class Document:
     delay: float = 0.0  # seconds before answering: a slow server
 
 
-class FeedServer:
+class FeedServer(ServedInThread):
     def __init__(self) -> None:
         self.documents: dict[str, Document] = {}
         self.hits: list[tuple[str, int]] = []  # (path, status answered)
@@ -99,22 +100,11 @@ class FeedServer:
         with self._lock:
             return [status for p, status in self.hits if p == path]
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(FeedServer())
 
 
 def article_page(title: str, paragraphs: list[str], *, site: str = "Piracy Daily",

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
+from support.loopback import ServedInThread, running
 from support.waiting import wait_until
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session, SMTP
@@ -62,7 +63,7 @@ class Response:
     delay: float = 0.0  # seconds to wait before answering (to provoke client timeouts)
 
 
-class WebhookReceiver:
+class WebhookReceiver(ServedInThread):
     """Records every request; answers with ``respond(...)``'s settings (default 200).
 
     ``port`` 0 picks a free one; pass ``refused_port`` to bring a receiver up where a
@@ -135,23 +136,12 @@ class WebhookReceiver:
             f"expected {count} requests, got {len(self.requests)}"
         return list(self.requests)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
 def webhook_receiver() -> Iterator[WebhookReceiver]:
     """A running receiver: POST to ``.url``, read ``.requests``, set answers with ``.respond()``."""
-    receiver = WebhookReceiver()
-    receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
+    yield from running(WebhookReceiver())
 
 
 # --- SMTP server --------------------------------------------------------------------------------
