@@ -14,7 +14,7 @@ import Stemmer
 
 # Document.lang -> Snowball algorithm: the languages the language guesser reports.
 ALGORITHMS = {"en": "english", "fr": "french", "es": "spanish", "it": "italian",
-              "pt": "portuguese", "de": "german", "ar": "arabic"}
+              "pt": "portuguese", "de": "german", "nl": "dutch", "ar": "arabic"}
 LANGS = tuple(ALGORITHMS)
 
 StemFn = Callable[[Sequence[str]], list[str]]

@@ -12,6 +12,7 @@ PROFILES: dict[str, frozenset[str]] = {
     "pt": frozenset("o os as de do da dos das e que em um uma para com não por ao".split()),
     "it": frozenset("il lo la gli le di del della e che un una per con non sono nel".split()),
     "de": frozenset("der die das und ist nicht mit von den dem ein eine zu auf für im".split()),
+    "nl": frozenset("het een van en is dat op voor met niet zijn door bij ook werd heeft naar".split()),
 }
 # A word of several profiles ("la", "de", "que") counts a fraction for each: the distinctive
 # ones decide.
@@ -25,7 +26,8 @@ MIN_HITS = 3
 
 
 def guess_language(text: str) -> str:
-    """ISO 639-1 code of the likeliest language among en, fr, es, pt, it, de, ar, else "und"."""
+    """ISO 639-1 code of the likeliest language among en, fr, es, pt, it, de, nl, ar, else
+    "und"."""
     sample = text[:5000]
     letters = sum(c.isalpha() for c in sample)
     if letters and len(_ARABIC.findall(sample)) > letters / 2:
