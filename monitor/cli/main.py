@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import __version__
-from monitor.cli import admin, alerts, feeds, review, rules
+from monitor.cli import admin, alerts, feeds, pages, review, rules
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
 from monitor.errors import MonitorError
 from monitor.service import logs
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.store.database import StoredClipping
 
 log = logging.getLogger("monitor")
@@ -87,6 +88,7 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     config = ctx.config
     matcher_for(config)
+    _check_selectors(config)
     problems = config_problems(config, os.environ, os.environ.get("CREDENTIALS_DIRECTORY"))
     for problem in problems:
         print(f"monitor: {problem.severity}: {problem}", file=sys.stderr)
@@ -101,6 +103,20 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
           f"{sum(n.enabled for n in config.notifiers)} of {len(config.notifiers)} notifiers "
           f"enabled{warned})")
     return 0
+
+
+def _check_selectors(config: Config) -> None:
+    """[[pages]] selectors compile (cssselect lives in parse/, below config.py, which
+    checks the rest of each table)."""
+    from monitor.errors import ConfigError, ParseError
+    from monitor.parse.listing import compile_selector
+
+    for i, page in enumerate(config.pages):
+        if page.selector:
+            try:
+                compile_selector(page.selector)
+            except ParseError as e:
+                raise ConfigError(str(e), path=str(config.path), key=f"pages[{i}].selector") from None
 
 
 def _count(n: int, word: str) -> str:
@@ -225,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules.register(commands)
     alerts.register(commands)
     feeds.register(commands)
+    pages.register(commands)
     admin.register(commands)
     review.register(commands)
     return parser
