@@ -9,7 +9,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,6 +86,17 @@ def _author(entry: Mapping[str, Any]) -> str:
     return ", ".join(n for n in names if n)
 
 
+def _title(entry: Mapping[str, Any]) -> str:
+    """The headline as text: an HTML title (Google Alerts bolds the words searched) loses its
+    tags and entities."""
+    title = _text(entry.get("title"))
+    detail = entry.get("title_detail")
+    markup = ("text/html", "application/xhtml+xml")
+    if isinstance(detail, Mapping) and detail.get("type") in markup and "<" in title:
+        title = " ".join(html.unescape(re.sub(r"<[^>]*>", "", title)).split())
+    return title
+
+
 def _source(entry: Mapping[str, Any]) -> str:
     """The publisher an aggregator's item names: RSS <source> (Google News), News:Source (Bing)."""
     source = entry.get("source")
@@ -141,7 +154,7 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedM
     for raw in raw_entries:
         link = _text(raw.get("link")) or None
         guid = _text(raw.get("id")) or None
-        title = _text(raw.get("title"))
+        title = _title(raw)
         summary = _text(raw.get("summary"))
         content_text = _content(raw)
         published = _when(raw)
