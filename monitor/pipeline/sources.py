@@ -2,9 +2,10 @@
 read as a feed (parse.listing), and engines' links turned into the publishers' (parse.search),
 offline or by asking the engine once where its link redirects.
 
-    read_entries      the fetched body -> FeedMeta and entries (a page's links; a feed's items
-                      with wrapped links unwrapped offline); BrokenListing: a page picks nothing
-    resolve_links     entries still pointing at an engine, new ones only -> one redirect each
+    read_entries      the fetched body -> FeedMeta and entries (a page's links, a feed's items);
+                      BrokenListing: a page picks nothing
+    resolve_links     engines' wrapped links -> the publishers': offline where the link carries
+                      it, else (new entries only) by asking the engine once where it redirects
     is_baseline       a page's links to store as backlog, not alert: its first poll, or a set
                       sharing nothing with what it listed before (its layout changed)
 """
@@ -39,32 +40,32 @@ BASELINE_MIN = 5
 
 def read_entries(feed: FeedConfig, result: FetchResult) -> tuple[FeedMeta, list[Entry]]:
     """A fetched source's entries. A watched page: its links (BrokenListing when none is
-    left); a feed: its items, engines' wrapped links replaced by the publishers' where they
-    carry them. ParseError when the body is neither."""
+    left); a feed: its items. ParseError when the body is neither."""
     if feed.kind == "page":
         return listing_entries(result.content, result.headers, result.url, page_url=feed.url,
                                selector=feed.selector, pattern=feed.pattern)
-    meta, entries = parse_feed(result.content, result.headers, feed.url)
-    return meta, [unwrap_entry(e) for e in entries]
+    return parse_feed(result.content, result.headers, feed.url)
 
 
 async def resolve_links(client: Any, cfg: FetchConfig, limits: Limits, feed: FeedConfig,
                         entries: list[Entry], seen: Seen) -> list[Entry]:
-    """Entries whose link still points at an engine (offline unwrapping found no publisher
-    inside it), with the link replaced by where the engine redirects it, asked once through the
-    guarded client. Only entries never seen (by guid) are asked; a link that does not redirect,
-    or whose engine fails, stays as it is (its page fetch follows the redirects)."""
+    """The entries with engines' wrapped links replaced by the publishers' URLs (and the
+    publisher's name off the headline): read offline where the link carries the URL; else, for
+    a link still at an engine (or, in a search feed, at the host that served it), asked once
+    through the guarded client where it redirects. Only entries never seen (by guid) are
+    asked; a link that does not redirect, or whose engine fails, stays as it is (its page fetch
+    follows the redirects)."""
     own_host = feed.url if feed.kind == "search" else ""
-    todo = [i for i, e in enumerate(entries)
-            if e.url and is_engine_link(e.url, own_host)
+    resolved = [unwrap_entry(e) for e in entries]
+    todo = [i for i, (e, was) in enumerate(zip(resolved, entries))
+            if e.url and e.url == was.url and is_engine_link(e.url, own_host)
             and not seen(canonical_url(e.url), e.guid)]
     if not todo:
-        return entries
+        return resolved
     limit = asyncio.Semaphore(RESOLVE_CONCURRENCY)
-    resolved = list(entries)
 
     async def one(i: int) -> None:
-        entry = entries[i]
+        entry = resolved[i]
         assert entry.url is not None
         async with limit:
             try:

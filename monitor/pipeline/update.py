@@ -102,7 +102,7 @@ class CycleReport:
 def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title: str,
                    entities: tuple[str, ...], matches: list[Match]) -> Clipping:
     """The clipping of a story: the feed's headline and date first, the page's text and metadata."""
-    source = article.sitename or entry.source or feed.name or feed_title
+    source = entry.source or article.sitename or feed.name or feed_title
     events = [t for m in matches for t in m.tags]
     return clippings.make_clipping(
         title=entry.title or article.title,
@@ -391,7 +391,7 @@ class Pipeline:
                              if article.date else None)
                 entry = dataclasses.replace(entry, published=page_date or self.clock())
             doc = document(entry.title or article.title, article.body,
-                           source=article.sitename or entry.source or feed.name or feed_title,
+                           source=entry.source or article.sitename or feed.name or feed_title,
                            url=entry.url or "",
                            lang=analysis.lang if analysis else None)
             matches = self.matcher.find_matches(doc)

@@ -4,13 +4,11 @@ as feeds, each link the publisher's."""
 
 from __future__ import annotations
 
-import base64
-import email.utils
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from hypothesis import given, strategies as st
+from support.searchfeeds import bing_click, google_article_id, search_feed
 
 from monitor.config import SearchConfig
 from monitor.models import Entry
@@ -18,38 +16,11 @@ from monitor.parse.feeds import parse_feed
 from monitor.parse.search import (as_feeds, is_engine_link, parse_locale, publisher_title,
                                   search_feeds, unwrap_entry, unwrap_link)
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "search"
 PUBLISHER = "https://www.piracy-daily.example"
 
 
-def google_article_id(url: str) -> str:
-    """A Google News article id of the older kind: a protobuf message (field 1: a number,
-    field 4: the URL, a trailing field) in URL-safe base64 without padding."""
-    data = url.encode()
-    size = bytes([len(data)]) if len(data) < 128 else bytes([len(data) & 0x7F | 0x80, len(data) >> 7])
-    message = b"\x08\x13\x22" + size + data + b"\xd2\x01\x00"
-    return base64.urlsafe_b64encode(message).decode().rstrip("=")
-
-
-def bing_click(url: str) -> str:
-    return "a1" + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
-
-
-def fixture(name: str, *, base: str = PUBLISHER, engine: str, redirect: str = "") -> bytes:
-    """A search feed of tests/data/search with its placeholders filled in."""
-    now = email.utils.format_datetime(__import__("datetime").datetime.now(
-        __import__("datetime").timezone.utc), usegmt=True)
-    text = (DATA / name).read_text(encoding="utf-8")
-    values = {
-        "{base_quoted}": quote(base, safe="").lower(),  # as Bing writes it: %3a%2f%2f
-        "{base}": base, "{engine}": engine, "{date_iso}": "2026-11-03T09:00:00Z", "{date}": now,
-        "{article_id}": google_article_id(f"{base}/stories/police-arrest-three"),
-        "{u_b64}": bing_click(f"{base}/stories/site-streaming-ferme")[2:],
-        "{redirect}": redirect,
-    }
-    for key, value in values.items():
-        text = text.replace(key, value)
-    return text.encode("utf-8")
+def fixture(name: str, **values: str) -> bytes:
+    return search_feed(name, base=values.pop("base", PUBLISHER), **values)
 
 
 def test_a_search_runs_on_each_engine_in_each_locale() -> None:
@@ -160,7 +131,8 @@ def _entries(name: str, **values: str) -> list[Entry]:
 
 def test_a_google_news_search_feed() -> None:
     opaque = "https://news.google.com/rss/articles/CBMiOpaqueIdOfTheNewerKind_2?oc=5"
-    entries = _entries("google-news-search.xml", engine="https://news.google.com")
+    entries = _entries("google-news-search.xml", engine="https://news.google.com",
+                       redirect=opaque)
     assert [(e.url, e.title, e.source) for e in entries] == [
         (f"{PUBLISHER}/stories/police-arrest-three", "Police arrest three over pirate IPTV service",
          "Piracy Daily"),
