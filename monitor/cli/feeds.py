@@ -150,9 +150,10 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     config = ctx.config
     with ctx.store() as store:
         rows = store.feed_rows()
+        # A watched page is no feed a reader could subscribe to: left out.
         feeds = [OpmlFeed(url=i.feed.url,
                           title=i.feed.name or (row.title if (row := rows.get(i.feed.url)) else ""))
-                 for i in feed_set(config, store)]
+                 for i in feed_set(config, store) if i.feed.kind != "page"]
     text = render_opml(feeds)
     if args.file and args.file != "-":
         Path(args.file).write_text(text, encoding="utf-8")

@@ -101,7 +101,8 @@ class CycleReport:
 
 def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title: str,
                    entities: tuple[str, ...], matches: list[Match]) -> Clipping:
-    """The clipping of a story: the feed's headline and date first, the page's text and metadata."""
+    """The clipping of a story: the feed's headline and date first, the page's text and metadata;
+    its source the publisher an aggregator's item names, else the page's site, else the feed."""
     source = entry.source or article.sitename or feed.name or feed_title
     events = [t for m in matches for t in m.tags]
     return clippings.make_clipping(
