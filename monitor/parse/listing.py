@@ -27,7 +27,7 @@ from monitor.parse.identity import canonical_url
 # Bounds on one page's work, whatever it holds: the links kept (each new one costs a page
 # fetch and an extraction) and the anchors looked at (each costs a pattern match).
 MAX_LINKS = 200
-MAX_ANCHORS = 20_000
+MAX_ANCHORS = 5_000  # a busy news home page has a thousand or two
 MAX_URL = 2048
 
 # Elements whose links are the site's furniture, not its items; header and footer only at the
@@ -44,10 +44,10 @@ PAGINATION_TEXT = frozenset({"next", "previous", "prev", "older", "newer", "olde
                              "»", "«", "›", "‹", "→", "←", "…", "...", "first", "last"})
 PAGINATION_PATH = re.compile(r"/(?:page|p|seite|pagina|strona)/\d+/?$", re.I)
 PAGINATION_PARAMS = frozenset({"page", "p", "paged", "pg", "start", "offset", "seite", "pagina"})
-SOCIAL_HOSTS = ("facebook.com", "twitter.com", "x.com", "linkedin.com", "instagram.com",
+SOCIAL_HOSTS = frozenset({"facebook.com", "twitter.com", "x.com", "linkedin.com", "instagram.com",
                 "youtube.com", "youtu.be", "t.me", "telegram.me", "wa.me", "whatsapp.com",
                 "reddit.com", "pinterest.com", "tiktok.com", "bsky.app", "threads.net",
-                "mastodon.social", "vk.com", "xing.com", "flickr.com", "tumblr.com")
+                "mastodon.social", "vk.com", "xing.com", "flickr.com", "tumblr.com"})
 MAIN_REGIONS = ("main", "[role=main]", "#main", "#content", "#main-content", ".main-content")
 
 
@@ -107,11 +107,22 @@ def _host(url: str) -> str:
 
 
 def is_social(host: str) -> bool:
-    return any(host == s or host.endswith("." + s) for s in SOCIAL_HOSTS)
+    """A social site or one of its subdomains (m.facebook.com)."""
+    labels = host.split(".")
+    return any(".".join(labels[i:]) in SOCIAL_HOSTS for i in range(len(labels) - 1))
+
+
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 def _charset(content: bytes, headers: dict[str, str]) -> str:
-    """The server's charset, else the page's <meta>, else UTF-8."""
+    """A byte-order mark, else the server's charset, else the page's <meta>, else UTF-8 (as
+    browsers decide)."""
+    for bom, name in BOMS:
+        if content.startswith(bom):
+            return name
     declared = declared_charset(headers)
     if declared:
         return declared
@@ -125,12 +136,15 @@ def _charset(content: bytes, headers: dict[str, str]) -> str:
 
 
 def parse_html(content: bytes, headers: dict[str, str], url: str) -> lxml.html.HtmlElement:
-    """The page as an lxml tree; ParseError when there is no HTML to read."""
-    parser = lxml.html.HTMLParser(encoding=_charset(content, headers), remove_comments=True,
-                                  remove_pis=True, no_network=True)
+    """The page as an lxml tree; ParseError when there is no HTML to read. Decoded here, with
+    Python's codecs (libxml2 knows fewer), and handed to lxml as UTF-8."""
+    text = content.decode(_charset(content, headers), errors="replace")
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True,
+                                  no_network=True)
     try:
-        root = lxml.html.document_fromstring(content, parser=parser)
-    except (lxml.etree.ParserError, ValueError) as e:
+        root = lxml.html.document_fromstring(text.encode("utf-8", errors="replace"),
+                                             parser=parser)
+    except (lxml.etree.LxmlError, ValueError) as e:
         raise ParseError(f"not an HTML page: {e}", url=url) from e
     if not isinstance(root, lxml.html.HtmlElement):
         raise ParseError("not an HTML page", url=url)
@@ -155,16 +169,39 @@ def _is_furniture(element: lxml.html.HtmlElement) -> bool:
     return bool(names.strip()) and FURNITURE_CLASS.search(names) is not None
 
 
-def _in_furniture(anchor: lxml.html.HtmlElement, region: lxml.html.HtmlElement) -> bool:
-    """Whether the link sits in navigation (or the like) between its region and itself."""
-    node: lxml.html.HtmlElement | None = anchor
-    while node is not None and node is not region:
-        if _is_furniture(node):
-            return True
-        if node.tag in PAGE_FURNITURE and not any(a.tag == "article" for a in node.iterancestors()):
-            return True
-        node = node.getparent()
-    return False
+class _Furniture:
+    """Whether an element sits in navigation (or the like) between a region and itself, each
+    element judged once: a page of deeply nested links costs its size, not links x depth."""
+
+    def __init__(self, region: lxml.html.HtmlElement) -> None:
+        self.region = region
+        self.inside: dict[lxml.html.HtmlElement, bool] = {region: False}
+        self.article: dict[lxml.html.HtmlElement, bool] = {}
+
+    def _in_article(self, element: lxml.html.HtmlElement | None) -> bool:
+        """Whether ``element`` or one of its ancestors is an <article>."""
+        path = []
+        while element is not None and element not in self.article:
+            path.append(element)
+            element = element.getparent()
+        found = self.article.get(element, False) if element is not None else False
+        for node in reversed(path):
+            found = found or node.tag == "article"
+            self.article[node] = found
+        return found
+
+    def __call__(self, anchor: lxml.html.HtmlElement) -> bool:
+        path = []
+        node: lxml.html.HtmlElement | None = anchor
+        while node is not None and node not in self.inside:
+            path.append(node)
+            node = node.getparent()
+        found = self.inside.get(node, False) if node is not None else False
+        for element in reversed(path):
+            found = found or _is_furniture(element) or (
+                element.tag in PAGE_FURNITURE and not self._in_article(element.getparent()))
+            self.inside[element] = found
+        return found
 
 
 def _is_pagination(anchor: lxml.html.HtmlElement, url: str, page_url: str, text: str) -> bool:
@@ -194,10 +231,11 @@ def _regions(root: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlE
 
 
 def _anchors(regions: list[lxml.html.HtmlElement]) -> Iterator[
-        tuple[lxml.html.HtmlElement, lxml.html.HtmlElement]]:
+        tuple[_Furniture, lxml.html.HtmlElement]]:
     for region in regions:
+        furniture = _Furniture(region)
         for anchor in region.iter("a", "area"):
-            yield region, anchor
+            yield furniture, anchor
 
 
 def read_listing(content: bytes, headers: dict[str, str], url: str, *, selector: str = "",
@@ -224,7 +262,7 @@ def read_listing(content: bytes, headers: dict[str, str], url: str, *, selector:
     kept: dict[str, Link] = {}
     anchors = 0
     truncated = False
-    for region, anchor in _anchors(regions):
+    for in_furniture, anchor in _anchors(regions):
         anchors += 1
         if anchors > MAX_ANCHORS:
             truncated = True
@@ -233,20 +271,18 @@ def read_listing(content: bytes, headers: dict[str, str], url: str, *, selector:
         if not href or href.startswith("#"):
             continue
         link = urljoin(base, href).split("#", 1)[0]
-        if len(link) > MAX_URL or urlsplit(link).scheme not in ("http", "https"):
+        if len(link) > MAX_URL or not link.startswith(("http://", "https://")):
+            continue
+        if accept is not None and not accept(link):
+            continue
+        host = _host(link)
+        if not host or (accept is None and host != page_host) or is_social(host):
             continue
         canonical = canonical_url(link)
         if canonical == page:
             continue
-        host = _host(link)
-        if not host or is_social(host):
-            continue
-        if accept is not None and not accept(link):
-            continue
-        if accept is None and host != page_host:
-            continue
         text = _text(anchor)
-        if _in_furniture(anchor, region) or _is_pagination(anchor, link, url, text):
+        if in_furniture(anchor) or _is_pagination(anchor, link, url, text):
             continue
         known = kept.get(canonical)
         if known is not None:

@@ -163,17 +163,29 @@ def test_entries_are_the_links_of_the_watched_page() -> None:
         (PAGE, url, title, None, None) for url, title in RELEASES]
 
 
-def test_a_million_links_cost_bounded_work() -> None:
-    html = ("<html><body><main>" + "".join(f'<a href="/n/{i}">Item {i}</a>'
-                                          for i in range(1_000_000)) + "</main></body></html>")
-    data = html.encode()
-    listing = read_listing(data, {}, SITE + "/")
-    assert len(listing.links) == MAX_LINKS and listing.truncated
-    assert listing.links[-1].url == f"{SITE}/n/{MAX_LINKS - 1}"
-    none_match = read_listing(data, {}, SITE + "/", pattern="re:/nothing/")
-    assert none_match.links == () and none_match.anchors == MAX_ANCHORS + 1
-    meta, entries = listing_entries(data, {}, SITE + "/", page_url=SITE + "/")
-    assert len(entries) == MAX_LINKS and meta.problem and "narrow the selector" in meta.problem
+def many_links(n: int) -> bytes:
+    return ("<html><body><main>" + "".join(f'<a href="/n/{i}">Item {i}</a>' for i in range(n))
+            + "</main></body></html>").encode()
+
+
+def test_a_million_links_give_at_most_max_links() -> None:
+    meta, entries = listing_entries(many_links(1_000_000), {}, SITE + "/", page_url=SITE + "/")
+    assert len(entries) == MAX_LINKS and entries[-1].url == f"{SITE}/n/{MAX_LINKS - 1}"
+    assert meta.problem and "narrow the selector" in meta.problem
+
+
+def test_links_none_of_which_matches_are_looked_at_up_to_max_anchors() -> None:
+    listing = read_listing(many_links(100_000), {}, SITE + "/", pattern="re:/nothing/")
+    assert listing.links == () and listing.anchors == MAX_ANCHORS + 1 and listing.truncated
+
+
+def test_deep_nesting_costs_its_size_not_links_times_depth() -> None:
+    """Each element is judged once (furniture or not), however many links sit below it."""
+    html = ("<html><body><main>" + "<div>" * 200 + "".join(
+        f'<header><a href="/n/{i}">Item {i}</a></header>' for i in range(MAX_ANCHORS))
+        + "</main></body></html>")
+    listing = read_listing(html.encode(), {}, SITE + "/")
+    assert listing.links == () and listing.anchors == MAX_ANCHORS
 
 
 @pytest.mark.parametrize("body", [b"", b"\x00\x01\x02", b"<html>", b"%PDF-1.7 binary",
