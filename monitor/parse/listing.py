@@ -44,6 +44,11 @@ PAGINATION_TEXT = frozenset({"next", "previous", "prev", "older", "newer", "olde
                              "»", "«", "›", "‹", "→", "←", "…", "...", "first", "last"})
 PAGINATION_PATH = re.compile(r"/(?:page|p|seite|pagina|strona)/\d+/?$", re.I)
 PAGINATION_PARAMS = frozenset({"page", "p", "paged", "pg", "start", "offset", "seite", "pagina"})
+# Link texts that say nothing of the story: the story's headline comes from its page instead.
+GENERIC_TEXT = frozenset({"read more", "more", "continue reading", "read the full story",
+                          "full story", "details", "view", "open", "lire la suite",
+                          "en savoir plus", "weiterlesen", "mehr", "leer más", "leggi tutto",
+                          "ler mais", "lees meer", "meer", "czytaj więcej", "läs mer"})
 SOCIAL_HOSTS = frozenset({"facebook.com", "twitter.com", "x.com", "linkedin.com", "instagram.com",
                 "youtube.com", "youtu.be", "t.me", "telegram.me", "wa.me", "whatsapp.com",
                 "reddit.com", "pinterest.com", "tiktok.com", "bsky.app", "threads.net",
@@ -284,9 +289,11 @@ def read_listing(content: bytes, headers: dict[str, str], url: str, *, selector:
         text = _text(anchor)
         if in_furniture(anchor) or _is_pagination(anchor, link, url, text):
             continue
+        if text.lower().rstrip(" .…»›>→") in GENERIC_TEXT:
+            text = ""
         known = kept.get(canonical)
         if known is not None:
-            if len(text) > len(known.title):  # the headline, not the "Read more" beside it
+            if len(text) > len(known.title):  # the headline, not the image beside it
                 kept[canonical] = Link(known.url, text)
             continue
         if len(kept) >= limit:

@@ -87,6 +87,12 @@ def test_each_story_once_with_its_longest_text_in_page_order() -> None:
                                         (SITE + "/n/3", "A picture story")]
 
 
+def test_a_link_saying_read_more_leaves_the_headline_to_the_page() -> None:
+    html = page('<main><div class="teaser"><img src="a.jpg"><a href="/n/1">Read more »</a></div>'
+                '<a href="/n/2">Lire la suite…</a><a href="/n/2">Le titre</a></main>')
+    assert links(html, SITE + "/n") == [(SITE + "/n/1", ""), (SITE + "/n/2", "Le titre")]
+
+
 def test_a_pattern_lets_another_host_in_and_www_is_the_same_host() -> None:
     html = page('<main><a href="https://www.police.example/n/1">Ours</a>'
                 '<a href="https://cdn.partner.example/press/2">Partner</a>'
