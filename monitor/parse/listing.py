@@ -45,14 +45,15 @@ PAGINATION_TEXT = frozenset({"next", "previous", "prev", "older", "newer", "olde
 PAGINATION_PATH = re.compile(r"/(?:page|p|seite|pagina|strona)/\d+/?$", re.I)
 PAGINATION_PARAMS = frozenset({"page", "p", "paged", "pg", "start", "offset", "seite", "pagina"})
 # Link texts that say nothing of the story: the story's headline comes from its page instead.
-GENERIC_TEXT = frozenset({"read more", "more", "continue reading", "read the full story",
+GENERIC_TEXT = frozenset({"read more", "continue reading", "read the full story",
                           "full story", "details", "view", "open", "lire la suite",
                           "en savoir plus", "weiterlesen", "mehr", "leer más", "leggi tutto",
                           "ler mais", "lees meer", "meer", "czytaj więcej", "läs mer"})
-SOCIAL_HOSTS = frozenset({"facebook.com", "twitter.com", "x.com", "linkedin.com", "instagram.com",
-                "youtube.com", "youtu.be", "t.me", "telegram.me", "wa.me", "whatsapp.com",
-                "reddit.com", "pinterest.com", "tiktok.com", "bsky.app", "threads.net",
-                "mastodon.social", "vk.com", "xing.com", "flickr.com", "tumblr.com"})
+SOCIAL_HOSTS = frozenset({
+    "facebook.com", "twitter.com", "x.com", "linkedin.com", "instagram.com", "youtube.com",
+    "youtu.be", "t.me", "telegram.me", "wa.me", "whatsapp.com", "reddit.com", "pinterest.com",
+    "tiktok.com", "bsky.app", "threads.net", "mastodon.social", "vk.com", "xing.com",
+    "flickr.com", "tumblr.com"})
 MAIN_REGIONS = ("main", "[role=main]", "#main", "#content", "#main-content", ".main-content")
 
 
@@ -107,7 +108,10 @@ def compile_pattern(pattern: str) -> Callable[[str], bool] | None:
 
 
 def _host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
+    """The host without "www."; ValueError for a URL no request could be made to."""
+    parts = urlsplit(url)
+    parts.port  # noqa: B018 - raises ValueError for a port out of range
+    host = (parts.hostname or "").lower()
     return host[4:] if host.startswith("www.") else host
 
 
@@ -260,7 +264,10 @@ def read_listing(content: bytes, headers: dict[str, str], url: str, *, selector:
     base = url
     base_element = root.find(".//base[@href]")
     if base_element is not None:
-        base = urljoin(url, (base_element.get("href") or "").strip())
+        try:
+            base = urljoin(url, (base_element.get("href") or "").strip())
+        except ValueError:
+            base = url
     regions = _regions(root, selector)
     page_host = _host(url)
     page = canonical_url(url)
@@ -275,12 +282,15 @@ def read_listing(content: bytes, headers: dict[str, str], url: str, *, selector:
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith("#"):
             continue
-        link = urljoin(base, href).split("#", 1)[0]
-        if len(link) > MAX_URL or not link.startswith(("http://", "https://")):
+        try:
+            link = urljoin(base, href).split("#", 1)[0]
+            if len(link) > MAX_URL or not link.startswith(("http://", "https://")):
+                continue
+            if accept is not None and not accept(link):
+                continue
+            host = _host(link)
+        except ValueError:  # "http://[::1", a port out of range: no address at all
             continue
-        if accept is not None and not accept(link):
-            continue
-        host = _host(link)
         if not host or (accept is None and host != page_host) or is_social(host):
             continue
         canonical = canonical_url(link)

@@ -66,6 +66,10 @@ def test_the_newsroom_gives_its_releases_and_nothing_else(options: dict[str, str
     '<a href="tel:+441234">Call</a>',
     '<a href="ftp://police.example/file">File</a>',
     '<a>No address</a>',
+    '<a href="http://[::1">Broken IPv6</a>',
+    '<a href="http://[not-an-address]/x">Not an address</a>',
+    '<a href="https://police.example:99999/news/x">Port out of range</a>',
+    f'<a href="/news/{"x" * 3000}">Too long</a>',
 ], ids=lambda a: a[:40])
 def test_furniture_is_never_a_story(anchor: str) -> None:
     html = page(f'<main>{anchor}<a href="/news/story-1">A release</a></main>')
@@ -103,6 +107,11 @@ def test_a_pattern_lets_another_host_in_and_www_is_the_same_host() -> None:
     assert links(html, SITE + "/n", pattern="re:/(n|press)/\\d") == [
         ("https://www.police.example/n/1", "Ours"), ("https://cdn.partner.example/press/2", "Partner"),
         ("https://elsewhere.example/press/3", "Elsewhere")]
+
+
+def test_a_broken_base_href_is_ignored() -> None:
+    html = page('<main><a href="/n/1">One</a></main>', head='<base href="http://[::1">')
+    assert links(html, SITE + "/") == [(SITE + "/n/1", "One")]
 
 
 def test_relative_links_follow_base_href() -> None:
