@@ -89,8 +89,8 @@ def _page_arguments(p: argparse.ArgumentParser) -> None:
 def register(commands: Commands) -> None:
     _, sub = commands.group("pages", "watched pages: sources without a feed whose new links are "
                             "stories (listed by `monitor feeds`, kind page)",
-                            "monitor pages test https://www.europol.europa.eu/media-press/newsroom "
-                            "--selector '.view-content' --pattern '/media-press/newsroom/news/*'")
+                            "monitor pages test https://police.example/press-office/releases "
+                            "--selector 'ul.press-list' --pattern '/press-office/releases/*'")
     t = sub.add("test", cmd_test, "print the links a page gives now, one per line (URL and "
                 "text), as the daemon would take them: to get a selector right before saving it",
                 "monitor pages test https://police.example/press --selector 'ul.press-list' --json")
