@@ -9,6 +9,7 @@ selector into XPath; navigation, pagination, social and same-page links are left
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import fnmatch
 import re
 from collections.abc import Callable, Iterator
@@ -59,10 +60,12 @@ MAIN_REGIONS = ("main", "[role=main]", "#main", "#content", "#main-content", ".m
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """A link that would become a story: its absolute URL and its text."""
+    """A link that would become a story: its absolute URL, its text, and the date its item
+    shows (a <time datetime> beside it), if any."""
 
     url: str
     title: str
+    published: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,48 @@ def _is_pagination(anchor: lxml.html.HtmlElement, url: str, page_url: str, text:
     return False
 
 
+ITEM_LEVELS = 4  # how far above a link its item's date may be
+
+
+def _date(value: str) -> dt.datetime | None:
+    """A <time datetime> value (ISO 8601: a date, or a date and time) in UTC."""
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    try:
+        return when.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _item_date(anchor: lxml.html.HtmlElement, region: lxml.html.HtmlElement) -> dt.datetime | None:
+    """The date of the item a link belongs to: the first <time datetime> in the nearest
+    enclosing element that has one, provided that element links to one address only (else
+    it is the list, not the item)."""
+    node = anchor.getparent()
+    href = (anchor.get("href") or "").split("#", 1)[0]
+    for _ in range(ITEM_LEVELS):
+        if node is None:
+            return None
+        found = node.find(".//time[@datetime]")
+        if found is not None:
+            hrefs = {(a.get("href") or "").split("#", 1)[0].split("?", 1)[0]
+                     for a in node.iterfind(".//a[@href]")}
+            if hrefs - {href.split("?", 1)[0]}:
+                return None
+            return _date(found.get("datetime") or "")
+        if node is region:
+            return None
+        node = node.getparent()
+    return None
+
+
 def _regions(root: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
     if selector:
         found = root.xpath(compile_selector(selector))
@@ -304,12 +349,12 @@ def read_listing(content: bytes, headers: dict[str, str], url: str, *, selector:
         known = kept.get(canonical)
         if known is not None:
             if len(text) > len(known.title):  # the headline, not the image beside it
-                kept[canonical] = Link(known.url, text)
+                kept[canonical] = Link(known.url, text, known.published)
             continue
         if len(kept) >= limit:
             truncated = True
             break
-        kept[canonical] = Link(link, text)
+        kept[canonical] = Link(link, text, _item_date(anchor, in_furniture.region))
     return Listing(title=title, links=tuple(kept.values()), regions=len(regions),
                    anchors=anchors, truncated=truncated)
 
@@ -331,8 +376,8 @@ def empty_reason(listing: Listing, selector: str, pattern: str) -> str:
 
 def listing_entries(content: bytes, headers: dict[str, str], url: str, *, page_url: str,
                     selector: str = "", pattern: str = "") -> tuple[FeedMeta, list[Entry]]:
-    """A watched page read as a feed: one Entry per link (its text as the title, no date: the
-    story's page gives it). ``url`` is where the page was fetched from, ``page_url`` the
+    """A watched page read as a feed: one Entry per link (its text as the title, the date its
+    item shows, else none: the story's page gives it). ``url`` is where the page was fetched from, ``page_url`` the
     watched page as configured (the entries' feed). BrokenListing when no link is left."""
     listing = read_listing(content, headers, url, selector=selector, pattern=pattern)
     if not listing.links:
@@ -342,5 +387,5 @@ def listing_entries(content: bytes, headers: dict[str, str], url: str, *, page_u
         problem = (f"more links than the {len(listing.links)} taken (at most {MAX_LINKS} links "
                    f"and {MAX_ANCHORS} anchors a page): narrow the selector or the pattern")
     entries = [Entry(feed_url=page_url, guid=None, url=link.url, title=link.title, summary="",
-                     content="", author="", published=None) for link in listing.links]
+                     content="", author="", published=link.published) for link in listing.links]
     return FeedMeta(title=listing.title, link=url, problem=problem), entries

@@ -4,8 +4,10 @@ empty page gives, and bounded work on a page of a million links."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from support.newsroom import PRESS, newsroom
+from support.newsroom import PRESS, item_date, newsroom
 
 from monitor.errors import BrokenListing, ParseError
 from monitor.parse.listing import (MAX_ANCHORS, MAX_LINKS, compile_pattern, listing_entries,
@@ -97,6 +99,27 @@ def test_a_link_saying_read_more_leaves_the_headline_to_the_page() -> None:
     assert links(html, SITE + "/n") == [(SITE + "/n/1", ""), (SITE + "/n/2", "Le titre")]
 
 
+@pytest.mark.parametrize(("item", "published"), [
+    ('<li><time datetime="2026-11-03T10:30:00+01:00">3 Nov</time><a href="/n/1">One</a></li>',
+     dt.datetime(2026, 11, 3, 9, 30, tzinfo=dt.timezone.utc)),
+    # the item links twice to its story (headline, "more"): still one story's item
+    ('<li><div><h2><a href="/n/1">One</a></h2></div><p><time datetime="2026-11-03Z">x</time></p>'
+     '<a href="/n/1?from=more">More on this</a></li>',
+     dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)),
+    ('<li><time datetime="2026-13-45">x</time><a href="/n/1">One</a></li>', None),
+    ('<li><h2><a href="/n/1">One</a></h2><time datetime="2026-11-03">3 Nov</time></li>',
+     dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)),
+    ('<li><a href="/n/1">One</a></li>', None),
+    ('<li><time datetime="yesterday">x</time><a href="/n/1">One</a></li>', None),
+    # the list's own date, shared by links to several stories, is no item's
+    ('<li><a href="/n/1">One</a></li><time datetime="2026-11-03">x</time>', None),
+])
+def test_a_link_takes_its_items_date(item: str, published: dt.datetime | None) -> None:
+    html = page(f'<main><ul>{item}<li><a href="/n/2">Two</a></li></ul></main>')
+    listing = read_listing(html.encode(), {}, SITE + "/n")
+    assert listing.links[0].url == SITE + "/n/1" and listing.links[0].published == published
+
+
 def test_a_pattern_lets_another_host_in_and_www_is_the_same_host() -> None:
     html = page('<main><a href="https://www.police.example/n/1">Ours</a>'
                 '<a href="https://cdn.partner.example/press/2">Partner</a>'
@@ -174,8 +197,10 @@ def test_entries_are_the_links_of_the_watched_page() -> None:
     meta, entries = listing_entries(newsroom(ITEMS).encode(), {}, PAGE + "?from=moved",
                                     page_url=PAGE, selector="ul.press-list")
     assert meta.title == "Press releases | County Police" and meta.problem is None
+    midnight = dt.time(tzinfo=dt.timezone.utc)
     assert [(e.feed_url, e.url, e.title, e.guid, e.published) for e in entries] == [
-        (PAGE, url, title, None, None) for url, title in RELEASES]
+        (PAGE, url, title, None, dt.datetime.combine(item_date(n), midnight))
+        for n, (url, title) in enumerate(RELEASES)]
 
 
 def many_links(n: int) -> bytes:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from support.feedserver import FeedServer
 from support.helpers import monitor, write_config
-from support.newsroom import PRESS, newsroom, release_page, release_path
+from support.newsroom import PRESS, item_date, newsroom, release_page, release_path
 from support.servers import WebhookReceiver
 
 from monitor.parse.listing import MAX_LINKS
@@ -101,6 +101,7 @@ def test_new_releases_become_exactly_those_stories_and_alert(
     assert blocking["flagged"] == 1 and blocking["backlog"] == 0
     assert blocking["title"] == BLOCKING[1] and blocking["source"] == "County Police"
     assert BODIES[BLOCKING[0]][0] in blocking["body"]  # extracted from its page
+    assert blocking["published"].startswith(item_date(0).isoformat())  # as the listing dates it
     [request] = webhook_receiver.wait_for(1)
     alert = request.json()
     assert alert["clipping"]["url"] == feed_server.url(release_path(BLOCKING[0]))

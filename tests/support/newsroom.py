@@ -4,6 +4,8 @@ share buttons and a footer. Only the press releases are stories."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from support.feedserver import article_page
 
 PRESS = "/press-office/releases"  # the listing page's path
@@ -13,14 +15,20 @@ def release_path(slug: str) -> str:
     return f"{PRESS}/{slug}"
 
 
+def item_date(n: int) -> dt.date:
+    """The date the listing shows for its ``n``th item: today, the day before...."""
+    return dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=n)
+
+
 def newsroom(items: list[tuple[str, str]], *, layout: str = "list",
              partner: str = "https://partner.example/press/joint-operation") -> str:
-    """The listing page with ``items`` (slug, headline), newest first. ``layout`` "list" is the
-    site as the selector was written for; "cards" is the site after a redesign."""
+    """The listing page with ``items`` (slug, headline), newest first, each dated (today, then
+    a day earlier each). ``layout`` "list" is the site as the selector was written for;
+    "cards" is the site after a redesign."""
     if layout == "list":
         rows = "\n".join(
             f"""<li class="press-item"><article><header><h3><a href="{release_path(slug)}">{title}</a></h3>
-<time datetime="2026-11-0{1 + n % 9}">{1 + n % 9} November 2026</time></header>
+<time datetime="{item_date(n).isoformat()}">{item_date(n):%d %B %Y}</time></header>
 <p>Summary of the release.</p><a class="more" href="{release_path(slug)}?utm_source=list">Read more</a>
 <div class="share-buttons"><a href="https://www.facebook.com/sharer/sharer.php?u=https://police.example{release_path(slug)}">Share</a>
 <a href="https://twitter.com/intent/tweet?url=https://police.example{release_path(slug)}">Tweet</a></div></article></li>"""
