@@ -261,10 +261,10 @@ def _item_date(anchor: lxml.html.HtmlElement, region: lxml.html.HtmlElement) -> 
             return None
         found = node.find(".//time[@datetime]")
         if found is not None:
-            hrefs = {(a.get("href") or "").split("#", 1)[0].split("?", 1)[0]
-                     for a in node.iterfind(".//a[@href]")}
-            if hrefs - {href.split("?", 1)[0]}:
-                return None
+            own = href.split("?", 1)[0]
+            for other in node.iterfind(".//a[@href]"):  # stops at the first other story
+                if (other.get("href") or "").split("#", 1)[0].split("?", 1)[0] != own:
+                    return None
             return _date(found.get("datetime") or "")
         if node is region:
             return None
