@@ -23,7 +23,6 @@ from monitor.errors import MonitorError
 from monitor.service import logs
 
 if TYPE_CHECKING:
-    from monitor.config import Config
     from monitor.store.database import StoredClipping
 
 log = logging.getLogger("monitor")
@@ -50,9 +49,12 @@ The configuration is --config PATH, else $MONITOR_CONFIG, else ./config.toml.
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     import asyncio
 
+    from monitor.parse.listing import check_pages
     from monitor.pipeline.cycle import run_once
     from monitor.preflight import ConfigProblems, check_environment
     from monitor.service.daemon import run_forever
+
+    check_pages(ctx.config)  # a page's selector that cannot work refuses the start
 
     # Before the database is opened: a missing secret would otherwise fail its first alert
     # for good, long after the start looked fine.
@@ -79,6 +81,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.match.matcher import matcher_for
+    from monitor.parse.listing import check_pages
     from monitor.preflight import config_problems
 
     if args.defaults:
@@ -88,7 +91,7 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     config = ctx.config
     matcher_for(config)
-    _check_selectors(config)
+    check_pages(config)
     problems = config_problems(config, os.environ, os.environ.get("CREDENTIALS_DIRECTORY"))
     for problem in problems:
         print(f"monitor: {problem.severity}: {problem}", file=sys.stderr)
@@ -103,20 +106,6 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
           f"{sum(n.enabled for n in config.notifiers)} of {len(config.notifiers)} notifiers "
           f"enabled{warned})")
     return 0
-
-
-def _check_selectors(config: Config) -> None:
-    """[[pages]] selectors compile (cssselect lives in parse/, below config.py, which
-    checks the rest of each table)."""
-    from monitor.errors import ConfigError, ParseError
-    from monitor.parse.listing import compile_selector
-
-    for i, page in enumerate(config.pages):
-        if page.selector:
-            try:
-                compile_selector(page.selector)
-            except ParseError as e:
-                raise ConfigError(str(e), path=str(config.path), key=f"pages[{i}].selector") from None
 
 
 def _count(n: int, word: str) -> str:

@@ -20,7 +20,8 @@ import lxml.etree
 import lxml.html
 from cssselect import GenericTranslator, SelectorError
 
-from monitor.errors import BrokenListing, ParseError
+from monitor.config import Config
+from monitor.errors import BrokenListing, ConfigError, ParseError
 from monitor.fetch.body import declared_charset
 from monitor.models import Entry, FeedMeta
 from monitor.parse.identity import canonical_url
@@ -86,6 +87,19 @@ def compile_selector(selector: str) -> str:
         return GenericTranslator().css_to_xpath(selector)
     except (SelectorError, ValueError) as e:
         raise ParseError(f"invalid CSS selector {selector!r}: {e}") from e
+
+
+def check_pages(config: Config) -> None:
+    """Every [[pages]] selector and pattern compiles; else ConfigError naming the key. The
+    rest of config.toml is checked when it is read: selectors here, where cssselect is."""
+    for i, page in enumerate(config.pages):
+        for key, value, compile_ in (("selector", page.selector, compile_selector),
+                                     ("pattern", page.pattern, compile_pattern)):
+            try:
+                if value:
+                    compile_(value)
+            except ParseError as e:
+                raise ConfigError(str(e), path=str(config.path), key=f"pages[{i}].{key}") from None
 
 
 def compile_pattern(pattern: str) -> Callable[[str], bool] | None:

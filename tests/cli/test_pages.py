@@ -82,8 +82,18 @@ def test_feeds_add_on_a_page_without_a_feed_points_at_pages(tmp_path: Path,
     assert refused.returncode == 1 and f"monitor pages test {page}" in refused.stderr
 
 
-def test_check_config_refuses_a_bad_selector(tmp_path: Path) -> None:
+def test_check_config_and_run_refuse_a_bad_selector(tmp_path: Path) -> None:
     extra = '\n[[pages]]\nurl = "https://police.example/press"\nselector = "div["\n'
+    config = write_config(tmp_path, [], extra=extra)
+    for command in (["check-config"], ["run", "--once"]):
+        result = monitor(config, *command)
+        assert result.returncode == 1 and "pages[0].selector" in result.stderr
+        assert "invalid CSS selector 'div['" in result.stderr
+    assert not (tmp_path / "monitor.db").exists()  # refused before anything ran
+
+
+def test_config_refuses_a_bad_pattern(tmp_path: Path) -> None:
+    extra = '\n[[pages]]\nurl = "https://police.example/press"\npattern = "re:(x"\n'
     result = monitor(write_config(tmp_path, [], extra=extra), "check-config")
-    assert result.returncode == 1 and "pages[0].selector" in result.stderr
-    assert "invalid CSS selector" in result.stderr
+    assert result.returncode == 1 and "pages[0].pattern" in result.stderr
+    assert "invalid regular expression" in result.stderr
