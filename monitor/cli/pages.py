@@ -31,7 +31,8 @@ def _listing(ctx: Context, args: argparse.Namespace) -> Listing:
     """The page's links now; MonitorError (with the reason) when it gives none."""
     if not args.url.startswith(("http://", "https://")):
         raise MonitorError(f"expected an http:// or https:// URL, got {args.url!r}")
-    compile_selector(args.selector or "*")  # a bad selector or pattern is refused before fetching
+    if args.selector:  # a bad selector or pattern is refused before fetching
+        compile_selector(args.selector)
     compile_pattern(args.pattern or "")
     _, listing = asyncio.run(_fetch(ctx.config, args.url, args.selector or "", args.pattern or ""))
     if not listing.links:
