@@ -551,7 +551,7 @@ async def redirect_target(client: Client, url: str, cfg: FetchConfig, *,
                     await _drain(response)
         except (httpx.TimeoutException, aiohttp.ServerTimeoutError, TimeoutError) as e:
             raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
-        except (httpx.HTTPError, aiohttp.ClientError) as e:
+        except (httpx.HTTPError, httpx.InvalidURL, aiohttp.ClientError) as e:
             raise FetchError(f"{type(e).__name__}: {e}", url=url) from e
     if response.status in REDIRECT_STATUSES and location:
         return urljoin(url, location.strip())
