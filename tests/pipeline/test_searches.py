@@ -161,3 +161,27 @@ def test_the_publishers_feed_and_a_search_in_one_cycle_give_one_clipping(
     urls = [a.json()["clipping"]["url"] for a in alerts]
     assert urls.count(server.url("/stories/police-arrest-three")) == 1
     assert server.hits["/stories/police-arrest-three"] == 1
+
+
+def test_an_engine_link_that_leads_nowhere_stays_and_the_feed_goes_on(
+        tmp_path: Path, hostile_server: HostileServer) -> None:
+    server = hostile_server
+    server.put("/google/en/rss/search", rss("pirate IPTV - Google News", [
+        {"title": "Pirate IPTV reseller fined - Piracy Daily", "guid": "CBMiGone",
+         "link": server.url("/status/404")},
+        {"title": "Streaming pirates sentenced - Piracy Daily", "guid": "CBMiFound",
+         "link": server.url("/found/stories/sentenced")}]))
+    server.put("/stories/sentenced", article_page("Streaming pirates sentenced", [
+        "Two men who ran a pirate streaming site were sentenced to prison on Monday for "
+        "copyright infringement after a private prosecution brought by the broadcasters."]),
+        "text/html; charset=utf-8")
+    config = write_config(tmp_path, [], extra=search(server.base, locales='"en-US"', bing=False))
+    run = monitor(config, "run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert "2 new clippings" in run.stdout and "0 errors" in run.stdout, run.stdout
+    links = {r["link"]: r["origin"] for r in rows(tmp_path, "select link, origin from clippings")}
+    # The link that does not redirect stays the engine's; its page unusable, the feed's text.
+    assert links == {server.url("/status/404"): "feed", server.url("/stories/sentenced"): "page"}
+    again = monitor(config, "run", "--once")
+    assert "0 new clippings" in again.stdout, again.stdout
+    assert server.hits["/status/404"] == 2  # asked once where it leads, fetched once as a page
