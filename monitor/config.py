@@ -243,9 +243,6 @@ class FeedConfig:
     pattern: str = ""  # a page's: what an item's URL must match
 
 
-SOURCE_KINDS = ("feed", "page", "search")
-
-
 def _pattern(value: str) -> str | None:
     if value.startswith("re:"):
         try:
@@ -268,7 +265,7 @@ class PageConfig:
     name: str = setting(STRING, "", "shown in listings; the clipping's source when the page names none")
     interval: float | None = setting(DURATION, None, "this page's poll interval; unset: "
                                      "[monitor] interval")
-    # No backlog_max_age: a page's links have no dates, so its whole first poll is backlog.
+    # No backlog_max_age: a page's links are often undated, so its whole first poll is backlog.
     enabled: bool = setting(BOOLEAN, True, "false: not polled")
 
     def as_feed(self) -> FeedConfig:
@@ -278,7 +275,7 @@ class PageConfig:
 
 
 _LOCALE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
-SEARCH_ENGINES = ("google", "bing")
+SEARCH_ENGINES = ("google", "bing")  # their URLs: monitor.parse.search.ENGINES
 
 
 def _locales(value: tuple[str, ...]) -> str | None:
@@ -760,8 +757,8 @@ def parse_config(text: str, path: Path) -> Config:
     top.done()
     if not own["database"].is_absolute():
         own["database"] = path.parent / own["database"]
-    return Config(path=path, feeds=feeds, pages=pages, searches=searches, notifiers=notifiers, rules=rules, terms=terms,
-                  entities=entities, **own, **tables)
+    return Config(path=path, feeds=feeds, pages=pages, searches=searches, notifiers=notifiers,
+                  rules=rules, terms=terms, entities=entities, **own, **tables)
 
 
 def default_config_path() -> Path:

@@ -1,4 +1,4 @@
-"""Page stage: a watched page (a newsroom without a feed) -> the links that are stories (pure).
+"""Parse stage: a watched page (a newsroom without a feed) -> the links that are stories (pure).
 
 HTML bytes + the page's URL, a CSS selector for the region listing the items and a pattern
 the items' URLs match -> a Listing, then the FeedMeta and Entry records a parsed feed gives,

@@ -1,4 +1,4 @@
-"""Page stage: saved news searches (pure). A query and its locales -> the engines' RSS search
+"""Parse stage: saved news searches (pure). A query and its locales -> the engines' RSS search
 feeds; an engine's wrapped link -> the publisher's URL, offline where the link carries it.
 
 Google News search, Bing News search and Google Alerts hand out links that point at the engine
@@ -24,7 +24,6 @@ ENGINES = {
             "&cc={country}",
 }
 LOCALE = re.compile(r"^([a-z]{2,3})-([A-Z]{2})$")
-PLACEHOLDERS = ("{query}", "{lang}", "{country}", "{locale}", "{hl}")
 
 
 def parse_locale(locale: str) -> tuple[str, str]:
@@ -34,16 +33,6 @@ def parse_locale(locale: str) -> tuple[str, str]:
         raise ValueError(f"expected a language and a country such as fr-FR or en-US, got "
                          f"{locale!r}")
     return found.group(1), found.group(2)
-
-
-def engine_problem(engine: str) -> str | None:
-    """Why an engine name or template is refused, or None."""
-    if engine in ENGINES:
-        return None
-    if engine.startswith(("http://", "https://")) and "{query}" in engine:
-        return None
-    return (f"expected {', '.join(ENGINES)} or an RSS URL template with {{query}} (and "
-            f"{{lang}}, {{country}}, {{locale}}), got {engine!r}")
 
 
 def search_feeds(query: str, locales: tuple[str, ...],
