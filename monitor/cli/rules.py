@@ -111,7 +111,8 @@ def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
     doc = document_of(stored)
     explanations = matcher.explain(doc)
-    opinion = _model(config).opinion(doc.title, doc.body)
+    opinion = matcher.opinion(doc, _model(config))
+    assert opinion is not None  # a model was given
     if args.json:
         print(json.dumps({"id": stored.id, "title": stored.clipping.title,
                           "rules": [dataclasses.asdict(e) for e in explanations],
@@ -210,8 +211,13 @@ def cmd_rules_eval(ctx: Context, args: argparse.Namespace) -> int:
     if args.split:
         items = select_split(items, args.split)
     matcher = matcher_for(config)
-    opinion = _model(config)
-    report = evaluate(matcher, items, lambda d: opinion.opinion(d.title, d.body).describe())
+    model = _model(config)
+
+    def describe(doc: Document) -> str:
+        opinion = matcher.opinion(doc, model)
+        return opinion.describe() if opinion is not None else ""
+
+    report = evaluate(matcher, items, describe)
     if args.json:
         print(json.dumps(report_to_json(report), ensure_ascii=False))
     else:

@@ -1,28 +1,34 @@
 """match stage: the rules and the learned model together ([model] in config.toml).
 
-The rules decide, the model gets a second say in two clear cases: a story the rules miss is
-flagged when the model is nearly sure it reports an enforcement action (a match of the rule
-``model``), and a story the rules flag is dropped when the model is nearly sure it does not
-(piracy news without an action). Between the two thresholds the rules stand.
+The model reads the story's words and what the rules saw in it (which rules fired, which term
+lists it names), so its probability already weighs the rules' verdict. It gets the last word in
+two cases: a story the rules miss is flagged when the model is sure enough that it reports an
+enforcement action (a match of the rule ``model``), and a story the rules flag is dropped when
+the model is sure enough that it does not (piracy news without an action). Between the two
+thresholds the rules stand; with both thresholds equal the model decides alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from monitor.match.model import Model, Opinion
+from monitor.match.model import Model
 from monitor.models import Document, Match
 
 RULE = "model"  # the name of the rule a rescued story matched
 
 
 class Scanned(Protocol):
-    """What the matcher offers: the document's folded words and its event tags, both from the
-    scan the rules already made."""
+    """What the matcher offers from the scan the rules already made: the document's folded
+    words, the rules' and lists' signals, and its event tags."""
 
     def folded_words(self, doc: Document) -> tuple[list[str], list[str]]: ...
+
+    def signals(self, doc: Document, matches: Sequence[Match] | None = None
+                ) -> tuple[str, ...]: ...
 
     def find_events(self, doc: Document) -> tuple[str, ...]: ...
 
@@ -41,19 +47,13 @@ class SecondOpinion:
             return matches
         if not matches and self.rescue_threshold >= 1:
             return matches
-        p = self.model.score_words(*scanned.folded_words(doc))
+        p = self.model.score_words(*scanned.folded_words(doc), scanned.signals(doc, matches))
         if matches:
             return [] if p < self.veto_threshold else matches
         if p >= self.rescue_threshold:
             # score: ten times the probability, so that a notifier's min_score can ask for more
             return [Match(RULE, round(10 * p, 2), (), scanned.find_events(doc))]
         return matches
-
-    def opinion(self, doc: Document) -> Opinion:
-        return self.model.opinion(doc.title, doc.body)
-
-    def describe(self, doc: Document) -> str:
-        return self.opinion(doc).describe()
 
 
 def second_opinion(enabled: bool, path: Path | None, rescue: float,

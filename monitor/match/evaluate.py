@@ -160,7 +160,7 @@ def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]],
         label = 1 if raw.get("label") in (1, True, "1") else 0
         events = matcher.find_events(doc) if matches else ()
         if describe is None and matcher.second_opinion is not None:
-            describe = matcher.second_opinion.describe
+            describe = _describe(matcher)
         why = describe(doc) if describe is not None and bool(matches) != bool(label) else None
         item = Item(id=str(raw.get("id") or number), lang=str(raw.get("lang") or "und"),
                     label=label, flagged=bool(matches), borderline=bool(raw.get("borderline")),
@@ -174,6 +174,13 @@ def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]],
             overall = overall.add(item)
             by_lang[item.lang] = by_lang.get(item.lang, Counts()).add(item)
     return EvalReport(overall, dict(sorted(by_lang.items())), tuple(results), border)
+
+
+def _describe(matcher: Matcher) -> Callable[[Document], str]:
+    def describe(doc: Document) -> str:
+        opinion = matcher.opinion(doc)
+        return opinion.describe() if opinion is not None else ""
+    return describe
 
 
 def _round(x: float | None) -> float | None:

@@ -22,7 +22,7 @@ from monitor.errors import ConfigError, MonitorError, RuleError
 from monitor.parse.language import guess_language
 from monitor.models import Document, Match, MatchedTerm
 from monitor.match.combine import SecondOpinion, second_opinion
-from monitor.match.model import MAX_WORDS
+from monitor.match.model import MAX_WORDS, Model, Opinion
 from monitor.match.query import FIELDS, ListRef, Node, Term, format_query, parse_query
 from monitor.match.stem import LANGS, stemmer
 from monitor.match.terms import TermTable
@@ -124,7 +124,8 @@ class Matcher:
     def __init__(self, rules: tuple[tuple[RuleConfig, CNode], ...],
                  table: TermTable,
                  entities: tuple[tuple[str, frozenset[int]], ...],
-                 events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...]) -> None:
+                 events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...],
+                 lists: tuple[tuple[str, frozenset[int]], ...] = ()) -> None:
         self.rules = tuple(r for r, _ in rules)
         self._rules = rules
         self._named = (events, entities)
@@ -134,6 +135,11 @@ class Matcher:
             for i, (_, ids) in enumerate(group):
                 for tid in ids:
                     self._named_index.setdefault(tid, []).append((kind, i))
+        # term id -> the names of the [terms] lists it belongs to (the model's list signals)
+        self._list_index: dict[int, tuple[str, ...]] = {}
+        for name, ids in lists:
+            for tid in ids:
+                self._list_index[tid] = (*self._list_index.get(tid, ()), name)
         self._fields = fields
         self._table = table
         self._automaton = _automaton(table.automaton_keys())
@@ -204,7 +210,15 @@ class Matcher:
 
     # --- the API --------------------------------------------------------------------------------
     def find_matches(self, doc: Document) -> list[Match]:
-        """The enabled rules that fire on ``doc`` with ``score >= min_score``, in config order."""
+        """The enabled rules that fire on ``doc`` with ``score >= min_score``, in config order,
+        as the learned model's second opinion leaves them (``rule_matches`` without it)."""
+        out = self.rule_matches(doc)
+        if self.second_opinion is not None:
+            return self.second_opinion.apply(doc, out, self)
+        return out
+
+    def rule_matches(self, doc: Document) -> list[Match]:
+        """The rules' own verdict on ``doc``: no model."""
         scan = self._scan(doc)
         candidates = sorted({i for found in scan.hits.values() for tid in found
                              for i in self._index.get(tid, ())})
@@ -222,8 +236,6 @@ class Matcher:
             if tags is None:
                 tags = self._found(scan)[0]
             out.append(Match(rule.name, score, scan.terms(found), _merge(tags, rule.tags)))
-        if self.second_opinion is not None:
-            return self.second_opinion.apply(doc, out, self)
         return out
 
     def find_entities(self, doc: Document) -> tuple[str, ...]:
@@ -240,6 +252,34 @@ class Matcher:
         scan = self._scan(doc)
         body = scan.fields["body"].compact.split(maxsplit=MAX_WORDS)[:MAX_WORDS]
         return scan.fields["title"].compact.split(), body
+
+    def signals(self, doc: Document, matches: Sequence[Match] | None = None) -> tuple[str, ...]:
+        """What the rules saw in ``doc``, for the learned model: ``R:<rule>`` for each rule that
+        fired (``matches``, default: the rules' own verdict), ``L:<list>`` for each [terms]
+        list with a term in the title or the body's first MAX_WORDS words, ``T:<list>`` for
+        each with a term in the title. Lists count only in the lead, like the model's words, so
+        that a long article does not look more like enforcement than its first screen."""
+        scan = self._scan(doc)
+        if matches is None:
+            matches = self.rule_matches(doc)
+        out = {"R:" + m.rule for m in matches}
+        index = self._list_index
+        for tid in scan.hits["title"]:
+            for name in index.get(tid, ()):
+                out.update(("L:" + name, "T:" + name))
+        for tid, spans in scan.hits["body"].items():
+            if min(s for s, _ in spans) < MAX_WORDS:
+                out.update(["L:" + name for name in index.get(tid, ())])
+        return tuple(sorted(out))
+
+    def opinion(self, doc: Document, model: Model | None = None) -> Opinion | None:
+        """The learned model's opinion of ``doc`` with the reasons (``monitor explain``, the
+        evaluation's misses): ``model``, else the second opinion's, else None."""
+        if model is None:
+            if self.second_opinion is None:
+                return None
+            model = self.second_opinion.model
+        return model.opinion(doc.title, doc.body, self.signals(doc))
 
     def explain(self, doc: Document) -> tuple[Explanation, ...]:
         """For every rule, enabled or not: the clause tree on ``doc`` and why it fired or not."""
@@ -353,7 +393,7 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         used_fields |= _fields(tree)  # disabled rules too: explain() shows them
         compiled.append((rule, tree))
     return Matcher(tuple(compiled), comp, tuple(ents), events,
-                   tuple(f for f in FIELDS if f in used_fields))
+                   tuple(f for f in FIELDS if f in used_fields), tuple(lists.items()))
 
 
 def _fields(tree: CNode) -> set[str]:

@@ -1,10 +1,19 @@
 """match stage: a learned second opinion on a story, in pure Python.
 
-A logistic regression over TF-IDF weights (presence times idf, L2-normalised) of the story's
-stemmed words and word pairs, trained by ``monitor rules train`` (monitor.match.train,
-scikit-learn) and shipped as a small gzipped JSON file (``model.json.gz`` beside this module).
-Scoring needs no training library: the few thousand kept n-grams are looked up in a set, on the
-words the matcher has already folded.
+A logistic regression over three blocks of features of the story, trained by
+``monitor rules train`` (monitor.match.train, scikit-learn) and shipped as a small gzipped JSON
+file (``model.json.gz`` beside this module):
+
+- ``word``: stems of the title's and the lead's words and pairs of neighbouring stems;
+- ``char``: the character 4-grams of those words, which carry inflections and compounds the
+  stems miss ("Razzien", "démantèlement", "sequestrati") in every language alike;
+- ``signal``: what the rules saw, which does not depend on the language: each rule that fired
+  (``R:name``), each [terms] list with a term in the story (``L:name``) or in its title
+  (``T:name``).
+
+The two text blocks are TF-IDF weights (presence times idf, L2-normalised within the block);
+signals count 1 each. Scoring needs no training library: the kept n-grams are looked up in sets,
+on the words the matcher has already folded.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +30,13 @@ from monitor.errors import MonitorError
 from monitor.match.text import ARABIC_CLITICS, fold, is_arabic
 
 SHIPPED = Path(__file__).with_name("model.json.gz")
-FORMAT = 1
+FORMAT = 2  # format 1 (one block of word n-grams) still loads
+BLOCKS = ("word", "char", "signal")
 MAX_WORDS = 150  # of the body (~900 characters): the lead says what happened; the rest
 # costs time and adds noise
 STEM = 6  # letters kept of a Latin-script word: a crude stemmer that works in every language
 ARABIC_STEM = 5
+CHAR_N = 4
 # Arabic attached prefixes, longest first, stripped once when they leave a 3-letter stem.
 _CLITICS = sorted(ARABIC_CLITICS, key=len, reverse=True)
 
@@ -54,7 +65,7 @@ def words_of(title: str, body: str) -> tuple[list[str], list[str]]:
 
 
 def features(title: str, body: str) -> list[str]:
-    """The n-grams of a story's text (training, explanations); see ``word_features``."""
+    """The word n-grams of a story's text (training, explanations); see ``word_features``."""
     return word_features(*words_of(title, body))
 
 
@@ -69,10 +80,26 @@ def word_features(title: Sequence[str], body: Sequence[str]) -> list[str]:
     return out
 
 
+def char_features(title: Sequence[str], body: Sequence[str]) -> set[str]:
+    """The distinct character 4-grams of the words, each word padded with a space at both ends
+    so that beginnings and endings count apart (``" raz"``, ``"zia "``); a shorter word is one
+    gram."""
+    out: set[str] = set()
+    add, update = out.add, out.update
+    for w in (*title, *body[:MAX_WORDS]):
+        padded = f" {w} "
+        if len(padded) <= CHAR_N:
+            add(padded)
+        else:
+            update(padded[i:i + CHAR_N] for i in range(len(padded) - CHAR_N + 1))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Opinion:
     """What the model thinks of one story: the probability that it reports an enforcement
-    action, and the n-grams that pushed it most each way (n-gram, contribution to the logit)."""
+    action, and the features that pushed it most each way (feature, contribution to the logit).
+    A character 4-gram is shown between ‹›, a rule or list signal by its name (R:, L:, T:)."""
 
     probability: float
     positive: tuple[tuple[str, float], ...]
@@ -86,20 +113,65 @@ class Opinion:
                f"{fmt(self.negative)}"
 
 
+class _Block:
+    """The kept features of one block: idf and coefficient of each."""
+
+    __slots__ = ("weights", "product", "square", "known", "normalise")
+
+    def __init__(self, rows: Iterable[Sequence[Any]], normalise: bool) -> None:
+        self.weights = {str(g): (float(idf), float(coef)) for g, idf, coef in rows}
+        self.product = {g: idf * coef for g, (idf, coef) in self.weights.items()}
+        self.square = {g: idf * idf for g, (idf, _) in self.weights.items()}
+        self.known = frozenset(self.weights)
+        self.normalise = normalise
+
+    def logit(self, present: Iterable[str]) -> float:
+        found = self.known.intersection(present)
+        if not found:
+            return 0.0
+        dot = sum(map(self.product.__getitem__, found))
+        if not self.normalise:
+            return dot
+        return dot / math.sqrt(sum(map(self.square.__getitem__, found)))
+
+    def terms(self, present: Iterable[str]) -> list[tuple[str, float]]:
+        found = self.known.intersection(present)
+        if not found:
+            return []
+        norm = math.sqrt(sum(map(self.square.__getitem__, found))) if self.normalise else 1.0
+        return [(g, self.product[g] / norm) for g in found]
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
 class Model:
     """Weights of a trained model: ``score`` (a probability) and ``opinion`` (with reasons)."""
 
     def __init__(self, data: dict[str, Any]) -> None:
-        if data.get("format") != FORMAT:
-            raise MonitorError(f"model format {data.get('format')!r}: expected {FORMAT}")
+        version = data.get("format")
+        if version == 1:
+            blocks = {"word": data["features"]}
+        elif version == FORMAT:
+            blocks = dict(data["blocks"])
+        else:
+            raise MonitorError(f"model format {version!r}: expected {FORMAT} (train it again "
+                               "with `monitor rules train`)")
         self.intercept = float(data["intercept"])
-        # n-gram -> (idf, coefficient)
-        self.weights: dict[str, tuple[float, float]] = {
-            g: (float(idf), float(coef)) for g, idf, coef in data["features"]}
-        self._product = {g: idf * coef for g, (idf, coef) in self.weights.items()}
-        self._square = {g: idf * idf for g, (idf, _) in self.weights.items()}
-        self._known = frozenset(self.weights)
+        self.blocks = {name: _Block(blocks.get(name, ()), normalise=name != "signal")
+                       for name in BLOCKS}
         self.info: dict[str, Any] = dict(data.get("info", {}))
+
+    @property
+    def weights(self) -> dict[str, tuple[float, float]]:
+        """Every kept feature of every block (idf, coefficient)."""
+        return {g: w for b in self.blocks.values() for g, w in b.weights.items()}
+
+    @property
+    def signals(self) -> frozenset[str]:
+        """The rule and list signals the model knows (``R:name``, ``L:name``, ``T:name``)."""
+        return self.blocks["signal"].known
 
     @classmethod
     def load(cls, path: Path | None = None) -> Model:
@@ -111,43 +183,45 @@ class Model:
         except (OSError, ValueError, KeyError, TypeError, EOFError) as e:
             raise MonitorError(f"{path}: not a model weights file: {e}") from e
 
-    def _terms(self, title: Sequence[str], body: Sequence[str]) -> list[tuple[str, float]]:
-        """Each known n-gram of the story (its folded words) with its contribution to the
-        logit: presence times idf, L2-normalised over the kept n-grams, as at training."""
-        found = self._known.intersection(word_features(title, body))
-        if not found:
-            return []
-        norm = math.sqrt(sum(map(self._square.__getitem__, found)))
-        return [(g, self._product[g] / norm) for g in found]
-
-    def score(self, title: str, body: str) -> float:
+    def score(self, title: str, body: str, signals: Iterable[str] = ()) -> float:
         """The probability that the story reports an enforcement action against piracy."""
-        return self.score_words(*words_of(title, body))
+        return self.score_words(*words_of(title, body), signals)
 
-    def score_words(self, title: Sequence[str], body: Sequence[str]) -> float:
-        """``score`` on words already folded (the matcher's): no second folding. The sums of
-        ``_terms`` without a Python loop: this runs on every story the daemon sees."""
-        found = self._known.intersection(word_features(title, body))
-        sq = sum(map(self._square.__getitem__, found))
-        dot = sum(map(self._product.__getitem__, found))
-        z = self.intercept + (dot / math.sqrt(sq) if sq else 0.0)
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+    def score_words(self, title: Sequence[str], body: Sequence[str],
+                    signals: Iterable[str] = ()) -> float:
+        """``score`` on words already folded (the matcher's): no second folding. Runs on every
+        story the daemon sees: set intersections and sums, no loop over features in Python."""
+        return self.score_features(word_features(title, body), char_features(title, body),
+                                   signals)
 
-    def opinion(self, title: str, body: str, top: int = 5) -> Opinion:
-        terms = sorted(self._terms(*words_of(title, body)), key=lambda t: t[1])
-        z = self.intercept + sum(c for _, c in terms)
-        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+    def score_features(self, words: Iterable[str], chars: Iterable[str],
+                       signals: Iterable[str]) -> float:
+        """The probability from features already made (training scores thousands at once)."""
+        b = self.blocks
+        z = (self.intercept + b["word"].logit(words) + b["char"].logit(chars)
+             + b["signal"].logit(signals))
+        return _sigmoid(z)
+
+    def opinion(self, title: str, body: str, signals: Iterable[str] = (),
+                top: int = 5) -> Opinion:
+        words = words_of(title, body)
+        b = self.blocks
+        terms = b["word"].terms(word_features(*words)) + b["signal"].terms(signals)
+        terms += [(f"‹{g}›", c) for g, c in b["char"].terms(char_features(*words))]
+        terms.sort(key=lambda t: (t[1], t[0]))
+        p = _sigmoid(self.intercept + sum(c for _, c in terms))
         pos = tuple((g, round(c, 3)) for g, c in reversed(terms[-top:]) if c > 0)
         neg = tuple((g, round(c, 3)) for g, c in terms[:top] if c < 0)
         return Opinion(p, pos, neg)
 
 
-def dump(path: Path, intercept: float, weights: dict[str, tuple[float, float]],
+def dump(path: Path, intercept: float, blocks: dict[str, dict[str, tuple[float, float]]],
          info: dict[str, Any]) -> None:
     """Write a weights file that ``Model.load`` reads (sorted, rounded: small and diffable)."""
     data = {"format": FORMAT, "intercept": round(intercept, 5), "info": info,
-            "features": [[g, round(idf, 4), round(coef, 4)]
-                         for g, (idf, coef) in sorted(weights.items())]}
+            "blocks": {name: [[g, round(idf, 4), round(coef, 4)]
+                              for g, (idf, coef) in sorted(blocks.get(name, {}).items())]
+                       for name in BLOCKS}}
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     # mtime 0: the same weights give the same bytes, so a retrain that changed nothing is no diff

@@ -16,83 +16,140 @@ from typing import Any
 from monitor.errors import MonitorError
 from monitor.match.evaluate import Counts, split_of, to_document
 from monitor.match.matcher import Matcher
-from monitor.match.model import MAX_WORDS, dump, features
+from monitor.match.model import (BLOCKS, CHAR_N, MAX_WORDS, Model, char_features, dump,
+                                 word_features, words_of)
 
-C = 10.0  # inverse regularisation: measured by event-folds on the tuning part (3, 10, 30)
-TOP_K = 5000  # n-grams kept, by |weight|: F1 as good as all ~40,000, a file of ~100 KB
+# Measured by event-folds on the tuning part: C 3, 10, 30 and 100 within 0.01 of F1, 30 best;
+# character 4-grams beside the word n-grams +0.02, the rules' and lists' signals +0.03.
+C = 30.0  # inverse regularisation
+TOP_K = {"word": 5000, "char": 10000}  # kept by |weight|: a file of a few hundred KB
 FOLDS = 5
-RESCUE_GRID = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))  # 0.50 .. 0.99
-VETO_GRID = tuple(round(0.01 * i, 2) for i in range(41))  # 0.00 .. 0.40
+RESCUE_GRID = tuple(round(0.3 + 0.01 * i, 2) for i in range(70))  # 0.30 .. 0.99
+VETO_GRID = tuple(round(0.01 * i, 2) for i in range(61))  # 0.00 .. 0.60
 # The model may buy recall with at most this much of the rules' precision: the F1-best pair
-# alone (rescue ~0.5) lets the model flag surveys and business news that name piracy words.
+# alone can let the model flag surveys and business news that name piracy words.
 PRECISION_GIVEN = 0.02
 
 
 def _sklearn() -> Any:
     try:
         import numpy
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from scipy.sparse import hstack
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import GroupKFold
     except ImportError as e:
         raise MonitorError("training needs scikit-learn: pip install 'monitor[train]'") from e
-    return numpy, TfidfVectorizer, LogisticRegression, GroupKFold
+    return numpy, hstack, CountVectorizer, TfidfVectorizer, LogisticRegression, GroupKFold
 
 
-def _analyzer(item: dict[str, Any]) -> list[str]:
-    doc = to_document(item)
-    return features(doc.title, doc.body)
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled item as the model reads it: its three blocks of features."""
+
+    word: tuple[str, ...]
+    char: tuple[str, ...]
+    signal: tuple[str, ...]
+    label: int
 
 
-def fit(items: Sequence[dict[str, Any]], c: float = C,
-        top_k: int = TOP_K) -> tuple[float, dict[str, tuple[float, float]]]:
-    """Intercept and {n-gram: (idf, weight)} of a logistic regression on TF-IDF n-grams.
-    Fitted twice: once on every n-gram to find the top_k by |weight|, once on those alone, so
-    that the L2 norm at scoring time (over the kept n-grams) is the one the weights were fitted
-    with, and pure-Python scores equal scikit-learn's."""
-    np, tfidf, logreg, _ = _sklearn()
-    labels = np.array([1 if i.get("label") in (1, True, "1") else 0 for i in items])
+def examples(rules: Matcher, items: Sequence[dict[str, Any]]) -> list[Example]:
+    """Each item's features; the signals are what ``rules`` (no model) saw in it."""
+    out = []
+    for item in items:
+        doc = to_document(item)
+        words = words_of(doc.title, doc.body)
+        out.append(Example(tuple(word_features(*words)), tuple(sorted(char_features(*words))),
+                           rules.signals(doc), 1 if item.get("label") in (1, True, "1") else 0))
+    return out
+
+
+def _same(x: Sequence[str]) -> Sequence[str]:
+    return x
+
+
+Blocks = dict[str, dict[str, tuple[float, float]]]
+
+
+def fit(data: Sequence[Example], c: float = C,
+        top_k: dict[str, int] | None = None) -> tuple[float, Blocks]:
+    """Intercept and, per block, {feature: (idf, weight)} of a logistic regression.
+    Fitted twice: once on every feature to find the top_k of each text block by |weight|, once
+    on those alone, so that the L2 norms at scoring time (over the kept features) are the ones
+    the weights were fitted with, and pure-Python scores equal scikit-learn's."""
+    np, hstack, count, tfidf, logreg, _ = _sklearn()
+    top_k = TOP_K if top_k is None else top_k
+    labels = np.array([e.label for e in data])
     if len(set(labels.tolist())) < 2:
         raise MonitorError("training needs items of both labels (1 and 0)")
+    min_df = 2 if len(data) >= 50 else 1
 
-    def one(vocabulary: dict[str, int] | None) -> tuple[Any, Any]:
-        vec = tfidf(analyzer=_analyzer, binary=True, vocabulary=vocabulary,
-                    min_df=1 if vocabulary else (2 if len(items) >= 50 else 1))
-        x = vec.fit_transform(items)
-        model = logreg(C=c, max_iter=5000, class_weight="balanced").fit(x, labels)
-        return vec, model
+    def one(vocabularies: dict[str, dict[str, int]] | None) -> tuple[list[Any], Any]:
+        vocab = vocabularies or {}
+        vecs = [tfidf(analyzer=_same, binary=True, lowercase=False, vocabulary=vocab.get("word"),
+                      min_df=1 if vocabularies else min_df),
+                tfidf(analyzer=_same, binary=True, lowercase=False, vocabulary=vocab.get("char"),
+                      min_df=1 if vocabularies else min_df),
+                count(analyzer=_same, binary=True, lowercase=False,
+                      vocabulary=vocab.get("signal"))]
+        columns = [[e.word for e in data], [e.char for e in data], [e.signal for e in data]]
+        blocks = []
+        for vec, col in zip(vecs, columns):
+            try:
+                blocks.append(vec.fit_transform(col))
+            except ValueError:  # an empty block (no signal at all): one column of zeros
+                vec.fit([["-"]])
+                blocks.append(vec.transform([[] for _ in col]))
+        model = logreg(C=c, max_iter=5000, class_weight="balanced").fit(
+            hstack(blocks).tocsr(), labels)
+        return vecs, model
 
-    vec, model = one(None)
-    names = vec.get_feature_names_out()
-    keep = np.argsort(-np.abs(model.coef_[0]), kind="stable")[:top_k]
-    vec, model = one({str(names[j]): n for n, j in enumerate(sorted(keep))})
-    names = vec.get_feature_names_out()
-    weights = {str(g): (float(idf), float(w))
-               for g, idf, w in zip(names, vec.idf_, model.coef_[0]) if w != 0.0}
-    return float(model.intercept_[0]), weights
+    vecs, model = one(None)
+    keep: dict[str, dict[str, int]] = {}
+    start = 0
+    for name, vec in zip(BLOCKS, vecs):
+        names = vec.get_feature_names_out()
+        coef = model.coef_[0][start:start + len(names)]
+        start += len(names)
+        order = np.argsort(-np.abs(coef), kind="stable")[:top_k.get(name, len(names))]
+        keep[name] = {str(names[j]): n for n, j in enumerate(sorted(order))}
+    vecs, model = one(keep)
+    out: Blocks = {}
+    start = 0
+    for name, vec in zip(BLOCKS, vecs):
+        names = vec.get_feature_names_out()
+        coef = model.coef_[0][start:start + len(names)]
+        start += len(names)
+        idf = vec.idf_ if name != "signal" else np.ones(len(names))
+        out[name] = {str(g): (float(i), float(w)) for g, i, w in zip(names, idf, coef)
+                     if w != 0.0}
+    return float(model.intercept_[0]), out
 
 
-def probabilities(intercept: float, weights: dict[str, tuple[float, float]],
-                  items: Sequence[dict[str, Any]]) -> list[float]:
-    """What monitor.match.model.Model.score says, without writing a file."""
-    from monitor.match.model import Model
-
-    model = Model({"format": 1, "intercept": intercept,
-                   "features": [[g, i, w] for g, (i, w) in weights.items()]})
-    return [model.score(d.title, d.body) for d in map(to_document, items)]
+def to_model(intercept: float, blocks: Blocks) -> Model:
+    return Model({"format": 2, "intercept": intercept,
+                  "blocks": {n: [[g, i, w] for g, (i, w) in b.items()]
+                             for n, b in blocks.items()}})
 
 
-def out_of_fold(items: Sequence[dict[str, Any]], folds: int = FOLDS) -> list[float]:
+def probabilities(intercept: float, blocks: Blocks, data: Sequence[Example]) -> list[float]:
+    """What monitor.match.model.Model says of each example, without writing a file."""
+    model = to_model(intercept, blocks)
+    return [model.score_features(e.word, e.char, e.signal) for e in data]
+
+
+def out_of_fold(items: Sequence[dict[str, Any]], data: Sequence[Example],
+                folds: int = FOLDS) -> list[float]:
     """Each item's probability from a model trained on the other folds; folds by event."""
-    np, _, _, group_k_fold = _sklearn()
+    np, _, _, _, _, group_k_fold = _sklearn()
     groups = [str(i.get("event") or i.get("id") or n) for n, i in enumerate(items)]
     folds = min(folds, len(set(groups)))
     if folds < 2:
         raise MonitorError("cross-validation needs items about at least two events")
     out = [0.0] * len(items)
     for train, test in group_k_fold(folds).split(np.zeros(len(items)), groups=groups):
-        intercept, weights = fit([items[j] for j in train])
-        for j, p in zip(test, probabilities(intercept, weights, [items[j] for j in test])):
+        intercept, blocks = fit([data[j] for j in train])
+        for j, p in zip(test, probabilities(intercept, blocks, [data[j] for j in test])):
             out[j] = p
     return out
 
@@ -126,7 +183,7 @@ class Scored:
 
 
 def score(rules: Matcher, items: Sequence[dict[str, Any]], probability: list[float]) -> Scored:
-    flags = [bool(rules.find_matches(to_document(i))) for i in items]
+    flags = [bool(rules.rule_matches(to_document(i))) for i in items]
     return Scored(list(items), flags, probability)
 
 
@@ -179,19 +236,22 @@ def train(rules: Matcher, corpus: Sequence[dict[str, Any]], output: Path,
     validation = [i for i in corpus if split_of(i) == "validation"]
     if not tuning:
         raise MonitorError("no item falls in the tuning part: give more events")
-    cv = score(rules, tuning, out_of_fold(tuning, folds))
+    tuning_data = examples(rules, tuning)
+    cv = score(rules, tuning, out_of_fold(tuning, tuning_data, folds))
     rescue, veto = choose_thresholds(cv)
-    intercept, weights = fit([*tuning, *extra])
-    result = Training(rescue, veto, len(tuning) + len(extra), len(weights))
+    intercept, blocks = fit([*tuning_data, *examples(rules, extra)])
+    result = Training(rescue, veto, len(tuning) + len(extra),
+                      sum(len(b) for b in blocks.values()))
     result.figures["tuning (out of fold)"] = figures(cv, rescue, veto)
     if validation:
-        result.figures["validation"] = figures(
-            score(rules, validation, probabilities(intercept, weights, validation)), rescue, veto)
+        p = probabilities(intercept, blocks, examples(rules, validation))
+        result.figures["validation"] = figures(score(rules, validation, p), rescue, veto)
     info = {"trained_on": result.n_train, "c": C, "top_k": TOP_K, "max_words": MAX_WORDS,
+            "char_n": CHAR_N,
             "rescue_threshold": rescue, "veto_threshold": veto,
             "figures": {k: {w: {m: f[m] for m in ("precision", "recall", "f1")}
                             for w, f in v.items()} for k, v in result.figures.items()}}
-    dump(output, intercept, weights, info)
+    dump(output, intercept, blocks, info)
     return result
 
 
@@ -199,7 +259,7 @@ def format_training(t: Training, output: Path) -> str:
     def f(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.3f}"
 
-    lines = [f"trained on {t.n_train} items; {t.n_features} n-grams kept; written to {output}",
+    lines = [f"trained on {t.n_train} items; {t.n_features} features kept; written to {output}",
              f"thresholds (best F1 out of fold): rescue {t.rescue:g}, veto {t.veto:g}", ""]
     for part, ways in t.figures.items():
         lines.append(f"{part}: precision / recall / F1")

@@ -16,7 +16,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.match.combine import RULE, SecondOpinion
 from monitor.match.evaluate import select_split, split_of
 from monitor.match.matcher import compile_rules, document, matcher_for
-from monitor.match.model import Model, dump, features
+from monitor.match.model import Model, dump
 from monitor.config import RuleConfig
 
 CORPUS = REPO / "bench" / "corpus"
@@ -101,47 +101,79 @@ def test_rules_eval_reports_event_type_accuracy(tmp_path: Path) -> None:
 
 
 # --- the shipped weights ------------------------------------------------------------------------
+def default_rules() -> Any:
+    """The default config's rules, without the model: what gives the model its signals."""
+    config = parse_config((REPO / "config.toml").read_text(encoding="utf-8"),
+                          REPO / "config.toml")
+    return compile_rules(config.rules, config.terms, config.entities)
+
+
+RAID = document("Police shut down pirate IPTV network, three arrested",
+                "Officers raided the homes of the operators of an illegal IPTV service and "
+                "seized servers, the prosecutor said.")
+SPORT = document("Pirates beat the Cubs in the ninth", "The Pittsburgh Pirates won the game at "
+                 "home on Sunday in front of a full stadium.")
+
+
 def test_the_shipped_model_loads_and_scores() -> None:
     model = Model.load()
     assert 100 < len(model.weights) <= 20_000
     assert (REPO / "monitor" / "match" / "model.json.gz").stat().st_size < 500_000
-    raid = model.score("Police shut down pirate IPTV network, three arrested",
-                       "Officers raided the homes of the operators of an illegal IPTV service "
-                       "and seized servers, the prosecutor said.")
-    sport = model.score("Pirates beat the Cubs in the ninth", "The Pittsburgh Pirates won the "
-                        "game at home on Sunday in front of a full stadium.")
+    rules = default_rules()
+    assert {"R:piracy-enforcement", "L:piracy-word", "T:event-takedown"} <= set(
+        rules.signals(RAID))
+    assert model.signals & set(rules.signals(RAID))  # the shipped model reads the rules' signals
+    raid = model.score(RAID.title, RAID.body, rules.signals(RAID))
+    sport = model.score(SPORT.title, SPORT.body, rules.signals(SPORT))
     assert 0.0 <= sport < 0.5 < raid <= 1.0
 
 
-def test_an_opinion_names_the_ngrams_that_weighed_most() -> None:
-    opinion = Model.load().opinion("Police shut down pirate IPTV network",
-                                   "Officers arrested the operators.")
+def test_an_opinion_names_the_features_that_weighed_most() -> None:
+    opinion = default_rules().opinion(RAID, Model.load())
+    assert opinion is not None
     assert 0 < len(opinion.positive) <= 5 and len(opinion.negative) <= 5
     assert all(w > 0 for _, w in opinion.positive) and all(w < 0 for _, w in opinion.negative)
     assert opinion.describe().startswith(f"model p={opinion.probability:.2f}")
+    # the probability explained is the one the matcher decides with
+    model = Model.load()
+    rules = default_rules()
+    assert opinion.probability == pytest.approx(
+        model.score(RAID.title, RAID.body, rules.signals(RAID)), abs=1e-9)
 
 
 def test_pure_python_scores_equal_scikit_learn(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from monitor.match.train import fit
+    from monitor.match.train import C, examples, fit
 
     items = tiny(12)
-    intercept, weights = fit(items, top_k=40)
+    data = examples(default_rules(), items)
+    intercept, blocks = fit(data, top_k={"word": 40, "char": 60})
+    assert len(blocks["word"]) <= 40 and len(blocks["char"]) <= 60 and blocks["signal"]
     path = tmp_path / "w.json.gz"
-    dump(path, intercept, weights, {})
+    dump(path, intercept, blocks, {})
     model = Model.load(path)
-    # the same model, fitted by scikit-learn on the kept n-grams, scored by scikit-learn
-    vocabulary = {g: i for i, g in enumerate(sorted(weights))}
-    vec = TfidfVectorizer(analyzer=lambda d: features(*d), binary=True, vocabulary=vocabulary)
-    docs = [tuple(i["text"].split("\n", 1)) for i in items]
-    x = vec.fit_transform(docs)
-    reg = LogisticRegression(C=10.0, max_iter=5000, class_weight="balanced").fit(
-        x, [i["label"] for i in items])
-    for doc, p in zip(docs, reg.predict_proba(x)[:, 1]):
-        assert model.score(*doc) == pytest.approx(p, abs=1e-3)
+    # the same model, fitted by scikit-learn on the kept features, scored by scikit-learn
+    def vocabulary(name: str) -> dict[str, int]:
+        return {g: i for i, g in enumerate(sorted(blocks[name]))}
+
+    same = lambda x: x  # noqa: E731
+    x = hstack([
+        TfidfVectorizer(analyzer=same, binary=True, lowercase=False,
+                        vocabulary=vocabulary("word")).fit_transform([e.word for e in data]),
+        TfidfVectorizer(analyzer=same, binary=True, lowercase=False,
+                        vocabulary=vocabulary("char")).fit_transform([e.char for e in data]),
+        CountVectorizer(analyzer=same, binary=True, lowercase=False,
+                        vocabulary=vocabulary("signal")).fit_transform([e.signal for e in data]),
+    ]).tocsr()
+    reg = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(
+        x, [e.label for e in data])
+    for item, e, p in zip(items, data, reg.predict_proba(x)[:, 1]):
+        title, body = item["text"].split("\n", 1)
+        assert model.score(title, body, e.signal) == pytest.approx(p, abs=1e-3)
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -156,7 +188,8 @@ def test_rules_train_writes_a_loadable_file(tmp_path: Path) -> None:
     assert "validation" in result.stdout and "thresholds" in result.stdout
     model = Model.load(out)
     assert model.info["trained_on"] == sum(split_of(i) == "tuning" for i in tiny())
-    assert model.score("Police raid pirate IPTV network", "") > 0.5
+    raid = document("Police raid pirate IPTV network", "")
+    assert model.score(raid.title, raid.body, default_rules().signals(raid)) > 0.5
 
     # the daemon's matcher loads it from [model] weights, relative to the config's folder
     text = config.read_text(encoding="utf-8").replace(
