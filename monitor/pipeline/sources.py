@@ -32,6 +32,9 @@ log = logging.getLogger("monitor")
 Seen = Callable[[str | None, str | None], bool]  # Store.is_seen: (canonical URL, guid)
 
 RESOLVE_CONCURRENCY = 4  # engine links asked at once for one feed (the per-host limit applies too)
+# Engine links asked per poll of one feed: a search feed has a hundred items at most; a feed
+# with thousands of opaque links is hostile, and the rest keep the engine's link.
+RESOLVE_MAX = 200
 # A page whose links all changed at once changed its layout (or its addresses): its new set is
 # taken as a new backlog, not as this many stories to alert. Below this many links, all new is
 # just a quiet newsroom's news.
@@ -62,6 +65,10 @@ async def resolve_links(client: Any, cfg: FetchConfig, limits: Limits, feed: Fee
             and not seen(canonical_url(e.url), e.guid)]
     if not todo:
         return resolved
+    if len(todo) > RESOLVE_MAX:
+        log.warning("feed %s: %d links point at an engine; the first %d are followed, the rest "
+                    "keep the engine's link", feed.url, len(todo), RESOLVE_MAX)
+        todo = todo[:RESOLVE_MAX]
     limit = asyncio.Semaphore(RESOLVE_CONCURRENCY)
 
     async def one(i: int) -> None:
