@@ -17,6 +17,8 @@ from support.hostile import HostileServer
 from support.searchfeeds import search_feed
 from support.servers import WebhookReceiver
 
+from monitor.pipeline.sources import RESOLVE_MAX
+
 STORIES = {
     "police-arrest-three": ("Police arrest three over pirate IPTV service", "Piracy Daily", [
         "Police arrested three men who ran a pirate IPTV service selling illegal streams of "
@@ -185,3 +187,21 @@ def test_an_engine_link_that_leads_nowhere_stays_and_the_feed_goes_on(
     again = monitor(config, "run", "--once")
     assert "0 new clippings" in again.stdout, again.stdout
     assert server.hits["/status/404"] == 2  # asked once where it leads, fetched once as a page
+
+
+def test_a_feed_of_thousands_of_engine_links_costs_bounded_requests(
+        tmp_path: Path, hostile_server: HostileServer) -> None:
+    server = hostile_server
+    items = [{"title": f"Item {n}", "guid": f"CBMi{n}", "link": server.url(f"/found/stories/{n}")}
+             for n in range(RESOLVE_MAX + 50)]
+    server.put("/google/en/rss/search", rss("many - Google News", items))
+    config = write_config(tmp_path, [], fetch_pages=False,
+                          extra=search(server.base, locales='"en-US"', bing=False))
+    run = monitor(config, "run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert f"{RESOLVE_MAX + 50} new clippings" in run.stdout, run.stdout
+    asked = sum(n for path, n in server.hits.items() if path.startswith("/found/"))
+    assert asked == RESOLVE_MAX
+    links = [r["link"] for r in rows(tmp_path, "select link from clippings")]
+    assert sum("/found/" not in link for link in links) == RESOLVE_MAX
+    assert "the rest keep the engine's link" in run.stderr
