@@ -60,12 +60,13 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
             interval = parse_duration(args.interval)
         except ValueError as e:
             raise MonitorError(f"--interval: {e}") from None
-    listing = _listing(ctx, args)
     with ctx.store() as store:
         existing = find_feed(ctx.config, store, args.url)
-        if existing is not None:
-            where = "config.toml" if existing.origin == "config" else "the database"
-            raise MonitorError(f"{args.url} is already followed (in {where})")
+    if existing is not None:
+        where = "config.toml" if existing.origin == "config" else "the database"
+        raise MonitorError(f"{args.url} is already followed (in {where})")
+    listing = _listing(ctx, args)
+    with ctx.store() as store:
         store.add_feed(args.url, name=args.name or "", interval=interval,
                        now=dt.datetime.now(dt.timezone.utc), title=listing.title, kind="page",
                        selector=args.selector or "", pattern=args.pattern or "")
