@@ -283,7 +283,7 @@ class Pipeline:
         baseline = sources.is_baseline(feed, entries, backlog_before is not None,
                                        self.store.is_seen)
         if baseline:
-            backlog_before = now  # a page's links are undated: all of them are backlog
+            backlog_before = now  # a page's baseline: every link is backlog, whatever its date
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
         ready: list[_Draft] = []  # prepared, not stored yet
