@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import KW_ONLY, MISSING, Field, dataclass, field, fields, replace
@@ -235,6 +236,82 @@ class FeedConfig:
     enabled: bool = setting(BOOLEAN, True, "false: not polled")
     backlog_max_age: float | None = setting(DURATION, None, "this feed's backlog_max_age; unset: "
                                             "[monitor] backlog_max_age")
+    # Not read from [[feeds]]: a watched page ([[pages]]) or a saved search ([[searches]]) is
+    # polled as a feed of this kind.
+    kind: str = "feed"  # "feed", "page" or "search"
+    selector: str = ""  # a page's: the CSS selector of the region listing its items
+    pattern: str = ""  # a page's: what an item's URL must match
+
+
+def _pattern(value: str) -> str | None:
+    if value.startswith("re:"):
+        try:
+            re.compile(value[3:])
+        except re.error as e:
+            return f"invalid regular expression after re: ({e})"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PageConfig:
+    """One [[pages]] table: a page without a feed (a newsroom) whose new links are stories."""
+
+    url: str = setting(TRIMMED, REQUIRED, "the page listing the items", check=_http_url)
+    selector: str = setting(TRIMMED, "", 'CSS selector of the region listing the items; "": the '
+                            "page's main content")
+    pattern: str = setting(TRIMMED, "", 'what an item\'s URL must match: a glob ("/news/*" on the '
+                           'path, else on the whole URL) or "re:" and a regular expression; '
+                           "it also lets links to other sites in", check=_pattern)
+    name: str = setting(STRING, "", "shown in listings; the clipping's source when the page names none")
+    interval: float | None = setting(DURATION, None, "this page's poll interval; unset: "
+                                     "[monitor] interval")
+    # No backlog_max_age: a page's links are often undated, so its whole first poll is backlog.
+    enabled: bool = setting(BOOLEAN, True, "false: not polled")
+
+    def as_feed(self) -> FeedConfig:
+        return FeedConfig(url=self.url, name=self.name, interval=self.interval,
+                          enabled=self.enabled, kind="page", selector=self.selector,
+                          pattern=self.pattern)
+
+
+_LOCALE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
+SEARCH_ENGINES = ("google", "bing")  # their URLs: monitor.parse.search.ENGINES
+
+
+def _locales(value: tuple[str, ...]) -> str | None:
+    if not value:
+        return "needs at least one locale, such as en-US"
+    bad = [v for v in value if not _LOCALE.match(v)]
+    return f"expected language-COUNTRY locales such as fr-FR, got {bad[0]!r}" if bad else None
+
+
+def _engines(value: tuple[str, ...]) -> str | None:
+    if not value:
+        return "needs at least one engine"
+    for v in value:
+        if v not in SEARCH_ENGINES and not (v.startswith(("http://", "https://"))
+                                            and "{query}" in v):
+            return (f"expected google, bing or an RSS URL template with {{query}}, got {v!r}")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    """One [[searches]] table: a saved news search, run as the engines' RSS search feeds."""
+
+    query: str = setting(TRIMMED, REQUIRED, "the search, as typed in the engine",
+                         check=must(bool, "must not be empty"))
+    locales: tuple[str, ...] = setting(STRINGS, ["en-US"], "where it runs: language-COUNTRY, "
+                                       "one feed per engine and locale", check=_locales)
+    engines: tuple[str, ...] = setting(STRINGS, ["google", "bing"], 'google (News search), bing '
+                                       '(News search), or an RSS URL template with {query}, '
+                                       '{lang}, {country}, {locale}', check=_engines)
+    name: str = setting(STRING, "", 'shown in listings; "": the query')
+    interval: float | None = setting(DURATION, None, "its feeds' poll interval; unset: "
+                                     "[monitor] interval")
+    enabled: bool = setting(BOOLEAN, True, "false: not polled")
+    backlog_max_age: float | None = setting(DURATION, None, "its feeds' backlog_max_age; unset: "
+                                            "[monitor] backlog_max_age")
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +501,8 @@ class Config:
         "first fetch; []: never")
     fetch: FetchConfig = field(default_factory=FetchConfig)
     feeds: tuple[FeedConfig, ...] = ()
+    pages: tuple[PageConfig, ...] = ()  # watched pages ([[pages]]), polled as feeds of kind "page"
+    searches: tuple[SearchConfig, ...] = ()  # saved searches ([[searches]])
     notifiers: tuple[NotifierConfig, ...] = ()
     rules: tuple[RuleConfig, ...] = ()
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -501,6 +580,8 @@ SETTINGS: dict[str, tuple[Setting, ...]] = {
     "monitor": settings_of(Config),
     **{name: settings_of(cls) for name, cls in TABLES.items()},
     "feeds": settings_of(FeedConfig),
+    "pages": settings_of(PageConfig),
+    "searches": settings_of(SearchConfig),
     "notifiers": (settings_of(BaseNotifierConfig)[0], NOTIFIER_TYPE,
                   *settings_of(BaseNotifierConfig)[1:]),
     **{f"notifiers.{kind}": _own(cls) for kind, cls in NOTIFIER_TYPES.items()},
@@ -518,7 +599,7 @@ def describe() -> Iterator[str]:
     """Every setting with its default and help, as `monitor check-config --defaults` prints them."""
     for table, settings in SETTINGS.items():
         name, _, kind = table.partition(".")
-        if name not in ("feeds", "notifiers", "rules"):
+        if name not in ("feeds", "pages", "searches", "notifiers", "rules"):
             yield f"[{name}]"
         else:
             yield f'[[{name}]]  # type = "{kind}"' if kind else f"[[{name}]]"
@@ -650,6 +731,16 @@ def parse_config(text: str, path: Path) -> Config:
 
     feeds = tuple(_one(FeedConfig, d, shown, f"feeds[{i}]") for i, d in enumerate(array("feeds")))
     _unique(feeds, "url", shown, "feeds")
+    pages = tuple(_one(PageConfig, d, shown, f"pages[{i}]") for i, d in enumerate(array("pages")))
+    _unique(pages, "url", shown, "pages")
+    feed_urls = {f.url for f in feeds}
+    for i, page in enumerate(pages):
+        if page.url in feed_urls:
+            raise ConfigError("this URL is in [[feeds]] too: a feed or a page, not both",
+                              path=shown, key=f"pages[{i}].url")
+    searches = tuple(_one(SearchConfig, d, shown, f"searches[{i}]")
+                     for i, d in enumerate(array("searches")))
+    _unique(searches, "query", shown, "searches")
     notifiers = tuple(_notifier(d, shown, f"notifiers[{i}]")
                       for i, d in enumerate(array("notifiers")))
     _unique(notifiers, "name", shown, "notifiers")
@@ -666,8 +757,8 @@ def parse_config(text: str, path: Path) -> Config:
     top.done()
     if not own["database"].is_absolute():
         own["database"] = path.parent / own["database"]
-    return Config(path=path, feeds=feeds, notifiers=notifiers, rules=rules, terms=terms,
-                  entities=entities, **own, **tables)
+    return Config(path=path, feeds=feeds, pages=pages, searches=searches, notifiers=notifiers,
+                  rules=rules, terms=terms, entities=entities, **own, **tables)
 
 
 def default_config_path() -> Path:

@@ -53,6 +53,11 @@ class ParseError(FeedError):
     """The body is not a feed, or a feed with no entries."""
 
 
+class BrokenListing(ParseError):
+    """A watched page whose selector or pattern picks no link: its site changed its layout
+    (the page is "broken"), which is not the same as a quiet day."""
+
+
 class ExtractError(MonitorError):
     """An article page that trafilatura could not turn into text."""
 

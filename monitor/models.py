@@ -29,7 +29,7 @@ class FeedState:
     missing_since: dt.datetime | None = None  # first 404 of the current run of 404s
     median_gap: float | None = None  # the feed's rhythm: median seconds between its stories
     newest_entry: dt.datetime | None = None
-    status: str | None = None  # "ok", "not_modified", "error", "blocked", "disabled"
+    status: str | None = None  # "ok", "not_modified", "error", "blocked", "broken", "disabled"
     disabled_reason: str | None = None  # set when the monitor disabled the feed (410, 404 for days)
     moved_to: str | None = None  # the new address after a 301 or 308; polled instead of url
     body_hash: str | None = None  # of the last body parsed: an unchanged body is not parsed again
@@ -39,7 +39,7 @@ class FeedState:
 class PollResult:
     """What one poll of a feed came to: the input of ``schedule.next_check``."""
 
-    outcome: str  # "updated", "not_modified", "error" or "blocked"
+    outcome: str  # "updated", "not_modified", "error", "blocked" or "broken" (a watched page)
     status: int | None = None  # the HTTP status; None for a transport failure or a parse error
     error: str = ""
     retry_after: float | None = None  # seconds, from Retry-After
@@ -99,6 +99,7 @@ class Entry:
     content: str  # HTML or text, the fullest content the feed carries
     author: str
     published: dt.datetime | None  # UTC
+    source: str = ""  # the publisher an aggregator's item names (RSS <source>, Bing's News:Source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,9 @@ class FeedRow:
     last_checked: dt.datetime | None = None
     last_success: dt.datetime | None = None
     last_http_status: int | None = None
+    kind: str = "feed"  # "feed", "page" (`monitor pages add`) or "search"
+    selector: str = ""  # a page's region
+    pattern: str = ""  # a page's link pattern
 
     @property
     def url(self) -> str:

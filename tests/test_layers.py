@@ -26,6 +26,8 @@ ONLY_IN = {
     "sqlite3": {"store"}, "sqlite_utils": {"store"},
     "httpx": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
     "trafilatura": {"parse"}, "feedparser": {"parse"},
+    # a watched page's links: lxml's tree, cssselect's selectors (parse/listing.py)
+    "lxml": {"parse"}, "cssselect": {"parse"},
     "datasette": {"review"}, "uvicorn": {"review"}, "Stemmer": {"match"},
     # training only (monitor.match.train, the `train` extra): the daemon scores without it
     "sklearn": {"match"}, "numpy": {"match"},

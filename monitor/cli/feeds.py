@@ -47,10 +47,12 @@ def feed_record(info: FeedInfo, row: FeedRow | None, config: Config,
     """One feed as `monitor feeds --json` prints it."""
     state = info.state
     status, reason = feed_status(state, enabled=info.enabled, now=now)
-    if status in ("error", "blocked") and row:
+    if status in ("error", "blocked", "broken") and row:
         reason = row.last_error or ""
     return {
-        "name": info.feed.name, "url": info.feed.url, "origin": info.origin,
+        "name": info.feed.name, "url": info.feed.url, "kind": info.feed.kind,
+        "selector": info.feed.selector or None, "pattern": info.feed.pattern or None,
+        "origin": info.origin,
         "enabled": info.enabled, "status": status, "reason": reason,
         "interval": interval_of(info.feed, config),
         "current_interval": state.interval if state and state.interval else None,
@@ -75,17 +77,17 @@ def cmd_feeds(ctx: Context, args: argparse.Namespace) -> int:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
         return 0
-    print(f"{'STATUS':9} {'ON':3} {'INTERVAL':8} {'LAST POLL':20} {'LAST':12} {'ERR':>3} "
-          f"{'NEXT POLL':20} NAME / URL")
+    print(f"{'KIND':6} {'STATUS':9} {'ON':3} {'INTERVAL':8} {'LAST POLL':20} {'LAST':12} "
+          f"{'ERR':>3} {'NEXT POLL':20} NAME / URL")
     for r in records:
         shown_interval = _duration(r["current_interval"] or r["interval"])
-        print(f"{r['status']:9} {'yes' if r['enabled'] else 'no':3} {shown_interval:8} "
+        print(f"{r['kind']:6} {r['status']:9} {'yes' if r['enabled'] else 'no':3} {shown_interval:8} "
               f"{(r['last_poll'] or '-')[:19]:20} {(r['last_status'] or '-'):12} {r['errors']:>3} "
               f"{(r['next_poll'] or '-')[:19]:20} {r['name'] or r['title'] or ''} <{r['url']}>")
         if r["reason"]:
-            print(f"{'':9} {r['reason']}")
+            print(f"{'':16} {r['reason']}")
         if r["moved_to"]:
-            print(f"{'':9} moved permanently to {r['moved_to']}")
+            print(f"{'':16} moved permanently to {r['moved_to']}")
     return 0
 
 
@@ -148,9 +150,10 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     config = ctx.config
     with ctx.store() as store:
         rows = store.feed_rows()
+        # A watched page is no feed a reader could subscribe to: left out.
         feeds = [OpmlFeed(url=i.feed.url,
                           title=i.feed.name or (row.title if (row := rows.get(i.feed.url)) else ""))
-                 for i in feed_set(config, store)]
+                 for i in feed_set(config, store) if i.feed.kind != "page"]
     text = render_opml(feeds)
     if args.file and args.file != "-":
         Path(args.file).write_text(text, encoding="utf-8")
@@ -187,8 +190,9 @@ def cmd_disable(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
-    p, sub = commands.group("feeds", "list the feeds (config.toml and added by command) with "
-                            "their health: status (ok, new, error, blocked, silent, disabled), "
+    p, sub = commands.group("feeds", "list the feeds, watched pages and saved searches' feeds "
+                            "(config.toml and added by command) with their kind and health: "
+                            "status (ok, new, error, blocked, broken, silent, disabled), "
                             "interval, last and next poll, consecutive errors",
                             "monitor feeds --json", func=cmd_feeds)
     p.add_argument("--json", action="store_true", help="one JSON object per line")

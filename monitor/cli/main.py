@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import __version__
-from monitor.cli import admin, alerts, feeds, review, rules
+from monitor.cli import admin, alerts, feeds, pages, review, rules
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
 from monitor.errors import MonitorError
@@ -49,9 +49,12 @@ The configuration is --config PATH, else $MONITOR_CONFIG, else ./config.toml.
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     import asyncio
 
+    from monitor.parse.listing import check_pages
     from monitor.pipeline.cycle import run_once
     from monitor.preflight import ConfigProblems, check_environment
     from monitor.service.daemon import run_forever
+
+    check_pages(ctx.config)  # a page's selector that cannot work refuses the start
 
     # Before the database is opened: a missing secret would otherwise fail its first alert
     # for good, long after the start looked fine.
@@ -78,6 +81,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.match.matcher import matcher_for
+    from monitor.parse.listing import check_pages
     from monitor.preflight import config_problems
 
     if args.defaults:
@@ -87,6 +91,7 @@ def cmd_check_config(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     config = ctx.config
     matcher_for(config)
+    check_pages(config)
     problems = config_problems(config, os.environ, os.environ.get("CREDENTIALS_DIRECTORY"))
     for problem in problems:
         print(f"monitor: {problem.severity}: {problem}", file=sys.stderr)
@@ -225,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules.register(commands)
     alerts.register(commands)
     feeds.register(commands)
+    pages.register(commands)
     admin.register(commands)
     review.register(commands)
     return parser

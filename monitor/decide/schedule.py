@@ -93,7 +93,8 @@ def next_check(state: FeedState, result: PollResult, now: dt.datetime, *, interv
     if retry_until and retry_until > when:
         when = retry_until
     return ScheduleDecision(next_check=when, interval=base, error_count=errors,
-                            status="blocked" if result.outcome == "blocked" else "error",
+                            status=result.outcome if result.outcome in ("blocked", "broken")
+                            else "error",
                             failing_since=failing_since, missing_since=missing_since,
                             retry_after_until=retry_until)
 
@@ -154,14 +155,15 @@ def is_silent(median_gap: float | None, newest_entry: dt.datetime | None, now: d
 
 
 def feed_status(state: FeedState | None, *, enabled: bool, now: dt.datetime) -> tuple[str, str]:
-    """(status, reason) shown by `monitor feeds`: disabled, blocked, error, silent, ok, new."""
+    """(status, reason) shown by `monitor feeds`: disabled, blocked, error, broken (a watched
+    page whose selector or pattern picks nothing any more), silent, ok, new."""
     if not enabled:
         return "disabled", "disabled in the configuration or by `monitor feeds disable`"
     if state is None or state.status is None:
         return "new", "not polled yet"
     if state.disabled_reason:
         return "disabled", state.disabled_reason
-    if state.status in ("blocked", "error"):
+    if state.status in ("blocked", "error", "broken"):
         return state.status, ""
     if is_silent(state.median_gap, state.newest_entry, now):
         days = (now - state.newest_entry).total_seconds() / 86400 if state.newest_entry else 0

@@ -534,3 +534,25 @@ async def post(
     return PostResult(status=response.status_code,
                       headers={k.lower(): v for k, v in response.headers.items()},
                       text=response.text[:2000])
+
+
+async def redirect_target(client: Client, url: str, cfg: FetchConfig, *,
+                          limits: Limits | None = None) -> str | None:
+    """Where ``url`` redirects to, asked once and not followed (a news engine's link to the
+    publisher): the absolute Location of a 3xx, None for any other answer. The address guard,
+    the limits and the deadline apply as to fetch(); failures raise FetchError."""
+    headers = {"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT}
+    parts = await check_url_allowed(url, cfg)
+    async with limits.slot(url, parts) if limits else contextlib.nullcontext():
+        try:
+            async with asyncio.timeout(cfg.total_timeout):
+                async with _get(client, url, headers, cfg) as response:
+                    location = response.headers.get("location")
+                    await _drain(response)
+        except (httpx.TimeoutException, aiohttp.ServerTimeoutError, TimeoutError) as e:
+            raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
+        except (httpx.HTTPError, httpx.InvalidURL, aiohttp.ClientError) as e:
+            raise FetchError(f"{type(e).__name__}: {e}", url=url) from e
+    if response.status in REDIRECT_STATUSES and location:
+        return urljoin(url, location.strip())
+    return None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,7 +52,8 @@ def update_period_seconds(period: object, frequency: object) -> float | None:
 
 
 def _entry(feed_url: str, link: str | None, guid: str | None, title: str, summary: str,
-           content: str, author: str, published: dt.datetime | None) -> Entry | None:
+           content: str, author: str, published: dt.datetime | None,
+           source: str = "") -> Entry | None:
     """The entry, with a guid made from its text when it has neither link nor guid; None when
     it has nothing to identify the story by and nothing to read either."""
     if not (link or guid):
@@ -58,7 +61,7 @@ def _entry(feed_url: str, link: str | None, guid: str | None, title: str, summar
             return None
         guid = synthetic_guid(feed_url, title, published, content or summary)
     return Entry(feed_url=feed_url, guid=guid, url=link, title=title, summary=summary,
-                 content=content, author=author, published=published)
+                 content=content, author=author, published=published, source=source)
 
 
 def _text(value: object) -> str:
@@ -81,6 +84,25 @@ def _author(entry: Mapping[str, Any]) -> str:
         return _text(entry.get("author"))
     names = [_text(a.get("name")) for a in entry.get("authors") or [] if isinstance(a, dict)]
     return ", ".join(n for n in names if n)
+
+
+def _title(entry: Mapping[str, Any]) -> str:
+    """The headline as text: an HTML title (Google Alerts bolds the words searched) loses its
+    tags and entities."""
+    title = _text(entry.get("title"))
+    detail = entry.get("title_detail")
+    markup = ("text/html", "application/xhtml+xml")
+    if isinstance(detail, Mapping) and detail.get("type") in markup and "<" in title:
+        title = " ".join(html.unescape(re.sub(r"<[^>]*>", "", title)).split())
+    return title
+
+
+def _source(entry: Mapping[str, Any]) -> str:
+    """The publisher an aggregator's item names: RSS <source> (Google News), News:Source (Bing)."""
+    source = entry.get("source")
+    if isinstance(source, Mapping):
+        return _text(source.get("title"))[:200]
+    return _text(entry.get("news_source"))[:200]
 
 
 def _content(entry: Mapping[str, Any]) -> str:
@@ -132,11 +154,12 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedM
     for raw in raw_entries:
         link = _text(raw.get("link")) or None
         guid = _text(raw.get("id")) or None
-        title = _text(raw.get("title"))
+        title = _title(raw)
         summary = _text(raw.get("summary"))
         content_text = _content(raw)
         published = _when(raw)
-        entry = _entry(url, link, guid, title, summary, content_text, _author(raw), published)
+        entry = _entry(url, link, guid, title, summary, content_text, _author(raw), published,
+                       _source(raw))
         if entry is not None:
             entries.append(entry)
     return meta, entries

@@ -14,10 +14,20 @@ from monitor.config import FetchConfig
 from monitor.errors import FeedError, ParseError
 from monitor.parse.extract import feed_links
 from monitor.parse.feeds import parse_feed
+from monitor.parse.listing import Listing, read_listing
 from monitor.fetch.body import page_text
 from monitor.fetch.client import fetch
 
 MAX_CANDIDATES = 5
+
+
+async def fetch_listing(client: Any, url: str, cfg: FetchConfig, *, selector: str = "",
+                        pattern: str = "") -> tuple[str, Listing]:
+    """A watched page fetched now (the guard, caps and deadline as for any poll) and what it
+    lists: its final URL and its links. For `monitor pages test` and `pages add`."""
+    result = await fetch(client, url, cfg)
+    return result.url, read_listing(result.content, result.headers, result.url,
+                                    selector=selector, pattern=pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +60,5 @@ async def discover(client: Any, url: str, cfg: FetchConfig) -> Discovered:
     if problems:
         raise ParseError(f"no usable feed at {url}: " + "; ".join(problems), url=url)
     raise ParseError(f"no feed at {url}: it is not a feed and its page announces none "
-                     '(<link rel="alternate" type="application/rss+xml" ...>)', url=url)
+                     '(<link rel="alternate" type="application/rss+xml" ...>); to watch the '
+                     f"page's links instead: monitor pages test {url}", url=url)

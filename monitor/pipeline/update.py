@@ -7,6 +7,7 @@ update_feed(feed):
                                    -> failure: record it, back off (schedule.next_check), done
                                    -> 304, or the same body as last time: record, done
     parse entries                  -> a broken feed: record the error, back off, done
+        (a watched page's links, and engines' links unwrapped to the publishers': sources)
     for each entry never seen (canonical URL or guid), a few at a time:
         fetch its page and extract the article in a worker process
             (or fall back to the feed's own text: origin "feed")
@@ -40,9 +41,8 @@ from monitor.store import evidence
 from monitor import clipping as clippings
 from monitor.pipeline.analysis import PageAnalysis, analyse_page
 from monitor.config import Config, FeedConfig
-from monitor.errors import ExtractError, FeedError, FetchError, ParseError
+from monitor.errors import BrokenListing, ExtractError, FeedError, FetchError, ParseError
 from monitor.parse.extract import article_from_entry, extract_article
-from monitor.parse.feeds import parse_feed
 from monitor.fetch.body import page_text
 from monitor.fetch.client import Limits, fetch, parse_retry_after
 from monitor.parse.identity import canonical_url, story_key
@@ -51,6 +51,7 @@ from monitor.models import (Article, Clipping, Entry, FeedState, FeedUpdate, Fet
                             NewStory, PollResult, ScheduleDecision)
 from monitor.decide.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
+from monitor.pipeline import sources
 from monitor.pipeline.events import NO_EVENTS, Events
 from monitor.pipeline.deliver import Outbox
 from monitor.pipeline.workers import ExtractionPool
@@ -100,8 +101,9 @@ class CycleReport:
 
 def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title: str,
                    entities: tuple[str, ...], matches: list[Match]) -> Clipping:
-    """The clipping of a story: the feed's headline and date first, the page's text and metadata."""
-    source = article.sitename or feed.name or feed_title
+    """The clipping of a story: the feed's headline and date first, the page's text and metadata;
+    its source the publisher an aggregator's item names, else the page's site, else the feed."""
+    source = entry.source or article.sitename or feed.name or feed_title
     events = [t for m in matches for t in m.tags]
     return clippings.make_clipping(
         title=entry.title or article.title,
@@ -267,14 +269,21 @@ class Pipeline:
             log.info("feed %s: not_modified", feed.url)
             return decision
         try:
-            meta, entries = parse_feed(result.content, result.headers, feed.url)
+            meta, entries = sources.read_entries(feed, result)
         except ParseError as e:
             self.events.poll_failed(e)
             return self._failed(feed, state, now, report, PollResult(
-                outcome="error", status=result.status, error=str(e), max_age=lifetime),
+                outcome="broken" if isinstance(e, BrokenListing) else "error",
+                status=result.status, error=str(e), max_age=lifetime),
                 moved_to=result.moved_to)
         if meta.problem:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
+        entries = await sources.resolve_links(self.client, self.config.fetch, self.limits, feed,
+                                              entries, self.store.is_seen)
+        baseline = sources.is_baseline(feed, entries, backlog_before is not None,
+                                       self.store.is_seen)
+        if baseline:
+            backlog_before = now  # a page's baseline: every link is backlog, whatever its date
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
         ready: list[_Draft] = []  # prepared, not stored yet
@@ -284,7 +293,8 @@ class Pipeline:
             async with limit:
                 if self.stopping:
                     return
-                draft = await self._prepare(entry, feed, meta.title, backlog_before)
+                draft = await self._prepare(entry, feed, meta.title, backlog_before,
+                                            baseline=baseline)
             if draft is not None:
                 ready.append(draft)
                 if len(ready) >= STORY_BATCH:
@@ -351,11 +361,12 @@ class Pipeline:
         return decision
 
     async def _prepare(self, entry: Entry, feed: FeedConfig, feed_title: str,
-                       backlog_before: dt.datetime | None) -> _Draft | None:
+                       backlog_before: dt.datetime | None, *,
+                       baseline: bool = False) -> _Draft | None:
         """An entry never seen, made into a story ready to store (page fetched and extracted,
         matched, its alerts routed); None if it was seen before or is being processed. Its key
         stays claimed (``_in_flight``) until ``_write`` stored it. A story published before
-        ``backlog_before`` is stored and flagged but not alerted."""
+        ``backlog_before`` (any, with ``baseline``) is stored and flagged but not alerted."""
         canonical = canonical_url(entry.url) if entry.url else ""
         if self.store.is_seen(canonical or None, entry.guid):
             return None
@@ -381,12 +392,13 @@ class Pipeline:
                              if article.date else None)
                 entry = dataclasses.replace(entry, published=page_date or self.clock())
             doc = document(entry.title or article.title, article.body,
-                           source=article.sitename or feed.name or feed_title, url=entry.url or "",
+                           source=entry.source or article.sitename or feed.name or feed_title,
+                           url=entry.url or "",
                            lang=analysis.lang if analysis else None)
             matches = self.matcher.find_matches(doc)
             entities = self.matcher.find_entities(doc)
             clipping = build_clipping(entry, article, feed, feed_title, entities, matches)
-            backlog = is_backlog(entry, article, backlog_before)
+            backlog = baseline or is_backlog(entry, article, backlog_before)
             story = NewStory(
                 clipping_id=key, clipping=clipping, text=clippings.render(clipping), origin=origin,
                 fingerprint=article.fingerprint, feed_url=feed.url, guid=entry.guid,

@@ -24,6 +24,7 @@ from typing import Any
 from monitor.config import Config, load_config
 from monitor.errors import MonitorError
 from monitor.match.matcher import matcher_for
+from monitor.parse.listing import check_pages
 from monitor.notify import build_notifiers
 from monitor.preflight import check_environment
 from monitor.pipeline.cycle import Runtime, open_runtime
@@ -121,6 +122,7 @@ class Daemon:
                 new = load_config(self.config.path)
                 warnings = check_environment(new)  # the checks `monitor run` makes at start
                 matcher = matcher_for(new)
+                check_pages(new)
                 notifiers = build_notifiers(new.notifiers, self.scheduler.pipeline.client)
             except MonitorError as e:
                 log.error("reload refused, the running configuration is kept: %s", e)

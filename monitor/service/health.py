@@ -17,6 +17,7 @@ from typing import Any
 
 from monitor.config import Config, StatusConfig
 from monitor.errors import StoreError
+from monitor.store.feedset import config_feeds
 from monitor.store.health import Component, FailingFeed, status_facts
 
 HEALTHY, DEGRADED, DOWN = "healthy", "degraded", "down"
@@ -126,7 +127,8 @@ def stale_after(config: Config) -> float:
     """[status] stale_after, else three times the longest poll interval (10 minutes at least)."""
     if config.status.stale_after:
         return config.status.stale_after
-    intervals = [f.interval or config.interval for f in config.feeds if f.enabled] or [config.interval]
+    intervals = [f.interval or config.interval for f in config_feeds(config)
+                 if f.enabled] or [config.interval]
     return max(3 * max(intervals), MIN_STALE)
 
 

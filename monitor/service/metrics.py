@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from monitor.service import health
 from monitor.config import Config
-from monitor.errors import FeedError, FetchError, ParseError, StoreError
+from monitor.errors import BrokenListing, FeedError, FetchError, ParseError, StoreError
 from monitor.store.health import label_counts
 
 log = logging.getLogger("monitor")
@@ -32,7 +32,7 @@ ProcessCollector(registry=REGISTRY)  # memory, CPU, open files, start time of th
 POLLS = Counter("monitor_polls", "Feed polls by outcome (updated, not_modified, error)",
                 ["outcome"], registry=REGISTRY)
 ERRORS = Counter("monitor_errors", "Errors by kind: feed_http, feed_transport, feed_parse, "
-                 "page, delivery, unexpected", ["kind"], registry=REGISTRY)
+                 "page_broken, page, delivery, unexpected", ["kind"], registry=REGISTRY)
 FETCH_SECONDS = Histogram("monitor_fetch_duration_seconds", "Time to fetch a feed or a page",
                           ["kind"], registry=REGISTRY,
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60))
@@ -45,6 +45,8 @@ DELIVERIES = Counter("monitor_deliveries", "Delivery attempts per notifier and r
 def error_kind(error: Exception) -> str:
     if isinstance(error, FetchError):
         return "feed_http" if getattr(error, "status", None) else "feed_transport"
+    if isinstance(error, BrokenListing):  # a watched page's layout changed: an alert of its own
+        return "page_broken"
     if isinstance(error, ParseError):
         return "feed_parse"
     if isinstance(error, FeedError):

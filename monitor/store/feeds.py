@@ -39,7 +39,8 @@ def feed_row(r: Mapping[str, Any]) -> FeedRow:
         added_at=from_iso(r.get("added_at")), last_status=r.get("last_status"),
         last_error=r.get("last_error"), last_checked=from_iso(r.get("last_checked")),
         last_success=from_iso(r.get("last_success")),
-        last_http_status=r.get("last_http_status"))
+        last_http_status=r.get("last_http_status"), kind=r.get("kind") or "feed",
+        selector=r.get("selector") or "", pattern=r.get("pattern") or "")
 
 
 class Feeds(Part):
@@ -144,8 +145,10 @@ class Feeds(Part):
                                 [*changes.values(), url])
 
     def add_feed(self, url: str, *, name: str = "", interval: float | None = None,
-                 now: dt.datetime, title: str = "") -> bool:
-        """A feed added by command. False when the database has it already."""
+                 now: dt.datetime, title: str = "", kind: str = "feed", selector: str = "",
+                 pattern: str = "") -> bool:
+        """A feed added by command (a watched page: ``kind`` "page", with its selector and
+        pattern). False when the database has it already."""
         self.flush()
         with immediate(self.db):
             row = self.db.execute("select origin from feeds where url = ?", [url]).fetchone()
@@ -156,8 +159,9 @@ class Feeds(Part):
             self.db.execute(
                 "update feeds set origin = 'command', name = ?, "
                 "title = coalesce(nullif(?, ''), title), "
-                "interval_setting = ?, enabled = 1, added_at = ? where url = ?",
-                [name, title, interval, iso(now), url])
+                "interval_setting = ?, enabled = 1, added_at = ?, kind = ?, selector = ?, "
+                "pattern = ? where url = ?",
+                [name, title, interval, iso(now), kind, selector, pattern, url])
         return True
 
     def set_feed_enabled(self, url: str, enabled: bool) -> bool:

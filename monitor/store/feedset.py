@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from monitor.config import Config, FeedConfig
 from monitor.models import FeedState
+from monitor.parse.search import as_feeds
 from monitor.store.database import Store
 
 
@@ -29,19 +30,33 @@ class FeedInfo:
         return self.enabled and not (self.state and self.state.disabled_reason)
 
 
+def config_feeds(config: Config) -> list[FeedConfig]:
+    """What config.toml polls: its [[feeds]], its [[pages]], and the feeds of its [[searches]]
+    (one per engine and locale), each URL once."""
+    feeds = [*config.feeds, *(p.as_feed() for p in config.pages),
+             *(f for s in config.searches for f in as_feeds(s))]
+    unique: dict[str, FeedConfig] = {}
+    for feed in feeds:
+        unique.setdefault(feed.url, feed)
+    return list(unique.values())
+
+
 def feed_set(config: Config, store: Store) -> list[FeedInfo]:
-    """Every feed, config first (in file order), then those added by command."""
+    """Every feed, config first (in file order: feeds, pages, searches), then those added by
+    command."""
     rows = store.feed_rows()
     infos = []
-    for feed in config.feeds:
+    in_config: set[str] = set()
+    for feed in config_feeds(config):
         row = rows.get(feed.url)
         infos.append(FeedInfo(feed, "config", feed.enabled, row.state if row else None))
-    in_config = {f.url for f in config.feeds}
+        in_config.add(feed.url)
     for row in store.command_feeds():
         if row.url in in_config:
             continue
         command = FeedConfig(url=row.url, name=row.name, interval=row.interval_setting,
-                             enabled=row.enabled)
+                             enabled=row.enabled, kind=row.kind, selector=row.selector,
+                             pattern=row.pattern)
         infos.append(FeedInfo(command, "command", command.enabled, row.state))
     return infos
 

@@ -223,6 +223,16 @@ def m_grouping_outlet_marks(db: sqlite_utils.Database) -> None:
                "PRIMARY KEY (source, mark, at, clipping_id)) WITHOUT ROWID")
 
 
+@migrations()
+def m_watched_pages(db: sqlite_utils.Database) -> None:
+    """Sources without feeds: a feed added by command may be a watched page (``kind`` "page",
+    `monitor pages add`) with the CSS ``selector`` of its item list and the ``pattern`` its
+    items' URLs match. The rest of a page's state is a feed's (its status may be "broken")."""
+    db.table("feeds").add_column("kind", str)
+    db.table("feeds").add_column("selector", str)
+    db.table("feeds").add_column("pattern", str)
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 
