@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from monitor.config import LOG_FORMATS, LOG_LEVELS
+from monitor.safetext import escape, mask_credentials, unsafe
 from monitor.service.systemd import journald_stream
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ NOISY = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset
 MIN_SECRET = 4  # shorter values cannot be masked without mangling ordinary words
 REDACTED = "[redacted]"
 SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Every unsafe character of safetext but the tab (harmless within a line).
+_CONTROLS = unsafe(keep="\t")
 
 
 def priority(levelno: int) -> int:
@@ -46,11 +48,17 @@ def priority(levelno: int) -> int:
     return 7  # debug
 
 
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return {"\n": "\\n", "\r": "\\r"}.get(char) or (f"\\x{code:02x}" if code < 0x100
+                                                      else f"\\u{code:04x}")
+
+
 def one_line(text: str) -> str:
     """Newlines and other control characters escaped, so a feed's title can neither break a
-    line in two nor forge a second log entry."""
-    return _CONTROLS.sub(lambda m: {"\n": "\\n", "\r": "\\r"}.get(m.group(), f"\\x{ord(m.group()):02x}"),
-                         text)
+    line in two (U+2028 and U+0085 are line breaks to some readers), forge a second log entry,
+    drive the terminal that shows the log, nor reorder the line with a bidi override."""
+    return _CONTROLS.sub(lambda m: _escaped(m.group()), text)
 
 
 class Redactor:
@@ -85,12 +93,13 @@ class LineFormatter(logging.Formatter):
         self.redact = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        message = self.redact(record.getMessage())
+        # A feed's URL may carry user:password@, whoever logs it.
+        message = mask_credentials(self.redact(record.getMessage()))
         exception = ""
         if record.exc_info:
-            exception = self.redact(self.formatException(record.exc_info))
+            exception = mask_credentials(self.redact(self.formatException(record.exc_info)))
         elif record.exc_text:
-            exception = self.redact(record.exc_text)
+            exception = mask_credentials(self.redact(record.exc_text))
         if self.kind == "json":
             entry: dict[str, object] = {
                 "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
@@ -98,7 +107,8 @@ class LineFormatter(logging.Formatter):
                 "level": record.levelname.lower(), "logger": record.name, "message": message}
             if exception:
                 entry["exception"] = exception
-            line = json.dumps(entry, ensure_ascii=False)
+            # json.dumps keeps C1, bidi and U+2028 raw: escaped the JSON way, the same string.
+            line = escape(json.dumps(entry, ensure_ascii=False))
         else:
             line = f"{record.levelname} {one_line(message)}"
             if exception:
