@@ -20,6 +20,7 @@ from monitor.errors import MonitorError
 from monitor.models import FeedRow
 from monitor.parse.opml import OpmlFeed, parse_opml, render_opml
 from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
+from monitor.store.files import write_private
 
 if TYPE_CHECKING:
     from monitor.pipeline.discover import Discovered
@@ -153,7 +154,8 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
                  for i in feed_set(config, store)]
     text = render_opml(feeds)
     if args.file and args.file != "-":
-        Path(args.file).write_text(text, encoding="utf-8")
+        # 0600, never through a link: the URLs may carry their user:password@.
+        write_private(Path(args.file), text.encode("utf-8"))
         print(f"{len(feeds)} feeds written to {args.file}", file=sys.stderr)
     else:
         sys.stdout.write(text)
