@@ -23,7 +23,7 @@ _UNSAFE_BUT_LINES = unsafe("\n\t")
 # A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 # user:password@ in a URL, wherever it appears in a text.
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#]*)@")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#\"'<>]*)@")
 MASK = "***"
 
 

@@ -173,11 +173,20 @@ def secrets_of(config: Config, env: dict[str, str] | None = None) -> set[str]:
             if SECRET_HEADER.search(name):
                 found.add(value)
                 found.update(value.split()[1:])  # "Bearer <token>": the token alone too
+    for feed in config.feeds:  # http://user:password@host/feed
+        found.add(_password(feed.url))
     credentials = env.get("CREDENTIALS_DIRECTORY")
     if credentials and Path(credentials).is_dir():
         for path in Path(credentials).iterdir():
             read(str(path))
     return {s for s in found if len(s) >= MIN_SECRET}
+
+
+def _password(url: str) -> str:
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
 
 
 _command_line: dict[str, object] = {"kind": None, "verbose": False}
