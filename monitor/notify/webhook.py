@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,7 @@ from monitor.models import Alert, Digest
 from monitor.notify import digest as json_digest
 from monitor.notify import discord, mattermost, slack, teams
 from monitor.notify.render import alert_payload, one_line, shorten
-from monitor.notify.credentials import read_secret_file
+from monitor.notify.credentials import read_reference, read_secret_file
 from monitor.notify.signing import parse_secret, signature_headers
 
 RenderAlert = Callable[[Alert], dict[str, Any]]
@@ -38,6 +39,8 @@ FORMATS: dict[str, tuple[RenderAlert, RenderDigest]] = {
 
 # Statuses worth retrying among the 4xx ones: a request timeout, and "too many requests".
 RETRYABLE_4XX = frozenset({408, 429})
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def encode_json(payload: dict[str, Any]) -> bytes:
@@ -66,6 +69,21 @@ def check_response(result: PostResult, channel: str) -> None:
     # 408, 429, 5xx and anything unexpected: transient, honouring Retry-After when given.
     raise NotifyError(message, channel=channel, permanent=False,
                       retry_after=parse_retry_after(result.headers.get("retry-after")))
+
+
+def parse_header_lines(text: str) -> list[tuple[str, str]]:
+    """``Name: value`` lines (blank lines and ``#`` comments skipped) as (name, value) pairs;
+    ValueError naming the line, never quoting it (it holds a secret)."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, colon, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not _TOKEN.fullmatch(name) or not value or _CONTROL.search(value):
+            raise ValueError(f"line {number} is not a header (expected Name: value)")
+        found.append((name, value))
+    return found
 
 
 def merge_headers(base: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
@@ -125,10 +143,34 @@ class WebhookNotifier:
             raise NotifyError(f"environment variable {name} (secret_env): {e}",
                               channel=self.name, permanent=True) from None
 
+    def _url(self) -> str:
+        """``url``, or the URL that url_env or url_file holds, read at send time."""
+        held = read_reference(self.cfg.url_env, self.cfg.url_file, "url", self.name)
+        if held is None:
+            return self.cfg.url
+        url = held.strip()
+        if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+            where = "url_file" if self.cfg.url_file else "url_env"
+            raise NotifyError(f"{where} holds no http:// or https:// URL", channel=self.name,
+                              permanent=True)
+        return url
+
+    def _headers(self) -> dict[str, str]:
+        """``headers``, and those that headers_env or headers_file holds (which win)."""
+        headers = dict(self.cfg.headers)
+        held = read_reference(self.cfg.headers_env, self.cfg.headers_file, "headers", self.name)
+        if held is not None:
+            try:
+                headers = merge_headers(headers, dict(parse_header_lines(held)))
+            except ValueError as e:
+                where = "headers_file" if self.cfg.headers_file else "headers_env"
+                raise NotifyError(f"{where}: {e}", channel=self.name, permanent=True) from None
+        return headers
+
     async def _post(self, payload: dict[str, Any], key: str) -> None:
         # Configured headers can never replace the key receivers deduplicate on.
-        headers = merge_headers(dict(self.cfg.headers), {"Idempotency-Key": key})
-        await post_json(self._client, self.cfg.url, payload, headers, self.cfg.timeout,
+        headers = merge_headers(self._headers(), {"Idempotency-Key": key})
+        await post_json(self._client, self._url(), payload, headers, self.cfg.timeout,
                         self.name, signing_key=self._key(), msg_id=key)
 
     async def send(self, alert: Alert) -> None:

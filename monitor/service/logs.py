@@ -144,17 +144,23 @@ def setup(kind: str = "text", level: str = "info", stream: TextIO | None = None)
 
 def secrets_of(config: Config, env: dict[str, str] | None = None) -> set[str]:
     """The secret values a config refers to: the values of the environment variables named by
-    ``*_env`` keys, the contents of ``*_file`` keys, secret-looking webhook headers, tokens in
-    webhook URLs, and every systemd credential (``$CREDENTIALS_DIRECTORY``)."""
+    ``*_env`` keys, the contents of ``*_file`` keys, secret-looking webhook headers and every
+    header kept in headers_env or headers_file, the tokens in webhook and Apprise URLs (wherever
+    the URL is kept), feed passwords, and every systemd credential (``$CREDENTIALS_DIRECTORY``)."""
     env = dict(os.environ) if env is None else env
     found: set[str] = set()
+    credentials = env.get("CREDENTIALS_DIRECTORY")
 
-    def read(path: str) -> None:
+    def read(path: str) -> str | None:
+        where = Path(os.path.expandvars(path))
+        if not where.is_absolute() and credentials:
+            where = Path(credentials) / where
         try:
-            text = Path(os.path.expandvars(path)).read_text(encoding="utf-8")
+            text = where.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            return
+            return None
         found.update({text, text.strip()})
+        return text
 
     for notifier in config.notifiers:
         for f in fields(notifier):
@@ -162,24 +168,55 @@ def secrets_of(config: Config, env: dict[str, str] | None = None) -> set[str]:
             if not isinstance(value, str) or not value:
                 continue
             if f.name.endswith("_env"):
-                found.add(env.get(value) or "")
+                held: str | None = env.get(value) or ""
+                found.add(held or "")
             elif f.name.endswith("_file"):
-                read(value)
+                held = read(value)
             elif f.name == "url":
-                parts = urlsplit(value)
-                found.update({value, parts.password or ""})
-                found.update(v for _, v in parse_qsl(parts.query))
+                held = value
+            else:
+                continue
+            kind = f.name.rpartition("_")[0] if f.name.endswith(("_env", "_file")) else f.name
+            if held and kind in ("url", "urls"):
+                for url in held.split():
+                    found.update(url_secrets(url))
+            elif held and kind == "headers":
+                for line in held.splitlines():
+                    header = line.partition(":")[2].strip()
+                    found.add(header)
+                    found.update(header.split()[1:])
+        for url in getattr(notifier, "urls", ()):
+            found.update(url_secrets(url))
         for name, value in getattr(notifier, "headers", ()):
             if SECRET_HEADER.search(name):
                 found.add(value)
                 found.update(value.split()[1:])  # "Bearer <token>": the token alone too
     for feed in config.feeds:  # http://user:password@host/feed
         found.add(_password(feed.url))
-    credentials = env.get("CREDENTIALS_DIRECTORY")
     if credentials and Path(credentials).is_dir():
         for path in Path(credentials).iterdir():
             read(str(path))
     return {s for s in found if len(s) >= MIN_SECRET}
+
+
+_PIECES = re.compile(r"[/:@.?&=#]+")
+
+
+def url_secrets(url: str) -> set[str]:
+    """What of a webhook or Apprise URL is a secret: the whole URL, its password, its
+    query values, and the pieces of its host and path that look like tokens (long, or with
+    digits: a Slack or Discord webhook's path, a Telegram bot's token), not words like "hooks"."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username or "", parts.password or ""
+    except ValueError:
+        return {url}
+    # A user name beside a password is a name; alone, services put a token there.
+    found = {url, password or user, *(v for _, v in parse_qsl(parts.query))}
+    for piece in _PIECES.split(f"{parts.netloc.rpartition('@')[2]}/{parts.path}"):
+        if len(piece) >= 20 or len(piece) >= 8 and any(c.isdigit() for c in piece):
+            found.add(piece)
+    return found
 
 
 def _password(url: str) -> str:
