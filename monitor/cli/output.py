@@ -30,7 +30,9 @@ class SafeStream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self.stream.flush()
+        # Also called when the wrapper is collected, maybe after the stream was closed.
+        if not getattr(self.stream, "closed", False):
+            self.stream.flush()
 
     def fileno(self) -> int:  # journald detection and faulthandler need the real descriptor
         return self.stream.fileno()
