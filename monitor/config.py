@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import KW_ONLY, MISSING, Field, dataclass, field, fields, replace
@@ -84,6 +85,26 @@ STRINGS = Kind("list of strings", (list,), _strings)
 HEADERS = Kind("table of strings", (dict,), _headers)
 TABLE = Kind("table", (dict,))
 ARRAY = Kind("array of tables", (list,))
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def parse_header_lines(text: str) -> list[tuple[str, str]]:
+    """What headers_env or headers_file holds: ``Name: value`` lines (blank lines and ``#``
+    comments skipped) as (name, value) pairs; ValueError naming the line, never quoting it
+    (it holds a secret). Read at send time by the webhook, and by the preflight checks."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, colon, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not _TOKEN.fullmatch(name) or not value or _HEADER_CONTROL.search(value):
+            raise ValueError(f"line {number} is not a header (expected Name: value)")
+        found.append((name, value))
+    return found
 
 
 # -- checks ---------------------------------------------------------------------------------------

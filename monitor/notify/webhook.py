@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from monitor.config import WebhookConfig
+from monitor.config import WebhookConfig, parse_header_lines
 from monitor.errors import FetchError, NotifyError
 from monitor.fetch.client import Client, PostResult, parse_retry_after, post
 from monitor.models import Alert, Digest
@@ -39,8 +38,6 @@ FORMATS: dict[str, tuple[RenderAlert, RenderDigest]] = {
 
 # Statuses worth retrying among the 4xx ones: a request timeout, and "too many requests".
 RETRYABLE_4XX = frozenset({408, 429})
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def encode_json(payload: dict[str, Any]) -> bytes:
@@ -69,21 +66,6 @@ def check_response(result: PostResult, channel: str) -> None:
     # 408, 429, 5xx and anything unexpected: transient, honouring Retry-After when given.
     raise NotifyError(message, channel=channel, permanent=False,
                       retry_after=parse_retry_after(result.headers.get("retry-after")))
-
-
-def parse_header_lines(text: str) -> list[tuple[str, str]]:
-    """``Name: value`` lines (blank lines and ``#`` comments skipped) as (name, value) pairs;
-    ValueError naming the line, never quoting it (it holds a secret)."""
-    found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, colon, value = line.partition(":")
-        name, value = name.strip(), value.strip()
-        if not colon or not _TOKEN.fullmatch(name) or not value or _CONTROL.search(value):
-            raise ValueError(f"line {number} is not a header (expected Name: value)")
-        found.append((name, value))
-    return found
 
 
 def merge_headers(base: dict[str, str], ours: dict[str, str]) -> dict[str, str]:

@@ -97,6 +97,21 @@ def test_check_config_names_a_missing_reference(tmp_path: Path) -> None:
     assert "notifiers[0].headers_file: cannot read headers_file" in done.stderr
 
 
+def test_check_config_checks_what_a_reference_holds(tmp_path: Path) -> None:
+    (tmp_path / "url").write_text(f"hooks.example.org/{TOKEN}\n", encoding="utf-8")
+    config = config_with(tmp_path, f'''\
+        name = "hook"
+        type = "webhook"
+        url_file = "{tmp_path / 'url'}"
+        headers_env = "HOOK_HEADERS"
+        ''')
+    done = monitor(config, "check-config", env={"HOOK_HEADERS": f"X-Key: a\nBearer {BEARER}"})
+    assert done.code == 1
+    assert "notifiers[0].url_file: holds no http:// or https:// URL" in done.stderr
+    assert "notifiers[0].headers_env: line 2 is not a header" in done.stderr
+    assert TOKEN not in done.stderr and BEARER not in done.stderr
+
+
 @pytest.mark.parametrize("keys, refused", [
     ("", "notifiers[0].url: is required (or url_env or url_file"),
     ('url = "https://h.example/"\nurl_file = "u"', "notifiers[0].url_file: set one of url"),
