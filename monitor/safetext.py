@@ -18,7 +18,6 @@ def unsafe(keep: str = "") -> re.Pattern[str]:
     return re.compile(f"(?![{re.escape(keep)}])[{UNSAFE_CHARS}]" if keep else f"[{UNSAFE_CHARS}]")
 
 
-_UNSAFE = unsafe()
 _UNSAFE_BUT_LINES = unsafe("\n\t")
 # A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -36,11 +35,6 @@ def escape(text: str) -> str:
     needs them). The escape is JSON's own, so applied to a line of JSON it changes nothing a
     parser reads, and applied to prose it shows what was there."""
     return _UNSAFE_BUT_LINES.sub(_code, text)
-
-
-def escape_line(text: str) -> str:
-    """As escape(), and newlines and tabs escaped too: one field, one line."""
-    return _UNSAFE.sub(_code, text)
 
 
 def csv_cell(value: str) -> str:

@@ -76,10 +76,10 @@ def test_the_stream_escapes_every_control(text: str) -> None:
     written = out.getvalue()
     assert not UNSAFE.search(written) and written.endswith("\n")
     # JSON's own escape: a JSON string holding the text reads back the same.
-    assert json.loads(SafeStream_escaped(json.dumps(text, ensure_ascii=False))) == text
+    assert json.loads(through_stream(json.dumps(text, ensure_ascii=False))) == text
 
 
-def SafeStream_escaped(text: str) -> str:  # noqa: N802 - named for what it checks
+def through_stream(text: str) -> str:
     out = io.StringIO()
     SafeStream(out).write(text)
     return out.getvalue()
