@@ -87,6 +87,26 @@ TABLE = Kind("table", (dict,))
 ARRAY = Kind("array of tables", (list,))
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def parse_header_lines(text: str) -> list[tuple[str, str]]:
+    """What headers_env or headers_file holds: ``Name: value`` lines (blank lines and ``#``
+    comments skipped) as (name, value) pairs; ValueError naming the line, never quoting it
+    (it holds a secret). Read at send time by the webhook, and by the preflight checks."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, colon, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not _TOKEN.fullmatch(name) or not value or _HEADER_CONTROL.search(value):
+            raise ValueError(f"line {number} is not a header (expected Name: value)")
+        found.append((name, value))
+    return found
+
+
 # -- checks ---------------------------------------------------------------------------------------
 
 def must(ok: Callable[[Any], bool], reason: str) -> Check:
@@ -102,6 +122,8 @@ def one_of(*choices: str) -> Check:
 
 _http_url = must(lambda v: v.startswith(("http://", "https://")),
                  "expected an http:// or https:// URL, got {value!r}")
+_http_url_or_unset = must(lambda v: not v or v.startswith(("http://", "https://")),
+                          "expected an http:// or https:// URL, got {value!r}")
 _env_name = must(lambda v: not v or v.replace("_", "").isalnum(),
                  "expected the NAME of an environment variable, such as MONITOR_SECRET, got {value!r}")
 
@@ -348,9 +370,18 @@ EMAIL_SECURITY = ("starttls", "tls", "none")
 class WebhookConfig(BaseNotifierConfig):
     """``type = "webhook"``."""
 
-    url: str = setting(STRING, REQUIRED, "where alerts are POSTed", check=_http_url)
+    url: str = setting(STRING, "", "where alerts are POSTed (required unless url_env or url_file "
+                       "names where it is kept)", check=_http_url_or_unset)
+    url_env: str = setting(STRING, "", "or the environment variable holding the URL (a chat "
+                           "service's webhook URL is its token)", check=_env_name)
+    url_file: str = setting(STRING, "", "or a file holding it; relative: under "
+                            "$CREDENTIALS_DIRECTORY")
     headers: tuple[tuple[str, str], ...] = setting(
         HEADERS, {}, "extra headers sent with every request (they cannot replace ours)")
+    headers_env: str = setting(STRING, "", "an environment variable holding more headers, one "
+                               '"Name: value" a line (for tokens)', check=_env_name)
+    headers_file: str = setting(STRING, "", "or a file holding them; relative: under "
+                                "$CREDENTIALS_DIRECTORY")
     timeout: float = setting(DURATION, "10s", "how long to wait for an answer")
     format: str = setting(STRING, "json", "json (docs/webhook.md), slack, discord, teams or "
                           "mattermost", check=one_of(*WEBHOOK_FORMATS))
@@ -384,6 +415,8 @@ class AppriseConfig(BaseNotifierConfig):
     urls: tuple[str, ...] = setting(STRINGS, [], "Apprise URLs (pip install 'monitor[apprise]')")
     urls_env: str = setting(STRING, "", "an environment variable holding more, separated by "
                             "spaces", check=_env_name)
+    urls_file: str = setting(STRING, "", "a file holding more, separated by spaces or lines; "
+                             "relative: under $CREDENTIALS_DIRECTORY")
 
 
 NotifierConfig = WebhookConfig | EmailConfig | AppriseConfig
@@ -550,6 +583,13 @@ def _fetch(v: dict[str, Any]) -> None:
 def _webhook(v: dict[str, Any]) -> None:
     if v["secret_env"] and v["secret_file"]:
         raise _Refused("secret_file", "set secret_env or secret_file, not both")
+    given = [key for key in ("url", "url_env", "url_file") if v[key]]
+    if not given:
+        raise _Refused("url", "is required (or url_env or url_file, naming where it is kept)")
+    if len(given) > 1:
+        raise _Refused(given[1], f"set one of url, url_env and url_file, not {' and '.join(given)}")
+    if v["headers_env"] and v["headers_file"]:
+        raise _Refused("headers_file", "set headers_env or headers_file, not both")
 
 
 def _email(v: dict[str, Any]) -> None:
@@ -560,9 +600,9 @@ def _email(v: dict[str, Any]) -> None:
 
 
 def _apprise(v: dict[str, Any]) -> None:
-    if not v["urls"] and not v["urls_env"]:
+    if not v["urls"] and not v["urls_env"] and not v["urls_file"]:
         raise _Refused("urls", "give at least one Apprise URL (urls), or the environment "
-                       "variable that holds them (urls_env)")
+                       "variable (urls_env) or file (urls_file) that holds them")
 
 
 FINISH: dict[type, Callable[[dict[str, Any]], None]] = {

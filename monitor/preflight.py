@@ -15,7 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-from monitor.config import AppriseConfig, Config, EmailConfig, NotifierConfig, WebhookConfig
+from monitor.config import (AppriseConfig, Config, EmailConfig, NotifierConfig, WebhookConfig,
+                            parse_header_lines)
 from monitor.errors import ConfigError
 
 Severity = Literal["error", "warning"]
@@ -113,11 +114,29 @@ def _secrets(notifier: NotifierConfig, environ: Mapping[str, str],
         value = getattr(notifier, key, "")
         if not isinstance(value, str) or not value:
             continue
-        reason = (_env_problem(value, environ) if key.endswith("_env")
-                  else _file_problem(value, key, credentials_dir))
+        if key.endswith("_env"):
+            reason, held = _env_problem(value, environ), environ.get(value)
+        else:
+            reason, held = _file_problem(value, key, credentials_dir)
+        reason = reason or _held_problem(key, held or "")
         if reason:
             found.append((key, reason))
     return found
+
+
+def _held_problem(key: str, held: str) -> str | None:
+    """What is wrong with what a url_* or headers_* reference holds, never quoting it."""
+    kind = key.rpartition("_")[0]
+    if kind == "url":
+        url = held.strip()
+        if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+            return "holds no http:// or https:// URL"
+    elif kind == "headers":
+        try:
+            parse_header_lines(held)
+        except ValueError as e:
+            return str(e)
+    return None
 
 
 def _unused_secrets(notifier: NotifierConfig) -> list[tuple[str, str]]:
@@ -138,26 +157,27 @@ def _env_problem(name: str, environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _file_problem(name: str, key: str, credentials_dir: str | None) -> str | None:
+def _file_problem(name: str, key: str,
+                  credentials_dir: str | None) -> tuple[str | None, str | None]:
     """Why the file the notifier reads (notify/credentials.read_secret_file) can't be read, in
-    words that never quote what it holds."""
+    words that never quote what it holds; and what it holds."""
     path = Path(name)
     if not path.is_absolute():
         if not credentials_dir:
             return (f"{key} {name!r} is a relative name and $CREDENTIALS_DIRECTORY is not set "
                     "(systemd sets it for LoadCredential=; run the check in the service's "
-                    "environment, or give an absolute path)")
+                    "environment, or give an absolute path)"), None
         path = Path(credentials_dir) / path
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
-        return f"cannot read {key} {str(path)!r}: {e.strerror or type(e).__name__}"
+        return f"cannot read {key} {str(path)!r}: {e.strerror or type(e).__name__}", None
     except UnicodeDecodeError:
-        return f"{key} {str(path)!r} is not UTF-8 text"
+        return f"{key} {str(path)!r} is not UTF-8 text", None
     if not text.strip():
-        return f"{key} {str(path)!r} is empty"
-    return None
+        return f"{key} {str(path)!r} is empty", None
+    return None, text
 
 
 def check_environment(config: Config) -> list[Problem]:

@@ -15,7 +15,8 @@ PACKAGE = Path(monitor.__file__).parent
 
 # Lower layers first; a module may import its own layer and the ones before it.
 LAYERS = [
-    {"errors", "models", "units", "config", "preflight", "clipping", "__init__"},
+    {"errors", "models", "units", "config", "preflight", "clipping", "safetext",
+     "__init__"},
     {"fetch"}, {"parse"}, {"match"}, {"decide"}, {"store"}, {"notify"}, {"pipeline"},
     {"service"}, {"review"}, {"cli"}, {"__main__"},
 ]

@@ -18,8 +18,10 @@ from monitor.units import parse_duration
 from monitor.decide.schedule import feed_status
 from monitor.errors import MonitorError
 from monitor.models import FeedRow
+from monitor.safetext import mask_credentials
 from monitor.parse.opml import OpmlFeed, parse_opml, render_opml
 from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
+from monitor.store.files import write_private
 
 if TYPE_CHECKING:
     from monitor.pipeline.discover import Discovered
@@ -49,19 +51,20 @@ def feed_record(info: FeedInfo, row: FeedRow | None, config: Config,
     status, reason = feed_status(state, enabled=info.enabled, now=now)
     if status in ("error", "blocked", "broken") and row:
         reason = row.last_error or ""
+    # A feed's user:password@ is masked in everything shown (its URL, errors, a redirect).
     return {
-        "name": info.feed.name, "url": info.feed.url, "kind": info.feed.kind,
+        "name": info.feed.name, "url": mask_credentials(info.feed.url), "kind": info.feed.kind,
         "selector": info.feed.selector or None, "pattern": info.feed.pattern or None,
         "origin": info.origin,
-        "enabled": info.enabled, "status": status, "reason": reason,
+        "enabled": info.enabled, "status": status, "reason": mask_credentials(reason),
         "interval": interval_of(info.feed, config),
         "current_interval": state.interval if state and state.interval else None,
         "last_poll": _iso(row.last_checked) if row else None,
         "last_status": row.last_status if row else None,
-        "last_error": row.last_error if row else None,
+        "last_error": mask_credentials(row.last_error) if row and row.last_error else None,
         "errors": state.error_count if state else 0,
         "next_poll": _iso(state.next_check) if state and info.active else None,
-        "moved_to": state.moved_to if state else None,
+        "moved_to": mask_credentials(state.moved_to) if state and state.moved_to else None,
         "title": row.title if row else None,
     }
 
@@ -116,9 +119,9 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
         store.add_feed(found.url, name=args.name or "", interval=interval, now=_now(),
                        title=found.title)
     via = f" (announced by {found.via})" if found.via else ""
-    print(f"added {found.url}{via}: {found.title or 'untitled'}, {found.entries} entries; "
+    print(f"added {mask_credentials(found.url)}{via}: {found.title or 'untitled'}, {found.entries} entries; "
           "a running daemon polls it within a minute", file=sys.stderr)
-    print(json.dumps({"url": found.url, "title": found.title, "via": found.via,
+    print(json.dumps({"url": mask_credentials(found.url), "title": found.title, "via": found.via,
                       "entries": found.entries}, ensure_ascii=False))
     return 0
 
@@ -156,7 +159,8 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
                  for i in feed_set(config, store) if i.feed.kind != "page"]
     text = render_opml(feeds)
     if args.file and args.file != "-":
-        Path(args.file).write_text(text, encoding="utf-8")
+        # 0600, never through a link: the URLs may carry their user:password@.
+        write_private(Path(args.file), text.encode("utf-8"))
         print(f"{len(feeds)} feeds written to {args.file}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -176,7 +180,7 @@ def _set_enabled(ctx: Context, args: argparse.Namespace, enabled: bool) -> int:
             raise MonitorError(f"{args.url} is disabled in {config.path}: set enabled = true "
                                "in its [[feeds]] table there")
         store.set_feed_enabled(args.url, enabled)
-    print(f"{args.url}: {'enabled' if enabled else 'disabled'}; a running daemon follows "
+    print(f"{mask_credentials(args.url)}: {'enabled' if enabled else 'disabled'}; a running daemon follows "
           "within a minute", file=sys.stderr)
     return 0
 

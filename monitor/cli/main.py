@@ -19,7 +19,9 @@ from monitor import __version__
 from monitor.cli import admin, alerts, feeds, pages, review, rules
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
+from monitor.cli.output import safe_output
 from monitor.errors import MonitorError
+from monitor.safetext import mask_credentials
 from monitor.service import logs
 
 if TYPE_CHECKING:
@@ -242,23 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers, level, secrets = root.handlers[:], root.level, set(logs.REDACTOR.secrets)
     noisy = {name: logging.getLogger(name).level for name in logs.NOISY}
     try:
-        parser = build_parser()
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit as e:  # --help, --version (0) and usage errors (2), printed already
-            return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
-        logs.start(args.log_format, args.verbose)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        ctx = Context(args.config)
-        try:
-            return int(args.func(ctx, args))
-        except MonitorError as e:
-            print(f"monitor: error: {e}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            return 130
+        with safe_output():
+            return _main(argv)
     finally:
         # Logging as it was: the handler that logs.start installed writes to this call's
         # stderr, and the secrets this config named are no business of the next call's.
@@ -267,3 +254,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, was in noisy.items():
             logging.getLogger(name).setLevel(was)
         logs.REDACTOR.secrets = secrets
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """main() without its setup and restore: parse, run the command, map errors to codes."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version (0) and usage errors (2), printed already
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    logs.start(args.log_format, args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    ctx = Context(args.config)
+    try:
+        return int(args.func(ctx, args))
+    except MonitorError as e:
+        # A feed's URL in the message may carry its user:password@.
+        print(f"monitor: error: {mask_credentials(str(e))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

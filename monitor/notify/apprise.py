@@ -21,6 +21,7 @@ from monitor.config import AppriseConfig
 from monitor.errors import ConfigError, NotifyError
 from monitor.models import Alert, Digest
 from monitor.notify.chat import defuse
+from monitor.notify.credentials import read_secret_file
 from monitor.notify.digest import digest_subject, digest_text
 from monitor.notify.render import email_subject, email_text
 
@@ -60,13 +61,16 @@ class AppriseNotifier:
                 raise NotifyError(f"environment variable {self.cfg.urls_env} (urls_env) is "
                                   "not set or empty", channel=self.name, permanent=True)
             urls += value.split()
+        if self.cfg.urls_file:
+            urls += read_secret_file(self.cfg.urls_file, "urls_file", self.name).split()
         return urls
 
     def _notify(self, title: str, body: str) -> None:
         sender: apprise.Apprise = self._apprise.Apprise()
         for url in self._urls():
             if not sender.add(url):
-                raise NotifyError("Apprise does not understand one of the URLs (urls_env)",
+                raise NotifyError("Apprise does not understand one of the URLs (urls_env or "
+                                  "urls_file)",
                                   channel=self.name, permanent=True)
         # Feed text reaches chat services that ping on @channel or <!here>: defused first.
         ok = sender.notify(title=defuse(title), body=defuse(body),

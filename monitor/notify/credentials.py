@@ -1,5 +1,6 @@
-"""Secrets kept in files: the SMTP password and the webhook signing secret, read at
-send time so that a rotated secret needs no restart."""
+"""Secrets kept in files or environment variables: the SMTP password, the webhook signing
+secret, webhook URLs and headers, Apprise URLs; read at send time so that a rotated secret
+needs no restart."""
 
 from __future__ import annotations
 
@@ -33,3 +34,24 @@ def read_secret_file(name: str, key: str, channel: str) -> str:
     if not value:
         raise NotifyError(f"{key} {str(path)!r} is empty", channel=channel, permanent=True)
     return value
+
+
+def read_secret_env(name: str, key: str, channel: str) -> str:
+    """The value of the environment variable ``name`` (named by the config key ``key``);
+    unset or empty is a permanent failure."""
+    value = os.environ.get(name)
+    if not value or not value.strip():
+        state = "is empty" if value is not None else "is not set"
+        raise NotifyError(f"environment variable {name} ({key}) {state}", channel=channel,
+                          permanent=True)
+    return value
+
+
+def read_reference(env: str, file: str, key: str, channel: str) -> str | None:
+    """The secret that ``<key>_env`` or ``<key>_file`` names (``env``, ``file``: their values),
+    None when neither is set."""
+    if file:
+        return read_secret_file(file, f"{key}_file", channel)
+    if env:
+        return read_secret_env(env, f"{key}_env", channel)
+    return None

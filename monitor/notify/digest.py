@@ -10,7 +10,8 @@ from typing import Any
 from monitor.models import Alert, Digest
 from monitor.notify.chat import digest_title, group_by_rule
 from monitor.notify.render import (PAYLOAD_VERSION, SUBJECT_MAX, _iso, _link, alert_payload,
-                                   one_line, ranked_matches, shorten, term_texts)
+                                   no_encoded_words, one_line, ranked_matches, shorten,
+                                   term_texts)
 
 DIGEST_TYPE = "monitor.digest"
 
@@ -42,7 +43,8 @@ def digest_subject(digest: Digest) -> str:
     """``[digest] 60 alerts: piracy-enforcement (58), other (2)``, one line, bounded."""
     count = len(digest.alerts)
     groups = ", ".join(f"{one_line(rule)} ({len(alerts)})" for rule, alerts in group_by_rule(digest))
-    return shorten(f"[digest] {count} alert{'s' if count != 1 else ''}: {groups}", SUBJECT_MAX)
+    return shorten(no_encoded_words(f"[digest] {count} alert{'s' if count != 1 else ''}: {groups}"),
+                   SUBJECT_MAX)
 
 
 def _details(alert: Alert) -> str:

@@ -25,7 +25,7 @@ from monitor.models import Alert, Digest
 from monitor.notify.credentials import read_secret_file
 from monitor.notify.digest import digest_html, digest_subject, digest_text
 from monitor.notify.render import (attachment_name, email_html, email_subject, email_text,
-                                   one_line, shorten)
+                                   no_encoded_words, one_line, shorten)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _message(item: Alert | Digest, cfg: EmailConfig, subject: str, text: str,
         created = created.replace(tzinfo=dt.timezone.utc)
     # 7bit: bodies go quoted-printable or base64, so no relay (8BITMIME or not) can mangle them.
     msg = EmailMessage(policy=email.policy.default.clone(cte_type="7bit"))
-    msg["Subject"] = subject
+    msg["Subject"] = no_encoded_words(one_line(subject))
     msg["From"] = cfg.from_addr
     msg["To"] = ", ".join(cfg.to)
     msg["Date"] = format_datetime(created)

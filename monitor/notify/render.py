@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor.clipping import format_date, render as render_clipping
 from monitor.models import Alert, Match
+from monitor.safetext import unsafe
 
 PAYLOAD_VERSION = 1
 PAYLOAD_TYPE = "monitor.alert"
@@ -26,7 +27,7 @@ PARAGRAPHS_MAX = 4
 
 # C0, DEL, C1, Unicode line/paragraph separators and the bidi embedding/override/isolate
 # controls (which can make a subject read backwards): never allowed in a one-line field.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = unsafe()
 _SPACES = re.compile(r"\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _IMAGE_ONLY = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -35,6 +36,14 @@ _IMAGE_ONLY = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 def one_line(value: str) -> str:
     """Controls and every run of whitespace collapsed to one space, ends stripped."""
     return _SPACES.sub(" ", _CONTROLS.sub(" ", value)).strip()
+
+
+def no_encoded_words(value: str) -> str:
+    """``value`` with no RFC 2047 encoded word (``=?utf-8?b?...?=``) left in it. The email
+    package decodes one in a header value it is given, and mail clients decode what they
+    receive: either way, a feed's title would bring back the controls and bidi overrides that
+    one_line removed. A word joiner (invisible) between "=" and "?" keeps the text as written."""
+    return value.replace("=?", "=\u2060?")
 
 
 def shorten(value: str, limit: int) -> str:
@@ -145,11 +154,15 @@ def update_prefix(alert: Alert) -> str:
 def email_subject(alert: Alert) -> str:
     """``[{rule}] {title} — {source}``: one line, no control characters, at most SUBJECT_MAX."""
     matches = ranked_matches(alert)
-    rule = shorten(one_line(matches[0].rule), _SUBJECT_PART_MAX) if matches else ""
-    source = shorten(one_line(alert.clipping.source), _SUBJECT_PART_MAX)
+
+    def clean(value: str) -> str:
+        return no_encoded_words(one_line(value))
+
+    rule = shorten(clean(matches[0].rule), _SUBJECT_PART_MAX) if matches else ""
+    source = shorten(clean(alert.clipping.source), _SUBJECT_PART_MAX)
     prefix = f"[{rule or 'monitor'}] "
     suffix = f" — {source}" if source else ""
-    title = shorten(update_prefix(alert) + (one_line(alert.clipping.title) or "(untitled)"),
+    title = shorten(update_prefix(alert) + (clean(alert.clipping.title) or "(untitled)"),
                     SUBJECT_MAX - len(prefix) - len(suffix))
     return prefix + title + suffix
 

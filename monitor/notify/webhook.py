@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from monitor.config import WebhookConfig
+from monitor.config import WebhookConfig, parse_header_lines
 from monitor.errors import FetchError, NotifyError
 from monitor.fetch.client import Client, PostResult, parse_retry_after, post
 from monitor.models import Alert, Digest
 from monitor.notify import digest as json_digest
 from monitor.notify import discord, mattermost, slack, teams
 from monitor.notify.render import alert_payload, one_line, shorten
-from monitor.notify.credentials import read_secret_file
+from monitor.notify.credentials import read_reference, read_secret_file
 from monitor.notify.signing import parse_secret, signature_headers
 
 RenderAlert = Callable[[Alert], dict[str, Any]]
@@ -125,10 +125,34 @@ class WebhookNotifier:
             raise NotifyError(f"environment variable {name} (secret_env): {e}",
                               channel=self.name, permanent=True) from None
 
+    def _url(self) -> str:
+        """``url``, or the URL that url_env or url_file holds, read at send time."""
+        held = read_reference(self.cfg.url_env, self.cfg.url_file, "url", self.name)
+        if held is None:
+            return self.cfg.url
+        url = held.strip()
+        if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+            where = "url_file" if self.cfg.url_file else "url_env"
+            raise NotifyError(f"{where} holds no http:// or https:// URL", channel=self.name,
+                              permanent=True)
+        return url
+
+    def _headers(self) -> dict[str, str]:
+        """``headers``, and those that headers_env or headers_file holds (which win)."""
+        headers = dict(self.cfg.headers)
+        held = read_reference(self.cfg.headers_env, self.cfg.headers_file, "headers", self.name)
+        if held is not None:
+            try:
+                headers = merge_headers(headers, dict(parse_header_lines(held)))
+            except ValueError as e:
+                where = "headers_file" if self.cfg.headers_file else "headers_env"
+                raise NotifyError(f"{where}: {e}", channel=self.name, permanent=True) from None
+        return headers
+
     async def _post(self, payload: dict[str, Any], key: str) -> None:
         # Configured headers can never replace the key receivers deduplicate on.
-        headers = merge_headers(dict(self.cfg.headers), {"Idempotency-Key": key})
-        await post_json(self._client, self.cfg.url, payload, headers, self.cfg.timeout,
+        headers = merge_headers(self._headers(), {"Idempotency-Key": key})
+        await post_json(self._client, self._url(), payload, headers, self.cfg.timeout,
                         self.name, signing_key=self._key(), msg_id=key)
 
     async def send(self, alert: Alert) -> None:

@@ -2,6 +2,10 @@
 seed), JSON lines (DIR/clippings.jsonl) or CSV (DIR/clippings.csv), filtered by --flagged,
 --since and --rule. Every format adds only stories not yet in DIR, so exporting into the same
 folder again (from cron, say) adds what is new and leaves the rest alone.
+
+The text comes from the network: terminal controls and bidi overrides are escaped (safetext) in
+every format, CSV cells cannot start a formula, and the files are created 0600, never through a
+symbolic link (store.files).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 
 from monitor import clipping as clippings
 from monitor.models import ClippingRecord
+from monitor.safetext import csv_cell, escape
+from monitor.store.files import open_private
 from monitor.store.search import export_rows
 from monitor.store.database import Store
 
@@ -46,7 +52,9 @@ def _clipping_files(folder: Path, found: Iterator[ClippingRecord]) -> tuple[int,
     for r in found:
         if r.id in existing:
             continue
-        (folder / clippings.filename(r.id, n)).write_text(r.text, encoding="utf-8")
+        # "x": a file (or a link) already under the next number is never overwritten.
+        with open_private(folder / clippings.filename(r.id, n), "x", encoding="utf-8") as out:
+            out.write(escape(r.text))
         existing.add(r.id)
         n += 1
         written += 1
@@ -55,15 +63,18 @@ def _clipping_files(folder: Path, found: Iterator[ClippingRecord]) -> tuple[int,
 
 def _jsonl(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
     existing: set[str] = set()
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                existing.add(json.loads(line)["id"])
+    if path.exists() or path.is_symlink():
+        with open_private(path, "r", encoding="utf-8") as f:
+            for line in f.read().splitlines():
+                if line.strip():
+                    existing.add(json.loads(line)["id"])
     written = 0
-    with path.open("a", encoding="utf-8") as out:
+    with open_private(path, "a", encoding="utf-8") as out:
         for r in found:
             if r.id not in existing:
-                out.write(json.dumps(record(r), ensure_ascii=False) + "\n")
+                # json.dumps leaves C1 controls, bidi overrides and U+2028 raw with
+                # ensure_ascii=False; escaped the JSON way, a parser reads the same string.
+                out.write(escape(json.dumps(record(r), ensure_ascii=False)) + "\n")
                 existing.add(r.id)
                 written += 1
     return written, len(existing) - written
@@ -71,12 +82,12 @@ def _jsonl(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
 
 def _csv(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
     existing: set[str] = set()
-    new_file = not path.exists() or path.stat().st_size == 0
+    new_file = not path.is_symlink() and (not path.exists() or path.stat().st_size == 0)
     if not new_file:
-        with path.open(newline="", encoding="utf-8") as f:
+        with open_private(path, "r", newline="", encoding="utf-8") as f:
             existing = {row["id"] for row in csv.DictReader(f)}
     written = 0
-    with path.open("a", newline="", encoding="utf-8") as out:
+    with open_private(path, "a", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         if new_file:
             writer.writeheader()
@@ -86,7 +97,7 @@ def _csv(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
             rec = record(r)
             rec["rules"] = " ".join(rec["rules"])
             rec["tags"] = " ".join(f"[[{t}]]" for t in rec["tags"])
-            writer.writerow(rec)
+            writer.writerow({k: csv_cell(v) if isinstance(v, str) else v for k, v in rec.items()})
             existing.add(r.id)
             written += 1
     return written, len(existing) - written

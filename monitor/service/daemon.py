@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from monitor.config import Config, load_config
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StoreError
 from monitor.match.matcher import matcher_for
 from monitor.parse.listing import check_pages
 from monitor.notify import build_notifiers
@@ -42,6 +42,9 @@ RETENTION_EVERY = dt.timedelta(days=1)
 # cancelled; the extraction workers then get at most 10 more (pipeline.workers): both well
 # under systemd/monitor.service's TimeoutStopSec=30, after which systemd would SIGKILL.
 STOP_GRACE = 12.0
+# Seconds between looks at the database's path: deleted or replaced under the daemon, the file
+# it writes to is one nobody can read, and everything written from then on is lost at exit.
+DATABASE_CHECK_INTERVAL = 5.0
 
 
 class Daemon:
@@ -59,9 +62,11 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ready = False
         self._reload_pending = False  # a SIGHUP before READY=1 waits for it
+        self._stop = asyncio.Event()
+        self.failure: MonitorError | None = None  # why the daemon stopped itself
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
+        self._stop = stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -72,6 +77,8 @@ class Daemon:
             log.info("stopping")
             loop.remove_signal_handler(signal.SIGHUP)
             await self.stop()
+        if self.failure is not None:
+            raise self.failure  # `monitor run` exits non-zero: systemd's Restart= takes over
         log.info("stopped")
 
     @contextlib.asynccontextmanager
@@ -92,6 +99,7 @@ class Daemon:
         if self.config.http.enabled:
             self.listener = open_listener(lambda: self.config)
         scheduler.every(RETENTION_EVERY.total_seconds(), self.retention, "retention", now=True)
+        scheduler.every(DATABASE_CHECK_INTERVAL, self.check_database, "check-database")
         if self.systemd.watchdog:
             # Pinged from the event loop itself: if the loop stalls, the pings stop and systemd
             # restarts the service (WatchdogSec=, Restart=on-failure).
@@ -166,6 +174,17 @@ class Daemon:
             await asyncio.gather(*late, return_exceptions=True)
         if self.scheduler is not None:
             self.scheduler.shutdown()
+
+    async def check_database(self) -> None:
+        """Stop, with an error, once the database file is deleted or replaced under us."""
+        assert self.scheduler is not None, "check before start"
+        problem = self.scheduler.store.replaced()
+        if problem is None or self.failure is not None:
+            return
+        self.failure = StoreError(f"{problem}; stopping, since nothing written from now on "
+                                  "could be read (start again once the right file is back)")
+        log.error("%s", self.failure)
+        self._stop.set()
 
     async def retention(self) -> None:
         """The daily database care: clippings older than [data] retention_days deleted."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from monitor.config import LOG_FORMATS, LOG_LEVELS
+from monitor.safetext import escape, mask_credentials, unsafe
 from monitor.service.systemd import journald_stream
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ NOISY = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset
 MIN_SECRET = 4  # shorter values cannot be masked without mangling ordinary words
 REDACTED = "[redacted]"
 SECRET_HEADER = re.compile(r"auth|token|key|secret|signature|password|cookie", re.IGNORECASE)
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Every unsafe character of safetext but the tab (harmless within a line).
+_CONTROLS = unsafe(keep="\t")
 
 
 def priority(levelno: int) -> int:
@@ -46,11 +48,17 @@ def priority(levelno: int) -> int:
     return 7  # debug
 
 
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return {"\n": "\\n", "\r": "\\r"}.get(char) or (f"\\x{code:02x}" if code < 0x100
+                                                      else f"\\u{code:04x}")
+
+
 def one_line(text: str) -> str:
     """Newlines and other control characters escaped, so a feed's title can neither break a
-    line in two nor forge a second log entry."""
-    return _CONTROLS.sub(lambda m: {"\n": "\\n", "\r": "\\r"}.get(m.group(), f"\\x{ord(m.group()):02x}"),
-                         text)
+    line in two (U+2028 and U+0085 are line breaks to some readers), forge a second log entry,
+    drive the terminal that shows the log, nor reorder the line with a bidi override."""
+    return _CONTROLS.sub(lambda m: _escaped(m.group()), text)
 
 
 class Redactor:
@@ -85,12 +93,13 @@ class LineFormatter(logging.Formatter):
         self.redact = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        message = self.redact(record.getMessage())
+        # A feed's URL may carry user:password@, whoever logs it.
+        message = mask_credentials(self.redact(record.getMessage()))
         exception = ""
         if record.exc_info:
-            exception = self.redact(self.formatException(record.exc_info))
+            exception = mask_credentials(self.redact(self.formatException(record.exc_info)))
         elif record.exc_text:
-            exception = self.redact(record.exc_text)
+            exception = mask_credentials(self.redact(record.exc_text))
         if self.kind == "json":
             entry: dict[str, object] = {
                 "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
@@ -98,7 +107,8 @@ class LineFormatter(logging.Formatter):
                 "level": record.levelname.lower(), "logger": record.name, "message": message}
             if exception:
                 entry["exception"] = exception
-            line = json.dumps(entry, ensure_ascii=False)
+            # json.dumps keeps C1, bidi and U+2028 raw: escaped the JSON way, the same string.
+            line = escape(json.dumps(entry, ensure_ascii=False))
         else:
             line = f"{record.levelname} {one_line(message)}"
             if exception:
@@ -134,17 +144,23 @@ def setup(kind: str = "text", level: str = "info", stream: TextIO | None = None)
 
 def secrets_of(config: Config, env: dict[str, str] | None = None) -> set[str]:
     """The secret values a config refers to: the values of the environment variables named by
-    ``*_env`` keys, the contents of ``*_file`` keys, secret-looking webhook headers, tokens in
-    webhook URLs, and every systemd credential (``$CREDENTIALS_DIRECTORY``)."""
+    ``*_env`` keys, the contents of ``*_file`` keys, secret-looking webhook headers and every
+    header kept in headers_env or headers_file, the tokens in webhook and Apprise URLs (wherever
+    the URL is kept), feed passwords, and every systemd credential (``$CREDENTIALS_DIRECTORY``)."""
     env = dict(os.environ) if env is None else env
     found: set[str] = set()
+    credentials = env.get("CREDENTIALS_DIRECTORY")
 
-    def read(path: str) -> None:
+    def read(path: str) -> str | None:
+        where = Path(os.path.expandvars(path))
+        if not where.is_absolute() and credentials:
+            where = Path(credentials) / where
         try:
-            text = Path(os.path.expandvars(path)).read_text(encoding="utf-8")
+            text = where.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            return
+            return None
         found.update({text, text.strip()})
+        return text
 
     for notifier in config.notifiers:
         for f in fields(notifier):
@@ -152,22 +168,62 @@ def secrets_of(config: Config, env: dict[str, str] | None = None) -> set[str]:
             if not isinstance(value, str) or not value:
                 continue
             if f.name.endswith("_env"):
-                found.add(env.get(value) or "")
+                held: str | None = env.get(value) or ""
+                found.add(held or "")
             elif f.name.endswith("_file"):
-                read(value)
+                held = read(value)
             elif f.name == "url":
-                parts = urlsplit(value)
-                found.update({value, parts.password or ""})
-                found.update(v for _, v in parse_qsl(parts.query))
+                held = value
+            else:
+                continue
+            kind = f.name.rpartition("_")[0] if f.name.endswith(("_env", "_file")) else f.name
+            if held and kind in ("url", "urls"):
+                for url in held.split():
+                    found.update(url_secrets(url))
+            elif held and kind == "headers":
+                for line in held.splitlines():
+                    header = line.partition(":")[2].strip()
+                    found.add(header)
+                    found.update(header.split()[1:])
+        for url in getattr(notifier, "urls", ()):
+            found.update(url_secrets(url))
         for name, value in getattr(notifier, "headers", ()):
             if SECRET_HEADER.search(name):
                 found.add(value)
                 found.update(value.split()[1:])  # "Bearer <token>": the token alone too
-    credentials = env.get("CREDENTIALS_DIRECTORY")
+    for feed in config.feeds:  # http://user:password@host/feed
+        found.add(_password(feed.url))
     if credentials and Path(credentials).is_dir():
         for path in Path(credentials).iterdir():
             read(str(path))
     return {s for s in found if len(s) >= MIN_SECRET}
+
+
+_PIECES = re.compile(r"[/:@.?&=#]+")
+
+
+def url_secrets(url: str) -> set[str]:
+    """What of a webhook or Apprise URL is a secret: the whole URL, its password, its
+    query values, and the pieces of its host and path that look like tokens (long, or with
+    digits: a Slack or Discord webhook's path, a Telegram bot's token), not words like "hooks"."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username or "", parts.password or ""
+    except ValueError:
+        return {url}
+    # A user name beside a password is a name; alone, services put a token there.
+    found = {url, password or user, *(v for _, v in parse_qsl(parts.query))}
+    for piece in _PIECES.split(f"{parts.netloc.rpartition('@')[2]}/{parts.path}"):
+        if len(piece) >= 20 or len(piece) >= 8 and any(c.isdigit() for c in piece):
+            found.add(piece)
+    return found
+
+
+def _password(url: str) -> str:
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
 
 
 _command_line: dict[str, object] = {"kind": None, "verbose": False}

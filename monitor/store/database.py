@@ -9,6 +9,7 @@ written together), and the callers keep one flat API: ``store.due_alerts(...)``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ class Store(Feeds, Outbox, Components):
     def __init__(self, path: Path) -> None:
         self.db = open_database(path)
         self.path = path
+        self.identity = _identity(path)
         self.claimant = new_claimant()
         self._pending: dict[str, dict[str, Any]] = {}  # buffered poll records
         self._pending_since = 0.0
@@ -54,6 +56,26 @@ class Store(Feeds, Outbox, Components):
         with immediate(self.db):
             yield
 
+    def replaced(self) -> str | None:
+        """Why the file at ``path`` is no longer the database this store writes to (deleted,
+        or another file moved there), or None. Writes to a deleted file succeed and are lost
+        at the close, so a long-running writer asks now and then."""
+        now = _identity(self.path)
+        if now is None:
+            return f"the database {self.path} was deleted while in use"
+        if now != self.identity:
+            return f"the database {self.path} was replaced by another file while in use"
+        return None
+
     @property
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` (device, inode), None if there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

@@ -20,8 +20,10 @@ from monitor import __version__
 from monitor.errors import MonitorError
 from monitor.models import DueRecheck
 from monitor.parse.page import compress, sha256
+from monitor.safetext import escape
 from monitor.store.base import immediate
 from monitor.store.database import Store
+from monitor.store.files import write_private
 
 GONE_STATUSES = (404, 410, 451)
 
@@ -154,7 +156,8 @@ def write_case_file(store: Store, clipping_id: str, folder: Path) -> dict[str, A
     folder.mkdir(parents=True, exist_ok=True)
     clip_name = f"{clipping_id}.txt"
     clip_bytes = stored.text.encode("utf-8")
-    (folder / clip_name).write_bytes(clip_bytes)
+    # Exactly as stored (the hashes vouch for it), 0600, never through a planted link.
+    write_private(folder / clip_name, clip_bytes)
     files = [{"file": clip_name, "kind": "clipping", "sha256": sha256(clip_bytes),
               "size": len(clip_bytes)}]
     for n, snap in enumerate(snapshots(store, clipping_id), 1):
@@ -163,7 +166,7 @@ def write_case_file(store: Store, clipping_id: str, folder: Path) -> dict[str, A
             raise MonitorError(f"snapshot {snap.id} of {clipping_id}: the stored page does "
                                "not match its SHA-256; the database is damaged")
         name = f"page-{n}-{snap.fetched_at[:19].replace(':', '')}.html"
-        (folder / name).write_bytes(raw)
+        write_private(folder / name, raw)
         files.append({"file": name, "kind": "page", "url": snap.url,
                       "fetched_at": snap.fetched_at, "http_status": snap.status,
                       "content_type": snap.content_type, "change": snap.change,
@@ -178,6 +181,7 @@ def write_case_file(store: Store, clipping_id: str, folder: Path) -> dict[str, A
         "written_at": _iso(dt.datetime.now(dt.timezone.utc)), "written_by": f"monitor {__version__}",
         "files": files,
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
-                                          encoding="utf-8")
+    # escape(): the title's bidi overrides and controls as JSON escapes, the same string parsed.
+    text = escape(json.dumps(manifest, indent=2, ensure_ascii=False)) + "\n"
+    write_private(folder / "manifest.json", text.encode("utf-8"))
     return manifest

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import StoreError
+from monitor.safetext import mask_credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,9 @@ def status_facts(path: Path, *, live_since: dt.datetime, day_ago: dt.datetime,
         feed_columns = _columns(conn, "feeds")
         since = "failing_since" if "failing_since" in feed_columns else "null"
         never = "last_success is null" if "last_success" in feed_columns else "0"
-        failing = tuple(FailingFeed(url, name or "", since_, count or 0, error, bool(first))
+        # Shown by `monitor status` and /healthz: a URL's user:password@ masked.
+        failing = tuple(FailingFeed(mask_credentials(url), name or "", since_, count or 0,
+                                    mask_credentials(error) if error else error, bool(first))
                         for url, name, since_, count, error, first in conn.execute(
             f"select url, name, {since}, error_count, last_error, {never} from feeds "
             "where error_count > 0 and last_checked >= ? order by url", [live]))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from monitor.store.archive import CANDIDATE_AGE
 from monitor.errors import StoreError
+from monitor.store.files import create_private
 
 BUSY_MS = 30_000
 PRUNE_BATCH = 500  # clippings per transaction: the daemon's writes slip in between batches
@@ -70,6 +71,7 @@ def backup(source: Path, target: Path, *, overwrite: bool = False) -> BackupResu
     src = _connect(source)
     try:
         partial.unlink(missing_ok=True)
+        create_private(partial)  # 0600 like the database, whatever the umask
         dst = sqlite3.connect(str(partial), isolation_level=None)
         try:
             src.backup(dst, pages=-1)

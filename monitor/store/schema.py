@@ -13,6 +13,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import StoreError
+from monitor.store.files import create_private
 from monitor.store.signatures import decode_signature, index_rows, write_index_rows
 
 migrations = Migrations("monitor")
@@ -241,6 +242,9 @@ def open_database(path: Path) -> sqlite_utils.Database:
     read while the daemon writes). StoreError when it cannot be opened."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it (which would follow the umask): it holds what the
+        # analysts collect; SQLite gives the -wal and -shm files the same mode.
+        create_private(path)
         conn = sqlite3.connect(str(path), timeout=30)
         db = sqlite_utils.Database(conn)
         db.enable_wal()
