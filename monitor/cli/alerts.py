@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import json
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli.commands import Commands
@@ -144,13 +145,11 @@ async def _send_test(config: Config, name: str, digest: bool) -> str:
         raise MonitorError(f"no notifier named {name!r} (configured: {names})")
     now = dt.datetime.now(dt.timezone.utc)
     alert = sample_alert(name, now)
+    alert = replace(alert, review_url=config.review.story_page(None, alert.clipping_id))
     async with make_client(config.fetch) as client:
         notifier = build_notifier(cfg, client)
         if digest:
-            alerts = tuple(Alert(id=i, key=f"{alert.key}-{i}", notifier=name,
-                                 clipping_id=alert.clipping_id, clipping=alert.clipping,
-                                 matches=alert.matches, origin="feed", created_at=now)
-                           for i in range(3))
+            alerts = tuple(replace(alert, id=i, key=f"{alert.key}-{i}") for i in range(3))
             sample = Digest(id=0, key=f"test-digest-{now:%Y%m%dT%H%M%S}-{name}", notifier=name,
                             alerts=alerts, reason="schedule", created_at=now)
             await notifier.send_digest(sample)

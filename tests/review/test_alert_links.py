@@ -1,0 +1,60 @@
+"""From the alert to the story: with [review] base_url set, every alert a real receiver gets
+(the webhook's JSON, a chat format, the email's text and HTML) links to the story's page on the
+review site and shows the clipping's short id; without it, no link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.feedserver import FeedServer
+from support.helpers import monitor, write_config
+from support.review_helpers import publish
+from support.servers import SMTPServer, WebhookReceiver
+
+SITE = "http://127.0.0.1:8001"  # only written into the alerts: nothing is served here
+
+
+def slack_notifier(url: str) -> str:
+    return f'\n[[notifiers]]\nname = "chat"\ntype = "webhook"\nformat = "slack"\nurl = "{url}"\n'
+
+
+def test_every_alert_links_to_the_story_and_shows_its_short_id(
+        tmp_path: Path, feed_server: FeedServer, webhook_receiver: WebhookReceiver,
+        smtp_server: SMTPServer) -> None:
+    feed = publish(feed_server, "/a.xml", ["e1-a"], title="Piracy Daily")
+    config = write_config(tmp_path, [feed], webhook_url=webhook_receiver.url + "/json",
+                          smtp_port=smtp_server.port, fetch_pages=False,
+                          extra=slack_notifier(webhook_receiver.url + "/slack")
+                          + f'\n[review]\nbase_url = "{SITE}/"\n')
+    done = monitor(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    hooks = {r.path: r for r in webhook_receiver.wait_for(2)}
+    payload = hooks["/hook/json"].json()
+    clipping_id = payload["clipping"]["id"]
+    story = payload["story"]["id"]
+    assert isinstance(story, int)
+    page = f"{SITE}/monitor/story?id={story}"
+    assert payload["review_url"] == page
+    assert payload["clipping"]["short_id"] == clipping_id[:8]
+
+    slack = hooks["/hook/slack"].json()
+    section = slack["blocks"][1]["text"]["text"]
+    assert f"<{page}|Review>" in section and f"id {clipping_id[:8]}" in section
+
+    mail = smtp_server.wait_for(1)[0].message
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert f"Id:     {clipping_id[:8]}\n" in text
+    assert f"Review: {page}\n" in text
+    html = mail.get_body(("html",)).get_content()
+    assert f'<a href="{page.replace("&", "&amp;")}">{page}</a>' in html
+    assert f"<td>{clipping_id[:8]}</td>" in html
+
+
+def test_no_base_url_no_link(tmp_path: Path, feed_server: FeedServer,
+                             webhook_receiver: WebhookReceiver) -> None:
+    feed = publish(feed_server, "/a.xml", ["e1-a"])
+    config = write_config(tmp_path, [feed], webhook_url=webhook_receiver.url, fetch_pages=False)
+    assert monitor(config, "run", "--once").returncode == 0
+    payload = webhook_receiver.wait_for(1)[0].json()
+    assert payload["review_url"] is None
+    assert payload["clipping"]["short_id"] == payload["clipping"]["id"][:8]
