@@ -79,7 +79,7 @@ def cmd_evidence(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.review.site import serve
 
-    serve(ctx.config.database, host=args.host, port=args.port)
+    serve(ctx.config.database, ctx.config.review, host=args.host, port=args.port)
     return 0
 
 
@@ -122,8 +122,10 @@ def register(commands: Commands) -> None:
     p.add_argument("--days", type=int, default=14, metavar="N", help="days listed (default 14)")
     p.add_argument("--json", action="store_true", help="one JSON object")
 
-    p = commands.add("serve", cmd_serve, "the review site: the database read-only in Datasette, "
-                "with search, facets and canned queries (needs `pip install 'monitor[web]'`)",
+    p = commands.add("serve", cmd_serve, "the review site: the database in Datasette, with search, "
+                "facets, canned queries and buttons to mark clippings (needs `pip install "
+                "'monitor[web]'`)",
                 "monitor serve --port 8001")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    p.add_argument("--host", help="address to listen on (default: [review] host, 127.0.0.1); "
+                   "any but loopback needs [review] password_env or password_file")
+    p.add_argument("--port", type=int, help="port (default: [review] port, 8001)")
