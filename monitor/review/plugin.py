@@ -20,7 +20,7 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from datasette import hookimpl
@@ -40,6 +40,13 @@ BUTTONS = (("relevant", "relevant"), ("irrelevant", "not relevant"),
            ("acknowledged", "acknowledged"))
 CSRF_COOKIE = "ds_csrftoken"  # the cookie Datasette's asgi-csrf sets
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hook(**options: bool) -> Callable[[F], F]:
+    """Datasette's ``hookimpl`` (untyped: to mypy it would make each hook Any)."""
+    return cast(Callable[[F], F], hookimpl(**options))
+
 # How to get the request's CSRF token, for render_cell (whose hook is given no request). Set by
 # actor_from_request, which Datasette calls first for every request, in the request's own task;
 # called only by a page with a form, so only such a page sets asgi-csrf's cookie.
@@ -47,7 +54,7 @@ _csrftoken: contextvars.ContextVar[Callable[[], str]] = contextvars.ContextVar(
     "monitor_csrftoken", default=lambda: "")
 
 
-@hookimpl
+@hook()
 def actor_from_request(datasette: Any, request: Any) -> None:
     token = request.scope.get("csrftoken")
     _csrftoken.set(token if callable(token) else lambda: "")
@@ -93,12 +100,13 @@ def _is_markdown(column: str) -> bool:
 def _row_id(row: Any) -> str | None:
     keys = row.keys() if hasattr(row, "keys") else ()
     for key in ("clipping_id", "id"):
-        if key in keys and isinstance(row[key], str):
-            return str(row[key])
+        value = row[key] if key in keys else None
+        if isinstance(value, str):
+            return value
     return None
 
 
-@hookimpl(tryfirst=True)
+@hook(tryfirst=True)
 def render_cell(row: Any, value: Any, column: str, table: str | None, database: str,
                 datasette: Any) -> Markup | None:
     if database != REVIEW_DATABASE:
@@ -119,9 +127,10 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
 def _back(request: Any, clipping_id: str) -> str:
     """Where the browser goes after marking: the page the form was on, when it is one of this
     site's (Referer, same host), else the clipping's page."""
-    referer = urlsplit(request.headers.get("referer", ""))
+    referer = urlsplit(str(request.headers.get("referer", "")))
     if referer.netloc and referer.netloc == request.headers.get("host") and \
-            referer.path.startswith("/") and not referer.path.startswith("//"):
+            referer.path.startswith("/") and not referer.path.startswith("//") and \
+            "\\" not in referer.path:
         return referer.path + (f"?{referer.query}" if referer.query else "")
     return f"/{REVIEW_DATABASE}/clipping?id={clipping_id}"
 
@@ -165,6 +174,6 @@ async def mark_view(request: Any, datasette: Any) -> Response:
     return Response.redirect(_back(request, stored.clipping_id), status=303)
 
 
-@hookimpl
+@hook()
 def register_routes() -> list[tuple[str, Any]]:
     return [(f"^{re.escape(MARK_PATH)}$", mark_view)]
