@@ -420,7 +420,7 @@ class ReviewConfig:
             return ""
         base = f"{self.base_url.rstrip('/')}/{REVIEW_DATABASE}"
         return (f"{base}/story?id={story_id}" if story_id is not None
-                else f"{base}/clippings/{clipping_id}")
+                else f"{base}/clipping?id={clipping_id}")
 
 
 def _probability(value: float) -> str | None:

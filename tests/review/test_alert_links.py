@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.feedserver import FeedServer
 from support.helpers import monitor, write_config
 from support.review_helpers import publish
 from support.servers import SMTPServer, WebhookReceiver
+
+from monitor.config import parse_config
+from monitor.errors import ConfigError
 
 SITE = "http://127.0.0.1:8001"  # only written into the alerts: nothing is served here
 
@@ -58,3 +62,23 @@ def test_no_base_url_no_link(tmp_path: Path, feed_server: FeedServer,
     payload = webhook_receiver.wait_for(1)[0].json()
     assert payload["review_url"] is None
     assert payload["clipping"]["short_id"] == payload["clipping"]["id"][:8]
+
+
+def test_review_settings() -> None:
+    review = parse_config('[review]\nbase_url = "https://review.example.org/"\n',
+                          Path("/x/config.toml")).review
+    assert review.story_page(12, "34fcc89c45c3ecef") == (
+        "https://review.example.org/monitor/story?id=12")
+    assert review.story_page(None, "34fcc89c45c3ecef") == (
+        "https://review.example.org/monitor/clipping?id=34fcc89c45c3ecef")
+    default = parse_config("", Path("/x/config.toml")).review
+    assert (default.base_url, default.host, default.port) == ("", "127.0.0.1", 8001)
+    assert default.story_page(12, "34fcc89c45c3ecef") == ""
+    for text, key in (('base_url = "review.example.org"', "review.base_url"),
+                      ('base_url = "https://x.org/?a=1"', "review.base_url"),
+                      ('password = "hunter2"', "review.password"),
+                      ('password_env = "A"\npassword_file = "b"', "review.password_file"),
+                      ('password_env = "NOT A NAME"', "review.password_env"),
+                      ("port = 0", "review.port")):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            parse_config(f"[review]\n{text}\n", Path("/x/config.toml"))
