@@ -4,6 +4,8 @@ review site and shows the clipping's short id; without it, no link."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from support.servers import SMTPServer, WebhookReceiver
 
 from monitor.config import parse_config
 from monitor.errors import ConfigError
+from monitor.models import Alert, Digest, Match
 
 SITE = "http://127.0.0.1:8001"  # only written into the alerts: nothing is served here
 
@@ -82,3 +85,42 @@ def test_review_settings() -> None:
                       ("port = 0", "review.port")):
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             parse_config(f"[review]\n{text}\n", Path("/x/config.toml"))
+
+
+def _alert(review_url: str) -> Alert:
+    from monitor.clipping import make_clipping
+
+    clipping = make_clipping(title="Police shut down a pirate IPTV service", source="Daily",
+                             url="https://news.example.org/iptv", date=None, author="",
+                             body="Police shut down a pirate IPTV service.", tags=())
+    return Alert(id=1, key="34fcc89c45c3ecef-chat", notifier="chat",
+                 clipping_id="34fcc89c45c3ecef", clipping=clipping,
+                 matches=(Match("piracy-enforcement", 3.0, (), ()),), origin="feed",
+                 created_at=dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc), story_id=12,
+                 review_url=review_url)
+
+
+@pytest.mark.parametrize("fmt", ["slack", "discord", "teams", "mattermost"])
+def test_chat_formats_link_to_the_story(fmt: str) -> None:
+    from monitor.notify import discord, mattermost, slack, teams
+
+    module = {"slack": slack, "discord": discord, "teams": teams, "mattermost": mattermost}[fmt]
+    page = f"{SITE}/monitor/story?id=12"
+    sent = json.dumps(module.alert_payload(_alert(page)))
+    assert page in sent and "34fcc89c" in sent
+    assert "monitor/story" not in json.dumps(module.alert_payload(_alert("")))
+    # A base_url is the operator's, but a link is only ever http(s).
+    assert "javascript" not in json.dumps(module.alert_payload(_alert("javascript:alert(1)")))
+
+
+def test_digests_show_short_ids_and_links() -> None:
+    from monitor.notify.digest import digest_html, digest_payload, digest_text
+
+    page = f"{SITE}/monitor/story?id=12"
+    digest = Digest(id=1, key="d-1", notifier="mail", alerts=(_alert(page),), reason="schedule",
+                    created_at=dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc))
+    text = digest_text(digest)
+    assert "  34fcc89c, Daily\n" in text and f"  review: {page}\n" in text
+    assert f'<a href="{page}">review</a>' in digest_html(digest)
+    summary = digest_payload(digest)["groups"][0]["alerts"][0]
+    assert (summary["review_url"], summary["clipping"]["short_id"]) == (page, "34fcc89c")
