@@ -47,6 +47,7 @@ def hook(**options: bool) -> Callable[[F], F]:
     """Datasette's ``hookimpl`` (untyped: to mypy it would make each hook Any)."""
     return cast(Callable[[F], F], hookimpl(**options))
 
+
 # How to get the request's CSRF token, for render_cell (whose hook is given no request). Set by
 # actor_from_request, which Datasette calls first for every request, in the request's own task;
 # called only by a page with a form, so only such a page sets asgi-csrf's cookie.
