@@ -15,7 +15,7 @@ from monitor.cli.commands import Commands
 from monitor.cli.context import Context
 from monitor.clipping import make_clipping
 from monitor.errors import MonitorError, NotifyError, StoreError, UnknownId
-from monitor.models import Alert, AlertRow, Digest, Match, MatchedTerm
+from monitor.models import SHORT_ID, Alert, AlertRow, Digest, Match, MatchedTerm, short_id
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -53,7 +53,8 @@ def cmd_alerts(ctx: Context, args: argparse.Namespace) -> int:
         when = (when or "")[:16]
         tries = f"{r.attempts} tr{'y' if r.attempts == 1 else 'ies'}"
         line = (f"{r.id:>6}  {r.status:<7}  {tries:<9}  {r.notifier[:16]:<16}  "
-                f"{when.replace('T', ' '):<16}  {r.title or ''}")
+                f"{when.replace('T', ' '):<16}  {short_id(r.clipping_id or ''):<{SHORT_ID}}  "
+                f"{r.title or ''}")
         if r.digest_id is not None:
             line += f"  [digest {r.digest_id}]"
         if r.status != "sent" and r.last_error:

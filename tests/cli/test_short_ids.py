@@ -50,6 +50,9 @@ def test_listings_print_eight_digits_and_json_the_whole_id(config: Path) -> None
         assert clipping_id not in listed
     search = monitor(config, "search", "solo").stdout
     assert search.split()[1] == full["Story solo"][:8]
+    alerts = monitor(config, "alerts").stdout.splitlines()
+    assert sorted(line.split()[-3] for line in alerts if line.split()[0].isdigit()) == sorted(
+        i[:8] for i in full.values())
 
 
 def test_show_by_prefix_url_or_whole_id(config: Path) -> None:
