@@ -495,6 +495,44 @@ class DataConfig:
                                  "retention_days too")
 
 
+def _base_url(value: str) -> str | None:
+    if value and (not value.startswith(("http://", "https://")) or "?" in value or "#" in value):
+        return f"expected the site's http:// or https:// address, such as https://review.example.org, got {value!r}"
+    return None
+
+
+REVIEW_DATABASE = "monitor"  # the database's name in the review site's URLs
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewConfig:
+    """[review]: the review site (`monitor serve`) and the links alerts make to it."""
+
+    base_url: str = setting(TRIMMED, "", 'the review site\'s address as analysts open it, such '
+                            'as "https://review.example.org": each alert links to its story\'s '
+                            'page there; its host name is also one the site answers to; "": no '
+                            "links", check=_base_url)
+    host: str = setting(STRING, "127.0.0.1", "the address `monitor serve` listens on; any but "
+                        "a loopback address needs a password")
+    port: int = setting(INTEGER, 8001, "its port", check=must(
+        lambda v: 1 <= v <= 65535, "expected a port number, got {value}"))
+    password_env: str = setting(STRING, "", "the environment variable holding the site's "
+                                "password: once set, every request needs it (HTTP basic auth, "
+                                "any user name, or an Authorization: Bearer header)",
+                                check=_env_name)
+    password_file: str = setting(STRING, "", "or a file holding it; relative: under "
+                                 "$CREDENTIALS_DIRECTORY")
+
+    def story_page(self, story_id: int | None, clipping_id: str) -> str:
+        """The page of a clipping's story on the review site (its clipping's page when it has
+        no story yet), or "" with no base_url."""
+        if not self.base_url:
+            return ""
+        base = f"{self.base_url.rstrip('/')}/{REVIEW_DATABASE}"
+        return (f"{base}/story?id={story_id}" if story_id is not None
+                else f"{base}/clipping?id={clipping_id}")
+
+
 def _probability(value: float) -> str | None:
     return None if 0 <= value <= 1 else f"expected a probability between 0 and 1, got {value:g}"
 
@@ -545,12 +583,13 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
 
 # The other tables of config.toml, each read into the Config field of the same name.
 TABLES: dict[str, type] = {"fetch": FetchConfig, "log": LogConfig, "http": HttpConfig,
                            "status": StatusConfig, "data": DataConfig,
-                           "model": ModelConfig}
+                           "model": ModelConfig, "review": ReviewConfig}
 
 
 # -- what one key cannot tell: keys refused outright, rules between keys --------------------------
@@ -567,6 +606,8 @@ REFUSED: dict[type, dict[str, str]] = {
                     "variable that holds it with secret_env, or a file with secret_file"},
     EmailConfig: {"password": "never put the password in the config: name the environment "
                   "variable that holds it with password_env, or a file with password_file"},
+    ReviewConfig: {"password": "never put the password in the config: name the environment "
+                   "variable that holds it with password_env, or a file with password_file"},
 }
 
 
@@ -605,9 +646,14 @@ def _apprise(v: dict[str, Any]) -> None:
                        "variable (urls_env) or file (urls_file) that holds them")
 
 
+def _review(v: dict[str, Any]) -> None:
+    if v["password_env"] and v["password_file"]:
+        raise _Refused("password_file", "set password_env or password_file, not both")
+
+
 FINISH: dict[type, Callable[[dict[str, Any]], None]] = {
     ScheduleConfig: _schedule, FetchConfig: _fetch, WebhookConfig: _webhook,
-    EmailConfig: _email, AppriseConfig: _apprise}
+    EmailConfig: _email, AppriseConfig: _apprise, ReviewConfig: _review}
 
 
 # -- every setting, by the table of config.toml it belongs in ------------------------------------

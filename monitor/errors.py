@@ -8,6 +8,8 @@
     ├── ExtractError       an article page yielded nothing usable
     ├── ClippingError      a clipping text that does not follow the format
     ├── RuleError          a rule query that does not compile (also a ConfigError at load)
+    ├── UnknownId          no clipping has this id, prefix or URL
+    ├── AmbiguousId        an id prefix several clippings share (the candidates)
     ├── NotifyError(channel, permanent, retry_after)
     └── StoreError         the database could not be opened or migrated
         └── DatabaseInUse  another process holds the database's writer lock (its pid)
@@ -72,6 +74,24 @@ class RuleError(MonitorError):
     def __init__(self, message: str, *, rule: str = "", position: int | None = None) -> None:
         self.rule = rule
         self.position = position
+        super().__init__(message)
+
+
+class UnknownId(MonitorError):
+    """No clipping answers to what the user typed (an id, a prefix of one, or a URL)."""
+
+    def __init__(self, message: str, *, ref: str = "") -> None:
+        self.ref = ref
+        super().__init__(message)
+
+
+class AmbiguousId(MonitorError):
+    """An id prefix several clippings share; ``candidates`` are (id, title), a few of them."""
+
+    def __init__(self, message: str, *, ref: str = "",
+                 candidates: tuple[tuple[str, str], ...] = ()) -> None:
+        self.ref = ref
+        self.candidates = candidates
         super().__init__(message)
 
 

@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 
 # Declared with its settings in config.py; named here too for the callers that import it here.
 
+# A clipping's id is 16 hex digits; people see and type its head, git-style.
+SHORT_ID = 8      # digits shown in listings and alerts
+MIN_PREFIX = 6    # fewest digits taken as an id prefix
+
+
+def short_id(clipping_id: str) -> str:
+    """The head of a clipping's id that listings and alerts show."""
+    return clipping_id[:SHORT_ID]
+
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
@@ -193,6 +202,8 @@ class Alert:
     story_id: int | None = None
     sources: tuple[StorySource, ...] = ()
     update: bool = False
+    # The story's page on the review site ([review] base_url), or "" when none is configured.
+    review_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,18 @@ import asyncio
 import datetime as dt
 import json
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
 from monitor.clipping import make_clipping
-from monitor.errors import MonitorError, NotifyError, StoreError
-from monitor.models import Alert, AlertRow, Digest, Match, MatchedTerm
+from monitor.errors import MonitorError, NotifyError, StoreError, UnknownId
+from monitor.models import SHORT_ID, Alert, AlertRow, Digest, Match, MatchedTerm, short_id
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.store.database import Store
 
 # sending: claimed by a process that is sending it; grouped: folded into its story's alert
 STATUSES = ("pending", "sending", "failed", "sent", "grouped")
@@ -51,7 +53,8 @@ def cmd_alerts(ctx: Context, args: argparse.Namespace) -> int:
         when = (when or "")[:16]
         tries = f"{r.attempts} tr{'y' if r.attempts == 1 else 'ies'}"
         line = (f"{r.id:>6}  {r.status:<7}  {tries:<9}  {r.notifier[:16]:<16}  "
-                f"{when.replace('T', ' '):<16}  {r.title or ''}")
+                f"{when.replace('T', ' '):<16}  {short_id(r.clipping_id or ''):<{SHORT_ID}}  "
+                f"{r.title or ''}")
         if r.digest_id is not None:
             line += f"  [digest {r.digest_id}]"
         if r.status != "sent" and r.last_error:
@@ -67,11 +70,31 @@ def cmd_alerts(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts_named(store: Store, refs: list[str]) -> list[tuple[str, AlertRow | None]]:
+    """Each ref's alerts: an alert's number or key, else a clipping (its id, a prefix of it or
+    its URL) whose alerts not sent yet are meant; (ref, None) when nothing answers. Every ref
+    is resolved before any alert is touched, so an ambiguous one changes nothing."""
+    found: list[tuple[str, AlertRow | None]] = []
+    for ref in refs:
+        row = store.find_alert(ref)
+        if row is not None:
+            found.append((ref, row))
+            continue
+        try:
+            clipping_id = store.resolve_clipping(ref)
+        except UnknownId:
+            found.append((ref, None))
+            continue
+        rows = store.alert_rows(clipping_id=clipping_id, newest_first=False)
+        unsent = [r for r in rows if r.status != "sent"]
+        found += [(ref, r) for r in unsent or rows] or [(ref, None)]
+    return found
+
+
 def cmd_retry(ctx: Context, args: argparse.Namespace) -> int:
     problems = 0
     with ctx.store() as store:
-        for ref in args.ids:
-            row = store.find_alert(ref)
+        for ref, row in _alerts_named(store, args.ids):
             if row is None:
                 print(f"monitor: error: no alert {ref!r} (see `monitor alerts`)", file=sys.stderr)
                 problems += 1
@@ -123,13 +146,11 @@ async def _send_test(config: Config, name: str, digest: bool) -> str:
         raise MonitorError(f"no notifier named {name!r} (configured: {names})")
     now = dt.datetime.now(dt.timezone.utc)
     alert = sample_alert(name, now)
+    alert = replace(alert, review_url=config.review.story_page(None, alert.clipping_id))
     async with make_client(config.fetch) as client:
         notifier = build_notifier(cfg, client)
         if digest:
-            alerts = tuple(Alert(id=i, key=f"{alert.key}-{i}", notifier=name,
-                                 clipping_id=alert.clipping_id, clipping=alert.clipping,
-                                 matches=alert.matches, origin="feed", created_at=now)
-                           for i in range(3))
+            alerts = tuple(replace(alert, id=i, key=f"{alert.key}-{i}") for i in range(3))
             sample = Digest(id=0, key=f"test-digest-{now:%Y%m%dT%H%M%S}-{name}", notifier=name,
                             alerts=alerts, reason="schedule", created_at=now)
             await notifier.send_digest(sample)
@@ -167,7 +188,9 @@ def register(commands: Commands) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     r = actions.add("retry", cmd_retry, "queue failed (or pending) alerts again now, by number or "
                     "key; a sent alert is never sent twice", "monitor alerts retry 42")
-    r.add_argument("ids", nargs="+", metavar="ID", help="alert number or key (see `monitor alerts`)")
+    r.add_argument("ids", nargs="+", metavar="ID", help="alert number or key (see `monitor "
+                   "alerts`), or a clipping (its id, 6 or more of its first hex digits, or its "
+                   "URL): that clipping's alerts not sent yet")
     r.add_argument("--json", action="store_true", help="one JSON object per alert")
 
     _, tools = commands.group("notify", "notifier tools: `monitor notify test NAME`",

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 # is never waited for: it holds the lock for its whole life).
 LOCK_WAIT = 60.0
 
+# Every command taking a clipping's id says the same (store.resolve_clipping reads it).
+ID_HELP = ("the clipping's id, its first 6 or more hex digits (listings show 8), or the "
+           "article's URL")
+
 
 class Context:
     """What a command needs beyond its own arguments. The config is loaded on first use, so a

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 from monitor import __version__
 from monitor.cli import admin, alerts, feeds, pages, review, rules
 from monitor.cli.commands import Commands
-from monitor.cli.context import Context
+from monitor.cli.context import ID_HELP, Context
 from monitor.cli.output import safe_output
-from monitor.errors import MonitorError
+from monitor.errors import AmbiguousId, MonitorError
+from monitor.models import short_id
 from monitor.safetext import mask_credentials
 from monitor.service import logs
 
@@ -36,7 +37,7 @@ examples:
   monitor --config /etc/monitor/config.toml check-config
   monitor list --flagged --limit 20
   monitor list --json | jq .title
-  monitor show 34fcc89c45c3ecef
+  monitor show 34fcc89c
   monitor export clippings/
   monitor import seeds/*.txt
   monitor search '"pirate IPTV" AND raid*' --flagged --since 7d
@@ -131,14 +132,14 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
                 c = stored.clipping
                 mark = "*" if stored.flagged else " "
                 date = c.date.isoformat() if c.date else "          "
-                print(f"{mark} {stored.id}  {date}  {c.source[:20]:20}  {c.title}")
+                print(f"{mark} {short_id(stored.id)}  {date}  {c.source[:20]:20}  {c.title}")
     return 0
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.store() as store:
-        stored = store.clipping(args.id)
-    if stored is None:
+        stored = store.clipping(store.resolve_clipping(args.id))
+    if stored is None:  # deleted (retention) between the two statements
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
     sys.stdout.write(stored.text)
     return 0
@@ -194,8 +195,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="at most N clippings")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p = commands.add("show", cmd_show, "print one clipping exactly as stored",
-                     "monitor show 34fcc89c45c3ecef")
-    p.add_argument("id", help="the clipping's 16-hex-digit id (see `monitor list`)")
+                     "monitor show 34fcc89c")
+    p.add_argument("id", help=ID_HELP)
     p = commands.add("export", cmd_export, "write the stored clippings into DIR: one clipping "
                      "file per story (NNN_<id>.txt), or DIR/clippings.jsonl, or DIR/clippings.csv; "
                      "what is already there is kept, only new stories are added",
@@ -270,6 +271,11 @@ def _main(argv: Sequence[str] | None) -> int:
     ctx = Context(args.config)
     try:
         return int(args.func(ctx, args))
+    except AmbiguousId as e:  # a usage error: the user gave too few digits
+        print(f"monitor: error: {e}", file=sys.stderr)
+        for clipping_id, title in e.candidates:
+            print(f"  {clipping_id}  {title}", file=sys.stderr)
+        return 2
     except MonitorError as e:
         # A feed's URL in the message may carry its user:password@.
         print(f"monitor: error: {mask_credentials(str(e))}", file=sys.stderr)

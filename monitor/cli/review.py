@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from monitor.cli.commands import Commands
-from monitor.cli.context import Context
+from monitor.cli.context import ID_HELP, Context
+from monitor.models import short_id
 from monitor.store import evidence
 from monitor.store import marks as feedback
 from monitor.store.search import SORTS, search, since_cutoff
@@ -33,7 +34,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
             print(json.dumps(hit.as_json(), ensure_ascii=False))
         else:
             mark = "*" if hit.flagged else " "
-            print(f"{mark} {hit.id}  {hit.date or '':10}  {hit.source[:20]:20}  {hit.title}")
+            print(f"{mark} {short_id(hit.id)}  {hit.date or '':10}  {hit.source[:20]:20}  {hit.title}")
             print(f"    {hit.snippet}")
     print(f"{len(hits)} clippings found", file=sys.stderr)
     return 0
@@ -41,11 +42,13 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.store() as store:
-        row = feedback.mark(store, args.id, args.label, args.note or "", now=_now())
+        clipping_id = store.resolve_clipping(args.id)
+        row = feedback.mark(store, clipping_id, args.label, args.note or "", now=_now())
     if args.json:
         print(json.dumps(row.as_json(), ensure_ascii=False))
     else:
-        print(f"{args.id}: marked {args.label}" + (f" ({args.note})" if args.note else ""))
+        print(f"{short_id(clipping_id)}: marked {row.label}"
+              + (f" ({row.note})" if row.note else ""))
     return 0
 
 
@@ -61,13 +64,14 @@ def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_evidence(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.store() as store:
-        manifest = evidence.write_case_file(store, args.id, Path(args.dir))
+        clipping_id = store.resolve_clipping(args.id)
+        manifest = evidence.write_case_file(store, clipping_id, Path(args.dir))
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False))
     else:
         pages = sum(f["kind"] == "page" for f in manifest["files"])
         state = manifest["page_state"] or "not re-checked"
-        print(f"{args.id}: the clipping, {pages} version{'s' if pages != 1 else ''} of its page "
+        print(f"{short_id(clipping_id)}: the clipping, {pages} version{'s' if pages != 1 else ''} of its page "
               f"({state}) and manifest.json written to {args.dir}")
     return 0
 
@@ -75,13 +79,13 @@ def cmd_evidence(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.review.site import serve
 
-    serve(ctx.config.database, host=args.host, port=args.port)
+    serve(ctx.config.database, ctx.config.review, host=args.host, port=args.port)
     return 0
 
 
 def _on_one_clipping(p: argparse.ArgumentParser, printed: str) -> argparse.ArgumentParser:
     """A command about one clipping: its id first, and --json to print ``printed``."""
-    p.add_argument("id", help="the clipping's id (see `monitor list`)")
+    p.add_argument("id", help=ID_HELP)
     p.add_argument("--json", action="store_true", help=f"print {printed} as one JSON object")
     return p
 
@@ -103,14 +107,14 @@ def register(commands: Commands) -> None:
     p = _on_one_clipping(commands.add(
         "mark", cmd_mark, "record whether a clipping was relevant (feedback for the rules: "
         "`monitor rules eval --feedback`)",
-        "monitor mark 34fcc89c45c3ecef irrelevant --note 'a study, not an action'"), "the mark")
+        "monitor mark 34fcc89c irrelevant --note 'a study, not an action'"), "the mark")
     p.add_argument("label", choices=feedback.LABELS)
     p.add_argument("--note", metavar="TEXT", help="why")
 
     p = _on_one_clipping(commands.add(
         "evidence", cmd_evidence, "write a case file: the clipping, every version of its page "
         "kept, and manifest.json with SHA-256 hashes and fetch times",
-        "monitor evidence 34fcc89c45c3ecef case-2026-041/"), "the manifest")
+        "monitor evidence 34fcc89c case-2026-041/"), "the manifest")
     p.add_argument("dir", metavar="DIR", help="folder to write (created if needed)")
 
     p = commands.add("stats", cmd_stats, "clippings per day, source and rule, the flagged rate, "
@@ -118,8 +122,10 @@ def register(commands: Commands) -> None:
     p.add_argument("--days", type=int, default=14, metavar="N", help="days listed (default 14)")
     p.add_argument("--json", action="store_true", help="one JSON object")
 
-    p = commands.add("serve", cmd_serve, "the review site: the database read-only in Datasette, "
-                "with search, facets and canned queries (needs `pip install 'monitor[web]'`)",
+    p = commands.add("serve", cmd_serve, "the review site: the database in Datasette, with search, "
+                "facets, canned queries and buttons to mark clippings (needs `pip install "
+                "'monitor[web]'`)",
                 "monitor serve --port 8001")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    p.add_argument("--host", help="address to listen on (default: [review] host, 127.0.0.1); "
+                   "any but loopback needs [review] password_env or password_file")
+    p.add_argument("--port", type=int, help="port (default: [review] port, 8001)")

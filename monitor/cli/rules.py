@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli.commands import Commands
-from monitor.cli.context import Context
+from monitor.cli.context import ID_HELP, Context
 from monitor.errors import MonitorError
 from monitor.config import RuleConfig
-from monitor.models import Document, MatchedTerm
+from monitor.models import SHORT_ID, Document, MatchedTerm, short_id
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -106,8 +106,8 @@ def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
     config = ctx.config
     matcher = matcher_for(config)
     with ctx.store() as store:
-        stored = store.clipping(args.id)
-    if stored is None:
+        stored = store.clipping(store.resolve_clipping(args.id))
+    if stored is None:  # deleted (retention) between the two statements
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
     doc = document_of(stored)
     explanations = matcher.explain(doc)
@@ -153,9 +153,9 @@ def cmd_rules_test(ctx: Context, args: argparse.Namespace) -> int:
                                  ensure_ascii=False))
             else:
                 if shown == 0:
-                    print(f"{'id':16}  {'score':>5}  {'date':10}  {'source':20}  title")
+                    print(f"{'id':{SHORT_ID}}  {'score':>5}  {'date':10}  {'source':20}  title")
                 date = c.date.isoformat() if c.date else ""
-                print(f"{stored.id:16}  {m.score:5g}  {date:10}  {c.source[:20]:20}  {c.title}")
+                print(f"{short_id(stored.id):{SHORT_ID}}  {m.score:5g}  {date:10}  {c.source[:20]:20}  {c.title}")
             shown += 1
             if args.limit and shown >= args.limit:
                 break
@@ -268,8 +268,8 @@ def cmd_rules_train(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(commands: Commands) -> None:
     p = commands.add("explain", cmd_explain, "show a stored clipping with the matched terms marked « » "
-                "and, for every rule, which of its clauses held", "monitor explain 34fcc89c45c3ecef")
-    p.add_argument("id", help="the clipping's id (see `monitor list`)")
+                "and, for every rule, which of its clauses held", "monitor explain 34fcc89c")
+    p.add_argument("id", help=ID_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object: every rule's clause tree")
 
     _, sub = commands.group("rules", "try rules on stored clippings or on a labelled file",

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from monitor.models import Alert, Digest
+from monitor.models import Alert, Digest, short_id
 from monitor.notify.render import first_paragraphs, one_line, ranked_matches, shorten, term_texts
 
 ZWSP = "\u200b"  # zero-width space: invisible, but breaks the syntax of a mention or a link
@@ -92,10 +92,11 @@ def opening(alert: Alert, limit: int) -> str:
 
 
 def facts(alert: Alert) -> list[tuple[str, str]]:
-    """Source, date and author, raw text, the empty ones left out."""
+    """The short id (what `monitor show` takes), source, date and author, raw text, the empty
+    ones left out."""
     c = alert.clipping
-    pairs = [("Source", one_line(c.source)), ("Date", c.date.isoformat() if c.date else ""),
-             ("Author", one_line(c.author))]
+    pairs = [("Id", short_id(alert.clipping_id)), ("Source", one_line(c.source)),
+             ("Date", c.date.isoformat() if c.date else ""), ("Author", one_line(c.author))]
     if len(alert.sources) > 1:  # every outlet of the story
         names = dict.fromkeys(one_line(s.source) or "(unnamed)" for s in alert.sources)
         pairs.append(("Sources", f"{len(alert.sources)}: " + ", ".join(names)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from monitor.models import Alert, Digest
+from monitor.models import Alert, Digest, short_id
 from monitor.notify.chat import digest_title, group_by_rule
 from monitor.notify.render import (PAYLOAD_VERSION, SUBJECT_MAX, _iso, _link, alert_payload,
                                    no_encoded_words, one_line, ranked_matches, shorten,
@@ -49,7 +49,7 @@ def digest_subject(digest: Digest) -> str:
 
 def _details(alert: Alert) -> str:
     c = alert.clipping
-    parts = [one_line(c.source), c.date.isoformat() if c.date else ""]
+    parts = [short_id(alert.clipping_id), one_line(c.source), c.date.isoformat() if c.date else ""]
     return ", ".join(p for p in parts if p)
 
 
@@ -69,6 +69,8 @@ def digest_text(digest: Digest) -> str:
                 lines.append(f"  {shorten(details, 200)}")
             if alert.clipping.url:
                 lines.append(f"  {shorten(one_line(alert.clipping.url), 1000)}")
+            if alert.review_url:
+                lines.append(f"  review: {shorten(one_line(alert.review_url), 1000)}")
             terms = _terms(alert)
             if terms:
                 lines.append(f"  terms: {shorten(', '.join(terms), 300)}")
@@ -89,9 +91,12 @@ def digest_html(digest: Digest) -> str:
             title = e(shorten(one_line(alert.clipping.title) or "(untitled)", 300))
             link = _link(alert.clipping.url)
             head = f'<a href="{e(link)}">{title}</a>' if link else title
-            details = _details(alert)
+            details = e(shorten(_details(alert), 200))
             terms = ", ".join(f"<mark>{e(t)}</mark>" for t in _terms(alert))
-            parts.append(f"<li>{head}" + (f" — {e(shorten(details, 200))}" if details else "")
+            review = _link(alert.review_url)
+            if review:
+                details += f' — <a href="{e(review)}">review</a>'
+            parts.append(f"<li>{head}" + (f" — {details}" if details else "")
                          + (f"<br><small>{terms}</small>" if terms else "") + "</li>")
         parts.append("</ul>")
     parts.append(f"<hr><p><small>monitor digest {e(one_line(digest.key))}</small></p>\n"

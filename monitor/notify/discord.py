@@ -51,6 +51,10 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
     fields = [{"name": fit(rule, FIELD_NAME_MAX, defuse),
                "value": fit(terms or "-", FIELD_VALUE_MAX, md_escape), "inline": False}
               for rule, terms in rule_lines(alert)]
+    review = safe_url(alert.review_url)
+    if review and len(review) <= 1000:  # first: with many rules, the last fields are cut
+        fields.insert(0, {"name": "Review", "value": f"[Open the story]({review})",
+                          "inline": False})
     fields += [{"name": name, "value": fit(value, FIELD_VALUE_MAX, md_escape), "inline": True}
                for name, value in facts(alert)]
     embed["fields"] = fields[:FIELDS_MAX]

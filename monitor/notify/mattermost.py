@@ -31,6 +31,8 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
     summary = " · ".join(f"**{k}:** {fit(v, 300, md_escape)}" for k, v in facts(alert))
     if summary:
         lines.append(summary)
+    if safe_url(alert.review_url):
+        lines.append(f"**{_link('Review', alert.review_url)}**")
     lines += [f"**{fit(rule, 200, md_escape)}:** {fit(terms, 500, md_escape)}"
               for rule, terms in rule_lines(alert)]
     footer = f"_monitor alert {md_escape(alert.key)}_"

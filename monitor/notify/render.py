@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.clipping import format_date, render as render_clipping
-from monitor.models import Alert, Match
+from monitor.models import Alert, Match, short_id
 from monitor.safetext import unsafe
 
 PAYLOAD_VERSION = 1
@@ -110,8 +110,11 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "id": alert.key,
         "created_at": _iso(alert.created_at),
         "notifier": alert.notifier,
+        # The story's page on the review site ([review] base_url), null when none is set.
+        "review_url": alert.review_url or None,
         "clipping": {
             "id": alert.clipping_id,
+            "short_id": short_id(alert.clipping_id),
             "title": c.title,
             "standfirst": c.standfirst,
             "source": c.source,
@@ -179,8 +182,9 @@ def _link(url: str) -> str | None:
 
 def _facts(alert: Alert) -> list[tuple[str, str]]:
     c = alert.clipping
-    return [("Source", one_line(c.source)), ("Date", format_date(c.date)),
-            ("Author", one_line(c.author)), ("Link", one_line(c.url))]
+    return [("Id", short_id(alert.clipping_id)), ("Source", one_line(c.source)),
+            ("Date", format_date(c.date)), ("Author", one_line(c.author)),
+            ("Link", one_line(c.url)), ("Review", one_line(alert.review_url))]
 
 
 def email_text(alert: Alert) -> str:
@@ -241,7 +245,8 @@ def email_html(alert: Alert) -> str:
     for label, value in _facts(alert):
         if not value:
             continue
-        cell = f'<a href="{e(link)}">{e(value)}</a>' if label == "Link" and link else e(value)
+        target = link if label == "Link" else _link(value) if label == "Review" else None
+        cell = f'<a href="{e(target)}">{e(value)}</a>' if target else e(value)
         parts.append(f"<tr><th align=\"left\">{label}</th><td>{cell}</td></tr>")
     sources = story_sources(alert)
     if sources:

@@ -52,12 +52,14 @@ def link(url: str, label: str) -> str:
 def alert_payload(alert: Alert) -> dict[str, Any]:
     title = headline(alert)
     c = alert.clipping
-    summary = " · ".join(fit(v, 300, escape) for _, v in facts(alert))
+    summary = " · ".join(fit(f"id {v}" if k == "Id" else v, 300, escape)
+                         for k, v in facts(alert))
+    review = f" · *{link(alert.review_url, 'Review')}*" if safe_url(alert.review_url) else ""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "emoji": False,
                                     "text": fit(title, HEADER_MAX, plain)}},
         {"type": "section", "text": _mrkdwn(fit(
-            f"*{link(c.url, 'Read the article')}*" + (f" · {summary}" if summary else ""),
+            f"*{link(c.url, 'Read the article')}*{review}" + (f" · {summary}" if summary else ""),
             SECTION_MAX))},
     ]
     fields = [_mrkdwn(fit(f"*{rule}*\n{terms}", FIELD_MAX, escape))

@@ -46,9 +46,9 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def _open(url: str) -> list[dict[str, Any]]:
+def _open(url: str, title: str = "Read the article") -> list[dict[str, Any]]:
     safe = safe_url(url)
-    return [{"type": "Action.OpenUrl", "title": "Read the article", "url": safe}] if safe else []
+    return [{"type": "Action.OpenUrl", "title": title, "url": safe}] if safe else []
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
                                       for k, v in pairs]},
     ]
     footer = _text(fit(f"monitor alert {alert.key}", 200, defuse), isSubtle=True, size="Small")
-    actions = _open(alert.clipping.url)
+    actions = _open(alert.clipping.url) + _open(alert.review_url, "Review")
     text = opening(alert, 1500)
     if text:
         body.append(_text(fit(text, 2000, defuse)))

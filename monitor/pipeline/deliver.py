@@ -24,11 +24,12 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from monitor.store import archive
 from monitor.units import parse_cadence
-from monitor.config import NotifierConfig
+from monitor.config import NotifierConfig, ReviewConfig
 from monitor.errors import NotifyError
 from monitor.models import Alert, Digest
 from monitor.pipeline.events import NO_EVENTS, Events
@@ -82,8 +83,10 @@ def claim_seconds(cfg: NotifierConfig | None) -> float:
 class Outbox:
     def __init__(self, store: Store, notifiers: Mapping[str, Sender],
                  configs: Mapping[str, NotifierConfig], clock: Callable[[], dt.datetime],
-                 update_window: dt.timedelta | None = None, events: Events = NO_EVENTS) -> None:
+                 update_window: dt.timedelta | None = None, events: Events = NO_EVENTS,
+                 review: ReviewConfig | None = None) -> None:
         self.store = store
+        self.review = review  # [review]: each alert links to its story's page there
         self.notifiers = notifiers
         self.configs = configs
         self.clock = clock
@@ -169,12 +172,26 @@ class Outbox:
     def _claim_until(self, name: str) -> dt.datetime:
         return self.clock() + dt.timedelta(seconds=claim_seconds(self.configs.get(name)))
 
+    def _linked(self, item: Alert | Digest) -> Alert | Digest:
+        """The alert (or each of the digest's) with its story's page on the review site."""
+        review = self.review
+        if review is None or not review.base_url:
+            return item
+
+        def link(alert: Alert) -> Alert:
+            return replace(alert, review_url=review.story_page(alert.story_id, alert.clipping_id))
+
+        if isinstance(item, Digest):
+            return replace(item, alerts=tuple(link(a) for a in item.alerts))
+        return link(item)
+
     async def _send(self, notifier: Sender, item: Alert | Digest, report: Any) -> bool:
         """Send one alert or digest, claimed first so that no other process sends it too.
         True if the pass may go on with this notifier's next one."""
         claim: Callable[..., bool]
         mark_failed: Callable[..., None]
         mark_sent: Callable[..., None]
+        item = self._linked(item)
         if isinstance(item, Digest):
             what, alerts = f"digest {item.key} ({len(item.alerts)} alerts)", item.alerts
             claim, mark_failed = self.store.claim_digest, self.store.mark_digest_failed_attempt

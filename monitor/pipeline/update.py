@@ -180,7 +180,8 @@ class Pipeline:
         self._stopping = asyncio.Event()
         self.stories = archive.settings_of(config)  # grouping, evidence, page re-checks
         self.outbox = Outbox(store, notifiers, {n.name: n for n in config.notifiers}, clock,
-                             update_window=self.stories.update_window, events=events)
+                             update_window=self.stories.update_window, events=events,
+                             review=config.review)
         # Feeds and pages share one global and one per-host limit: a page fetch is a request
         # to a host like any other, and politeness counts them all.
         self.limits = Limits(config.fetch.concurrency, config.fetch.per_host)
@@ -196,7 +197,7 @@ class Pipeline:
         self.stories = archive.settings_of(config)
         self.outbox = Outbox(self.store, notifiers, {n.name: n for n in config.notifiers},
                              self.clock, update_window=self.stories.update_window,
-                             events=self.events)
+                             events=self.events, review=config.review)
 
     def stop_work(self) -> None:
         """Stop taking work (SIGTERM): polls under way store the stories already made and

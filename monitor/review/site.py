@@ -1,21 +1,28 @@
 """The review site: `monitor serve` opens the database read-only in Datasette, with
 titles and descriptions, canned queries for the analysts' questions, facets, the FTS search
-box and clippings rendered as markdown (datasette-render-markdown). The only module importing
-datasette and uvicorn: the optional extra `monitor[web]`.
+box and clippings rendered as markdown (datasette-render-markdown). With plugin.py (the
+analysts' marks) and guard.py (Host allow-list, password, security headers), the only modules
+importing datasette and uvicorn: the optional extra `monitor[web]`.
 
 Read-only twice over: Datasette opens a mutable file with `?mode=ro`, and ReadOnlyDatabase
 never opens the write connection it would use for writes. Not `immutable`: the daemon keeps
-writing, and SQLite trusts an immutable file never to change.
+writing, and SQLite trusts an immutable file never to change. The one write, a mark, goes
+through the store like `monitor mark` (plugin.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import MonitorError
+from monitor.config import REVIEW_DATABASE, ReviewConfig
+from monitor.errors import MonitorError, NotifyError
+from monitor.notify.credentials import read_secret_file
 
-DATABASE = "monitor"  # the database's name in every URL: /monitor/clippings, /monitor/story?id=1
+DATABASE = REVIEW_DATABASE  # the database's name in every URL: /monitor/clippings, /monitor/story?id=1
+_MARK = "(select k.label from marks k where k.clipping_id = c.id) as mark"
 
 _DAY = "substr(coalesce(c.published, c.created_at), 1, 10)"
 _WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days')"
@@ -43,11 +50,25 @@ order by last_reported desc""",
         "description": "Every clipping of one story (one event), first reported first: the "
                        "outlet, a link to its article, whether its page changed since, and "
                        "the clipping itself.",
-        "sql": """select c.source, c.date, '[' || c.source || ' — article](' || c.link || ')' as link_markdown,
+        "sql": f"""select c.source, c.date, '[' || c.source || ' — article](' || c.link || ')' as link_markdown,
   coalesce((select r.state from rechecks r where r.clipping_id = c.id), '') as page_state,
-  c.id as clipping_id, c.text as clipping_markdown
+  c.id as clipping_id, {_MARK}, c.text as clipping_markdown
 from clippings c where c.story_id = :id
 order by c.created_at, c.id""",
+    },
+    "clipping": {
+        "title": "A clipping",
+        "description": "One clipping (id: the whole id; `monitor show` takes its first 8 "
+                       "digits): its mark, with buttons to change it, its story and the "
+                       "clipping itself.",
+        "sql": f"""select c.id as clipping_id, c.title, c.source, c.date,
+  '[' || c.source || ' — article](' || c.link || ')' as link_markdown, {_MARK},
+  coalesce((select k.note from marks k where k.clipping_id = c.id), '') as note,
+  case when c.story_id is null then '' else
+    '[the story and its other sources](/{DATABASE}/story?id=' || c.story_id || ')' end
+    as story_markdown,
+  c.text as clipping_markdown
+from clippings c where c.id = :id""",
     },
     "by_rule": {
         "title": "By rule",
@@ -137,8 +158,9 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "Each rule that fired on a clipping: score, terms and their offsets.",
         "facets": ["rule"],
     },
-    "marks": {"title": "Analysts' marks", "description": "relevant or irrelevant, with a note "
-              "(`monitor mark ID relevant --note ...`)", "facets": ["label"]},
+    "marks": {"title": "Analysts' marks", "description": "relevant, irrelevant or "
+              "acknowledged, with a note: the buttons of the `review` table and the story "
+              "pages, or `monitor mark ID relevant --note ...`", "facets": ["label"]},
     "alerts": {"title": "Alert outbox", "description": "One per story and notifier; grouped: "
                "folded into an earlier alert of the same story.", "facets": ["status", "notifier"]},
     "feeds": {"title": "Feeds", "description": "Polling state of every feed."},
@@ -159,7 +181,8 @@ def metadata() -> dict[str, Any]:
     return {
         "title": "monitor: review the catch",
         "description": "Clippings of piracy-enforcement stories, one story per event, with "
-                       "search, facets and the analysts' questions as canned queries. Read-only.",
+                       "search, facets and the analysts' questions as canned queries. Read-only, "
+                       "but for the analysts' marks.",
         "databases": {DATABASE: {
             "title": "Clippings database",
             "tables": TABLES,
@@ -170,11 +193,18 @@ def metadata() -> dict[str, Any]:
     }
 
 
-def make_app(database: Path) -> Any:
-    """The Datasette ASGI app over ``database``, read-only."""
+def make_app(database: Path, review: ReviewConfig | None = None, *,
+             password: str | None = None) -> Any:
+    """The Datasette ASGI app over ``database``, read-only but for the marks, behind the
+    gate: the names of ``review`` (base_url, host) and, with ``password``, asking for it."""
+    review = review or ReviewConfig()
     try:
         from datasette.app import Datasette
         from datasette.database import Database
+        from datasette.plugins import pm
+
+        from monitor.review import plugin
+        from monitor.review.guard import Guard, allowed_hosts
     except ImportError as e:
         raise MonitorError("the review site needs the web extra: pip install 'monitor[web]' "
                            f"({e})") from e
@@ -188,12 +218,53 @@ def make_app(database: Path) -> Any:
     ds = Datasette(metadata=metadata(), settings={"default_page_size": 50,
                                                  "sql_time_limit_ms": 3000})
     ds.add_database(ReadOnlyDatabase(ds, path=str(database), is_mutable=True), name=DATABASE)
-    return ds.app()
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name="monitor-review")
+    return Guard(ds.app(), hosts=allowed_hosts(review.base_url, review.host), password=password)
 
 
-def serve(database: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
-    app = make_app(database)
+def site_password(review: ReviewConfig) -> str | None:
+    """The password [review] names (password_env or password_file), or None when none is."""
+    if review.password_env:
+        value = os.environ.get(review.password_env, "")
+        if not value:
+            raise MonitorError(f"[review] password_env: the environment variable "
+                               f"{review.password_env} is not set or empty")
+        return value
+    if review.password_file:
+        try:
+            return read_secret_file(review.password_file, "[review] password_file", "review")
+        except NotifyError as e:
+            raise MonitorError(str(e)) from e
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(database: Path, review: ReviewConfig, *, host: str | None = None,
+          port: int | None = None) -> None:
+    """Serve the site until stopped. Off loopback only with a password, refused before
+    anything listens: the site shows every clipping and takes marks."""
+    host = host or review.host
+    port = port or review.port
+    password = site_password(review)
+    if password is None and not is_loopback(host):
+        raise MonitorError(f"not serving on {host}: the review site listens on any address but "
+                           "loopback only with a password; set [review] password_env or "
+                           "password_file (or serve on 127.0.0.1 behind your own proxy)")
+    from dataclasses import replace
+
+    app = make_app(database, replace(review, host=host), password=password)
     import uvicorn
 
-    print(f"review site: http://{host}:{port}/{DATABASE} (read-only; Ctrl-C stops it)", flush=True)
+    locked = "password required" if password else "no password"
+    print(f"review site: http://{'[' + host + ']' if ':' in host else host}:{port}/{DATABASE} "
+          f"({locked}; Ctrl-C stops it)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,5 +1,7 @@
-"""Analyst feedback: `monitor mark ID relevant|irrelevant [--note]`, and how the
-configured rules do on the marks (`monitor rules eval --feedback`).
+"""Analyst feedback: `monitor mark ID relevant|irrelevant|acknowledged [--note]` (the review
+site's buttons write the same records), and how the configured rules do on the marks
+(`monitor rules eval --feedback`). "acknowledged" says seen, without a verdict: the
+evaluation leaves it out.
 
 The marked clippings are evaluated exactly as `rules eval` evaluates a labelled file
 (monitor.evaluate: relevant = label 1), so the figures and the JSON are the same, with each
@@ -18,7 +20,8 @@ from monitor.match.evaluate import Counts, EvalReport, Item, _figures, evaluate,
 from monitor.match.matcher import Matcher
 from monitor.store.database import Store
 
-LABELS = ("relevant", "irrelevant")
+VERDICTS = ("relevant", "irrelevant")
+LABELS = (*VERDICTS, "acknowledged")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,7 @@ class Mark:
     """An analyst's mark on a clipping, as stored."""
 
     clipping_id: str
-    label: str  # "relevant" or "irrelevant"
+    label: str  # one of LABELS
     note: str
     marked_at: str  # ISO time in UTC, to the second
 
@@ -37,23 +40,35 @@ class Mark:
 
 def mark(store: Store, clipping_id: str, label: str, note: str = "", *,
          now: dt.datetime) -> Mark:
-    """Record (or replace) the analyst's mark on a clipping; the mark as stored."""
+    """Record (or replace) the analyst's mark on a clipping; the mark as stored. A verdict
+    implies the clipping was seen: acknowledging one already judged keeps the verdict."""
     if label not in LABELS:
-        raise MonitorError(f"expected relevant or irrelevant, got {label!r}")
+        raise MonitorError(f"expected {', '.join(LABELS[:-1])} or {LABELS[-1]}, got {label!r}")
     if store.clipping(clipping_id) is None:
         raise MonitorError(f"no clipping with id {clipping_id!r} (see `monitor list`)")
     stored = Mark(clipping_id=clipping_id, label=label, note=note,
                   marked_at=now.astimezone(dt.timezone.utc).isoformat(timespec="seconds"))
     with store.batch():
+        if label not in VERDICTS:
+            kept = current_mark(store, clipping_id)
+            if kept is not None and kept.label in VERDICTS:
+                return kept
         store.db.table("marks").upsert(stored.as_json(), pk="clipping_id")
     return stored
+
+
+def current_mark(store: Store, clipping_id: str) -> Mark | None:
+    rows = list(store.db.query("select clipping_id, label, note, marked_at from marks "
+                               "where clipping_id = ?", [clipping_id]))
+    return Mark(**{k: v or "" for k, v in rows[0].items()}) if rows else None
 
 
 def marked_items(store: Store) -> list[dict[str, Any]]:
     """The marked clippings as `rules eval` items (relevant = label 1)."""
     rows = store.db.query(
         "select c.id, c.title, c.body, c.source, c.link, c.lang, k.label from marks k "
-        "join clippings c on c.id = k.clipping_id order by k.marked_at, c.id")
+        "join clippings c on c.id = k.clipping_id where k.label in (?, ?) "
+        "order by k.marked_at, c.id", list(VERDICTS))
     return [{"id": r["id"], "title": r["title"] or "", "text": r["body"] or "",
              "lang": r["lang"] or "und", "url": r["link"] or "",
              "label": 1 if r["label"] == "relevant" else 0} for r in rows]

@@ -254,14 +254,20 @@ class Outbox(Stories):
                    "left join clippings c on c.id = a.clipping_id")
 
     def alert_rows(self, *, status: str | None = None, limit: int | None = None,
-                   newest_first: bool = True) -> list[AlertRow]:
+                   newest_first: bool = True, clipping_id: str | None = None) -> list[AlertRow]:
         """Alerts newest first (else oldest first), with their story's title and source, for
-        `monitor alerts`."""
+        `monitor alerts`; with ``clipping_id``, that clipping's alone."""
         sql = self._ALERT_ROWS
+        where: list[str] = []
         params: list[Any] = []
         if status:
-            sql += " where a.status = ?"
+            where.append("a.status = ?")
             params.append(status)
+        if clipping_id is not None:
+            where.append("a.clipping_id = ?")
+            params.append(clipping_id)
+        if where:
+            sql += " where " + " and ".join(where)
         sql += " order by a.id desc" if newest_first else " order by a.id"
         if limit is not None:
             sql += " limit ?"

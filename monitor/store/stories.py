@@ -9,8 +9,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.models import Clipping, Match, MatchedTerm, NewStory, StorySource
+from monitor.errors import AmbiguousId, UnknownId
+from monitor.models import (MIN_PREFIX, SHORT_ID, Clipping, Match, MatchedTerm, NewStory,
+                            StorySource)
+from monitor.parse.identity import canonical_url
 from monitor.store.base import Part, immediate, iso
+
+_HEX = frozenset("0123456789abcdef")
+CANDIDATES_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,41 @@ class Stories(Part):
         return [Match(rule=r["rule"], score=r["score"],
                       terms=tuple(MatchedTerm(*t) for t in json.loads(r["terms"])),
                       tags=tuple(json.loads(r["tags"]))) for r in rows]
+
+    def resolve_clipping(self, ref: str) -> str:
+        """The full id of the one clipping ``ref`` names: its id, a prefix of it (at least
+        MIN_PREFIX hex digits, any case) or its article's URL (as the feed gave it, or
+        canonical). UnknownId if none does, AmbiguousId (with candidates) if several do."""
+        ref = ref.strip()
+        if "://" in ref:
+            rows = self.db.execute(
+                "select id, title from clippings where url = ? or link = ? union "
+                "select c.id, c.title from entries e join clippings c on c.id = e.clipping_id "
+                "where e.url = ? order by id", [canonical_url(ref), ref, canonical_url(ref)]
+            ).fetchall()
+            what = f"no clipping of the article {ref!r}"
+        else:
+            prefix = ref.lower()
+            if len(prefix) < MIN_PREFIX or not set(prefix) <= _HEX:
+                raise UnknownId(f"no clipping with id {ref!r}: give at least {MIN_PREFIX} hex "
+                                "digits of an id, or the article's URL (see `monitor list`)",
+                                ref=ref)
+            # A range on the primary key's index: every id that starts with the prefix sorts
+            # between it and the prefix followed by the digit after "f".
+            rows = self.db.execute(
+                "select id, title from clippings where id >= ? and id < ? order by id limit ?",
+                [prefix, prefix + "g", CANDIDATES_SHOWN + 1]).fetchall()
+            what = f"no clipping with id {ref!r}"
+        if not rows:
+            raise UnknownId(f"{what} (see `monitor list`)", ref=ref)
+        if len(rows) > 1:
+            more = "more than " if len(rows) > CANDIDATES_SHOWN else ""
+            raise AmbiguousId(f"{ref!r} names {more}{min(len(rows), CANDIDATES_SHOWN)} "
+                              f"clippings; give more of the id (each listing shows "
+                              f"{SHORT_ID} digits)", ref=ref,
+                              candidates=tuple((r[0], r[1] or "") for r in
+                                               rows[:CANDIDATES_SHOWN]))
+        return str(rows[0][0])
 
     def clipping(self, clipping_id: str) -> StoredClipping | None:
         rows = list(self.db.query("select * from clippings where id = ?", [clipping_id]))

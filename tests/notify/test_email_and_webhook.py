@@ -90,8 +90,10 @@ def test_payload_shape() -> None:
         "id": "34fcc89c45c3ecef-hook",
         "created_at": "2021-10-19T12:30:00+00:00",
         "notifier": "hook",
+        "review_url": None,  # no [review] base_url
         "clipping": {
             "id": "34fcc89c45c3ecef",
+            "short_id": "34fcc89c",
             "title": "ACE takes down Electro TV Sat pirate streaming service",
             "standfirst": "",
             "source": "Bleeping Computer",

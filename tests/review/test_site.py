@@ -5,28 +5,19 @@ Playwright (its bundled driver; the browser is the system's, never downloaded)."
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.feedserver import FeedServer
-from support.helpers import REPO, monitor
+from support.helpers import monitor
 from support.review_helpers import ARTICLES, publish, review_config
+from support.review_site import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -37,27 +28,8 @@ def site(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[str, Path]]:
     config = review_config(tmp_path, [feed_a, feed_b])
     done = monitor(config, "run", "--once")
     assert done.returncode == 0 and "5 new clippings, 4 flagged" in done.stdout, done.stdout
-    port = free_port()
-    import os
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    server = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "serve",
-                               "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"monitor serve did not start: {server.communicate()}")
-                time.sleep(0.2)
+    with serving(config) as base:
         yield base, tmp_path / "monitor.db"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def get_json(url: str) -> object:
