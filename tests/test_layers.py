@@ -24,7 +24,7 @@ LAYERS = [
 # parse/ and pipeline/analysis, so they must not pull in the HTTP clients or the database.
 ONLY_IN = {
     "sqlite3": {"store"}, "sqlite_utils": {"store"},
-    "httpx": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
+    "httpx": {"fetch"}, "httpcore": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
     "trafilatura": {"parse"}, "feedparser": {"parse"},
     "datasette": {"review"}, "uvicorn": {"review"}, "Stemmer": {"match"},
     # training only (monitor.match.train, the `train` extra): the daemon scores without it
