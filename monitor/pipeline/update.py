@@ -272,7 +272,7 @@ class Pipeline:
             log.info("feed %s: not_modified", feed.url)
             return decision
         try:
-            meta, entries = parse_feed(result.content, result.headers, feed.url)
+            meta, entries = parse_feed(result.content, result.headers, feed.url, result.url)
         except ParseError as e:
             self.events.poll_failed(e)
             return self._failed(feed, state, now, report, PollResult(

@@ -415,3 +415,22 @@ def test_an_unexpected_failure_on_one_entry_spares_the_others(
     [error] = report.errors
     assert error.startswith(f"{url}: entry http://127.0.0.1:9/story/")
     assert "unexpected UnicodeEncodeError" in error
+
+
+def test_a_relative_entry_link_is_fetched_where_the_feed_came_from(
+        tmp_path: Path, server: HostileServer) -> None:
+    """The feed, at /found/feeds/news.xml, redirects to /feeds/news.xml, whose entries link to
+    /page/rel1 and to rel2: the stories are those pages of that site, resolved against the
+    URL the feed came from, fetched and stored with their full URLs."""
+    server.put("/page/rel1", article_page(RAID["title"], [RAID["summary"]] * 3),
+               "text/html; charset=utf-8")
+    server.put("/feeds/rel2", article_page(QUIET[0], QUIET[1:]), "text/html; charset=utf-8")
+    server.put("/feeds/news.xml", rss("Relative", [{"title": RAID["title"], "link": "/page/rel1"},
+                                                   {"title": QUIET[0], "link": "rel2"}]))
+    url = server.url("/found/feeds/news.xml")
+    config = engine_config(tmp_path, [url], fetch_pages=True)
+    cycle(config)
+    assert server.hits["/page/rel1"] == 1 and server.hits["/feeds/rel2"] == 1
+    with Store(config.database) as store:
+        stored = {c.clipping.url: c.origin for c in store.clippings()}
+    assert stored == {server.url("/page/rel1"): "page", server.url("/feeds/rel2"): "page"}
