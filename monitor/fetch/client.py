@@ -159,7 +159,7 @@ class Client:
         # httpx honours the proxy variables of the environment (HTTP_PROXY, ALL_PROXY...);
         # when one applies to plain http, plain http stays on httpx so that it still does.
         # With the guard on, such URLs are refused before either transport sees them.
-        proxies = urllib.request.getproxies()
+        proxies = self._proxy_variables = urllib.request.getproxies()
         self._plain_allowed = self.guard.check or not (proxies.get("http") or proxies.get("all"))
         self._proxies = any(value for kind, value in proxies.items() if kind != "no")
         self._plain: aiohttp.ClientSession | None = None
@@ -167,7 +167,7 @@ class Client:
     def proxy_for(self, parts: SplitResult) -> str | None:
         """The proxy variable that applies to a URL (the name of its kind: "https", "all"),
         else None."""
-        proxies = urllib.request.getproxies()
+        proxies = self._proxy_variables
         kind = parts.scheme if proxies.get(parts.scheme) else "all" if proxies.get("all") else None
         if kind is None or urllib.request.proxy_bypass(parts.hostname or ""):
             return None

@@ -40,14 +40,19 @@ def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 class Resolver:
     """A DNS zone as an attacker runs it: ``answers[name]`` is a list of answers, one per
-    query, the last repeated. Records every name asked; an unknown name does not resolve."""
+    query, the last repeated. Records every name asked; an unknown name does not resolve.
+    A name in ``public`` stands for one with a public answer: it does not resolve either,
+    lest a regression connect off loopback, and the test sees it was asked."""
 
-    def __init__(self, answers: dict[str, list[list[str]]]) -> None:
+    def __init__(self, answers: dict[str, list[list[str]]], public: tuple[str, ...] = ()) -> None:
         self.answers = answers
+        self.public = public
         self.asked: list[str] = []
 
     async def __call__(self, host: str, port: int) -> list[str]:
         self.asked.append(host)
+        if host in self.public:
+            raise socket.gaierror(socket.EAI_AGAIN, f"{host} would answer a public address")
         queue = self.answers.get(host)
         if not queue:
             raise socket.gaierror(socket.EAI_NONAME, f"{host} unknown to the test's zone")
@@ -143,10 +148,9 @@ def test_one_non_public_answer_refuses_the_host() -> None:
 def test_an_idn_host_is_checked_under_the_name_the_client_sends(site: Site, scheme: str) -> None:
     """Python's resolver maps straße to strasse (IDNA 2003), the clients ask for
     xn--strae-oqa (IDNA 2008): two DNS names. The attacker's zone gives the first a public
-    address and the second a loopback one; the name resolved, checked and connected to must
-    be the client's."""
-    zone = Resolver({"strasse.example": [["93.184.216.34"]],
-                     "xn--strae-oqa.example": [["127.0.0.1"]]})
+    address (never handed out here) and the second a loopback one; the name resolved, checked
+    and connected to must be the client's."""
+    zone = Resolver({"xn--strae-oqa.example": [["127.0.0.1"]]}, public=("strasse.example",))
     url = f"{scheme}://straße.example:{site.port}/feed"
     message = refusal(url, GUARDED, zone)
     assert "xn--strae-oqa.example resolves to a non-public address (127.0.0.1)" in message
@@ -160,13 +164,6 @@ def test_a_public_looking_name_answering_loopback_is_refused(site: Site, scheme:
     zone = Resolver({"news.example": [["127.0.0.1"]]})
     url = f"{scheme}://news.example:{site.port}/feed"
     assert "news.example resolves to a non-public address (127.0.0.1)" in refusal(url, GUARDED, zone)
-    assert site.hosts == []
-
-
-def test_one_loopback_answer_among_public_ones_refuses_the_host(site: Site) -> None:
-    zone = Resolver({"news.example": [["93.184.216.34", "127.0.0.1"]]})
-    message = refusal(f"http://news.example:{site.port}/feed", GUARDED, zone)
-    assert "(127.0.0.1)" in message and "93.184.216.34" not in message
     assert site.hosts == []
 
 
@@ -252,7 +249,7 @@ def test_a_url_a_proxy_would_carry_is_refused_with_the_guard_on(
         site: Site, monkeypatch: pytest.MonkeyPatch, variable: str, scheme: str) -> None:
     """The proxy would resolve the name itself, where the guard can't check it."""
     monkeypatch.setenv(variable, f"http://127.0.0.1:{site.port}")
-    zone = Resolver({"news.example": [["93.184.216.34"]]})
+    zone = Resolver({"news.example": [["127.0.0.1"]]})
     message = refusal(f"{scheme}://news.example/feed", GUARDED, zone)
     assert f"a proxy is set for {scheme if variable != 'ALL_PROXY' else 'all'} URLs" in message
     assert "allow_private_networks" in message
