@@ -36,8 +36,8 @@ def declared_charset(headers: dict[str, str]) -> str | None:
 def page_text(result: FetchResult) -> bytes | str:
     """An HTML page for the extractor: decoded with the charset the server declared (which
     wins over a <meta> tag, as in browsers; a byte-order mark wins over both), else the
-    bytes, for the extractor to sniff (trafilatura: the <meta> tag, charset detection, then
-    UTF-8 with replacement characters). Never raises, whatever the header says."""
+    bytes, for the extractor to sniff (trafilatura: UTF-8, charset_normalizer's guesses,
+    then UTF-8 with replacement characters). Never raises, whatever the header says."""
     charset = declared_charset(result.headers)
     if charset is None or result.content.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE,
                                                       codecs.BOM_UTF16_BE)):
