@@ -42,12 +42,10 @@ except ImportError:  # pragma: no cover
 from monitor import __version__
 from monitor.config import FetchConfig
 from monitor.errors import FetchError
-from monitor.fetch.guard import (AddressRefused, Guard, Resolve, ip_literal, is_public_address,
-                                 refused_addresses)
+from monitor.fetch.guard import AddressRefused, Guard, Resolve, ip_literal
+from monitor.fetch.guard import is_public_address as is_public_address  # re-exported
+from monitor.fetch.guard import refused_addresses as refused_addresses  # re-exported
 from monitor.models import FetchResult
-
-__all__ = ["Client", "Limits", "PostResult", "fetch", "is_public_address", "make_client",
-           "parse_retry_after", "post", "refused_addresses"]
 
 DEFAULT_USER_AGENT = f"monitor/{__version__} (news monitoring; +https://github.com/monitor-news/monitor)"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
