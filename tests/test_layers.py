@@ -25,7 +25,7 @@ LAYERS = [
 # parse/ and pipeline/analysis, so they must not pull in the HTTP clients or the database.
 ONLY_IN = {
     "sqlite3": {"store"}, "sqlite_utils": {"store"},
-    "httpx": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
+    "httpx": {"fetch"}, "httpcore": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
     "trafilatura": {"parse"}, "feedparser": {"parse"},
     # a watched page's links: lxml's tree, cssselect's selectors (parse/listing.py)
     "lxml": {"parse"}, "cssselect": {"parse"},

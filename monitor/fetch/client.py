@@ -17,17 +17,19 @@ import asyncio
 import contextlib
 import dataclasses
 import email.utils
-import ipaddress
 import socket
+import ssl
 import time
 import urllib.request
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import aiohttp
+import aiohttp.abc
+import httpcore
 import httpx
 
 try:  # httpx's "brotli" extra; without it, "br" is simply not offered
@@ -40,12 +42,13 @@ except ImportError:  # pragma: no cover
 from monitor import __version__
 from monitor.config import FetchConfig
 from monitor.errors import FetchError
+from monitor.fetch.guard import AddressRefused, Guard, Resolve, ip_literal
+from monitor.fetch.guard import is_public_address as is_public_address  # re-exported
+from monitor.fetch.guard import refused_addresses as refused_addresses  # re-exported
 from monitor.models import FetchResult
 
 DEFAULT_USER_AGENT = f"monitor/{__version__} (news monitoring; +https://github.com/monitor-news/monitor)"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 # Response headers aiohttp accepts: larger than its defaults (8 KiB a line, 128 headers), near
@@ -54,37 +57,156 @@ MAX_HEADER_LINE = 65536
 MAX_HEADERS = 256
 
 
+class _GuardedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver: the guard's addresses. aiohttp hands it the host as it encoded it
+    (IDNA 2008, yarl) and connects to nothing else; IP literals never come here (they are
+    checked in check_url_allowed)."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[aiohttp.abc.ResolveResult]:
+        results: list[aiohttp.abc.ResolveResult] = []
+        for address in await self.guard.addresses(host, port):
+            kind = socket.AF_INET6 if ":" in address else socket.AF_INET
+            if family in (socket.AF_UNSPEC, kind):
+                results.append({"hostname": host, "host": address, "port": port, "family": kind,
+                                "proto": 0, "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV})
+        if not results:
+            raise socket.gaierror(f"cannot resolve {host}: no address of family {family!r}")
+        return results
+
+    async def close(self) -> None:
+        pass
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend: connects to the guard's addresses for the host httpx put
+    in the request (IDNA 2008), one after the other. TLS is started later by httpcore on the
+    stream returned, with the host name (not the address) for SNI and the certificate check."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await self.guard.addresses(host, port)
+        except TimeoutError as e:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from e
+        except OSError as e:
+            raise httpcore.ConnectError(str(e)) from e
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(address, port, timeout, local_address,
+                                                    socket_options)
+            except httpcore.ConnectError as e:  # refused or unreachable: the next address
+                failure = e
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's default transport whose connections go through _GuardedBackend. httpx offers no
+    argument for a network backend, so its pool is replaced by one made the same way with the
+    public httpcore constructor (checked, so that a change in httpx fails loudly)."""
+
+    def __init__(self, backend: _GuardedBackend, ssl_context: ssl.SSLContext,
+                 limits: httpx.Limits) -> None:
+        super().__init__(verify=ssl_context, http2=True, limits=limits)
+        if not isinstance(self._pool, httpcore.AsyncConnectionPool):  # pragma: no cover
+            raise TypeError(f"httpx's transport has no connection pool: {self._pool!r}")
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context, max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry, http1=True, http2=True,
+            network_backend=backend)
+
+
 class Client:
     """The HTTP client shared by the whole daemon (feeds, pages, notifiers): connection pooling
     across requests; httpx for https:// (HTTP/2 where the server offers it) and for POSTs,
     aiohttp for plain http:// GETs (see the module's docstring). Our own Limits bound the
     concurrency; the pools are sized above them so a request never waits on a pool after it
-    got its slot. Use it as ``async with make_client(cfg) as client`` or close it with aclose()."""
+    got its slot. Use it as ``async with make_client(cfg) as client`` or close it with aclose().
 
-    def __init__(self, cfg: FetchConfig) -> None:
+    Every GET connects only to addresses the guard resolved and checked (fetch/guard.py);
+    ``resolve`` replaces the system resolver (the tests' hostile DNS). With the guard on, no
+    proxy is used: a URL a proxy variable applies to is refused (``proxy_for``), since the
+    proxy would resolve the name itself. POSTs (notifiers, configured by the operator) are
+    not guarded."""
+
+    def __init__(self, cfg: FetchConfig, resolve: Resolve | None = None) -> None:
         self.cfg = cfg
         self.connections = max(50, cfg.concurrency + 10)
+        self.guard = Guard(resolve, check=not cfg.allow_private_networks)
         self._httpx: httpx.AsyncClient | None = None
+        self._poster: httpx.AsyncClient | None = None
         # httpx honours the proxy variables of the environment (HTTP_PROXY, ALL_PROXY...);
         # when one applies to plain http, plain http stays on httpx so that it still does.
-        proxies = urllib.request.getproxies()
-        self._plain_allowed = not (proxies.get("http") or proxies.get("all"))
+        # With the guard on, such URLs are refused before either transport sees them.
+        proxies = self._proxy_variables = urllib.request.getproxies()
+        self._plain_allowed = self.guard.check or not (proxies.get("http") or proxies.get("all"))
+        self._proxies = any(value for kind, value in proxies.items() if kind != "no")
         self._plain: aiohttp.ClientSession | None = None
+
+    def proxy_for(self, parts: SplitResult) -> str | None:
+        """The proxy variable that applies to a URL (the name of its kind: "https", "all"),
+        else None."""
+        proxies = self._proxy_variables
+        kind = parts.scheme if proxies.get(parts.scheme) else "all" if proxies.get("all") else None
+        if kind is None or urllib.request.proxy_bypass(parts.hostname or ""):
+            return None
+        return kind
+
+    def _httpx_client(self, *, guarded: bool) -> httpx.AsyncClient:
+        cfg = self.cfg
+        limits = httpx.Limits(max_connections=self.connections,
+                              max_keepalive_connections=max(20, cfg.concurrency))
+        # SSL_CERT_FILE / SSL_CERT_DIR are honoured even where the proxy variables are not
+        ssl_context = httpx.create_ssl_context(trust_env=True)
+        if guarded and not self.guard.check and self._proxies:
+            guarded = False  # httpx's own transports, which follow the proxy variables
+        transport = (_GuardedTransport(_GuardedBackend(self.guard), ssl_context, limits)
+                     if guarded else None)
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)),
+            follow_redirects=False,  # followed in fetch(), so each hop is checked
+            headers={"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT},
+            verify=ssl_context, limits=limits, http2=True, transport=transport,
+            # with the guard on, GETs follow no proxy variable (see proxy_for)
+            trust_env=not (guarded and self.guard.check),
+        )
+
+    @property
+    def poster(self) -> httpx.AsyncClient:
+        """The httpx client for POSTs: the GETs' one when the guard is off; else one of its
+        own, with the system's resolver and the proxy variables, since a notifier's address is
+        the operator's choice (a chat server on the local network, say), not a feed's."""
+        if not self.guard.check:
+            return self.httpx
+        if self._poster is None:
+            self._poster = self._httpx_client(guarded=False)
+        return self._poster
 
     @property
     def httpx(self) -> httpx.AsyncClient:
-        """The httpx client, made on first use (its TLS context takes tens of milliseconds to
-        load, for nothing when every feed is plain http)."""
+        """The httpx client for GETs, made on first use (its TLS context takes tens of
+        milliseconds to load, for nothing when every feed is plain http)."""
         if self._httpx is None:
-            cfg = self.cfg
-            self._httpx = httpx.AsyncClient(
-                timeout=httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)),
-                follow_redirects=False,  # followed in fetch(), so each hop is checked
-                headers={"User-Agent": cfg.user_agent or DEFAULT_USER_AGENT},
-                limits=httpx.Limits(max_connections=self.connections,
-                                    max_keepalive_connections=max(20, cfg.concurrency)),
-                http2=True,
-            )
+            self._httpx = self._httpx_client(guarded=True)
         return self._httpx
 
     def plain(self) -> aiohttp.ClientSession | None:
@@ -93,7 +215,8 @@ class Client:
         if self._plain is None and self._plain_allowed:
             self._plain = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.connections, limit_per_host=0,
-                                               keepalive_timeout=5.0),
+                                               keepalive_timeout=5.0,
+                                               resolver=_GuardedResolver(self.guard)),
                 # like httpx's client: the cookies a site sets are sent back to it
                 cookie_jar=aiohttp.CookieJar(unsafe=True, quote_cookie=False),
                 auto_decompress=False,  # decompressed by _Decoder, within max_bytes
@@ -104,6 +227,8 @@ class Client:
     async def aclose(self) -> None:
         if self._httpx is not None:
             await self._httpx.aclose()
+        if self._poster is not None:
+            await self._poster.aclose()
         if self._plain is not None:
             await self._plain.close()
 
@@ -114,8 +239,8 @@ class Client:
         await self.aclose()
 
 
-def make_client(cfg: FetchConfig) -> Client:
-    return Client(cfg)
+def make_client(cfg: FetchConfig, resolve: Resolve | None = None) -> Client:
+    return Client(cfg, resolve)
 
 
 @dataclass(slots=True)
@@ -182,61 +307,33 @@ class Limits:
             yield
 
 
-def is_public_address(address: IPAddress) -> bool:
-    """True when an address is a public unicast one (the guard against SSRF)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        mapped = address.ipv4_mapped or address.sixtofour
-        if mapped is not None:
-            return is_public_address(mapped)
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-        or not address.is_global
-    )
-
-
-def refused_addresses(addresses: list[str]) -> list[str]:
-    """The resolved addresses among ``addresses`` that the guard refuses."""
-    refused = []
-    for text in addresses:
-        try:
-            address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
-        except ValueError:
-            refused.append(text)
-            continue
-        if not is_public_address(address):
-            refused.append(text)
-    return refused
-
-
-async def check_url_allowed(url: str, cfg: FetchConfig) -> SplitResult:
-    """Refuse non-HTTP URLs, and hosts resolving to non-public addresses unless allowed.
-    Returns the URL's parts."""
+async def check_url_allowed(url: str, cfg: FetchConfig, client: Client | None = None) -> SplitResult:
+    """Refuse non-HTTP URLs, and, with the guard on, hosts written as non-public addresses and
+    URLs a proxy would carry. Host names are checked by the transports as they connect
+    (Guard.addresses). Returns the URL's parts."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"refused URL scheme {parts.scheme!r}", url=url)
     if not parts.hostname:
         raise FetchError("URL has no host", url=url)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as e:  # "http://host:99999/", "http://host:x/"
+        parts.port  # "http://host:99999/", "http://host:x/" raise
+    except ValueError as e:
         raise FetchError(f"invalid URL: {e}", url=url) from e
     if cfg.allow_private_networks:
         return parts
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise FetchError(f"cannot resolve {parts.hostname}: {e}", url=url) from e
-    refused = refused_addresses([str(info[4][0]) for info in infos])
-    if refused:
+    literal = ip_literal(parts.hostname)
+    if literal is not None:
+        refusal = Guard(None, check=True).refusal(str(literal), [str(literal)])
+        if refusal is not None:
+            raise FetchError(str(refusal), url=url)
+    proxy = client.proxy_for(parts) if client is not None else None
+    if proxy is not None:
         raise FetchError(
-            f"refused: {parts.hostname} resolves to a non-public address ({', '.join(refused)}); "
-            "set [fetch] allow_private_networks = true to allow it", url=url)
+            f"refused: a proxy is set for {proxy} URLs ({proxy.upper()}_PROXY), and the "
+            "private-address guard cannot check where a proxy connects; set [fetch] "
+            "allow_private_networks = true to fetch through it (the proxy must then refuse "
+            "internal addresses itself), or exempt the host with NO_PROXY", url=url)
     return parts
 
 
@@ -287,7 +384,7 @@ async def fetch(
     moved: str | None = None
     permanent_so_far = True
     for _hop in range(cfg.max_redirects + 1):
-        parts = await check_url_allowed(current, cfg)
+        parts = await check_url_allowed(current, cfg, client)
         async with limits.slot(current, parts) if limits else contextlib.nullcontext():
             started = time.monotonic()
             try:
@@ -316,6 +413,8 @@ async def fetch(
                                  url=current) from e
             except (httpx.HTTPError, aiohttp.ClientError) as e:
                 raise FetchError(f"{type(e).__name__}: {e}", url=current) from e
+            except AddressRefused as e:
+                raise FetchError(str(e), url=current) from e
         if moved and moved != url:
             result = dataclasses.replace(result, moved_to=moved)
         return result
@@ -526,7 +625,7 @@ async def post(
 ) -> PostResult:
     """POST ``body``; returns whatever status came back. Transport failures raise FetchError."""
     try:
-        response = await client.httpx.post(url, content=body, headers=headers, timeout=timeout)
+        response = await client.poster.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException as e:
         raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
     except httpx.HTTPError as e:

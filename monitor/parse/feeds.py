@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -66,6 +67,17 @@ def _entry(feed_url: str, link: str | None, guid: str | None, title: str, summar
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _absolute(link: str, base: str) -> str:
+    """A link made absolute against ``base`` (a relative one is a path on the feed's site).
+    Only links: guids are identities, compared as written, never resolved."""
+    if not link:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:  # "http://[::1/x": kept as written, refused when fetched
+        return link
 
 
 def _when(entry: Mapping[str, Any]) -> dt.datetime | None:
@@ -130,11 +142,15 @@ def _looks_like_json(content: bytes) -> bool:
     return head[:1] in (b"{", b"[") or head.startswith(b"null")
 
 
-def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedMeta, list[Entry]]:
+def parse_feed(content: bytes, headers: dict[str, str], url: str,
+               base: str | None = None) -> tuple[FeedMeta, list[Entry]]:
     """Parse a feed document. An ill-formed feed with entries yields them, with ``problem`` set;
-    so does a feed with no entries at all. A document that is not a feed raises ParseError."""
+    so does a feed with no entries at all. A document that is not a feed raises ParseError.
+    ``url``: the feed's identity; ``base``: where it was fetched from (after redirects; default
+    ``url``), against which relative links are resolved, after any xml:base of the feed."""
+    base = base or url
     if _looks_like_json(content):
-        return parse_json_feed(content, url)
+        return parse_json_feed(content, url, base)
     # feedparser reads the charset from Content-Type; it never fetches when given bytes.
     parsed = feedparser.parse(content, response_headers=headers or {}, sanitize_html=True)
     problem = None
@@ -146,13 +162,14 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> tuple[FeedM
     if not raw_entries and not _is_feed_without_entries(parsed, content):
         raise ParseError(f"not a feed: {problem or 'no feed format recognised'}"
                          + _html_hint(content), url=url)
-    meta = FeedMeta(title=_text(feed.get("title")), link=_text(feed.get("link")), problem=problem,
+    meta = FeedMeta(title=_text(feed.get("title")), link=_absolute(_text(feed.get("link")), base),
+                    problem=problem,
                     ttl=ttl_seconds(feed.get("ttl")),
                     update_period=update_period_seconds(feed.get("sy_updateperiod"),
                                                         feed.get("sy_updatefrequency")))
     entries = []
     for raw in raw_entries:
-        link = _text(raw.get("link")) or None
+        link = _absolute(_text(raw.get("link")), base) or None
         guid = _text(raw.get("id")) or None
         title = _title(raw)
         summary = _text(raw.get("summary"))
@@ -223,12 +240,15 @@ def _json_id(value: object) -> str | None:
     return text or None
 
 
-def parse_json_feed(content: bytes, url: str) -> tuple[FeedMeta, list[Entry]]:
+def parse_json_feed(content: bytes, url: str,
+                    base: str | None = None) -> tuple[FeedMeta, list[Entry]]:
     """JSON Feed 1.0 and 1.1 (https://jsonfeed.org), which feedparser 6 does not read.
 
     Lenient like the readers people use: an unknown ``version`` or a field of the wrong type
     drops that field, not the feed. An entry with no ``url`` and no ``id`` gets a stable
-    identity from its title and date (or its text)."""
+    identity from its title and date (or its text). Relative URLs, which the format forbids
+    but feeds carry, are resolved against ``base`` (default ``url``)."""
+    base = base or url
     if content.startswith(BOM):
         content = content[len(BOM):]
     try:
@@ -256,7 +276,7 @@ def parse_json_feed(content: bytes, url: str) -> tuple[FeedMeta, list[Entry]]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        link = _text(item.get("url")) or _text(item.get("external_url")) or None
+        link = _absolute(_text(item.get("url")) or _text(item.get("external_url")), base) or None
         guid = _json_id(item.get("id"))
         title = _text(item.get("title"))
         summary = _text(item.get("summary"))
@@ -268,6 +288,6 @@ def parse_json_feed(content: bytes, url: str) -> tuple[FeedMeta, list[Entry]]:
                        published)
         if entry is not None:
             entries.append(entry)
-    meta = FeedMeta(title=_text(doc.get("title")), link=_text(doc.get("home_page_url")),
-                    problem=problem)
+    meta = FeedMeta(title=_text(doc.get("title")),
+                    link=_absolute(_text(doc.get("home_page_url")), base), problem=problem)
     return meta, entries

@@ -47,7 +47,7 @@ def read_entries(feed: FeedConfig, result: FetchResult) -> tuple[FeedMeta, list[
     if feed.kind == "page":
         return listing_entries(result.content, result.headers, result.url, page_url=feed.url,
                                selector=feed.selector, pattern=feed.pattern)
-    return parse_feed(result.content, result.headers, feed.url)
+    return parse_feed(result.content, result.headers, feed.url, result.url)
 
 
 async def resolve_links(client: Any, cfg: FetchConfig, limits: Limits, feed: FeedConfig,

@@ -231,7 +231,12 @@ class Pipeline:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
             return None
         report.feeds_polled += 1
-        await self.recheck_pages(feed.url)  # whatever the feed answers next
+        try:
+            await self.recheck_pages(feed.url)  # whatever the feed answers next
+        except Exception as e:  # a bug; each page's own failures are caught in recheck_pages
+            log.exception("feed %s: re-checks failed, the feed polled all the same", feed.url)
+            self.events.error("unexpected")
+            report.errors.append(f"{feed.url}: re-checks: unexpected {type(e).__name__}: {e}")
         # On a feed's first successful poll, old stories are backlog, not news: subscribing
         # to a feed must not alert on everything it ever published.
         backlog_before = None
@@ -294,8 +299,16 @@ class Pipeline:
             async with limit:
                 if self.stopping:
                     return
-                draft = await self._prepare(entry, feed, meta.title, backlog_before,
-                                            baseline=baseline)
+                try:
+                    draft = await self._prepare(entry, feed, meta.title, backlog_before,
+                                                baseline=baseline)
+                except Exception as e:  # a bug, met on this entry alone: the others go on
+                    log.exception("feed %s: entry %s: unexpected error; not stored, tried "
+                                  "again when the feed changes", feed.url, entry.url or entry.guid)
+                    self.events.error("unexpected")
+                    report.errors.append(f"{feed.url}: entry {entry.url or entry.guid}: "
+                                         f"unexpected {type(e).__name__}: {e}")
+                    return
             if draft is not None:
                 ready.append(draft)
                 if len(ready) >= STORY_BATCH:
@@ -506,6 +519,11 @@ class Pipeline:
                 self.events.error("page")
                 if isinstance(e, ExtractError):
                     failure = str(e)
+            except Exception as e:  # a bug the page set off: this story's, not the feed's
+                log.exception("feed %s: story %s: page not used (unexpected error); built "
+                              "from the feed", entry.feed_url, entry.url)
+                self.events.error("page")
+                failure = f"unexpected {type(e).__name__}: {e}"
         return article_from_entry(entry), "feed", page, None, failure
 
     async def recheck_pages(self, feed_url: str | None = None) -> int:
@@ -516,29 +534,42 @@ class Pipeline:
             return 0
         due = evidence.due_rechecks(self.store, now=self.clock(), feed_url=feed_url)
         for row in due:
-            url = row.url
             try:
-                page = await fetch(self.client, url, self.config.fetch, limits=self.limits)
-            except FeedError as e:
-                status = getattr(e, "status", None)
-                if status in evidence.GONE_STATUSES:  # the page was pulled
-                    page = FetchResult(url=url, status=status)
-                else:  # down, or refused: nothing can be concluded about the page
-                    evidence.record_recheck(self.store, rechecks, row.clipping_id,
-                                            now=self.clock(), error=str(e))
-                    log.info("story %s: re-check failed: %s", row.clipping_id, e)
-                    continue
-            text = None
-            if page.status < 400:
+                await self._recheck(row.clipping_id, row.url, rechecks)
+            except Exception as e:  # a bug one page set off: recorded on its story, the rest go on
+                log.exception("feed %s: story %s (%s): re-check failed (unexpected error)",
+                              feed_url, row.clipping_id, row.url)
+                self.events.error("unexpected")
                 try:
-                    text = (await self._in_worker(extract_article, page_text(page),
-                                                  page.url)).body
-                except ExtractError:
-                    text = None
-            state = evidence.record_recheck(self.store, rechecks, row.clipping_id,
-                                            now=self.clock(), page=page, text=text)
-            log.info("story %s: page re-checked: %s", row.clipping_id, state)
+                    evidence.record_recheck(self.store, rechecks, row.clipping_id,
+                                            now=self.clock(),
+                                            error=f"unexpected {type(e).__name__}: {e}")
+                except Exception:
+                    log.exception("story %s: the failed re-check could not be recorded",
+                                  row.clipping_id)
         return len(due)
+
+    async def _recheck(self, clipping_id: str, url: str, rechecks: tuple[float, ...]) -> None:
+        """Fetch one flagged story's page again and record what became of it."""
+        try:
+            page = await fetch(self.client, url, self.config.fetch, limits=self.limits)
+        except FeedError as e:
+            status = getattr(e, "status", None)
+            if status not in evidence.GONE_STATUSES:  # down, or refused: nothing concluded
+                evidence.record_recheck(self.store, rechecks, clipping_id, now=self.clock(),
+                                        error=str(e))
+                log.info("story %s: re-check failed: %s", clipping_id, e)
+                return
+            page = FetchResult(url=url, status=status)  # the page was pulled
+        text = None
+        if page.status < 400:
+            try:
+                text = (await self._in_worker(extract_article, page_text(page), page.url)).body
+            except ExtractError:
+                text = None
+        state = evidence.record_recheck(self.store, rechecks, clipping_id, now=self.clock(),
+                                        page=page, text=text)
+        log.info("story %s: page re-checked: %s", clipping_id, state)
 
     async def deliver_pending(self, report: CycleReport, *, force: bool = False) -> None:
         """Send what the outbox holds (pipeline.deliver). ``force`` tries every pending alert and

@@ -115,3 +115,16 @@ def test_declared_charset_wins_for_pages() -> None:
     bom = FetchResult(url="http://x/", status=200, content=b"\xef\xbb\xbf<p>\xc3\xa9</p>",
                       headers={"content-type": "text/html; charset=latin-1"})
     assert page_text(bom) == bom.content  # a byte-order mark wins over the header
+
+
+@pytest.mark.parametrize("charset", ["zlib", "zlib_codec", "rot13", "base64", "hex", "bz2",
+                                     "uu", "quopri", "idna", "punycode", "unicode_escape",
+                                     "undefined", "no-such-codec"])
+def test_a_charset_that_is_no_text_encoding_leaves_the_bytes_to_sniff(charset: str) -> None:
+    """Python's codec registry is no list of charsets: such a declaration is ignored, never
+    raised, and the extractor sniffs the bytes as for a page that declares nothing."""
+    html = "<html><body><p>Déjà vu</p></body></html>".encode("utf-8")
+    result = FetchResult(url="http://x/", status=200, content=html,
+                         headers={"content-type": f"text/html; charset={charset}"})
+    assert declared_charset(result.headers) is None
+    assert page_text(result) == html

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import urljoin
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +251,38 @@ def test_lenient_documents_are_feeds(content: bytes, entries: int, problem: bool
     meta, found = parse_feed(content, {}, URL)
     assert len(found) == entries
     assert bool(meta.problem) is problem
+
+
+def test_relative_links_are_resolved_against_where_the_feed_was_fetched() -> None:
+    feed = rss('<item><title>a</title><link>/page/rel1</link><guid isPermaLink="false">/g/1</guid></item>'
+               "<item><title>b</title><link>rel2</link></item>"
+               "<item><title>c</title><link>//cdn.example/c</link></item>"
+               "<item><title>d</title><link>https://other.example/d</link></item>")
+    base = "https://feeds.example/news/feed.xml"  # after a redirect from URL
+    _, entries = parse_feed(feed, {}, URL, base)
+    assert [e.url for e in entries] == ["https://feeds.example/page/rel1",
+                                        "https://feeds.example/news/rel2",
+                                        "https://cdn.example/c", "https://other.example/d"]
+    assert entries[0].guid == "/g/1"  # an identity, kept as written
+    assert all(e.feed_url == URL for e in entries)
+    _, (entry, *_) = parse_feed(feed, {}, URL)  # no base: the feed's own URL
+    assert entry.url == urljoin(URL, "/page/rel1")
+
+
+def test_xml_base_wins_over_the_feed_url_for_relative_links() -> None:
+    atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+            b'xml:base="https://base.example/sub/"><title>A</title><id>urn:a</id>'
+            b'<entry><title>one</title><link href="p1"/><id>urn:1</id></entry>'
+            b'<entry xml:base="/other/"><title>two</title><link href="p2"/><id>urn:2</id></entry>'
+            b"</feed>")
+    _, entries = parse_feed(atom, {}, URL, "https://feeds.example/atom.xml")
+    assert [e.url for e in entries] == ["https://base.example/sub/p1",
+                                        "https://base.example/other/p2"]
+
+
+def test_relative_json_feed_urls_are_resolved_too() -> None:
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "J",
+           "home_page_url": "/", "items": [{"id": "1", "url": "/story/1", "title": "t"}]}
+    meta, (entry,) = parse_feed(json.dumps(doc).encode(), {}, URL, "https://feeds.example/f.json")
+    assert entry.url == "https://feeds.example/story/1" and entry.guid == "1"
+    assert meta.link == "https://feeds.example/"

@@ -8,11 +8,12 @@ import asyncio
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support.engine import Clock, cycle, engine_config, feed_rows, titles
-from support.feedserver import FeedServer, article_page, rss
+from support.feedserver import RAID, FeedServer, article_page, rss
 from support.hostile import HostileServer
 
 from monitor.pipeline.cycle import open_runtime, poll_feeds
@@ -278,20 +279,158 @@ def test_an_exception_while_updating_a_feed_is_recorded_on_the_feed(
     assert feed_rows(config)[bad]["error_count"] == 2
 
 
-def test_a_page_declaring_an_unknown_charset_is_recorded_on_the_feed(
+NOT_TEXT_CHARSETS = ["zlib", "rot13", "base64", "hex", "idna", "no-such-codec"]
+
+
+@pytest.mark.parametrize("charset", NOT_TEXT_CHARSETS)
+def test_a_page_declaring_a_charset_that_is_no_text_encoding_is_read_all_the_same(
+        tmp_path: Path, feed_server: FeedServer, charset: str) -> None:
+    """Python's codecs include zlib, rot13, base64, hex and idna, which are no text encoding:
+    such a header is ignored and the page's bytes are sniffed, as for an unknown charset."""
+    feed_server.put("/story/1", article_page(RAID["title"], [RAID["summary"]] * 3),
+                    f"text/html; charset={charset}")
+    url = feed_server.put("/feed.xml", rss("Codecs", [{"title": RAID["title"],
+                                                      "link": feed_server.url("/story/1")}]))
+    config = engine_config(tmp_path, [url], fetch_pages=True)
+    report = cycle(config)
+    row = feed_rows(config)[url]
+    assert row["last_status"] == "updated" and row["error_count"] == 0, row
+    assert report.errors == []
+    with Store(config.database) as store:
+        [clipping] = store.clippings()
+    assert clipping.origin == "page" and "50,000 subscribers" in clipping.text
+
+
+# A story no rule flags (so the flagged story's re-check is the only one): title, paragraphs.
+QUIET = ["Town bakery wins the regional bread prize",
+         "The bakery on the market square won the regional prize for its rye bread this week, "
+         "its owners said on Tuesday, after twenty years of baking in the town.",
+         "The jury tasted forty loaves from bakeries across the region before it decided."]
+
+
+def _poll_with_rechecks(config: Config, clock: Clock, steps: list[Callable[[], None]],
+                        advance: dt.timedelta) -> list[CycleReport]:
+    """Poll the config's one feed, then for each step: run it, move the clock, poll again."""
+    from monitor.fetch.client import make_client
+    from monitor.match.matcher import matcher_for
+    from monitor.pipeline.update import Pipeline
+
+    reports: list[CycleReport] = []
+
+    async def main() -> None:
+        with Store(config.database) as store:
+            async with make_client(config.fetch) as client:
+                engine = Pipeline(config, store, matcher_for(config), client, {}, None,
+                                  clock=clock)
+                for step in [lambda: None, *steps]:
+                    step()
+                    clock.now += advance if reports else dt.timedelta()
+                    reports.append(CycleReport())
+                    await engine.update_feed(config.feeds[0], reports[-1])
+
+    asyncio.run(main())
+    return reports
+
+
+def _rechecks(config: Config) -> list[dict[str, object]]:
+    with Store(config.database) as store:
+        return [dict(r) for r in store.db.query(
+            "select checks, state, last_error from rechecks order by clipping_id")]
+
+
+@pytest.mark.parametrize("charset", ["zlib", "rot13"])
+def test_a_recheck_of_a_page_with_such_a_charset_does_not_stop_the_feed(
+        tmp_path: Path, feed_server: FeedServer, charset: str) -> None:
+    """The flagged story's page comes back declaring a codec that is no text encoding: its
+    re-check is recorded, and the feed is polled as usual (its new story stored)."""
+    page = article_page(RAID["title"], [RAID["summary"]] * 3)
+    feed_server.put("/story/1", page)
+    items = [{"title": RAID["title"], "link": feed_server.url("/story/1")}]
+    url = feed_server.put("/feed.xml", rss("Rechecks", items))
+    config = engine_config(tmp_path, [url], fetch_pages=True)
+    clock = Clock(dt.datetime.now(dt.timezone.utc))
+
+    def change() -> None:
+        feed_server.put("/story/1", page.replace("three suspects", "four suspects"),
+                        f"text/html; charset={charset}")
+        feed_server.put("/feed.xml", rss("Rechecks", [*items, {
+            "title": QUIET[0], "link": feed_server.url("/story/2")}]))
+        feed_server.put("/story/2", article_page(QUIET[0], QUIET[1:]))
+
+    reports = _poll_with_rechecks(config, clock, [change], dt.timedelta(hours=6, minutes=1))
+    assert [r.errors for r in reports] == [[], []]
+    assert reports[1].new_clippings == 1  # the feed was polled past the re-check
+    assert feed_rows(config)[url]["error_count"] == 0
+    assert _rechecks(config)[0] == {"checks": 1, "state": "changed", "last_error": None}
+
+
+def test_an_unexpected_failure_in_one_recheck_is_recorded_on_its_story(
         tmp_path: Path, feed_server: FeedServer) -> None:
-    feed_server.put("/story/1", "<html><body><p>x</p></body></html>", "text/html; charset=zlib")
-    url = feed_server.put("/feed.xml", rss("Zlib", [{"title": "A story on a strange page",
-                                                    "link": feed_server.url("/story/1")}]))
+    """A real failure while recording a re-check (a SQLite trigger refusing the new version
+    of the page): the error goes on that story's re-check, the feed is polled all the same."""
+    page = article_page(RAID["title"], [RAID["summary"]] * 3)
+    feed_server.put("/story/1", page)
+    items = [{"title": RAID["title"], "link": feed_server.url("/story/1")}]
+    url = feed_server.put("/feed.xml", rss("Rechecks", items))
+    config = engine_config(tmp_path, [url], fetch_pages=True)
+    clock = Clock(dt.datetime.now(dt.timezone.utc))
+
+    def change() -> None:
+        with Store(config.database) as store:
+            store.db.execute("create trigger refuse before insert on snapshots when "
+                             "new.change = 'changed' begin "
+                             "select raise(abort, 'this version refused'); end")
+            store.db.conn.commit()
+        feed_server.put("/story/1", page.replace("three suspects", "four suspects"))
+        feed_server.put("/feed.xml", rss("Rechecks", [*items, {
+            "title": QUIET[0], "link": feed_server.url("/story/2")}]))
+        feed_server.put("/story/2", article_page(QUIET[0], QUIET[1:]))
+
+    reports = _poll_with_rechecks(config, clock, [change], dt.timedelta(hours=6, minutes=1))
+    assert reports[1].new_clippings == 1 and QUIET[0] in titles(config)
+    assert feed_rows(config)[url]["last_status"] == "updated"
+    [recheck] = _rechecks(config)
+    assert recheck["checks"] == 1 and recheck["state"] == "unchanged"
+    assert "unexpected" in str(recheck["last_error"])
+    assert "this version refused" in str(recheck["last_error"])
+
+
+def test_an_unexpected_failure_on_one_entry_spares_the_others(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """A lone surrogate in one entry's link (JSON allows it, SQLite's UTF-8 does not) fails
+    looking that entry up: the error is reported with the feed and the entry, the other
+    entries are stored and the feed's poll is recorded."""
+    feed = json_feed("Mixed", [
+        {"id": "1", "url": "http://127.0.0.1:9/story/\\ud800", "title": "Broken link",
+         "content_text": "Police raided a pirate site."},
+        {"id": "2", "url": feed_server.url("/story/2"), "title": "A fine story",
+         "content_text": "Police raided another pirate site."},
+    ]).replace("\\\\ud800", "\\ud800")
+    url = feed_server.put("/mixed.json", feed, "application/feed+json")
+    config = engine_config(tmp_path, [url])
+    report = cycle(config)
+    assert titles(config) == ["A fine story"]
+    row = feed_rows(config)[url]
+    assert row["last_status"] == "updated" and row["error_count"] == 0, row
+    [error] = report.errors
+    assert error.startswith(f"{url}: entry http://127.0.0.1:9/story/")
+    assert "unexpected UnicodeEncodeError" in error
+
+
+def test_a_relative_entry_link_is_fetched_where_the_feed_came_from(
+        tmp_path: Path, server: HostileServer) -> None:
+    """The feed, at /found/feeds/news.xml, redirects to /feeds/news.xml, whose entries link to
+    /page/rel1 and to rel2: the stories are those pages of that site, resolved against the
+    URL the feed came from, fetched and stored with their full URLs."""
+    server.put("/page/rel1", article_page(RAID["title"], [RAID["summary"]] * 3),
+               "text/html; charset=utf-8")
+    server.put("/feeds/rel2", article_page(QUIET[0], QUIET[1:]), "text/html; charset=utf-8")
+    server.put("/feeds/news.xml", rss("Relative", [{"title": RAID["title"], "link": "/page/rel1"},
+                                                   {"title": QUIET[0], "link": "rel2"}]))
+    url = server.url("/found/feeds/news.xml")
     config = engine_config(tmp_path, [url], fetch_pages=True)
     cycle(config)
-    row = feed_rows(config)[url]
-    # Today decoding raises LookupError, a bug recorded on the feed; should fetch.body learn
-    # to refuse such a charset, the story is built from the feed instead: either way, seen.
-    if row["last_status"] == "updated":
-        with Store(config.database) as store:
-            [clipping] = store.clippings()
-        assert clipping.origin == "feed"
-    else:
-        assert row["last_status"] == "error" and row["error_count"] == 1, row
-        assert row["last_error"].startswith("unexpected"), row
+    assert server.hits["/page/rel1"] == 1 and server.hits["/feeds/rel2"] == 1
+    with Store(config.database) as store:
+        stored = {c.clipping.url: c.origin for c in store.clippings()}
+    assert stored == {server.url("/page/rel1"): "page", server.url("/feeds/rel2"): "page"}

@@ -53,6 +53,19 @@ def test_system_unit_verifies(systemd_analyze: str, tmp_path: Path) -> None:
     assert "monitor.service" not in result.stderr, result.stderr
 
 
+def test_the_commented_ip_address_lines_verify_once_enabled(systemd_analyze: str,
+                                                            tmp_path: Path) -> None:
+    """The unit's IPAddressDeny=/IPAddressAllow= guidance, uncommented, is a valid unit."""
+    unit = as_installed(UNIT, tmp_path)
+    text = unit.read_text()
+    assert "#IPAddressDeny=" in text and "#IPAddressAllow=" in text
+    unit.write_text(text.replace("#IPAddress", "IPAddress"))
+    result = subprocess.run([systemd_analyze, "verify", str(unit)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "monitor.service" not in result.stderr, result.stderr
+
+
 def test_user_unit_verifies(systemd_analyze: str, tmp_path: Path) -> None:
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
