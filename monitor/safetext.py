@@ -10,7 +10,9 @@ import re
 # clipboard writes, OSC 8 links; U+009B is a one-character CSI), DEL, the Unicode line and
 # paragraph separators (a line break to Python's splitlines and some viewers) and the bidi
 # embeddings, overrides and isolates, which make text read in another order than it is stored.
-UNSAFE_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# Lone surrogates too: no UTF-8 output (a terminal, a log file, a test runner's pipe) can carry
+# them, and a JSON feed may hold one.
+UNSAFE_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
 
 
 def unsafe(keep: str = "") -> re.Pattern[str]:

@@ -52,6 +52,7 @@ from monitor.models import (Article, Clipping, Entry, FeedState, FeedUpdate, Fet
 from monitor.decide.schedule import cache_lifetime, next_check, rhythm
 from monitor.notify import Notifier
 from monitor.pipeline import sources
+from monitor.safetext import escape
 from monitor.pipeline.events import NO_EVENTS, Events
 from monitor.pipeline.deliver import Outbox
 from monitor.pipeline.workers import ExtractionPool
@@ -303,11 +304,12 @@ class Pipeline:
                     draft = await self._prepare(entry, feed, meta.title, backlog_before,
                                                 baseline=baseline)
                 except Exception as e:  # a bug, met on this entry alone: the others go on
+                    which = escape(entry.url or entry.guid or "")  # may hold what broke it
                     log.exception("feed %s: entry %s: unexpected error; not stored, tried "
-                                  "again when the feed changes", feed.url, entry.url or entry.guid)
+                                  "again when the feed changes", feed.url, which)
                     self.events.error("unexpected")
-                    report.errors.append(f"{feed.url}: entry {entry.url or entry.guid}: "
-                                         f"unexpected {type(e).__name__}: {e}")
+                    report.errors.append(f"{feed.url}: entry {which}: "
+                                         f"unexpected {type(e).__name__}: {escape(str(e))}")
                     return
             if draft is not None:
                 ready.append(draft)
