@@ -65,7 +65,9 @@ async def open_runtime(config: Config, *, executor: bool = True,
     matcher = matcher_for(config)
     store = Store(config.database)
     client = make_client(config.fetch)
-    pool = make_pool(config, store) if executor and config.fetch.fetch_pages else None
+    # Made even without fetch_pages: the feeds' own HTML is extracted in the workers too.
+    # Its processes start on the first task.
+    pool = make_pool(config, store) if executor else None
     try:
         notifiers = build_notifiers(config.notifiers, client)
         yield Runtime(Pipeline(config, store, matcher, client, notifiers, pool,

@@ -6,10 +6,12 @@ update_feed(feed):
     fetch conditionally (at its moved URL, if it moved)
                                    -> failure: record it, back off (schedule.next_check), done
                                    -> 304, or the same body as last time: record, done
-    parse entries                  -> a broken feed: record the error, back off, done
-    for each entry never seen (canonical URL or guid), a few at a time:
+    parse entries (in a thread)    -> a broken feed: record the error, back off, done
+    the entries never seen (canonical URL or guid), oldest first, at most max_new_per_poll
+        (the others stay new for the next polls: no validators or body hash kept), and
+    for each of them, a few at a time:
         fetch its page and extract the article in a worker process
-            (or fall back to the feed's own text: origin "feed")
+            (or fall back to the feed's own text, in a worker too: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
     store the new stories STORY_BATCH at a time, several per transaction (as many as fit in
@@ -41,7 +43,7 @@ from monitor import clipping as clippings
 from monitor.pipeline.analysis import PageAnalysis, analyse_page
 from monitor.config import Config, FeedConfig
 from monitor.errors import ExtractError, FeedError, FetchError, ParseError
-from monitor.parse.extract import article_from_entry, extract_article
+from monitor.parse.extract import article_from_entry, extract_article, plain_article_from_entry
 from monitor.parse.feeds import parse_feed
 from monitor.fetch.body import page_text
 from monitor.fetch.client import Limits, fetch, parse_retry_after
@@ -64,6 +66,9 @@ ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch +
 # of new entries still commits as it goes.
 STORY_BATCH = 20
 WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, then the loop runs
+# Entries of a feed looked up in the database between two turns of the event loop: a feed
+# listing 30,000 entries must not hold the loop (and the watchdog's pings) while they are.
+LOOKUP_SLICE = 200
 
 Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
@@ -128,6 +133,17 @@ def is_backlog(entry: Entry, article: Article, before: dt.datetime | None) -> bo
     if published.tzinfo is None:
         published = published.replace(tzinfo=dt.timezone.utc)
     return published < before
+
+
+def oldest_first(entries: list[Entry]) -> list[Entry]:
+    """``entries`` oldest first: by date, the undated last (as the newest) in the reverse of the
+    feed's order, since feeds list their newest entries first."""
+    def when(item: tuple[int, Entry]) -> tuple[int, float, int]:
+        position, entry = item
+        if entry.published is None:
+            return (1, 0.0, -position)
+        return (0, entry.published.timestamp(), -position)
+    return [entry for _, entry in sorted(enumerate(entries), key=when)]
 
 
 def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dict[str, tuple[str, ...]]:
@@ -267,7 +283,10 @@ class Pipeline:
             log.info("feed %s: not_modified", feed.url)
             return decision
         try:
-            meta, entries = parse_feed(result.content, result.headers, feed.url)
+            # In a thread: parsing a large feed takes seconds, which the loop (its requests'
+            # timeouts, the watchdog's pings) cannot wait.
+            meta, entries = await asyncio.to_thread(parse_feed, result.content, result.headers,
+                                                    feed.url)
         except ParseError as e:
             self.events.poll_failed(e)
             return self._failed(feed, state, now, report, PollResult(
@@ -275,6 +294,9 @@ class Pipeline:
                 moved_to=result.moved_to)
         if meta.problem:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
+        unseen = oldest_first(await self._unseen(entries))
+        cap = self.config.fetch.max_new_per_poll
+        taken, left = unseen[:cap], len(unseen) - min(cap, len(unseen))
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
         ready: list[_Draft] = []  # prepared, not stored yet
@@ -293,7 +315,7 @@ class Pipeline:
                     outcomes.extend(await self._write(batch, report))
 
         try:
-            results = await asyncio.gather(*(one(entry) for entry in entries),
+            results = await asyncio.gather(*(one(entry) for entry in taken),
                                            return_exceptions=True)
             outcomes.extend(await self._write(ready, report))
         finally:
@@ -318,14 +340,37 @@ class Pipeline:
             outcome="updated", status=result.status, max_age=lifetime, ttl=meta.ttl,
             update_period=meta.update_period, median_gap=gap, newest_entry=newest,
             retry_after=retry_after))
+        # Entries left for the next poll: it must fetch the whole feed again and parse it even
+        # if unchanged, so neither the validators nor the body's hash are kept.
+        partial = left > 0
         self.store.record_poll(FeedUpdate(
             feed.url, name=feed.name, checked_at=now, outcome="updated", decision=decision,
-            http_status=result.status, error=meta.problem, etag=result.etag,
-            last_modified=result.last_modified, title=meta.title, moved_to=result.moved_to,
-            body_hash=digest, median_gap=gap, newest_entry=newest))
+            http_status=result.status, error=meta.problem,
+            etag=None if partial else result.etag,
+            last_modified=None if partial else result.last_modified, title=meta.title,
+            moved_to=result.moved_to, body_hash=None if partial else digest, median_gap=gap,
+            newest_entry=newest, partial=partial))
         self.events.polled("updated", new=new, flagged=flagged)
-        log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
+        log.info("feed %s: updated, %d entries, %d new, %d flagged%s", feed.url, len(entries),
+                 new, flagged, f", {left} more new left for the next poll (max_new_per_poll)"
+                 if partial else "")
         return decision
+
+    async def _unseen(self, entries: list[Entry]) -> list[Entry]:
+        """The entries never seen (by canonical URL or guid), each story once, looked up a
+        slice at a time with the loop's turn in between."""
+        unseen: list[Entry] = []
+        keys: set[str] = set()
+        for i, entry in enumerate(entries):
+            if i and i % LOOKUP_SLICE == 0:
+                await asyncio.sleep(0)
+            canonical = canonical_url(entry.url) if entry.url else ""
+            key = canonical or entry.guid or entry.title
+            if key in keys or self.store.is_seen(canonical or None, entry.guid):
+                continue
+            keys.add(key)
+            unseen.append(entry)
+        return unseen
 
     def _decide(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
                 poll: PollResult) -> ScheduleDecision:
@@ -493,7 +538,17 @@ class Pipeline:
                 self.events.error("page")
                 if isinstance(e, ExtractError):
                     failure = str(e)
-        return article_from_entry(entry), "feed", page, None, failure
+        # The feed's own HTML is hostile too (megabytes of it cost seconds and a gigabyte to
+        # extract): in a worker, under its deadline and memory cap; should that fail, the plain
+        # text, which costs little whatever the markup.
+        try:
+            article = await self._in_worker(article_from_entry, entry)
+        except ExtractError as e:
+            log.warning("story %s: the feed's text not extracted (%s); kept as plain text",
+                        entry.url or entry.guid, e)
+            self.events.error("page")
+            article, failure = plain_article_from_entry(entry), failure or str(e)
+        return article, "feed", page, None, failure
 
     async def recheck_pages(self, feed_url: str | None = None) -> int:
         """Fetch again the pages of flagged stories that are due, for evidence; a page
