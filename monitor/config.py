@@ -288,7 +288,8 @@ class WebhookConfig(BaseNotifierConfig):
     url: str = setting(STRING, REQUIRED, "where alerts are POSTed", check=_http_url)
     headers: tuple[tuple[str, str], ...] = setting(
         HEADERS, {}, "extra headers sent with every request (they cannot replace ours)")
-    timeout: float = setting(DURATION, "10s", "how long to wait for an answer")
+    timeout: float = setting(DURATION, "10s", "deadline of one whole send (connect, request "
+                             "and answer)")
     format: str = setting(STRING, "json", "json (docs/webhook.md), slack, discord, teams or "
                           "mattermost", check=one_of(*WEBHOOK_FORMATS))
     secret_env: str = setting(STRING, "", "the environment variable holding a whsec_ secret: "
@@ -311,7 +312,8 @@ class EmailConfig(BaseNotifierConfig):
     password_env: str = setting(STRING, "", "the environment variable holding the password")
     password_file: str = setting(STRING, "", "or a file holding it; relative: under "
                                  "$CREDENTIALS_DIRECTORY")
-    timeout: float = setting(DURATION, "20s", "how long to wait for the server at each step")
+    timeout: float = setting(DURATION, "20s", "deadline of one whole send (connect, login and "
+                             "message)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,11 @@ _MD_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")
 # links; a long encyclopedia article, tens of thousands and a few thousand.
 MAX_ELEMENTS = 60_000
 MAX_LINKS = 10_000
-# A feed entry's text too complex to extract is shown as plain text, cut to this many characters.
-PLAIN_TEXT_MAX = 100_000
+# The longest article body kept, in characters: some ten times a long feature, so only hostile
+# or broken pages reach it; everything after extraction (matching, grouping, storing) runs in
+# time and memory proportional to the body, and so stays bounded.
+MAX_BODY = 100_000
+ELLIPSIS = "[…]"
 _OPEN_TAG = {str: re.compile(r"<[A-Za-z]"), bytes: re.compile(rb"<[A-Za-z]")}
 _OPEN_LINK = {str: re.compile(r"<a[\s>]", re.I), bytes: re.compile(rb"<a[\s>]", re.I)}
 _ANY_TAG = re.compile(r"<[^<>]*>")
@@ -122,7 +125,7 @@ def extract_article(html: bytes | str, url: str) -> Article:
         date=_date(doc.date),
         sitename=(doc.sitename or "").strip(),
         description=(doc.description or "").strip(),
-        body=body,
+        body=bounded(body),
         fingerprint=content_fingerprint(f"{title} {doc.raw_text or body}"),
     )
 
@@ -157,7 +160,17 @@ def html_fragment_to_markdown(fragment: str) -> str:
     return re.sub(r"[ \t]+", " ", htmllib.unescape(plain)).strip()
 
 
-def plain_text(fragment: str, limit: int = PLAIN_TEXT_MAX) -> str:
+def bounded(body: str, limit: int = MAX_BODY) -> str:
+    """``body`` as it is, or cut to at most ``limit`` characters at a paragraph's end (else
+    anywhere) with a paragraph saying it was cut."""
+    if len(body) <= limit:
+        return body
+    room = limit - len(ELLIPSIS) - 2
+    cut = body.rfind("\n\n", 0, room)
+    return body[:cut if cut > room // 2 else room].rstrip() + "\n\n" + ELLIPSIS
+
+
+def plain_text(fragment: str, limit: int = MAX_BODY) -> str:
     """A fragment's text with every tag dropped and the spaces squeezed, at most about ``limit``
     characters: cheap whatever the markup (one pass of a regular expression over a bounded
     part of it)."""
@@ -177,7 +190,8 @@ def plain_article_from_entry(entry: Entry) -> Article:
 
 def article_from_entry(entry: Entry) -> Article:
     """The fallback when the page can't be fetched or yields nothing: the feed's own text."""
-    body = html_fragment_to_markdown(entry.content) or html_fragment_to_markdown(entry.summary)
+    body = bounded(html_fragment_to_markdown(entry.content)
+                   or html_fragment_to_markdown(entry.summary))
     description = ""
     if entry.content and entry.summary:
         description = html_fragment_to_markdown(entry.summary).split("\n", 1)[0]

@@ -65,8 +65,8 @@ async def open_runtime(config: Config, *, executor: bool = True,
     matcher = matcher_for(config)
     store = Store(config.database)
     client = make_client(config.fetch)
-    # Made even without fetch_pages: the feeds' own HTML is extracted in the workers too.
-    # Its processes start on the first task.
+    # Made even without fetch_pages, for the feed entries with large HTML (pipeline.update);
+    # its processes only start with the first task.
     pool = make_pool(config, store) if executor else None
     try:
         notifiers = build_notifiers(config.notifiers, client)

@@ -40,10 +40,10 @@ from typing import Any, TypeVar
 from monitor.store import archive
 from monitor.store import evidence
 from monitor import clipping as clippings
-from monitor.pipeline.analysis import PageAnalysis, analyse_page
+from monitor.pipeline.analysis import PageAnalysis, TextAnalysis, analyse_entry, analyse_page
 from monitor.config import Config, FeedConfig
 from monitor.errors import ExtractError, FeedError, FetchError, ParseError
-from monitor.parse.extract import article_from_entry, extract_article, plain_article_from_entry
+from monitor.parse.extract import extract_article, plain_article_from_entry
 from monitor.parse.feeds import parse_feed
 from monitor.fetch.body import page_text
 from monitor.fetch.client import Limits, fetch, parse_retry_after
@@ -69,6 +69,9 @@ WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, 
 # Entries of a feed looked up in the database between two turns of the event loop: a feed
 # listing 30,000 entries must not hold the loop (and the watchdog's pings) while they are.
 LOOKUP_SLICE = 200
+# A feed entry with more HTML than this (characters) has it extracted in a worker process,
+# under the workers' deadline and memory cap; a usual one, in a thread, which costs no process.
+FEED_TEXT_IN_WORKER = 50_000
 
 Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
@@ -173,6 +176,7 @@ class _Draft:
     backlog: bool
     backlog_before: dt.datetime | None
     analysis: PageAnalysis | None = None  # the page's, when the clipping was made from it
+    text: TextAnalysis | None = None  # the feed text's, when the clipping was made from it
 
 
 class Pipeline:
@@ -420,7 +424,7 @@ class Pipeline:
             if not work.done() or work.cancelled():
                 self._in_flight.discard(key)
                 return None
-            article, origin, page, analysis, failure = work.result()
+            article, origin, page, analysis, failure, text = work.result()
             if entry.published is None:  # the page's date, else the time first seen
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
@@ -442,7 +446,7 @@ class Pipeline:
             self._in_flight.discard(key)
             raise
         return _Draft(key, entry.published, page, story, matches, backlog, backlog_before,
-                      analysis)
+                      analysis, text)
 
     async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
         """Store new stories of a feed (each with its clipping, matches, alerts, story and
@@ -493,8 +497,11 @@ class Pipeline:
         return stored, first_error
 
     def _record(self, draft: _Draft) -> bool:
+        text = draft.text
         return archive.record_story(self.store, self.stories, draft.story, now=self.clock(),
-                                    at=draft.published, page=draft.page, analysis=draft.analysis)
+                                    at=draft.published, page=draft.page, analysis=draft.analysis,
+                                    sig=text.signature if text else None,
+                                    lang=text.lang if text else None)
 
     def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:
@@ -519,11 +526,13 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def _article_page(self, entry: Entry) -> tuple[
-            Article, str, FetchResult | None, PageAnalysis | None, str | None]:
+            Article, str, FetchResult | None, PageAnalysis | None, str | None,
+            TextAnalysis | None]:
         """The story's article: from its page (extracted and analysed in a worker process) or
-        else from the feed; where it came from; the page fetched (kept as evidence),
-        if any; the page's analysis, when the article is the page's; and why extraction
-        failed, when the page was fetched but not used."""
+        else from the feed (in a worker too); where it came from; the page fetched (kept as
+        evidence), if any; the page's analysis, when the article is the page's; why extraction
+        failed, when the page was fetched but not used (or the feed's text could not be
+        extracted); and the feed text's analysis, when the article is the feed's."""
         page = None
         failure = None
         if self.config.fetch.fetch_pages and entry.url:
@@ -532,23 +541,26 @@ class Pipeline:
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
                 self.events.fetched("page", time.monotonic() - started)
                 analysis = await self._in_worker(analyse_page, page, entry.title)
-                return analysis.article, "page", page, analysis, None
+                return analysis.article, "page", page, analysis, None, None
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
                 self.events.error("page")
                 if isinstance(e, ExtractError):
                     failure = str(e)
         # The feed's own HTML is hostile too (megabytes of it cost seconds and a gigabyte to
-        # extract): in a worker, under its deadline and memory cap; should that fail, the plain
-        # text, which costs little whatever the markup.
+        # extract): never on the loop; a large one in a worker, under its deadline and memory
+        # cap. Should that fail, the plain text, which costs little whatever the markup.
         try:
-            article = await self._in_worker(article_from_entry, entry)
+            if len(entry.content) + len(entry.summary) > FEED_TEXT_IN_WORKER:
+                text = await self._in_worker(analyse_entry, entry)
+            else:
+                text = await asyncio.to_thread(analyse_entry, entry)
         except ExtractError as e:
             log.warning("story %s: the feed's text not extracted (%s); kept as plain text",
                         entry.url or entry.guid, e)
             self.events.error("page")
-            article, failure = plain_article_from_entry(entry), failure or str(e)
-        return article, "feed", page, None, failure
+            return plain_article_from_entry(entry), "feed", page, None, failure or str(e), None
+        return text.article, "feed", page, None, failure, text
 
     async def recheck_pages(self, feed_url: str | None = None) -> int:
         """Fetch again the pages of flagged stories that are due, for evidence; a page
