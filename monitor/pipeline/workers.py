@@ -13,6 +13,7 @@ import asyncio
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -143,9 +144,13 @@ class ExtractionPool:
         out, or when the task breaks the pool twice (the pool is whole again after)."""
         for attempt in (1, 2):
             executor = self._executor
+            # The forkserver is started from this thread, whose life is the daemon's: its
+            # parent-death signal fires when the thread that started it ends (prctl(2)), and a
+            # thread of the default executor may end long before the daemon.
+            multiprocessing.forkserver.ensure_running()
             try:
-                # Submitted from a thread: a submit may start a worker process, and the first
-                # one the forkserver, which preloads trafilatura: seconds the loop can't give.
+                # Submitted from a thread: a submit may start a worker process, which waits
+                # for the forkserver to have preloaded trafilatura: seconds the loop can't give.
                 submitted = await asyncio.to_thread(executor.submit, _call, self.deadline, fn,
                                                     *args)
             except BrokenProcessPool:

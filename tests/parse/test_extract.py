@@ -252,5 +252,5 @@ def test_plain_article_from_entry_is_bounded_whatever_the_markup() -> None:
                   author="", published=dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc))
     article = extract.plain_article_from_entry(entry)
     assert article.body.startswith("piracy & streaming piracy & streaming")
-    assert len(article.body) <= extract.PLAIN_TEXT_MAX
+    assert len(article.body) <= extract.MAX_BODY
     assert (article.title, article.date) == ("A title", dt.date(2026, 11, 2))
