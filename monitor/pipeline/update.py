@@ -7,11 +7,11 @@ update_feed(feed):
                                    -> failure: record it, back off (schedule.next_check), done
                                    -> 304, or the same body as last time: record, done
     parse entries (in a thread)    -> a broken feed: record the error, back off, done
-    the entries never seen (canonical URL or guid), oldest first, at most max_new_per_poll
+    the entries never seen (canonical URL or guid); past max_new_per_poll, only the oldest
         (the others stay new for the next polls: no validators or body hash kept), and
     for each of them, a few at a time:
         fetch its page and extract the article in a worker process
-            (or fall back to the feed's own text, in a worker too: origin "feed")
+            (or fall back to the feed's own text, off the loop too: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
     store the new stories STORY_BATCH at a time, several per transaction (as many as fit in
@@ -298,9 +298,11 @@ class Pipeline:
                 moved_to=result.moved_to)
         if meta.problem:
             log.warning("feed %s: ill-formed, %d entries kept: %s", feed.url, len(entries), meta.problem)
-        unseen = oldest_first(await self._unseen(entries))
+        unseen = await self._unseen(entries)
         cap = self.config.fetch.max_new_per_poll
-        taken, left = unseen[:cap], len(unseen) - min(cap, len(unseen))
+        taken, left = unseen, 0
+        if len(unseen) > cap:  # the oldest now, the others at the next polls
+            taken, left = oldest_first(unseen)[:cap], len(unseen) - cap
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
         ready: list[_Draft] = []  # prepared, not stored yet
