@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import re
 import tomllib
@@ -66,6 +67,13 @@ def _durations(value: list[Any]) -> tuple[float, ...]:
     return tuple(sorted(parse_duration(v) for v in value))
 
 
+def _finite(value: int | float) -> float:
+    # TOML has inf and nan: NaN compares false with everything, so it would pass every check.
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return float(value)
+
+
 def _duration_or_off(value: str | float) -> float | None:
     if isinstance(value, str) and value.strip().lower() in ("off", "none", "no"):
         return None
@@ -75,7 +83,7 @@ def _duration_or_off(value: str | float) -> float | None:
 STRING = Kind("string", (str,))
 TRIMMED = Kind("string", (str,), str.strip)
 INTEGER = Kind("integer", (int,))
-NUMBER = Kind("number", (int, float), float)
+NUMBER = Kind("number", (int, float), _finite)
 BOOLEAN = Kind("boolean", (bool,))
 PATH = Kind("path", (str,), Path)
 DURATION = Kind("duration", (str, int, float), parse_duration)
@@ -225,9 +233,15 @@ class FetchConfig:
     user_agent: str = setting(STRING, "", 'the User-Agent header; "": monitor/<version> (+project URL)')
     allow_private_networks: bool = setting(
         BOOLEAN, False, "allow URLs resolving to loopback, private, link-local or reserved addresses")
-    max_redirects: int = setting(INTEGER, 5, "redirects followed per request")
+    max_redirects: int = setting(INTEGER, 5, "redirects followed per request",
+                                 check=must(lambda v: v >= 0, "must be 0 or more, got {value}"))
     fetch_pages: bool = setting(BOOLEAN, True, "fetch and extract each new story's page; false "
                                 "builds clippings from the feed alone")
+    # A feed listing thousands of new entries must not cost thousands of page fetches and
+    # extractions in one poll: the rest wait for the next polls, oldest first.
+    max_new_per_poll: int = setting(INTEGER, 100, "new entries of one feed processed per poll, "
+                                    "oldest first; the others are taken at the next polls",
+                                    check=must(lambda v: v >= 1, "must be at least 1, got {value}"))
     # A deadline on the whole request (a server sending a byte a second must not hold a feed
     # forever), and concurrency limits so that one slow host can't hold the rest.
     total_timeout: float = setting(NUMBER, 60, "deadline of one whole request (redirects, headers "
@@ -382,7 +396,8 @@ class WebhookConfig(BaseNotifierConfig):
                                '"Name: value" a line (for tokens)', check=_env_name)
     headers_file: str = setting(STRING, "", "or a file holding them; relative: under "
                                 "$CREDENTIALS_DIRECTORY")
-    timeout: float = setting(DURATION, "10s", "how long to wait for an answer")
+    timeout: float = setting(DURATION, "10s", "deadline of one whole send (connect, request "
+                             "and answer)")
     format: str = setting(STRING, "json", "json (docs/webhook.md), slack, discord, teams or "
                           "mattermost", check=one_of(*WEBHOOK_FORMATS))
     secret_env: str = setting(STRING, "", "the environment variable holding a whsec_ secret: "
@@ -405,7 +420,8 @@ class EmailConfig(BaseNotifierConfig):
     password_env: str = setting(STRING, "", "the environment variable holding the password")
     password_file: str = setting(STRING, "", "or a file holding it; relative: under "
                                  "$CREDENTIALS_DIRECTORY")
-    timeout: float = setting(DURATION, "20s", "how long to wait for the server at each step")
+    timeout: float = setting(DURATION, "20s", "deadline of one whole send (connect, login and "
+                             "message)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,11 +649,25 @@ def _webhook(v: dict[str, Any]) -> None:
         raise _Refused("headers_file", "set headers_env or headers_file, not both")
 
 
+def _is_loopback_host(host: str) -> bool:
+    if host.strip().lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _email(v: dict[str, Any]) -> None:
     if v["port"] is None:
         v["port"] = {"starttls": 587, "tls": 465, "none": 25}[v["security"]]
     if v["password_env"] and v["password_file"]:
         raise _Refused("password_file", "set password_env or password_file, not both")
+    if (v["security"] == "none" and (v["username"] or v["password_env"] or v["password_file"])
+            and not _is_loopback_host(v["host"])):
+        raise _Refused("security", f'"none" would send the SMTP password in clear text to '
+                       f'{v["host"]!r}; use starttls or tls (none is for a relay on this '
+                       f'machine: 127.0.0.1 or localhost)')
 
 
 def _apprise(v: dict[str, Any]) -> None:

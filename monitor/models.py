@@ -240,6 +240,9 @@ class FeedUpdate:
     body_hash: str | None = None
     median_gap: float | None = None
     newest_entry: dt.datetime | None = None
+    # New entries were left for the next poll (max_new_per_poll): nothing that would make the
+    # next poll skip them is kept (validators, body hash), nor does it end the feed's first poll.
+    partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)

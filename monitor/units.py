@@ -10,6 +10,7 @@ outbox both need it and neither may import the daemon).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,16 +90,26 @@ def _seconds(value: object) -> float:
     if isinstance(value, bool):  # TOML's true is an int to Python: never a duration
         raise ValueError(DURATION_EXAMPLE)
     if isinstance(value, (int, float)):
-        return float(value)
+        return _finite(float(value), value)
     if isinstance(value, str) and value.strip():
         text = value.strip().lower()
         unit = text[-1]
         number = text[:-1] if unit in DURATION_UNITS else text
         try:
-            return float(number) * DURATION_UNITS.get(unit, 1)
+            seconds = float(number) * DURATION_UNITS.get(unit, 1)
         except ValueError:
             pass
+        else:
+            return _finite(seconds, value)
     raise ValueError(f"{DURATION_EXAMPLE}, got {value!r}")
+
+
+def _finite(seconds: float, value: object) -> float:
+    # "inf" and "nan" are floats to Python and TOML alike: a poll every "inf" would never come,
+    # and NaN compares false with everything, so it would pass every bound.
+    if not math.isfinite(seconds):
+        raise ValueError(f"{DURATION_EXAMPLE}, got {value!r} (not a finite number)")
+    return seconds
 
 
 def parse_duration(value: object) -> float:

@@ -441,3 +441,55 @@ def test_check_config_defaults_lists_every_setting(tmp_path: Path) -> None:
     for settings in SETTINGS.values():
         for s in settings:
             assert f"  {s.key} = " in result.stdout
+
+
+# --- values that would unbound the daemon's work ----------------------------------------------
+
+NOT_FINITE = [
+    # (id, TOML text, key named in the message, what the reason says)
+    ("interval inf", '[monitor]\ninterval = "inf"\n', "monitor.interval", "finite"),
+    ("interval nan", '[monitor]\ninterval = "nan"\n', "monitor.interval", "finite"),
+    ("interval TOML inf", "[monitor]\ninterval = inf\n", "monitor.interval", "finite"),
+    ("feed interval inf minutes", '[[feeds]]\nurl = "https://a.example/feed"\ninterval = "infm"\n',
+     "feeds[0].interval", "finite"),
+    ("min_score nan", '[[rules]]\nname = "r"\nquery = "piracy"\nmin_score = nan\n',
+     "rules[0].min_score", "finite"),
+    ("notifier min_score nan", EMAIL + "min_score = nan\n", "notifiers[0].min_score", "finite"),
+    ("timeout inf", "[fetch]\ntimeout = inf\n", "fetch.timeout", "finite"),
+    ("digest inf", EMAIL + 'digest = "inf"\n', "notifiers[0].digest", "expected an interval"),
+    ("negative max_redirects", "[fetch]\nmax_redirects = -1\n", "fetch.max_redirects", "0 or more"),
+    ("max_new_per_poll zero", "[fetch]\nmax_new_per_poll = 0\n", "fetch.max_new_per_poll",
+     "at least 1"),
+    ("smtp password in clear", EMAIL + 'security = "none"\nusername = "monitor"\n'
+     'password_env = "MONITOR_SMTP_PASSWORD"\n', "notifiers[0].security", "clear text"),
+    ("smtp password file in clear", EMAIL + 'security = "none"\nusername = "monitor"\n'
+     'password_file = "smtp-password"\n', "notifiers[0].security", "clear text"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "why"), [pytest.param(t, k, w, id=i)
+                                                  for i, t, k, w in NOT_FINITE])
+def test_unbounded_values_are_refused_naming_key_and_reason(text: str, key: str, why: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, CONFIG_PATH)
+    assert info.value.key == key
+    assert why in str(info.value)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_smtp_without_encryption_may_log_in_to_a_relay_on_this_machine(host: str) -> None:
+    text = (EMAIL.replace('"smtp.example.org"', f'"{host}"') + 'security = "none"\n'
+            'username = "monitor"\npassword_env = "MONITOR_SMTP_PASSWORD"\n')
+    mail = parse_config(text, CONFIG_PATH).notifiers[0]
+    assert isinstance(mail, EmailConfig)
+    assert (mail.security, mail.host, mail.port) == ("none", host, 25)
+
+
+def test_smtp_without_encryption_and_without_login_is_allowed_anywhere() -> None:
+    mail = parse_config(EMAIL + 'security = "none"\n', CONFIG_PATH).notifiers[0]
+    assert isinstance(mail, EmailConfig) and mail.security == "none"
+
+
+def test_max_new_per_poll_is_read() -> None:
+    assert parse_config("[fetch]\nmax_new_per_poll = 5\n", CONFIG_PATH).fetch.max_new_per_poll == 5
+    assert parse_config("", CONFIG_PATH).fetch.max_new_per_poll == 100

@@ -613,7 +613,32 @@ async def _read(response: _Response, url: str, cfg: FetchConfig) -> FetchResult:
 class PostResult:
     status: int
     headers: dict[str, str]
-    text: str
+    text: str  # the start of the answer (POST_ANSWER_MAX bytes at most), for error messages
+
+
+# What is read of a receiver's answer: enough for an error message, and an answer of 800 MB
+# (or one that never ends) costs no more than that.
+POST_ANSWER_MAX = 4096
+
+
+async def _answer_head(response: _Response, limit: int) -> bytes:
+    """The first ``limit`` bytes of an answer, decompressed; the rest is never read (leaving
+    the stream closes the connection)."""
+    encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")
+                 if e.strip() and e.strip().lower() != "identity"]
+    try:
+        decoder = _Decoder(encodings, limit) if encodings else None
+    except ValueError:  # an encoding we can't undo: no text
+        return b""
+    head = b""
+    try:
+        async for raw in response.chunks():
+            head += decoder.feed(raw) if decoder else raw[:limit - len(head)]
+            if len(head) >= limit:
+                break
+    except (BodyTooLarge, ValueError):  # past the limit once decompressed, or undecodable
+        pass
+    return head[:limit]
 
 
 async def post(
@@ -623,16 +648,25 @@ async def post(
     headers: dict[str, str],
     timeout: float,
 ) -> PostResult:
-    """POST ``body``; returns whatever status came back. Transport failures raise FetchError."""
+    """POST ``body``; returns whatever status came back, with the start of the answer.
+    ``timeout`` bounds the whole exchange (connect, request, answer), not each read: a
+    receiver trickling a byte at a time can't hold a notifier longer. Transport failures
+    raise FetchError."""
     try:
-        response = await client.poster.post(url, content=body, headers=headers, timeout=timeout)
+        async with asyncio.timeout(timeout):
+            async with client.poster.stream("POST", url, content=body, headers=headers,
+                                            timeout=timeout) as response:
+                answer = _Response(response.status_code, _header_dict(response.headers.raw),
+                                   response.aiter_raw)
+                head = await _answer_head(answer, POST_ANSWER_MAX)
     except httpx.TimeoutException as e:
         raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
+    except TimeoutError as e:
+        raise FetchError(f"timed out: took longer than {timeout:g}s in all", url=url) from e
     except httpx.HTTPError as e:
         raise FetchError(f"{type(e).__name__}: {e}", url=url) from e
-    return PostResult(status=response.status_code,
-                      headers={k.lower(): v for k, v in response.headers.items()},
-                      text=response.text[:2000])
+    return PostResult(status=answer.status, headers=answer.headers,
+                      text=head.decode("utf-8", "replace"))
 
 
 async def redirect_target(client: Client, url: str, cfg: FetchConfig, *,

@@ -1,7 +1,9 @@
 """Email channel: Alert -> a multipart message sent with the standard library's smtplib.
 
-smtplib blocks, so delivery runs in a worker thread (asyncio.to_thread). SMTP and socket
-exceptions become NotifyError here: 5xx, refused recipients and failed logins are permanent.
+smtplib blocks, so delivery runs in a worker thread (asyncio.to_thread), under a deadline on
+the whole exchange: smtplib's timeout bounds each read, and a server answering a byte at a
+time would pass every one. SMTP and socket exceptions become NotifyError here: 5xx, refused
+recipients and failed logins are permanent.
 (The name does not shadow the standard ``email`` package: imports are absolute.)
 """
 
@@ -14,7 +16,10 @@ import hashlib
 import logging
 import os
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -86,6 +91,39 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {shorten(one_line(text), 200)}".strip()
 
 
+class _Deadline:
+    """Cuts an SMTP connection at a deadline: a thread shuts its socket down for reading and
+    writing, which ends the read or write blocked on it with an error in the sending thread."""
+
+    def __init__(self, smtp: smtplib.SMTP, seconds: float) -> None:
+        self.smtp = smtp
+        self.end = time.monotonic() + seconds
+        self.passed = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> _Deadline:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        if self._done.wait(max(0.0, self.end - time.monotonic())):
+            return
+        self.passed = True
+        while not self._done.is_set():  # the socket may still be in the making: try again
+            sock = self.smtp.sock
+            if sock is not None:
+                try:  # the plain socket's shutdown: a TLS one's would touch its TLS state
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._done.wait(0.05)
+
+
 def _by_code(code: int) -> bool:
     """Permanent for a 5xx reply; 4xx means "try again later", and anything odd (smtplib's -1
     for an unreadable reply) is given another chance too."""
@@ -136,14 +174,21 @@ class EmailNotifier:
     def _deliver(self, message: EmailMessage, password: str | None) -> None:
         cfg = self.cfg
         where = f"{cfg.host}:{cfg.port}"
+        smtp: smtplib.SMTP
+        if cfg.security == "tls":
+            smtp = smtplib.SMTP_SSL(timeout=cfg.timeout, context=self._context())
+        else:
+            smtp = smtplib.SMTP(timeout=cfg.timeout)
+        # Connected here rather than by the constructor, so that the deadline covers the
+        # greeting too; the host is what starttls checks the certificate against, which the
+        # constructor would have set.
+        smtp._host = cfg.host  # type: ignore[attr-defined]
+        deadline = _Deadline(smtp, cfg.timeout)
         try:
-            smtp: smtplib.SMTP
-            if cfg.security == "tls":
-                smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
-                                        context=self._context())
-            else:
-                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
-            with smtp:
+            with deadline, smtp:
+                code, greeting = smtp.connect(cfg.host, cfg.port)
+                if code != 220:
+                    raise smtplib.SMTPConnectError(code, greeting)
                 if cfg.security == "starttls":
                     # Raises SMTPNotSupportedError when not offered: never fall back to clear text.
                     smtp.starttls(context=self._context())
@@ -169,6 +214,9 @@ class EmailNotifier:
             raise NotifyError(f"{where}: certificate not trusted: {e.verify_message}",
                               channel=self.name, permanent=True) from e
         except OSError as e:  # refused, timeout, DNS, TLS handshake, disconnect (SMTPException too)
+            if deadline.passed:
+                raise NotifyError(f"{where}: timed out: took longer than {cfg.timeout:g}s in all",
+                                  channel=self.name, permanent=False) from e
             raise NotifyError(f"{where}: {type(e).__name__}: {e}",
                               channel=self.name, permanent=False) from e
         if refused:

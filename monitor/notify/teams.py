@@ -24,6 +24,9 @@ from monitor.notify.chat import (defuse, digest_line, digest_title, facts, fit, 
 PAYLOAD_MAX = 26_000  # bytes of JSON, under the documented ~28 KB with room for the envelope
 TITLE_MAX = 300  # no documented limit for a TextBlock; a headline longer than this is noise
 FACT_MAX = 500
+# A longer article URL (a feed may give one of megabytes) gets no button: cut, it would lead
+# nowhere. 2048: what browsers and most services accept.
+URL_MAX = 2048
 CARD_VERSION = "1.4"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
@@ -48,7 +51,9 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
 
 def _open(url: str, title: str = "Read the article") -> list[dict[str, Any]]:
     safe = safe_url(url)
-    return [{"type": "Action.OpenUrl", "title": title, "url": safe}] if safe else []
+    if not safe or len(safe) > URL_MAX:
+        return []
+    return [{"type": "Action.OpenUrl", "title": title, "url": safe}]
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:

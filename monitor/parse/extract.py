@@ -27,6 +27,38 @@ DATE_PARAMS = {"extensive_search": False, "original_date": True}
 QUOTE_MARK = "qqmonitorquoteqq"
 _MD_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")
 
+# Markup past these counts is refused before lxml and trafilatura see it: their time and memory
+# grow with the elements and links, and a page of 100,000 links well under max_bytes costs tens of
+# seconds and hundreds of MB. A long news article has a few thousand elements and a few hundred
+# links; a long encyclopedia article, tens of thousands and a few thousand.
+MAX_ELEMENTS = 60_000
+MAX_LINKS = 10_000
+# The longest article body kept, in characters: some ten times a long feature, so only hostile
+# or broken pages reach it; everything after extraction (matching, grouping, storing) runs in
+# time and memory proportional to the body, and so stays bounded.
+MAX_BODY = 100_000
+ELLIPSIS = "[…]"
+_OPEN_TAG = r"<[A-Za-z]"
+_OPEN_LINK = r"<a[\s>]"
+_ANY_TAG = re.compile(r"<[^<>]*>")
+
+
+def _count(pattern: str, text: str) -> int:
+    return sum(1 for _ in re.finditer(pattern, text, re.I))
+
+
+def complexity_problem(html: bytes | str) -> str | None:
+    """Why the markup is too complex to extract (too many elements or links), or None. A count
+    of opening tags in the text: linear, and far cheaper than parsing it."""
+    text = html.decode("latin-1") if isinstance(html, bytes) else html  # any byte, one char
+    elements = _count(_OPEN_TAG, text)
+    if elements > MAX_ELEMENTS:
+        return f"too complex to extract: {elements} elements (at most {MAX_ELEMENTS})"
+    links = _count(_OPEN_LINK, text)
+    if links > MAX_LINKS:
+        return f"too complex to extract: {links} links (at most {MAX_LINKS})"
+    return None
+
 
 def _has_prose(body: str) -> bool:
     """A line of at least 8 words outside links and images: an article, not a menu."""
@@ -69,7 +101,11 @@ def _date(value: str | None) -> dt.date | None:
 
 
 def extract_article(html: bytes | str, url: str) -> Article:
-    """The article on a page, with links, images, formatting and quotes as markdown."""
+    """The article on a page, with links, images, formatting and quotes as markdown.
+    ExtractError when there is none, or when the page is too complex (complexity_problem)."""
+    problem = complexity_problem(html)
+    if problem:
+        raise ExtractError(f"page {problem}")
     try:
         doc = trafilatura.bare_extraction(
             html, url=url, with_metadata=True, include_links=True, include_images=True,
@@ -94,7 +130,7 @@ def extract_article(html: bytes | str, url: str) -> Article:
         date=_date(doc.date),
         sitename=(doc.sitename or "").strip(),
         description=(doc.description or "").strip(),
-        body=body,
+        body=bounded(body),
         fingerprint=content_fingerprint(f"{title} {doc.raw_text or body}"),
     )
 
@@ -105,6 +141,8 @@ def html_fragment_to_markdown(fragment: str) -> str:
         return ""
     if "<" not in fragment:
         return htmllib.unescape(fragment).strip()
+    if complexity_problem(fragment):
+        return plain_text(fragment)
     try:
         # The <div> keeps the spaces around inline tags of a bare-text fragment.
         doc = trafilatura.bare_extraction(
@@ -127,9 +165,38 @@ def html_fragment_to_markdown(fragment: str) -> str:
     return re.sub(r"[ \t]+", " ", htmllib.unescape(plain)).strip()
 
 
+def bounded(body: str, limit: int = MAX_BODY) -> str:
+    """``body`` as it is, or cut to at most ``limit`` characters at a paragraph's end (else
+    anywhere) with a paragraph saying it was cut."""
+    if len(body) <= limit:
+        return body
+    room = limit - len(ELLIPSIS) - 2
+    cut = body.rfind("\n\n", 0, room)
+    return body[:cut if cut > room // 2 else room].rstrip() + "\n\n" + ELLIPSIS
+
+
+def plain_text(fragment: str, limit: int = MAX_BODY) -> str:
+    """A fragment's text with every tag dropped and the spaces squeezed, at most about ``limit``
+    characters: cheap whatever the markup (one pass of a regular expression over a bounded
+    part of it)."""
+    text = _ANY_TAG.sub(" ", fragment[:4 * limit])
+    return re.sub(r"\s+", " ", htmllib.unescape(text)).strip()[:limit]
+
+
+def plain_article_from_entry(entry: Entry) -> Article:
+    """The feed's own text as plain text, when even article_from_entry failed (its worker ran
+    out of time or memory): cheap enough for the event loop."""
+    body = plain_text(entry.content) or plain_text(entry.summary)
+    return Article(title=entry.title, author=entry.author,
+                   date=entry.published.date() if entry.published else None, sitename="",
+                   description="", body=body,
+                   fingerprint=content_fingerprint(f"{entry.title} {body}"))
+
+
 def article_from_entry(entry: Entry) -> Article:
     """The fallback when the page can't be fetched or yields nothing: the feed's own text."""
-    body = html_fragment_to_markdown(entry.content) or html_fragment_to_markdown(entry.summary)
+    body = bounded(html_fragment_to_markdown(entry.content)
+                   or html_fragment_to_markdown(entry.summary))
     description = ""
     if entry.content and entry.summary:
         description = html_fragment_to_markdown(entry.summary).split("\n", 1)[0]

@@ -65,7 +65,9 @@ async def open_runtime(config: Config, *, executor: bool = True,
     matcher = matcher_for(config)
     store = Store(config.database)
     client = make_client(config.fetch)
-    pool = make_pool(config, store) if executor and config.fetch.fetch_pages else None
+    # Made even without fetch_pages, for the feed entries with large HTML (pipeline.update);
+    # its processes only start with the first task.
+    pool = make_pool(config, store) if executor else None
     try:
         notifiers = build_notifiers(config.notifiers, client)
         yield Runtime(Pipeline(config, store, matcher, client, notifiers, pool,

@@ -1,7 +1,7 @@
 """Delivery of the alert outbox: per notifier, its digests and its pending alerts.
 
 deliver(notifiers):
-    for each notifier:
+    for each notifier, all at once (a slow receiver holds only its own notifier's pass):
         retry its digests whose backoff has passed (all of them when forced)
         digest notifier: when the schedule says so, gather what waits into a digest, send it
         else, more than flood_limit alerts within flood_window: gather them into one digest
@@ -13,6 +13,8 @@ deliver(notifiers):
 
 Before it is sent, each alert or digest is claimed in the database (status 'sending', one
 statement: of two processes, one wins), so two processes on one database never send it both.
+Each send has a deadline of its own (the notifier's ``timeout``, for the whole exchange: a
+receiver trickling its answer a byte at a time fails at it, and is retried with backoff).
 Each delivery is written to the database right after the receiver accepted it. Only if the
 process dies between the two is it sent again, once its claim has lapsed (CLAIM_MARGIN after
 the notifier's timeout, twice), with the same idempotency key.
@@ -20,6 +22,7 @@ the notifier's timeout, twice), with the same idempotency key.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import random
@@ -97,8 +100,15 @@ class Outbox:
         for kind, key, who in self.store.release_expired_claims(now=self.clock()):
             log.warning("%s %s: the claim of process %s lapsed before it was marked sent; it "
                         "goes again with the same key", kind, key, who.split("-", 1)[0])
-        for name, notifier in self.notifiers.items():
-            await self._notifier(notifier, self.configs.get(name), report, force)
+        # The notifiers' passes run side by side: each waits only on its own receiver. The
+        # database calls between two sends are synchronous, so the passes never interleave
+        # inside one.
+        passes = await asyncio.gather(
+            *(self._notifier(notifier, self.configs.get(name), report, force)
+              for name, notifier in self.notifiers.items()), return_exceptions=True)
+        failures = [p for p in passes if isinstance(p, BaseException)]
+        if failures:  # a bug: raised once every other pass is done
+            raise failures[0]
         for name, count in self.store.pending_by_notifier().items():
             if name not in self.notifiers:
                 log.warning("%d alerts for notifier %r kept pending: it is not configured or "

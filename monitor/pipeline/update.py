@@ -6,11 +6,13 @@ update_feed(feed):
     fetch conditionally (at its moved URL, if it moved)
                                    -> failure: record it, back off (schedule.next_check), done
                                    -> 304, or the same body as last time: record, done
-    parse entries                  -> a broken feed: record the error, back off, done
+    parse entries (in a thread)    -> a broken feed: record the error, back off, done
         (a watched page's links, and engines' links unwrapped to the publishers': sources)
-    for each entry never seen (canonical URL or guid), a few at a time:
+    the entries never seen (canonical URL or guid); past max_new_per_poll, only the oldest
+        (the others stay new for the next polls: no validators or body hash kept), and
+    for each of them, a few at a time:
         fetch its page and extract the article in a worker process
-            (or fall back to the feed's own text: origin "feed")
+            (or fall back to the feed's own text, off the loop too: origin "feed")
         build the clipping, match it, tag it with the entities found
         on a feed's first poll, a story older than backlog_max_age is backlog: no alert
     store the new stories STORY_BATCH at a time, several per transaction (as many as fit in
@@ -39,10 +41,10 @@ from typing import Any, TypeVar
 from monitor.store import archive
 from monitor.store import evidence
 from monitor import clipping as clippings
-from monitor.pipeline.analysis import PageAnalysis, analyse_page
+from monitor.pipeline.analysis import PageAnalysis, TextAnalysis, analyse_entry, analyse_page
 from monitor.config import Config, FeedConfig
 from monitor.errors import BrokenListing, ExtractError, FeedError, FetchError, ParseError
-from monitor.parse.extract import article_from_entry, extract_article
+from monitor.parse.extract import extract_article, plain_article_from_entry
 from monitor.fetch.body import page_text
 from monitor.fetch.client import Limits, fetch, parse_retry_after
 from monitor.parse.identity import canonical_url, story_key
@@ -66,6 +68,12 @@ ENTRY_CONCURRENCY = 4  # new stories of one feed processed at once (page fetch +
 # of new entries still commits as it goes.
 STORY_BATCH = 20
 WRITE_SLICE = 0.05  # seconds of storing per transaction, at most a story over, then the loop runs
+# Entries of a feed looked up in the database between two turns of the event loop: a feed
+# listing 30,000 entries must not hold the loop (and the watchdog's pings) while they are.
+LOOKUP_SLICE = 200
+# A feed entry with more HTML than this (characters) has it extracted in a worker process,
+# under the workers' deadline and memory cap; a usual one, in a thread, which costs no process.
+FEED_TEXT_IN_WORKER = 50_000
 
 Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
@@ -133,6 +141,17 @@ def is_backlog(entry: Entry, article: Article, before: dt.datetime | None) -> bo
     return published < before
 
 
+def oldest_first(entries: list[Entry]) -> list[Entry]:
+    """``entries`` oldest first: by date, the undated last (as the newest) in the reverse of the
+    feed's order, since feeds list their newest entries first."""
+    def when(item: tuple[int, Entry]) -> tuple[int, float, int]:
+        position, entry = item
+        if entry.published is None:
+            return (1, 0.0, -position)
+        return (0, entry.published.timestamp(), -position)
+    return [entry for _, entry in sorted(enumerate(entries), key=when)]
+
+
 def route_alerts(matches: list[Match], config: Config, enabled: set[str]) -> dict[str, tuple[str, ...]]:
     """notifier -> the rules that fired for it. A rule naming no notifier goes to all of them;
     a notifier takes a rule only when its score reaches the notifier's ``min_score``, so a
@@ -160,6 +179,7 @@ class _Draft:
     backlog: bool
     backlog_before: dt.datetime | None
     analysis: PageAnalysis | None = None  # the page's, when the clipping was made from it
+    text: TextAnalysis | None = None  # the feed text's, when the clipping was made from it
 
 
 class Pipeline:
@@ -276,7 +296,9 @@ class Pipeline:
             log.info("feed %s: not_modified", feed.url)
             return decision
         try:
-            meta, entries = sources.read_entries(feed, result)
+            # In a thread: parsing a large feed takes seconds, which the loop (its requests'
+            # timeouts, the watchdog's pings) cannot wait.
+            meta, entries = await asyncio.to_thread(sources.read_entries, feed, result)
         except ParseError as e:
             self.events.poll_failed(e)
             return self._failed(feed, state, now, report, PollResult(
@@ -291,6 +313,11 @@ class Pipeline:
                                        self.store.is_seen)
         if baseline:
             backlog_before = now  # a page's baseline: every link is backlog, whatever its date
+        unseen = await self._unseen(entries)
+        cap = self.config.fetch.max_new_per_poll
+        taken, left = unseen, 0
+        if len(unseen) > cap:  # the oldest now, the others at the next polls
+            taken, left = oldest_first(unseen)[:cap], len(unseen) - cap
         limit = asyncio.Semaphore(ENTRY_CONCURRENCY)
 
         ready: list[_Draft] = []  # prepared, not stored yet
@@ -319,7 +346,7 @@ class Pipeline:
                     outcomes.extend(await self._write(batch, report))
 
         try:
-            results = await asyncio.gather(*(one(entry) for entry in entries),
+            results = await asyncio.gather(*(one(entry) for entry in taken),
                                            return_exceptions=True)
             outcomes.extend(await self._write(ready, report))
         finally:
@@ -344,14 +371,37 @@ class Pipeline:
             outcome="updated", status=result.status, max_age=lifetime, ttl=meta.ttl,
             update_period=meta.update_period, median_gap=gap, newest_entry=newest,
             retry_after=retry_after))
+        # Entries left for the next poll: it must fetch the whole feed again and parse it even
+        # if unchanged, so neither the validators nor the body's hash are kept.
+        partial = left > 0
         self.store.record_poll(FeedUpdate(
             feed.url, name=feed.name, checked_at=now, outcome="updated", decision=decision,
-            http_status=result.status, error=meta.problem, etag=result.etag,
-            last_modified=result.last_modified, title=meta.title, moved_to=result.moved_to,
-            body_hash=digest, median_gap=gap, newest_entry=newest))
+            http_status=result.status, error=meta.problem,
+            etag=None if partial else result.etag,
+            last_modified=None if partial else result.last_modified, title=meta.title,
+            moved_to=result.moved_to, body_hash=None if partial else digest, median_gap=gap,
+            newest_entry=newest, partial=partial))
         self.events.polled("updated", new=new, flagged=flagged)
-        log.info("feed %s: updated, %d entries, %d new, %d flagged", feed.url, len(entries), new, flagged)
+        log.info("feed %s: updated, %d entries, %d new, %d flagged%s", feed.url, len(entries),
+                 new, flagged, f", {left} more new left for the next poll (max_new_per_poll)"
+                 if partial else "")
         return decision
+
+    async def _unseen(self, entries: list[Entry]) -> list[Entry]:
+        """The entries never seen (by canonical URL or guid), each story once, looked up a
+        slice at a time with the loop's turn in between."""
+        unseen: list[Entry] = []
+        keys: set[str] = set()
+        for i, entry in enumerate(entries):
+            if i and i % LOOKUP_SLICE == 0:
+                await asyncio.sleep(0)
+            canonical = canonical_url(entry.url) if entry.url else ""
+            key = canonical or entry.guid or entry.title
+            if key in keys or self.store.is_seen(canonical or None, entry.guid):
+                continue
+            keys.add(key)
+            unseen.append(entry)
+        return unseen
 
     def _decide(self, feed: FeedConfig, state: FeedState | None, now: dt.datetime,
                 poll: PollResult) -> ScheduleDecision:
@@ -402,7 +452,7 @@ class Pipeline:
             if not work.done() or work.cancelled():
                 self._in_flight.discard(key)
                 return None
-            article, origin, page, analysis, failure = work.result()
+            article, origin, page, analysis, failure, text = work.result()
             if entry.published is None:  # the page's date, else the time first seen
                 page_date = (dt.datetime.combine(article.date, dt.time(), dt.timezone.utc)
                              if article.date else None)
@@ -425,7 +475,7 @@ class Pipeline:
             self._in_flight.discard(key)
             raise
         return _Draft(key, entry.published, page, story, matches, backlog, backlog_before,
-                      analysis)
+                      analysis, text)
 
     async def _write(self, drafts: list[_Draft], report: CycleReport | None) -> list[bool | None]:
         """Store new stories of a feed (each with its clipping, matches, alerts, story and
@@ -476,8 +526,11 @@ class Pipeline:
         return stored, first_error
 
     def _record(self, draft: _Draft) -> bool:
+        text = draft.text
         return archive.record_story(self.store, self.stories, draft.story, now=self.clock(),
-                                    at=draft.published, page=draft.page, analysis=draft.analysis)
+                                    at=draft.published, page=draft.page, analysis=draft.analysis,
+                                    sig=text.signature if text else None,
+                                    lang=text.lang if text else None)
 
     def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:
@@ -502,11 +555,13 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def _article_page(self, entry: Entry) -> tuple[
-            Article, str, FetchResult | None, PageAnalysis | None, str | None]:
+            Article, str, FetchResult | None, PageAnalysis | None, str | None,
+            TextAnalysis | None]:
         """The story's article: from its page (extracted and analysed in a worker process) or
-        else from the feed; where it came from; the page fetched (kept as evidence),
-        if any; the page's analysis, when the article is the page's; and why extraction
-        failed, when the page was fetched but not used."""
+        else from the feed (in a worker too); where it came from; the page fetched (kept as
+        evidence), if any; the page's analysis, when the article is the page's; why extraction
+        failed, when the page was fetched but not used (or the feed's text could not be
+        extracted); and the feed text's analysis, when the article is the feed's."""
         page = None
         failure = None
         if self.config.fetch.fetch_pages and entry.url:
@@ -515,7 +570,7 @@ class Pipeline:
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
                 self.events.fetched("page", time.monotonic() - started)
                 analysis = await self._in_worker(analyse_page, page, entry.title)
-                return analysis.article, "page", page, analysis, None
+                return analysis.article, "page", page, analysis, None, None
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
                 self.events.error("page")
@@ -526,7 +581,20 @@ class Pipeline:
                               "from the feed", entry.feed_url, entry.url)
                 self.events.error("page")
                 failure = f"unexpected {type(e).__name__}: {e}"
-        return article_from_entry(entry), "feed", page, None, failure
+        # The feed's own HTML is hostile too (megabytes of it cost seconds and a gigabyte to
+        # extract): never on the loop; a large one in a worker, under its deadline and memory
+        # cap. Should that fail, the plain text, which costs little whatever the markup.
+        try:
+            if len(entry.content) + len(entry.summary) > FEED_TEXT_IN_WORKER:
+                text = await self._in_worker(analyse_entry, entry)
+            else:
+                text = await asyncio.to_thread(analyse_entry, entry)
+        except ExtractError as e:
+            log.warning("story %s: the feed's text not extracted (%s); kept as plain text",
+                        entry.url or entry.guid, e)
+            self.events.error("page")
+            return plain_article_from_entry(entry), "feed", page, None, failure or str(e), None
+        return text.article, "feed", page, None, failure, text
 
     async def recheck_pages(self, feed_url: str | None = None) -> int:
         """Fetch again the pages of flagged stories that are due, for evidence; a page

@@ -13,6 +13,7 @@ import asyncio
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -141,12 +142,27 @@ class ExtractionPool:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker. ExtractError when the deadline passes, when memory runs
         out, or when the task breaks the pool twice (the pool is whole again after)."""
-        loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self._executor
+            # The forkserver is started from this thread, whose life is the daemon's: its
+            # parent-death signal fires when the thread that started it ends (prctl(2)), and a
+            # thread of the default executor may end long before the daemon.
+            multiprocessing.forkserver.ensure_running()
             try:
-                future = loop.run_in_executor(executor, _call, self.deadline, fn, *args)
-                result = await asyncio.wait_for(future, self.deadline + HARD_MARGIN)
+                # Submitted from a thread: a submit may start a worker process, which waits
+                # for the forkserver to have preloaded trafilatura: seconds the loop can't give.
+                submitted = await asyncio.to_thread(executor.submit, _call, self.deadline, fn,
+                                                    *args)
+            except BrokenProcessPool:
+                self._replace(executor, "an extraction worker died")
+                continue
+            except RuntimeError:
+                if executor is self._executor:  # shut down for good: the daemon is stopping
+                    raise
+                continue  # replaced meanwhile by another task's _replace: the new pool
+            try:
+                result = await asyncio.wait_for(asyncio.wrap_future(submitted),
+                                                self.deadline + HARD_MARGIN)
             except BrokenProcessPool:
                 self._replace(executor, "an extraction worker died")
                 continue

@@ -414,18 +414,20 @@ def release_uncovered(store: Store, alert: Alert, *, now: dt.datetime,
 
 def record_story(store: Store, settings: StorySettings, story: NewStory, *, now: dt.datetime,
                  at: dt.datetime | None = None, page: FetchResult | None = None,
-                 analysis: PageAnalysisLike | None = None) -> bool:
+                 analysis: PageAnalysisLike | None = None, sig: Signature | None = None,
+                 lang: str | None = None) -> bool:
     """``Store.add_story``, then the story's grouping and evidence, in one transaction.
     ``at``: the publication time (else now); ``page``: the fetched page;
-    ``analysis``: its monitor.pipeline.analysis.PageAnalysis, when the clipping was made from it."""
+    ``analysis``: its monitor.pipeline.analysis.PageAnalysis, when the clipping was made from it;
+    else ``sig`` and ``lang``, when computed already (from the feed's text, in a worker)."""
     from monitor.store import evidence  # evidence imports this module's helpers
 
     with store.batch():
         added = store.add_story(story, now=now)
         if added:
             attach(store, settings, story.clipping_id, story.clipping, at or now, now,
-                   sig=analysis.signature if analysis else None,
-                   lang=analysis.lang if analysis else None)
+                   sig=analysis.signature if analysis else sig,
+                   lang=analysis.lang if analysis else lang)
             if page is not None:
                 evidence.keep_page(store, settings, story.clipping_id, page,
                                    flagged=bool(story.matches), now=now,

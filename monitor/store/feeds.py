@@ -106,7 +106,7 @@ class Feeds(Part):
         }
         if decision.disabled_reason:
             changes["disabled_reason"] = decision.disabled_reason
-        if update.outcome in ("updated", "not_modified"):
+        if update.outcome in ("updated", "not_modified") and not update.partial:
             changes["last_success"] = iso(update.checked_at)
         if update.etag is not None or update.outcome == "updated":
             changes["etag"] = update.etag

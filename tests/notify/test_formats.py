@@ -329,3 +329,25 @@ def test_notifier_settings_and_commands_are_documented() -> None:
     webhook_doc = (repo / "docs" / "webhook.md").read_text(encoding="utf-8")
     for word in ("webhook-id", "webhook-timestamp", "webhook-signature", "monitor.digest"):
         assert word in webhook_doc
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_huge_article_url_keeps_every_chat_payload_within_its_limits(fmt: str) -> None:
+    url = "https://news.example/" + "a" * 2_000_000
+    payload = FORMATS[fmt].alert_payload(alert(url=url))
+    assert CHECKS[fmt](payload) == []  # the service's size limits, and a valid shape
+    text = json.dumps(payload, ensure_ascii=False)
+    assert len(text.encode("utf-8")) < 30_000
+    assert TITLE in text  # the alert itself is still there, without the link
+    assert "a" * 5000 not in text
+    digest_text_ = json.dumps(FORMATS[fmt].digest_payload(digest([alert(url=url, n=n)
+                                                                   for n in range(1, 4)])))
+    assert len(digest_text_.encode("utf-8")) < 30_000
+
+
+def test_teams_alert_drops_the_button_of_a_url_too_long_to_follow() -> None:
+    card = teams.alert_payload(alert(url="https://news.example/" + "a" * 3000))
+    assert "actions" not in card["attachments"][0]["content"]
+    card = teams.alert_payload(alert(url="https://news.example/" + "a" * 1000))
+    [action] = card["attachments"][0]["content"]["actions"]
+    assert action["url"] == "https://news.example/" + "a" * 1000

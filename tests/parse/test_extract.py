@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.errors import ExtractError
+from monitor.parse import extract
 from monitor.parse.extract import article_from_entry, extract_article, html_fragment_to_markdown
 from monitor.models import Article, Entry
 
@@ -218,3 +219,38 @@ def test_quote_in_feed_content_becomes_quote_lines() -> None:
         "<blockquote><p>We acted on a complaint by the rights holders, said the officer.</p></blockquote>"
         "<p>Three people were arrested.</p>")))
     assert "\n\n> We acted on a complaint by the rights holders, said the officer.\n\n" in article.body
+
+
+# --- markup too complex to extract --------------------------------------------------------------
+
+def test_the_real_pages_are_within_the_complexity_limits() -> None:
+    for page in DATA.glob("*.html"):
+        assert extract.complexity_problem(page.read_bytes()) is None, page.name
+
+
+@pytest.mark.parametrize(("markup", "reason"), [
+    ("<p>" + "<span>x</span>" * (extract.MAX_ELEMENTS + 1) + "</p>", "elements"),
+    ("<p>" + '<a href="/t">t</a>' * (extract.MAX_LINKS + 1) + "</p>", "links"),
+    ("<p>" + "<A HREF='/t'>t</A>" * (extract.MAX_LINKS + 1) + "</p>", "links"),
+])
+def test_a_page_too_complex_is_refused_before_it_is_parsed(markup: str, reason: str) -> None:
+    for html in (markup, markup.encode("utf-8")):
+        with pytest.raises(ExtractError, match=f"too complex to extract: .* {reason}"):
+            extract_article(html, "https://example.org/a")
+
+
+def test_feed_text_too_complex_is_kept_as_plain_text() -> None:
+    words = "".join(f'<a href="/t/{i}">word{i}</a> ' for i in range(extract.MAX_LINKS + 1))
+    markdown = html_fragment_to_markdown(f"<p>{PARAGRAPH}</p><div>{words}</div>")
+    assert markdown.startswith(PARAGRAPH + " word0 word1 word2")
+    assert "<" not in markdown and "[" not in markdown
+
+
+def test_plain_article_from_entry_is_bounded_whatever_the_markup() -> None:
+    content = "<div>" + "<p>piracy &amp; streaming</p>" * 100_000 + "</div>"
+    entry = Entry(feed_url="f", guid="g", url=None, title="A title", summary="", content=content,
+                  author="", published=dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc))
+    article = extract.plain_article_from_entry(entry)
+    assert article.body.startswith("piracy & streaming piracy & streaming")
+    assert len(article.body) <= extract.MAX_BODY
+    assert (article.title, article.date) == ("A title", dt.date(2026, 11, 2))

@@ -44,6 +44,9 @@ def test_backup_while_the_daemon_writes(tmp_path: Path, feed_server: FeedServer)
               "summary": f"Forecast {i}: sunny spells and light winds."} for i in range(n)]
     url = feed_server.put("/feed.xml", rss("Busy feed", items), "application/rss+xml")
     config = write_config(tmp_path, [url], fetch_pages=False, interval="1h")
+    # All 5,000 in the one poll (max_new_per_poll would leave most to later polls).
+    config.write_text(config.read_text().replace(
+        "fetch_pages = false", f"fetch_pages = false\nmax_new_per_poll = {n}"))
     db = tmp_path / "monitor.db"
     process = start_daemon(config, tmp_path / "daemon.log", {})
     snapshots: list[tuple[int, Path]] = []
