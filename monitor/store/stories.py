@@ -32,13 +32,18 @@ class StoredClipping:
 
 class Stories(Part):
     def is_seen(self, url: str | None, guid: str | None) -> bool:
-        """A story was seen if its canonical URL or its guid was."""
-        if url and self.db.execute("select 1 from entries where url = ? limit 1",
-                                   [url]).fetchone():
-            return True
-        if guid and self.db.execute("select 1 from entries where guid = ? limit 1",
-                                    [guid]).fetchone():
-            return True
+        """A story was seen if its canonical URL or its guid was. Text SQLite cannot take (a
+        feed's lone surrogate) was never stored, so never seen: storing it fails later, on
+        that entry alone."""
+        try:
+            if url and self.db.execute("select 1 from entries where url = ? limit 1",
+                                       [url]).fetchone():
+                return True
+            if guid and self.db.execute("select 1 from entries where guid = ? limit 1",
+                                        [guid]).fetchone():
+                return True
+        except UnicodeEncodeError:
+            return False
         return False
 
     def add_story(self, story: NewStory, *, now: dt.datetime) -> bool:

@@ -175,7 +175,9 @@ def test_hostile_pages_cost_bounded_work(tmp_path: Path, feed_server: FeedServer
     huge = feed_server.put("/huge", "<html><body><main>" + "<a href='/x'>x</a>" * 400_000
                            + "</main></body></html>")  # over max_bytes
     extra = "".join(f'\n[[pages]]\nurl = "{url}"\n' for url in (many, huge))
-    config = write_config(tmp_path, [], fetch_pages=False, extra=extra)
+    # the page's own bound on links is what is tested, not the poll's on new entries
+    config = write_config(tmp_path, [], fetch_pages=False, extra=extra,
+                          max_new_per_poll=10 * MAX_LINKS)
     run = monitor(config, "run", "--once")
     assert run.returncode == 0, run.stderr
     assert f"{MAX_LINKS} new clippings" in run.stdout and "1 errors" in run.stdout, run.stdout

@@ -195,8 +195,10 @@ def test_a_feed_of_thousands_of_engine_links_costs_bounded_requests(
     items = [{"title": f"Item {n}", "guid": f"CBMi{n}", "link": server.url(f"/found/stories/{n}")}
              for n in range(RESOLVE_MAX + 50)]
     server.put("/google/en/rss/search", rss("many - Google News", items))
+    # the bound on engine links asked is what is tested, not the poll's on new entries
     config = write_config(tmp_path, [], fetch_pages=False,
-                          extra=search(server.base, locales='"en-US"', bing=False))
+                          extra=search(server.base, locales='"en-US"', bing=False),
+                          max_new_per_poll=10 * RESOLVE_MAX)
     run = monitor(config, "run", "--once")
     assert run.returncode == 0, run.stderr
     assert f"{RESOLVE_MAX + 50} new clippings" in run.stdout, run.stdout

@@ -28,12 +28,13 @@ def default_rules_section() -> str:
 
 def write_config(folder: Path, feeds: list[str], *, webhook_url: str | None = None,
                  smtp_port: int | None = None, fetch_pages: bool = True, interval: str = "15m",
-                 extra: str = "") -> Path:
+                 extra: str = "", max_new_per_poll: int | None = None) -> Path:
     """A config on the default rules, with the given feeds and notifiers, fetching from 127.0.0.1."""
     lines = [
         "[monitor]", 'database = "monitor.db"', f'interval = "{interval}"', "",
         "[fetch]", "timeout = 5", "allow_private_networks = true",
-        f"fetch_pages = {'true' if fetch_pages else 'false'}", "",
+        f"fetch_pages = {'true' if fetch_pages else 'false'}",
+        *([f"max_new_per_poll = {max_new_per_poll}"] if max_new_per_poll else []), "",
     ]
     for i, url in enumerate(feeds):
         lines += ["[[feeds]]", f'name = "Feed {i}"', f'url = "{url}"', ""]
