@@ -19,6 +19,7 @@ from monitor import __version__
 from monitor.cli import admin, alerts, feeds, review, rules
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
+from monitor.cli.progress import progress_bar
 from monitor.errors import MonitorError
 from monitor.service import logs
 
@@ -68,8 +69,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     if args.once:
         # Alone on the database, as the daemon is: two cycles at once would poll the same
         # feeds and store the same stories twice over.
-        with ctx.writer("monitor run --once"):
-            report = asyncio.run(run_once(ctx.config))
+        with ctx.writer("monitor run --once"), progress_bar("polling", "feeds") as progress:
+            report = asyncio.run(run_once(ctx.config, progress))
         print(report.summary())
         return 0
     asyncio.run(run_forever(ctx.config))
@@ -145,9 +146,10 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.store.search import since_cutoff
 
     since = since_cutoff(args.since, dt.datetime.now(dt.timezone.utc)) if args.since else None
-    with ctx.store() as store:
+    with ctx.store() as store, progress_bar("exporting", "clippings") as progress:
         written, already, where = export(store, Path(args.dir), fmt=args.format,
-                                         flagged=args.flagged, since=since, rule=args.rule)
+                                         flagged=args.flagged, since=since, rule=args.rule,
+                                         progress=progress)
     print(f"{written} clippings written to {where} ({already} already there)", file=sys.stderr)
     return 0
 
@@ -159,8 +161,8 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     files = [f for p in paths for f in (sorted(p.glob("*.txt")) if p.is_dir() else [p])]
     # Alone on the database: it stores and groups stories as a poll does, and a poll of the
     # daemon storing the same story at the same moment would make one of the two fail.
-    with ctx.writer("monitor import"):
-        result = import_files(ctx.config, files, alert=args.alert)
+    with ctx.writer("monitor import"), progress_bar("importing", "files") as progress:
+        result = import_files(ctx.config, files, alert=args.alert, progress=progress)
     for path, error in result.errors:
         print(f"{path}: {error}", file=sys.stderr)
     print(f"{result.added} clippings imported ({result.flagged} flagged), "
