@@ -353,6 +353,9 @@ class LogConfig:
     format: str = setting(STRING, "text", "log lines on stderr: text or json",
                           check=one_of(*LOG_FORMATS))
     level: str = setting(STRING, "info", "debug, info, warning or error", check=one_of(*LOG_LEVELS))
+    summary_every: float = setting(DURATION, "1m", "while feeds are polled, `monitor run` logs "
+                                   "a one-line summary of the polls at most this often, and when "
+                                   "the next are due")
 
 
 @dataclass(frozen=True, slots=True)
