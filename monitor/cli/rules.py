@@ -23,7 +23,7 @@ from monitor.models import Document, MatchedTerm
 
 if TYPE_CHECKING:
     from monitor.config import Config
-    from monitor.match.matcher import Clause, Explanation
+    from monitor.match.matcher import Clause, Explanation, WatchHit
     from monitor.match.model import Model, Opinion
     from monitor.store.database import StoredClipping
 
@@ -82,8 +82,23 @@ def _model(config: Config) -> Model:
     return Model.load(config.path.parent / w if w else None)
 
 
+def format_watches(watches: tuple[WatchHit, ...],
+                   explanations: tuple[Explanation, ...]) -> list[str]:
+    """One line per [[watch]] the story names: the names found, and whether a paired rule
+    fired (then its alerts carry "[Watch: NAME]") or not (then it alerts on no account)."""
+    lines = []
+    for hit in watches:
+        found = ", ".join(dict.fromkeys(t.text for t in hit.terms))
+        fired = [e.rule for e in explanations if hit.name in e.watches]
+        outcome = (f"fired with {', '.join(fired)}: alerts as [Watch: {hit.name}]" if fired
+                   else "no paired rule fired: no alert")
+        lines.append(f"watch {hit.name}: named ({found}); {outcome}")
+    return lines
+
+
 def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, ...],
-                       opinion: Opinion | None = None) -> str:
+                       opinion: Opinion | None = None,
+                       watches: tuple[WatchHit, ...] = ()) -> str:
     fired = [e for e in explanations if e.fired]
     terms = [t for e in fired for t in _clause_terms(e.clause)]
     c = stored.clipping
@@ -93,8 +108,10 @@ def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, 
     for e in explanations:
         state = "fired" if e.fired else ("disabled" if not e.enabled else "did not fire")
         lines.append(f"rule {e.rule}: {state} (score {e.score:g}, min_score {e.min_score:g})"
-                     + (f" tags: {', '.join(e.tags)}" if e.fired and e.tags else ""))
+                     + (f" tags: {', '.join(e.tags)}" if e.fired and e.tags else "")
+                     + (f" watch: {', '.join(e.watches)}" if e.watches else ""))
         lines += format_clauses(e.clause)
+    lines += format_watches(watches, explanations)
     if opinion is not None:
         lines.append(opinion.describe())
     return "\n".join(lines) + "\n"
@@ -111,14 +128,16 @@ def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
     doc = document_of(stored)
     explanations = matcher.explain(doc)
+    watches = matcher.find_watches(doc)
     opinion = _model(config).opinion(doc.title, doc.body)
     if args.json:
         print(json.dumps({"id": stored.id, "title": stored.clipping.title,
                           "rules": [dataclasses.asdict(e) for e in explanations],
+                          "watches": [dataclasses.asdict(w) for w in watches],
                           "model": {**dataclasses.asdict(opinion),
                                     "enabled": config.model.enabled}}, ensure_ascii=False))
     else:
-        sys.stdout.write(format_explanation(stored, explanations, opinion))
+        sys.stdout.write(format_explanation(stored, explanations, opinion, watches))
     return 0
 
 

@@ -223,6 +223,13 @@ def m_grouping_outlet_marks(db: sqlite_utils.Database) -> None:
                "PRIMARY KEY (source, mark, at, clipping_id)) WITHOUT ROWID")
 
 
+@migrations()
+def m_match_watches(db: sqlite_utils.Database) -> None:
+    """Watchlists: the [[watch]] names paired with a rule that the story named, as a JSON
+    array per match; the alert's title carries them."""
+    db.table("matches").add_column("watches", str)
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 
