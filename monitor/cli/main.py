@@ -117,8 +117,9 @@ def _as_json(stored: StoredClipping) -> dict[str, object]:
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    listed = 0
     with ctx.store() as store:
-        for stored in store.clippings(flagged=args.flagged, limit=args.limit):
+        for listed, stored in enumerate(store.clippings(flagged=args.flagged, limit=args.limit), 1):
             if args.json:
                 print(json.dumps(_as_json(stored), ensure_ascii=False))
             else:
@@ -126,6 +127,10 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
                 mark = "*" if stored.flagged else " "
                 date = c.date.isoformat() if c.date else "          "
                 print(f"{mark} {stored.id}  {date}  {c.source[:20]:20}  {c.title}")
+    if not listed:  # on stderr: stdout stays empty, as a script reading --json expects
+        hint = ("no flagged stories yet (`monitor list` shows every story)" if args.flagged
+                else "no stories yet: run `monitor run --once` to poll the feeds now")
+        print(f"monitor: {hint}", file=sys.stderr)
     return 0
 
 

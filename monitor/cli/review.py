@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 from monitor.cli.commands import Commands
-from monitor.cli.context import Context
+from monitor.cli.context import Context, install_command
+from monitor.errors import MonitorError
 from monitor.store import evidence
 from monitor.store import marks as feedback
-from monitor.store.search import SORTS, search, since_cutoff
+from monitor.store.search import SORTS, count_matches, search, since_cutoff
 from monitor.store.stats import format_stats, stats
 
 
@@ -28,6 +29,10 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
         since = since_cutoff(args.since, _now()) if args.since else None
         hits = search(store, args.query, flagged=args.flagged, since=since, source=args.source,
                       rule=args.rule, sort=args.sort, limit=args.limit)
+        total = len(hits)
+        if total >= args.limit:  # perhaps more than were shown: the true count
+            total = count_matches(store, args.query, flagged=args.flagged, since=since,
+                                  source=args.source, rule=args.rule)
     for hit in hits:
         if args.json:
             print(json.dumps(hit.as_json(), ensure_ascii=False))
@@ -35,7 +40,8 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
             mark = "*" if hit.flagged else " "
             print(f"{mark} {hit.id}  {hit.date or '':10}  {hit.source[:20]:20}  {hit.title}")
             print(f"    {hit.snippet}")
-    print(f"{len(hits)} clippings found", file=sys.stderr)
+    print(f"showing {len(hits)} of {total} clippings found" if len(hits) < total
+          else f"{total} clippings found", file=sys.stderr)
     return 0
 
 
@@ -72,7 +78,16 @@ def cmd_evidence(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+WEB_EXTRA = ("datasette", "datasette_render_markdown", "uvicorn")
+
+
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
+    import importlib.util
+
+    missing = [name for name in WEB_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MonitorError(f"the review site needs the web extra ({', '.join(missing)} missing): "
+                           f"{install_command('web')}")
     from monitor.review.site import serve
 
     serve(ctx.config.database, host=args.host, port=args.port)
@@ -119,7 +134,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object")
 
     p = commands.add("serve", cmd_serve, "the review site: the database read-only in Datasette, "
-                "with search, facets and canned queries (needs `pip install 'monitor[web]'`)",
+                "with search, facets and canned queries (needs the web extra: `pip install -e "
+                "'.[web]'` in a checkout)",
                 "monitor serve --port 8001")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8001, help="port (default 8001)")

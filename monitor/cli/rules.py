@@ -156,11 +156,14 @@ def cmd_rules_test(ctx: Context, args: argparse.Namespace) -> int:
     else:
         rule = RuleConfig(name="query", query=args.query)
     matcher = compile_rules([rule], config.terms, config.entities)
-    shown = 0
+    shown = found = 0
     with ctx.store() as store:
         for stored in store.clippings():
             matches = matcher.find_matches(document_of(stored))
             if not matches:
+                continue
+            found += 1  # every match counted, so that the total is true whatever --limit
+            if args.limit and shown >= args.limit:
                 continue
             m = matches[0]
             c = stored.clipping
@@ -175,9 +178,8 @@ def cmd_rules_test(ctx: Context, args: argparse.Namespace) -> int:
                 date = c.date.isoformat() if c.date else ""
                 print(f"{stored.id:16}  {m.score:5g}  {date:10}  {c.source[:20]:20}  {c.title}")
             shown += 1
-            if args.limit and shown >= args.limit:
-                break
-    print(f"{shown} stored clippings match", file=sys.stderr)
+    print(f"showing {shown} of {found} stored clippings that match" if shown < found
+          else f"{found} stored clippings match", file=sys.stderr)
     return 0
 
 

@@ -17,8 +17,12 @@ import asyncio
 import contextlib
 import dataclasses
 import email.utils
+import http
 import ipaddress
+import os
+import re
 import socket
+import ssl
 import time
 import urllib.request
 import zlib
@@ -240,6 +244,77 @@ async def check_url_allowed(url: str, cfg: FetchConfig) -> SplitResult:
     return parts
 
 
+def _where(url: str) -> str:
+    """``host:port`` of a URL, as an error names the far end."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return url
+    host = parts.hostname or url
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
+
+
+def _os_reason(error: BaseException) -> str:
+    """The operating system's words for a failure somewhere in ``error``'s chain ("connection
+    refused"), without the errno, or ""."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return f"TLS: {current.reason or current.strerror or current}".lower()
+        if isinstance(current, OSError):
+            # asyncio words a refused connection "Connect call failed (addr)", and several
+            # addresses tried as "Multiple exceptions: [Errno 111] ...": the errno says it best.
+            number = current.errno or next(map(int, _ERRNO.findall(str(current))), None)
+            if number:
+                return os.strerror(number).lower()
+            if current.strerror:
+                return current.strerror.lower()
+        os_error = getattr(current, "os_error", None)  # aiohttp keeps it aside
+        if isinstance(os_error, BaseException) and id(os_error) not in seen:
+            current = os_error
+            continue
+        current = current.__cause__ or current.__context__
+    return ""
+
+
+def status_message(status: int, url: str) -> str:
+    """"HTTP 404 Not Found at https://...": the status, its standard phrase, the URL."""
+    try:
+        phrase = f" {http.HTTPStatus(status).phrase}"
+    except ValueError:  # a status no standard names
+        phrase = ""
+    return f"HTTP {status}{phrase} at {url}"
+
+
+def transport_message(error: BaseException, url: str) -> str:
+    """A failed exchange said plainly, naming the far end, whichever library failed (httpx or
+    aiohttp): the one place where their exception texts become ours."""
+    where = _where(url)
+    reason = _os_reason(error)
+    if isinstance(error, (httpx.ConnectTimeout, aiohttp.ConnectionTimeoutError)):
+        return f"cannot connect to {where} (no answer within the connect timeout)"
+    if isinstance(error, (httpx.TimeoutException, aiohttp.ServerTimeoutError)):
+        return f"{where} stopped answering (read timeout) at {url}"
+    if isinstance(error, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
+        return f"cannot connect to {where} ({reason or 'TLS handshake failed'})"
+    if isinstance(error, (httpx.ConnectError, aiohttp.ClientConnectorError)):
+        return f"cannot connect to {where} ({reason or 'connection failed'})"
+    if isinstance(error, (httpx.RemoteProtocolError, aiohttp.ServerDisconnectedError)):
+        return f"{where} closed the connection without a whole answer at {url}"
+    if isinstance(error, (httpx.ReadError, httpx.WriteError, aiohttp.ClientOSError)):
+        return f"the connection to {where} failed ({reason or 'network error'}) at {url}"
+    if isinstance(error, (httpx.InvalidURL, aiohttp.InvalidURL)):
+        return f"invalid URL {url!r}"
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return f"request to {url} failed: {detail}"
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
@@ -296,8 +371,9 @@ async def fetch(
                         status = response.status
                         if status in REDIRECT_STATUSES:
                             if "location" not in response.headers:
-                                raise FetchError(f"HTTP {status} without a Location header",
-                                                 url=current, status=status)
+                                raise FetchError(f"{status_message(status, current)}, "
+                                                 "without a Location header", url=current,
+                                                 status=status)
                             target = urljoin(current, response.headers["location"])
                             if permanent_so_far and status in (301, 308):
                                 moved = target
@@ -310,12 +386,13 @@ async def fetch(
                         result = await _read(response, current, cfg)
             except (httpx.TimeoutException, aiohttp.ServerTimeoutError) as e:
                 # before TimeoutError: aiohttp's connect and read timeouts are TimeoutErrors too
-                raise FetchError(f"timed out ({type(e).__name__})", url=current) from e
-            except TimeoutError as e:
-                raise FetchError(f"took longer than total_timeout ({cfg.total_timeout:g}s)",
+                raise FetchError(f"timed out: {transport_message(e, current)}",
                                  url=current) from e
+            except TimeoutError as e:
+                raise FetchError(f"took longer than total_timeout ({cfg.total_timeout:g}s) at "
+                                 f"{current}", url=current) from e
             except (httpx.HTTPError, aiohttp.ClientError) as e:
-                raise FetchError(f"{type(e).__name__}: {e}", url=current) from e
+                raise FetchError(transport_message(e, current), url=current) from e
         if moved and moved != url:
             result = dataclasses.replace(result, moved_to=moved)
         return result
@@ -488,7 +565,7 @@ async def _read(response: _Response, url: str, cfg: FetchConfig) -> FetchResult:
         except (ValueError, httpx.HTTPError, aiohttp.ClientError):
             head = b""
         blocked = is_challenge(status, response_headers, head)
-        reason = f"HTTP {status}" + (" (an anti-bot challenge)" if blocked else "")
+        reason = status_message(status, url) + (" (an anti-bot challenge)" if blocked else "")
         raise FetchError(reason, url=url, status=status, blocked=blocked,
                          retry_after=parse_retry_after(response.headers.get("retry-after")))
     declared = response.headers.get("content-length", "")
@@ -528,9 +605,9 @@ async def post(
     try:
         response = await client.httpx.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException as e:
-        raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
+        raise FetchError(f"timed out: {transport_message(e, url)}", url=url) from e
     except httpx.HTTPError as e:
-        raise FetchError(f"{type(e).__name__}: {e}", url=url) from e
+        raise FetchError(transport_message(e, url), url=url) from e
     return PostResult(status=response.status_code,
                       headers={k.lower(): v for k, v in response.headers.items()},
                       text=response.text[:2000])
