@@ -266,7 +266,7 @@ def _os_reason(error: BaseException) -> str:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, ssl.SSLError):
-            return f"TLS: {current.reason or current.strerror or current}".lower()
+            return f"TLS: {current.reason or current.strerror or current}"
         if isinstance(current, OSError):
             # asyncio words a refused connection "Connect call failed (addr)", and several
             # addresses tried as "Multiple exceptions: [Errno 111] ...": the errno says it best.
@@ -292,25 +292,29 @@ def status_message(status: int, url: str) -> str:
     return f"HTTP {status}{phrase} at {url}"
 
 
-def transport_message(error: BaseException, url: str) -> str:
+def transport_message(error: BaseException, url: str, *, named: bool = True) -> str:
     """A failed exchange said plainly, naming the far end, whichever library failed (httpx or
-    aiohttp): the one place where their exception texts become ours."""
-    where = _where(url)
+    aiohttp): the one place where their exception texts become ours. ``named=False`` leaves
+    the URL and its host out (a notifier's URL may hold a token): "the receiver" instead."""
+    where = _where(url) if named else "the receiver"
+    at = f" at {url}" if named else ""
     reason = _os_reason(error)
     if isinstance(error, (httpx.ConnectTimeout, aiohttp.ConnectionTimeoutError)):
         return f"cannot connect to {where} (no answer within the connect timeout)"
     if isinstance(error, (httpx.TimeoutException, aiohttp.ServerTimeoutError)):
-        return f"{where} stopped answering (read timeout) at {url}"
+        return f"{where} stopped answering (read timeout){at}"
     if isinstance(error, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
         return f"cannot connect to {where} ({reason or 'TLS handshake failed'})"
     if isinstance(error, (httpx.ConnectError, aiohttp.ClientConnectorError)):
         return f"cannot connect to {where} ({reason or 'connection failed'})"
     if isinstance(error, (httpx.RemoteProtocolError, aiohttp.ServerDisconnectedError)):
-        return f"{where} closed the connection without a whole answer at {url}"
+        return f"{where} closed the connection without a whole answer{at}"
     if isinstance(error, (httpx.ReadError, httpx.WriteError, aiohttp.ClientOSError)):
-        return f"the connection to {where} failed ({reason or 'network error'}) at {url}"
+        return f"the connection to {where} failed ({reason or 'network error'}){at}"
     if isinstance(error, (httpx.InvalidURL, aiohttp.InvalidURL)):
-        return f"invalid URL {url!r}"
+        return f"invalid URL {url!r}" if named else "invalid URL"
+    if not named:
+        return f"request failed: {type(error).__name__}"  # its text may repeat the URL
     detail = " ".join(str(error).split()) or type(error).__name__
     return f"request to {url} failed: {detail}"
 
@@ -601,13 +605,14 @@ async def post(
     headers: dict[str, str],
     timeout: float,
 ) -> PostResult:
-    """POST ``body``; returns whatever status came back. Transport failures raise FetchError."""
+    """POST ``body``; returns whatever status came back. Transport failures raise FetchError,
+    whose message leaves the URL out (a notifier's URL may hold a token)."""
     try:
         response = await client.httpx.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException as e:
-        raise FetchError(f"timed out: {transport_message(e, url)}", url=url) from e
+        raise FetchError(f"timed out: {transport_message(e, url, named=False)}", url=url) from e
     except httpx.HTTPError as e:
-        raise FetchError(transport_message(e, url), url=url) from e
+        raise FetchError(transport_message(e, url, named=False), url=url) from e
     return PostResult(status=response.status_code,
                       headers={k.lower(): v for k, v in response.headers.items()},
                       text=response.text[:2000])

@@ -46,14 +46,15 @@ def test_a_refused_connection_names_host_port_and_reason(closed_port: int, schem
     assert error.url == f"{scheme}://127.0.0.1:{closed_port}/feed"
 
 
-def test_a_refused_post_says_the_same(closed_port: int) -> None:
+def test_a_refused_post_says_so_without_naming_the_receiver(closed_port: int) -> None:
     async def go() -> None:
         async with make_client(CFG) as client:
             await post(client, f"http://127.0.0.1:{closed_port}/hook", b"{}", {}, 2.0)
 
     with pytest.raises(FetchError) as info:
         asyncio.run(go())
-    assert str(info.value) == f"cannot connect to 127.0.0.1:{closed_port} (connection refused)"
+    # a notifier's URL may hold a token: neither it nor its host is repeated
+    assert str(info.value) == "cannot connect to the receiver (connection refused)"
 
 
 def test_an_http_error_names_its_status_phrase_and_url(feed_server: FeedServer) -> None:
