@@ -34,7 +34,7 @@ def progress_bar(what: str, unit: str, *, stream: TextIO | None = None) -> Itera
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    bar: Any = tqdm(total=None, desc=what, unit=f" {unit}", file=stream, dynamic_ncols=True,
+    bar: Any = tqdm(total=None, desc=what, unit=unit, file=stream, dynamic_ncols=True,
                     leave=True, mininterval=0.2)
 
     def update(done: int, total: int | None, note: str = "") -> None:
