@@ -112,6 +112,20 @@ def test_the_watched_names_lead_the_subject_and_the_titles() -> None:
     assert [r["watches"] for r in payload["rules"]] == [["Premier League"], ["Sky", "Premier League"]]
 
 
+def test_a_digest_shows_the_watched_names_too() -> None:
+    from monitor.models import Digest
+    from monitor.notify.digest import digest_html, digest_text
+
+    digest = Digest(id=1, key="d-1", notifier="hook", reason="schedule", alerts=(
+        alert(("Premier League",)), dataclasses.replace(alert(()), clipping_id="k2", matches=(
+            Match("enforcement", 3.0, (), ()),))), created_at=dt.datetime(2026, 11, 3,
+                                                                           tzinfo=dt.timezone.utc))
+    text = digest_text(digest)
+    assert "- [Watch: Premier League, Sky] High Court renews" in text
+    assert "- High Court renews" in text  # the other story names none
+    assert "[Watch: Premier League, Sky] High Court renews" in digest_html(digest)
+
+
 def test_no_watch_no_prefix() -> None:
     a = dataclasses.replace(alert(()), matches=(Match("enforcement", 3.0, (), ()),))
     assert email_subject(a).startswith("[enforcement] High Court")
