@@ -455,6 +455,23 @@ class RuleConfig:
     enabled: bool = setting(BOOLEAN, True, "false: the rule is not run")
 
 
+MODEL_RULE = "model"  # the rule a story matches when the learned model alone flags it ([model])
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConfig:
+    """One [[watch]] table: names an analyst follows (a channel, a competition, a brand). A
+    story naming one alerts with the name in its title, when a paired rule flags it."""
+
+    name: str = setting(TRIMMED, REQUIRED, 'shown in the alert\'s title: "[Watch: NAME]"',
+                        check=must(bool, "must not be empty"))
+    terms: tuple[str, ...] = setting(STRINGS, [], "the names looked for in the title and body, "
+                                     "any case, as whole words or phrases ('*' ends a prefix); "
+                                     "[]: the watch's name")
+    rules: tuple[str, ...] = setting(STRINGS, [], "the rules it pairs with (\"model\": the "
+                                     "learned model's); []: every rule")
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
     """[monitor]'s bounds of the adaptive poll interval. A feed's own interval is always inside
@@ -479,6 +496,9 @@ class LogConfig:
     format: str = setting(STRING, "text", "log lines on stderr: text or json",
                           check=one_of(*LOG_FORMATS))
     level: str = setting(STRING, "info", "debug, info, warning or error", check=one_of(*LOG_LEVELS))
+    summary_every: float = setting(DURATION, "1m", "while feeds are polled, `monitor run` logs "
+                                   "a one-line summary of the polls at most this often, and when "
+                                   "the next are due")
 
 
 @dataclass(frozen=True, slots=True)
@@ -592,6 +612,7 @@ class Config:
     searches: tuple[SearchConfig, ...] = ()  # saved searches ([[searches]])
     notifiers: tuple[NotifierConfig, ...] = ()
     rules: tuple[RuleConfig, ...] = ()
+    watch: tuple[WatchConfig, ...] = ()
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     entities: dict[str, tuple[str, ...]] = field(default_factory=dict)
     log: LogConfig = field(default_factory=LogConfig)
@@ -702,6 +723,7 @@ SETTINGS: dict[str, tuple[Setting, ...]] = {
                   *settings_of(BaseNotifierConfig)[1:]),
     **{f"notifiers.{kind}": _own(cls) for kind, cls in NOTIFIER_TYPES.items()},
     "rules": settings_of(RuleConfig),
+    "watch": settings_of(WatchConfig),
 }
 
 
@@ -715,7 +737,7 @@ def describe() -> Iterator[str]:
     """Every setting with its default and help, as `monitor check-config --defaults` prints them."""
     for table, settings in SETTINGS.items():
         name, _, kind = table.partition(".")
-        if name not in ("feeds", "pages", "searches", "notifiers", "rules"):
+        if name not in ("feeds", "pages", "searches", "notifiers", "rules", "watch"):
             yield f"[{name}]"
         else:
             yield f'[[{name}]]  # type = "{kind}"' if kind else f"[[{name}]]"
@@ -868,13 +890,22 @@ def parse_config(text: str, path: Path) -> Config:
             if target not in names:
                 raise ConfigError(f"no notifier named {target!r}", path=shown,
                                   key=f"rules[{i}].notifiers")
+    watch = tuple(_one(WatchConfig, d, shown, f"watch[{i}]") for i, d in enumerate(array("watch")))
+    _unique(watch, "name", shown, "watch")
+    rule_names = {r.name for r in rules} | {MODEL_RULE}
+    for i, w in enumerate(watch):
+        for name in w.rules:
+            if name not in rule_names:
+                known = ", ".join(sorted(rule_names))
+                raise ConfigError(f"no rule named {name!r} (expected one of {known})",
+                                  path=shown, key=f"watch[{i}].rules")
     terms = _string_lists(top.get("terms", TABLE, {}), shown, "terms")
     entities = _string_lists(top.get("entities", TABLE, {}), shown, "entities")
     top.done()
     if not own["database"].is_absolute():
         own["database"] = path.parent / own["database"]
     return Config(path=path, feeds=feeds, pages=pages, searches=searches, notifiers=notifiers,
-                  rules=rules, terms=terms, entities=entities, **own, **tables)
+                  rules=rules, watch=watch, terms=terms, entities=entities, **own, **tables)
 
 
 def default_config_path() -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # Declared with its settings in config.py; named here too for the callers that import it here.
 
@@ -171,6 +172,8 @@ class Match:
     score: float
     terms: tuple[MatchedTerm, ...]
     tags: tuple[str, ...] = ()  # event tags (takedown, raid, ...) and the rule's own tags
+    # The [[watch]] lists paired with this rule that the story names: its alert says so.
+    watches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,3 +355,15 @@ class ClippingRecord:
     mark: str | None
     body: str | None
     text: str  # the clipping file
+
+
+class Progress(Protocol):
+    """Told how far a long piece of work is: ``done`` items of ``total`` (None: not known),
+    with a short ``note`` on what it found so far. The command line draws a bar with it; the
+    stages that report never know who listens."""
+
+    def __call__(self, done: int, total: int | None, note: str = "") -> None: ...
+
+
+def no_progress(done: int, total: int | None, note: str = "") -> None:
+    """Progress reported to nobody."""

@@ -32,6 +32,7 @@ ONLY_IN = {
     "datasette": {"review"}, "uvicorn": {"review"}, "Stemmer": {"match"},
     # training only (monitor.match.train, the `train` extra): the daemon scores without it
     "sklearn": {"match"}, "numpy": {"match"},
+    "tqdm": {"cli"},  # progress bars: the command line's business alone
 }
 
 

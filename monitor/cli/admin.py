@@ -15,6 +15,7 @@ from pathlib import Path
 
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
+from monitor.cli.progress import progress_bar
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.service import health
@@ -138,8 +139,10 @@ def cmd_prune(ctx: Context, args: argparse.Namespace) -> int:
     if days <= 0:
         print("retention_days is 0 (keep every clipping): nothing to delete; pass --days N")
         return 0
-    result = dbcare.prune(config.database, retention_days=days,
-                          keep_flagged=config.data.keep_flagged, dry_run=args.dry_run)
+    with progress_bar("pruning", "clippings") as progress:
+        result = dbcare.prune(config.database, retention_days=days,
+                              keep_flagged=config.data.keep_flagged, dry_run=args.dry_run,
+                              progress=progress)
     verb = "would be deleted" if args.dry_run else "deleted"
     print(f"{result.clippings} clippings first seen before {result.cutoff} {verb}"
           + ("" if args.dry_run else f" ({result.matches} matches, {result.alerts} alerts)"))

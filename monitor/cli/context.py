@@ -74,3 +74,19 @@ def _hint(holder: Holder | None, waited: float) -> str:
                 "config.toml use `systemctl reload monitor`, to run a cycle by hand stop it "
                 "first (`systemctl stop monitor`)")
     return f"still busy after {waited:g}s; try again once it has ended"
+
+
+def install_command(extra: str) -> str:
+    """How to install an optional extra here: in a source checkout (an editable install, where
+    `monitor` is no package an index knows) from the checkout's folder, else by name."""
+    import shlex
+
+    checkout = Path(__file__).resolve().parents[2]
+    pyproject = checkout / "pyproject.toml"
+    try:
+        ours = 'name = "monitor"' in pyproject.read_text(encoding="utf-8")
+    except OSError:
+        ours = False
+    if ours:
+        return f"pip install -e {shlex.quote(f'{checkout}[{extra}]')}"
+    return f"pip install 'monitor[{extra}]'"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
+from monitor.cli.progress import progress_bar
 from monitor.config import Config
 from monitor.units import parse_duration
 from monitor.decide.schedule import feed_status
@@ -24,7 +25,8 @@ from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
 from monitor.store.files import write_private
 
 if TYPE_CHECKING:
-    from monitor.pipeline.discover import Discovered
+    from monitor.models import Progress
+    from monitor.pipeline.discover import Checked, Discovered
 
 
 def _now() -> dt.datetime:
@@ -126,27 +128,61 @@ def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _check(config: Config, urls: list[str], progress: Progress) -> list[Checked]:
+    from monitor.fetch.client import make_client
+    from monitor.pipeline.discover import check_feeds
+
+    async with make_client(config.fetch) as client:
+        return await check_feeds(client, urls, config.fetch, progress)
+
+
 def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
+    """Each new feed of the file is checked as `feeds add` checks one (unless --no-check): a
+    404 or a page that announces no feed is reported with its reason and not followed."""
+    from monitor.pipeline.discover import Checked
+
     config = ctx.config
     try:
         data = Path(args.file).read_bytes()
     except OSError as e:
         raise MonitorError(f"{args.file}: {e}") from e
     feeds = parse_opml(data)
-    added = known = refused = 0
+    added = known = refused = failed = 0
     with ctx.store() as store:
-        in_config = {f.url for f in config.feeds}
+        followed = {info.feed.url for info in feed_set(config, store)}
+    new: dict[str, OpmlFeed] = {}
+    for feed in feeds:
+        if not feed.url.startswith(("http://", "https://")):
+            print(f"{args.file}: skipped {feed.url!r}: not an http(s) URL", file=sys.stderr)
+            refused += 1
+        elif feed.url in followed or feed.url in new:
+            known += 1
+        else:
+            new[feed.url] = feed
+    if args.check and new:
+        with progress_bar("checking", "feeds") as progress:
+            checked = asyncio.run(_check(config, list(new), progress))
+    else:
+        checked = [Checked(url) for url in new]
+    with ctx.store() as store:
         now = _now()
-        for feed in feeds:
-            if not feed.url.startswith(("http://", "https://")):
-                print(f"{args.file}: skipped {feed.url!r}: not an http(s) URL", file=sys.stderr)
-                refused += 1
-            elif feed.url in in_config or not store.add_feed(feed.url, name=feed.title, now=now):
+        for feed, check in zip(new.values(), checked):
+            if check.error is not None:
+                print(f"{args.file}: not followed: {feed.url}: {check.error}", file=sys.stderr)
+                failed += 1
+                continue
+            # the feed found: the URL itself, or the feed its page announces
+            url = check.found.url if check.found else feed.url
+            title = check.found.title if check.found else ""
+            if url in followed or not store.add_feed(url, name=feed.title, now=now, title=title):
                 known += 1
             else:
+                followed.add(url)
                 added += 1
-    print(f"{added} feeds imported, {known} already followed, {refused} skipped", file=sys.stderr)
-    return 0
+    print(f"{added} feeds imported, {known} already followed, {refused} skipped"
+          + (f", {failed} failed the check" if args.check else " (not checked: --no-check)"),
+          file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
@@ -205,9 +241,13 @@ def register(commands: Commands) -> None:
     a.add_argument("url", metavar="URL")
     a.add_argument("--name", help="shown in listings (default: the feed's title)")
     a.add_argument("--interval", help='this feed\'s poll interval, such as "30m"')
-    i = sub.add("import", cmd_import, "follow every feed of an OPML file (as feed readers export)",
+    i = sub.add("import", cmd_import, "follow every feed of an OPML file (as feed readers "
+                "export), each checked as `feeds add` checks one; those that fail are reported "
+                "with the reason and not followed (exit 1)",
                 "monitor feeds import subscriptions.opml")
     i.add_argument("file", metavar="FILE.opml")
+    i.add_argument("--no-check", dest="check", action="store_false",
+                   help="follow the listed URLs as they are, without fetching them")
     e = sub.add("export", cmd_export, "write every feed as OPML 2.0 (to stdout, or FILE)",
                 "monitor feeds export feeds.opml")
     e.add_argument("file", metavar="FILE", nargs="?")

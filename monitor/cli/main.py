@@ -20,6 +20,7 @@ from monitor.cli import admin, alerts, feeds, pages, review, rules
 from monitor.cli.commands import Commands
 from monitor.cli.context import ID_HELP, Context
 from monitor.cli.output import safe_output
+from monitor.cli.progress import progress_bar
 from monitor.errors import AmbiguousId, MonitorError
 from monitor.models import short_id
 from monitor.safetext import mask_credentials
@@ -74,8 +75,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     if args.once:
         # Alone on the database, as the daemon is: two cycles at once would poll the same
         # feeds and store the same stories twice over.
-        with ctx.writer("monitor run --once"):
-            report = asyncio.run(run_once(ctx.config))
+        with ctx.writer("monitor run --once"), progress_bar("polling", "feeds") as progress:
+            report = asyncio.run(run_once(ctx.config, progress))
         print(report.summary())
         return 0
     asyncio.run(run_forever(ctx.config))
@@ -124,8 +125,9 @@ def _as_json(stored: StoredClipping) -> dict[str, object]:
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    listed = 0
     with ctx.store() as store:
-        for stored in store.clippings(flagged=args.flagged, limit=args.limit):
+        for listed, stored in enumerate(store.clippings(flagged=args.flagged, limit=args.limit), 1):
             if args.json:
                 print(json.dumps(_as_json(stored), ensure_ascii=False))
             else:
@@ -133,6 +135,10 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
                 mark = "*" if stored.flagged else " "
                 date = c.date.isoformat() if c.date else "          "
                 print(f"{mark} {short_id(stored.id)}  {date}  {c.source[:20]:20}  {c.title}")
+    if not listed:  # on stderr: stdout stays empty, as a script reading --json expects
+        hint = ("no flagged stories yet (`monitor list` shows every story)" if args.flagged
+                else "no stories yet: run `monitor run --once` to poll the feeds now")
+        print(f"monitor: {hint}", file=sys.stderr)
     return 0
 
 
@@ -153,9 +159,10 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     from monitor.store.search import since_cutoff
 
     since = since_cutoff(args.since, dt.datetime.now(dt.timezone.utc)) if args.since else None
-    with ctx.store() as store:
+    with ctx.store() as store, progress_bar("exporting", "clippings") as progress:
         written, already, where = export(store, Path(args.dir), fmt=args.format,
-                                         flagged=args.flagged, since=since, rule=args.rule)
+                                         flagged=args.flagged, since=since, rule=args.rule,
+                                         progress=progress)
     print(f"{written} clippings written to {where} ({already} already there)", file=sys.stderr)
     return 0
 
@@ -167,8 +174,8 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
     files = [f for p in paths for f in (sorted(p.glob("*.txt")) if p.is_dir() else [p])]
     # Alone on the database: it stores and groups stories as a poll does, and a poll of the
     # daemon storing the same story at the same moment would make one of the two fail.
-    with ctx.writer("monitor import"):
-        result = import_files(ctx.config, files, alert=args.alert)
+    with ctx.writer("monitor import"), progress_bar("importing", "files") as progress:
+        result = import_files(ctx.config, files, alert=args.alert, progress=progress)
     for path, error in result.errors:
         print(f"{path}: {error}", file=sys.stderr)
     print(f"{result.added} clippings imported ({result.flagged} flagged), "

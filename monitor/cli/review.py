@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from monitor.cli.commands import Commands
-from monitor.cli.context import ID_HELP, Context
+from monitor.cli.context import ID_HELP, Context, install_command
+from monitor.errors import MonitorError
 from monitor.models import short_id
 from monitor.store import evidence
 from monitor.store import marks as feedback
-from monitor.store.search import SORTS, search, since_cutoff
+from monitor.store.search import SORTS, count_matches, search, since_cutoff
 from monitor.store.stats import format_stats, stats
 
 
@@ -29,6 +30,10 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
         since = since_cutoff(args.since, _now()) if args.since else None
         hits = search(store, args.query, flagged=args.flagged, since=since, source=args.source,
                       rule=args.rule, sort=args.sort, limit=args.limit)
+        total = len(hits)
+        if total >= args.limit:  # perhaps more than were shown: the true count
+            total = count_matches(store, args.query, flagged=args.flagged, since=since,
+                                  source=args.source, rule=args.rule)
     for hit in hits:
         if args.json:
             print(json.dumps(hit.as_json(), ensure_ascii=False))
@@ -36,7 +41,8 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
             mark = "*" if hit.flagged else " "
             print(f"{mark} {short_id(hit.id)}  {hit.date or '':10}  {hit.source[:20]:20}  {hit.title}")
             print(f"    {hit.snippet}")
-    print(f"{len(hits)} clippings found", file=sys.stderr)
+    print(f"showing {len(hits)} of {total} clippings found" if len(hits) < total
+          else f"{total} clippings found", file=sys.stderr)
     return 0
 
 
@@ -76,7 +82,16 @@ def cmd_evidence(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+WEB_EXTRA = ("datasette", "datasette_render_markdown", "uvicorn")
+
+
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
+    import importlib.util
+
+    missing = [name for name in WEB_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MonitorError(f"the review site needs the web extra ({', '.join(missing)} missing): "
+                           f"{install_command('web')}")
     from monitor.review.site import serve
 
     serve(ctx.config.database, ctx.config.review, host=args.host, port=args.port)
@@ -123,8 +138,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object")
 
     p = commands.add("serve", cmd_serve, "the review site: the database in Datasette, with search, "
-                "facets, canned queries and buttons to mark clippings (needs `pip install "
-                "'monitor[web]'`)",
+                "facets, canned queries and buttons to mark clippings (needs the web extra: "
+                "`pip install -e '.[web]'` in a checkout)",
                 "monitor serve --port 8001")
     p.add_argument("--host", help="address to listen on (default: [review] host, 127.0.0.1); "
                    "any but loopback needs [review] password_env or password_file")

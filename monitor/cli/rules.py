@@ -23,7 +23,7 @@ from monitor.models import SHORT_ID, Document, MatchedTerm, short_id
 
 if TYPE_CHECKING:
     from monitor.config import Config
-    from monitor.match.matcher import Clause, Explanation
+    from monitor.match.matcher import Clause, Explanation, WatchHit
     from monitor.match.model import Model, Opinion
     from monitor.store.database import StoredClipping
 
@@ -82,8 +82,23 @@ def _model(config: Config) -> Model:
     return Model.load(config.path.parent / w if w else None)
 
 
+def format_watches(watches: tuple[WatchHit, ...],
+                   explanations: tuple[Explanation, ...]) -> list[str]:
+    """One line per [[watch]] the story names: the names found, and whether a paired rule
+    fired (then its alerts carry "[Watch: NAME]") or not (then it alerts on no account)."""
+    lines = []
+    for hit in watches:
+        found = ", ".join(dict.fromkeys(t.text for t in hit.terms))
+        fired = [e.rule for e in explanations if hit.name in e.watches]
+        outcome = (f"fired with {', '.join(fired)}: alerts as [Watch: {hit.name}]" if fired
+                   else "no paired rule fired: no alert")
+        lines.append(f"watch {hit.name}: named ({found}); {outcome}")
+    return lines
+
+
 def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, ...],
-                       opinion: Opinion | None = None) -> str:
+                       opinion: Opinion | None = None,
+                       watches: tuple[WatchHit, ...] = ()) -> str:
     fired = [e for e in explanations if e.fired]
     terms = [t for e in fired for t in _clause_terms(e.clause)]
     c = stored.clipping
@@ -93,8 +108,10 @@ def format_explanation(stored: StoredClipping, explanations: tuple[Explanation, 
     for e in explanations:
         state = "fired" if e.fired else ("disabled" if not e.enabled else "did not fire")
         lines.append(f"rule {e.rule}: {state} (score {e.score:g}, min_score {e.min_score:g})"
-                     + (f" tags: {', '.join(e.tags)}" if e.fired and e.tags else ""))
+                     + (f" tags: {', '.join(e.tags)}" if e.fired and e.tags else "")
+                     + (f" watch: {', '.join(e.watches)}" if e.watches else ""))
         lines += format_clauses(e.clause)
+    lines += format_watches(watches, explanations)
     if opinion is not None:
         lines.append(opinion.describe())
     return "\n".join(lines) + "\n"
@@ -111,15 +128,17 @@ def cmd_explain(ctx: Context, args: argparse.Namespace) -> int:
         raise MonitorError(f"no clipping with id {args.id!r} (see `monitor list`)")
     doc = document_of(stored)
     explanations = matcher.explain(doc)
+    watches = matcher.find_watches(doc)
     opinion = matcher.opinion(doc, _model(config))
     assert opinion is not None  # a model was given
     if args.json:
         print(json.dumps({"id": stored.id, "title": stored.clipping.title,
                           "rules": [dataclasses.asdict(e) for e in explanations],
+                          "watches": [dataclasses.asdict(w) for w in watches],
                           "model": {**dataclasses.asdict(opinion),
                                     "enabled": config.model.enabled}}, ensure_ascii=False))
     else:
-        sys.stdout.write(format_explanation(stored, explanations, opinion))
+        sys.stdout.write(format_explanation(stored, explanations, opinion, watches))
     return 0
 
 
@@ -138,11 +157,14 @@ def cmd_rules_test(ctx: Context, args: argparse.Namespace) -> int:
     else:
         rule = RuleConfig(name="query", query=args.query)
     matcher = compile_rules([rule], config.terms, config.entities)
-    shown = 0
+    shown = found = 0
     with ctx.store() as store:
         for stored in store.clippings():
             matches = matcher.find_matches(document_of(stored))
             if not matches:
+                continue
+            found += 1  # every match counted, so that the total is true whatever --limit
+            if args.limit and shown >= args.limit:
                 continue
             m = matches[0]
             c = stored.clipping
@@ -157,9 +179,8 @@ def cmd_rules_test(ctx: Context, args: argparse.Namespace) -> int:
                 date = c.date.isoformat() if c.date else ""
                 print(f"{short_id(stored.id):{SHORT_ID}}  {m.score:5g}  {date:10}  {c.source[:20]:20}  {c.title}")
             shown += 1
-            if args.limit and shown >= args.limit:
-                break
-    print(f"{shown} stored clippings match", file=sys.stderr)
+    print(f"showing {shown} of {found} stored clippings that match" if shown < found
+          else f"{found} stored clippings match", file=sys.stderr)
     return 0
 
 

@@ -17,6 +17,10 @@ import asyncio
 import contextlib
 import dataclasses
 import email.utils
+import http
+import ipaddress
+import os
+import re
 import socket
 import ssl
 import time
@@ -337,6 +341,81 @@ async def check_url_allowed(url: str, cfg: FetchConfig, client: Client | None = 
     return parts
 
 
+def _where(url: str) -> str:
+    """``host:port`` of a URL, as an error names the far end."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return url
+    host = parts.hostname or url
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
+
+
+def _os_reason(error: BaseException) -> str:
+    """The operating system's words for a failure somewhere in ``error``'s chain ("connection
+    refused"), without the errno, or ""."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return f"TLS: {current.reason or current.strerror or current}"
+        if isinstance(current, OSError):
+            # asyncio words a refused connection "Connect call failed (addr)", and several
+            # addresses tried as "Multiple exceptions: [Errno 111] ...": the errno says it best.
+            number = current.errno or next(map(int, _ERRNO.findall(str(current))), None)
+            if number:
+                return os.strerror(number).lower()
+            if current.strerror:
+                return current.strerror.lower()
+        os_error = getattr(current, "os_error", None)  # aiohttp keeps it aside
+        if isinstance(os_error, BaseException) and id(os_error) not in seen:
+            current = os_error
+            continue
+        current = current.__cause__ or current.__context__
+    return ""
+
+
+def status_message(status: int, url: str) -> str:
+    """"HTTP 404 Not Found at https://...": the status, its standard phrase, the URL."""
+    try:
+        phrase = f" {http.HTTPStatus(status).phrase}"
+    except ValueError:  # a status no standard names
+        phrase = ""
+    return f"HTTP {status}{phrase} at {url}"
+
+
+def transport_message(error: BaseException, url: str, *, named: bool = True) -> str:
+    """A failed exchange said plainly, naming the far end, whichever library failed (httpx or
+    aiohttp): the one place where their exception texts become ours. ``named=False`` leaves
+    the URL and its host out (a notifier's URL may hold a token): "the receiver" instead."""
+    where = _where(url) if named else "the receiver"
+    at = f" at {url}" if named else ""
+    reason = _os_reason(error)
+    if isinstance(error, (httpx.ConnectTimeout, aiohttp.ConnectionTimeoutError)):
+        return f"cannot connect to {where} (no answer within the connect timeout)"
+    if isinstance(error, (httpx.TimeoutException, aiohttp.ServerTimeoutError)):
+        return f"{where} stopped answering (read timeout){at}"
+    if isinstance(error, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
+        return f"cannot connect to {where} ({reason or 'TLS handshake failed'})"
+    if isinstance(error, (httpx.ConnectError, aiohttp.ClientConnectorError)):
+        return f"cannot connect to {where} ({reason or 'connection failed'})"
+    if isinstance(error, (httpx.RemoteProtocolError, aiohttp.ServerDisconnectedError)):
+        return f"{where} closed the connection without a whole answer{at}"
+    if isinstance(error, (httpx.ReadError, httpx.WriteError, aiohttp.ClientOSError)):
+        return f"the connection to {where} failed ({reason or 'network error'}){at}"
+    if isinstance(error, (httpx.InvalidURL, aiohttp.InvalidURL)):
+        return f"invalid URL {url!r}" if named else "invalid URL"
+    if not named:
+        return f"request failed: {type(error).__name__}"  # its text may repeat the URL
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return f"request to {url} failed: {detail}"
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
@@ -393,8 +472,9 @@ async def fetch(
                         status = response.status
                         if status in REDIRECT_STATUSES:
                             if "location" not in response.headers:
-                                raise FetchError(f"HTTP {status} without a Location header",
-                                                 url=current, status=status)
+                                raise FetchError(f"{status_message(status, current)}, "
+                                                 "without a Location header", url=current,
+                                                 status=status)
                             target = urljoin(current, response.headers["location"])
                             if permanent_so_far and status in (301, 308):
                                 moved = target
@@ -407,12 +487,13 @@ async def fetch(
                         result = await _read(response, current, cfg)
             except (httpx.TimeoutException, aiohttp.ServerTimeoutError) as e:
                 # before TimeoutError: aiohttp's connect and read timeouts are TimeoutErrors too
-                raise FetchError(f"timed out ({type(e).__name__})", url=current) from e
-            except TimeoutError as e:
-                raise FetchError(f"took longer than total_timeout ({cfg.total_timeout:g}s)",
+                raise FetchError(f"timed out: {transport_message(e, current)}",
                                  url=current) from e
+            except TimeoutError as e:
+                raise FetchError(f"took longer than total_timeout ({cfg.total_timeout:g}s) at "
+                                 f"{current}", url=current) from e
             except (httpx.HTTPError, aiohttp.ClientError) as e:
-                raise FetchError(f"{type(e).__name__}: {e}", url=current) from e
+                raise FetchError(transport_message(e, current), url=current) from e
             except AddressRefused as e:
                 raise FetchError(str(e), url=current) from e
         if moved and moved != url:
@@ -587,7 +668,7 @@ async def _read(response: _Response, url: str, cfg: FetchConfig) -> FetchResult:
         except (ValueError, httpx.HTTPError, aiohttp.ClientError):
             head = b""
         blocked = is_challenge(status, response_headers, head)
-        reason = f"HTTP {status}" + (" (an anti-bot challenge)" if blocked else "")
+        reason = status_message(status, url) + (" (an anti-bot challenge)" if blocked else "")
         raise FetchError(reason, url=url, status=status, blocked=blocked,
                          retry_after=parse_retry_after(response.headers.get("retry-after")))
     declared = response.headers.get("content-length", "")
@@ -651,7 +732,7 @@ async def post(
     """POST ``body``; returns whatever status came back, with the start of the answer.
     ``timeout`` bounds the whole exchange (connect, request, answer), not each read: a
     receiver trickling a byte at a time can't hold a notifier longer. Transport failures
-    raise FetchError."""
+    raise FetchError, whose message leaves the URL out (a notifier's URL may hold a token)."""
     try:
         async with asyncio.timeout(timeout):
             async with client.poster.stream("POST", url, content=body, headers=headers,
@@ -660,11 +741,11 @@ async def post(
                                    response.aiter_raw)
                 head = await _answer_head(answer, POST_ANSWER_MAX)
     except httpx.TimeoutException as e:
-        raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
+        raise FetchError(f"timed out: {transport_message(e, url, named=False)}", url=url) from e
     except TimeoutError as e:
         raise FetchError(f"timed out: took longer than {timeout:g}s in all", url=url) from e
     except httpx.HTTPError as e:
-        raise FetchError(f"{type(e).__name__}: {e}", url=url) from e
+        raise FetchError(transport_message(e, url, named=False), url=url) from e
     return PostResult(status=answer.status, headers=answer.headers,
                       text=head.decode("utf-8", "replace"))
 
@@ -682,10 +763,11 @@ async def redirect_target(client: Client, url: str, cfg: FetchConfig, *,
                 async with _get(client, url, headers, cfg) as response:
                     location = response.headers.get("location")
                     await _drain(response)
-        except (httpx.TimeoutException, aiohttp.ServerTimeoutError, TimeoutError) as e:
-            raise FetchError(f"timed out ({type(e).__name__})", url=url) from e
+        except TimeoutError as e:
+            raise FetchError(f"took longer than total_timeout ({cfg.total_timeout:g}s) at "
+                             f"{url}", url=url) from e
         except (httpx.HTTPError, httpx.InvalidURL, aiohttp.ClientError) as e:
-            raise FetchError(f"{type(e).__name__}: {e}", url=url) from e
+            raise FetchError(transport_message(e, url), url=url) from e
     if response.status in REDIRECT_STATUSES and location:
         return urljoin(url, location.strip())
     return None

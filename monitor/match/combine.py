@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from monitor.config import MODEL_RULE
 from monitor.match.model import Model
 from monitor.models import Document, Match
 
-RULE = "model"  # the name of the rule a rescued story matched
+RULE = MODEL_RULE  # the name of the rule a rescued story matched
 
 
 class Scanned(Protocol):

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ahocorasick
 
-from monitor.config import Config, RuleConfig
+from monitor.config import Config, RuleConfig, WatchConfig
 from monitor.errors import ConfigError, MonitorError, RuleError
 from monitor.parse.language import guess_language
 from monitor.models import Document, Match, MatchedTerm
@@ -30,7 +30,8 @@ from monitor.match.text import ARABIC_CLITICS, MAX_CLITIC, FieldText
 from monitor.match.tree import (TEXT, ClauseTree, CNode, Hits, Leaf, Trace, all_ids,
                                 compile_tree, leaves, positive_ids, term_nodes)
 
-__all__ = ["Clause", "Explanation", "Matcher", "compile_rules", "format_query", "parse_query"]
+__all__ = ["Clause", "Explanation", "Matcher", "WatchHit", "compile_rules", "format_query",
+           "parse_query"]
 
 EVENT_PREFIX = "event-"  # [terms] event-takedown = [...] gives the event tag "takedown"
 MAX_HITS = 100  # occurrences kept per term and field: bounds the work on pathological input
@@ -70,6 +71,20 @@ class Explanation:
     min_score: float
     tags: tuple[str, ...]
     clause: Clause
+    watches: tuple[str, ...] = ()  # fired: the paired [[watch]] lists the document names
+
+
+@dataclass(frozen=True, slots=True)
+class WatchHit:
+    """A [[watch]] list a document names: its name, the names found, and the rules it pairs
+    with (empty: every rule)."""
+
+    name: str
+    terms: tuple[MatchedTerm, ...]
+    rules: tuple[str, ...] = ()
+
+    def pairs_with(self, rule: str) -> bool:
+        return not self.rules or rule in self.rules
 
 
 class _Scan:
@@ -125,8 +140,10 @@ class Matcher:
                  table: TermTable,
                  entities: tuple[tuple[str, frozenset[int]], ...],
                  events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...],
-                 lists: tuple[tuple[str, frozenset[int]], ...] = ()) -> None:
+                 lists: tuple[tuple[str, frozenset[int]], ...] = (),
+                 watches: tuple[tuple[WatchConfig, frozenset[int]], ...] = ()) -> None:
         self.rules = tuple(r for r, _ in rules)
+        self._watches = watches
         self._rules = rules
         self._named = (events, entities)
         # term id -> the events (0) and entities (1) it names: found from the hits alone
@@ -214,7 +231,11 @@ class Matcher:
         as the learned model's second opinion leaves them (``rule_matches`` without it)."""
         out = self.rule_matches(doc)
         if self.second_opinion is not None:
-            return self.second_opinion.apply(doc, out, self)
+            out = self.second_opinion.apply(doc, out, self)
+        hits = self._watch_hits(self._scan(doc)) if out else ()
+        if hits:
+            out = [replace(m, watches=tuple(h.name for h in hits if h.pairs_with(m.rule)))
+                   for m in out]
         return out
 
     def rule_matches(self, doc: Document) -> list[Match]:
@@ -237,6 +258,22 @@ class Matcher:
                 tags = self._found(scan)[0]
             out.append(Match(rule.name, score, scan.terms(found), _merge(tags, rule.tags)))
         return out
+
+    def find_watches(self, doc: Document) -> tuple[WatchHit, ...]:
+        """The [[watch]] lists whose names ``doc`` has in its title or body, in config order.
+        Alone they flag nothing: find_matches gives each match the ones paired with its rule."""
+        return self._watch_hits(self._scan(doc))
+
+    def _watch_hits(self, scan: _Scan) -> tuple[WatchHit, ...]:
+        if not self._watches:
+            return ()
+        text = scan.hits[TEXT]
+        out = []
+        for watch, ids in self._watches:
+            found = [(tid, TEXT, s, e) for tid in ids for s, e in text.get(tid, ())]
+            if found:
+                out.append(WatchHit(watch.name, scan.terms(tuple(found)), watch.rules))
+        return tuple(out)
 
     def find_entities(self, doc: Document) -> tuple[str, ...]:
         """Canonical names of the entities named in the title or body, by first appearance."""
@@ -285,14 +322,16 @@ class Matcher:
         """For every rule, enabled or not: the clause tree on ``doc`` and why it fired or not."""
         scan = self._scan(doc)
         events = self._found(scan)[0]
+        watched = self._watch_hits(scan)
         out = []
         for rule, tree in self._rules:
             trace = tree.trace(scan.hits)
             score = scan.score(trace.terms) if trace.matched else 0.0
             fired = rule.enabled and trace.matched and score >= rule.min_score
+            watches = tuple(h.name for h in watched if h.pairs_with(rule.name)) if fired else ()
             out.append(Explanation(rule.name, rule.query, rule.enabled, fired, score,
                                    rule.min_score, _merge(events, rule.tags) if fired else (),
-                                   _clause(trace, scan)))
+                                   _clause(trace, scan), watches))
         return tuple(out)
 
     def _found(self, scan: _Scan) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -342,8 +381,10 @@ def _clause(trace: Trace, scan: _Scan) -> Clause:
 
 # --- compiling ------------------------------------------------------------------------------------
 def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]],
-                  entities: Mapping[str, Sequence[str]]) -> Matcher:
-    """Compile every rule, term list and entity once. ``RuleError`` names what is wrong."""
+                  entities: Mapping[str, Sequence[str]],
+                  watches: Sequence[WatchConfig] = ()) -> Matcher:
+    """Compile every rule, term list, entity and watchlist once. ``RuleError`` names what is
+    wrong (a watchlist's as ``rule="watch:NAME"``)."""
     comp = TermTable()
     lists: dict[str, frozenset[int]] = {}
     for name, entries in terms.items():
@@ -359,6 +400,12 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         if isinstance(aliases, str):
             raise RuleError(f"{where}: expected a list of aliases", rule=name)
         ents.append((name, frozenset(comp.entry(str(a), name, where) for a in (name, *aliases))))
+    watched = []
+    for watch in watches:
+        where = f'watch "{watch.name}"'
+        ids = frozenset(comp.entry(t, f"watch:{watch.name}", where)
+                        for t in (watch.terms or (watch.name,)))
+        watched.append((watch, ids))
 
     compiled = []
     shared: dict[tuple[str, str | None], CNode] = {}  # clauses written alike in two rules
@@ -393,7 +440,8 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         used_fields |= _fields(tree)  # disabled rules too: explain() shows them
         compiled.append((rule, tree))
     return Matcher(tuple(compiled), comp, tuple(ents), events,
-                   tuple(f for f in FIELDS if f in used_fields), tuple(lists.items()))
+                   tuple(f for f in FIELDS if f in used_fields), tuple(lists.items()),
+                   tuple(watched))
 
 
 def _fields(tree: CNode) -> set[str]:
@@ -416,10 +464,13 @@ def matcher_for(config: Config) -> Matcher:
 
 def _compile_config(config: Config) -> Matcher:
     try:
-        return compile_rules(config.rules, config.terms, config.entities)
+        return compile_rules(config.rules, config.terms, config.entities, config.watch)
     except RuleError as e:
         names = [r.name for r in config.rules]
-        if e.rule in names:
+        watched = [f"watch:{w.name}" for w in config.watch]
+        if e.rule in watched:
+            key = f"watch[{watched.index(e.rule)}].terms"
+        elif e.rule in names:
             key = f"rules[{names.index(e.rule)}].query"
         elif e.rule in config.terms:
             key = f"terms.{e.rule}"

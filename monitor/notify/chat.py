@@ -14,7 +14,8 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from monitor.models import Alert, Digest, short_id
-from monitor.notify.render import first_paragraphs, one_line, ranked_matches, shorten, term_texts
+from monitor.notify.render import (alert_title, first_paragraphs, one_line, ranked_matches,
+                                   shorten, term_texts)
 
 ZWSP = "\u200b"  # zero-width space: invisible, but breaks the syntax of a mention or a link
 
@@ -70,9 +71,9 @@ def safe_url(url: str) -> str | None:
 
 
 def headline(alert: Alert) -> str:
-    """The story's title on one line (raw: each format escapes it its own way)."""
-    prefix = "Update: " if alert.update else ""  # a later report of a story already alerted
-    return prefix + (one_line(alert.clipping.title) or "(untitled)")
+    """The story's title on one line, after its watched names and "Update: " (a later report
+    of a story already alerted); raw: each format escapes it its own way."""
+    return alert_title(alert)
 
 
 def main_rule(alert: Alert) -> str:

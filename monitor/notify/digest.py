@@ -11,7 +11,7 @@ from monitor.models import Alert, Digest, short_id
 from monitor.notify.chat import digest_title, group_by_rule
 from monitor.notify.render import (PAYLOAD_VERSION, SUBJECT_MAX, _iso, _link, alert_payload,
                                    no_encoded_words, one_line, ranked_matches, shorten,
-                                   term_texts)
+                                   term_texts, watch_prefix)
 
 DIGEST_TYPE = "monitor.digest"
 
@@ -53,6 +53,11 @@ def _details(alert: Alert) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _title(alert: Alert) -> str:
+    """The story's title, after its watched names ("[Watch: Premier League] ")."""
+    return watch_prefix(alert) + (one_line(alert.clipping.title) or "(untitled)")
+
+
 def _terms(alert: Alert) -> list[str]:
     matches = ranked_matches(alert)
     return term_texts(matches[0]) if matches else []
@@ -63,7 +68,7 @@ def digest_text(digest: Digest) -> str:
     for rule, alerts in group_by_rule(digest):
         lines += [f"{one_line(rule)} ({len(alerts)})", "=" * min(60, len(one_line(rule)) + 6)]
         for alert in alerts:
-            lines.append(f"- {shorten(one_line(alert.clipping.title) or '(untitled)', 300)}")
+            lines.append(f"- {shorten(_title(alert), 300)}")
             details = _details(alert)
             if details:
                 lines.append(f"  {shorten(details, 200)}")
@@ -88,7 +93,7 @@ def digest_html(digest: Digest) -> str:
     for rule, alerts in group_by_rule(digest):
         parts.append(f"<h3>{e(one_line(rule))} ({len(alerts)})</h3>\n<ul>")
         for alert in alerts:
-            title = e(shorten(one_line(alert.clipping.title) or "(untitled)", 300))
+            title = e(shorten(_title(alert), 300))
             link = _link(alert.clipping.url)
             head = f'<a href="{e(link)}">{title}</a>' if link else title
             details = e(shorten(_details(alert), 200))

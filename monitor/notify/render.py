@@ -127,9 +127,13 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
             "text": render_clipping(c),
         },
         "rules": [
-            {"rule": m.rule, "score": m.score, "terms": term_texts(m), "tags": list(m.tags)}
+            {"rule": m.rule, "score": m.score, "terms": term_texts(m), "tags": list(m.tags),
+             "watches": list(m.watches)}
             for m in ranked_matches(alert)
         ],
+        # The [[watch]] names the story named, and the title an alert of ours shows.
+        "watches": watched(alert),
+        "subject": email_subject(alert),
         # The story (one per event) and every outlet that reported it so far.
         "story": {
             "id": alert.story_id,
@@ -154,8 +158,27 @@ def update_prefix(alert: Alert) -> str:
     return "Update: " if alert.update else ""
 
 
+def watched(alert: Alert) -> list[str]:
+    """The [[watch]] names the story named, paired with a rule that fired, best rule first."""
+    names = dict.fromkeys(one_line(w) for m in ranked_matches(alert) for w in m.watches)
+    return [n for n in names if n]
+
+
+def watch_prefix(alert: Alert) -> str:
+    """``[Watch: Premier League] `` before an alert's title, when it names a watched name."""
+    names = watched(alert)
+    return f"[Watch: {shorten(', '.join(names), _SUBJECT_PART_MAX)}] " if names else ""
+
+
+def alert_title(alert: Alert) -> str:
+    """The alert's title on one line: the watched names, "Update: ", the story's title."""
+    return watch_prefix(alert) + update_prefix(alert) + (one_line(alert.clipping.title)
+                                                         or "(untitled)")
+
+
 def email_subject(alert: Alert) -> str:
-    """``[{rule}] {title} — {source}``: one line, no control characters, at most SUBJECT_MAX."""
+    """``[Watch: {names}] [{rule}] {title} — {source}`` (the watch only when the story names
+    one): one line, no control characters, at most SUBJECT_MAX."""
     matches = ranked_matches(alert)
 
     def clean(value: str) -> str:
@@ -163,7 +186,7 @@ def email_subject(alert: Alert) -> str:
 
     rule = shorten(clean(matches[0].rule), _SUBJECT_PART_MAX) if matches else ""
     source = shorten(clean(alert.clipping.source), _SUBJECT_PART_MAX)
-    prefix = f"[{rule or 'monitor'}] "
+    prefix = f"{no_encoded_words(watch_prefix(alert))}[{rule or 'monitor'}] "
     suffix = f" — {source}" if source else ""
     title = shorten(update_prefix(alert) + (clean(alert.clipping.title) or "(untitled)"),
                     SUBJECT_MAX - len(prefix) - len(suffix))
@@ -190,7 +213,7 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
 def email_text(alert: Alert) -> str:
     """The plain-text part: the story's facts, the rules and terms, the opening paragraphs."""
     c = alert.clipping
-    lines = [update_prefix(alert) + (one_line(c.title) or "(untitled)")]
+    lines = [alert_title(alert)]
     if c.standfirst:
         lines.append(one_line(c.standfirst))
     lines.append("")
@@ -235,7 +258,7 @@ def email_html(alert: Alert) -> str:
     c = alert.clipping
     found = [t for m in alert.matches for t in term_texts(m)]
     link = _link(c.url)
-    title = e(update_prefix(alert) + (one_line(c.title) or "(untitled)"))
+    title = e(alert_title(alert))
     parts = ['<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>',
              '<body style="font-family: sans-serif; max-width: 40em">',
              f'<h2><a href="{e(link)}">{title}</a></h2>' if link else f"<h2>{title}</h2>"]

@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import html as htmllib
 import re
+from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
@@ -100,6 +101,19 @@ def _date(value: str | None) -> dt.date | None:
         return None
 
 
+def _host(value: str) -> str:
+    return value.strip().lower().removeprefix("www.").rstrip(".")
+
+
+def site_name(found: str | None, url: str, hostname: str | None = None) -> str:
+    """The page's own site name, or "" when it names none: trafilatura then falls back on a
+    host name (the URL's, or a title part such as "example.org"), and the clipping's source
+    should rather be the feed's name or title than a bare host."""
+    name = (found or "").strip()
+    hosts = {_host(h) for h in (urlsplit(url).hostname or "", hostname or "") if h}
+    return "" if _host(name) in hosts else name
+
+
 def extract_article(html: bytes | str, url: str) -> Article:
     """The article on a page, with links, images, formatting and quotes as markdown.
     ExtractError when there is none, or when the page is too complex (complexity_problem)."""
@@ -128,7 +142,7 @@ def extract_article(html: bytes | str, url: str) -> Article:
         title=title,
         author=(doc.author or "").strip(),
         date=_date(doc.date),
-        sitename=(doc.sitename or "").strip(),
+        sitename=site_name(doc.sitename, doc.url or url, doc.hostname),
         description=(doc.description or "").strip(),
         body=bounded(body),
         fingerprint=content_fingerprint(f"{title} {doc.raw_text or body}"),

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from monitor.config import Config, FeedConfig
 from monitor.fetch.client import make_client
 from monitor.match.matcher import matcher_for
+from monitor.models import Progress, no_progress
 from monitor.notify import build_notifiers
 from monitor.pipeline.events import NO_EVENTS, Events
 from monitor.pipeline.update import CycleReport, Pipeline, utcnow
@@ -92,12 +93,22 @@ def interleave_by_host(feeds: list[FeedConfig]) -> list[FeedConfig]:
     return [feed for _, _, feed in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
-async def poll_feeds(pipeline: Pipeline, feeds: list[FeedConfig], report: CycleReport) -> None:
+def progress_note(report: CycleReport) -> str:
+    """What a cycle found so far, in a few words (a progress bar's or a log line's)."""
+    return f"{report.new_clippings} new, {report.flagged} flagged, {len(report.errors)} errors"
+
+
+async def poll_feeds(pipeline: Pipeline, feeds: list[FeedConfig], report: CycleReport,
+                     progress: Progress = no_progress) -> None:
     """Poll every feed once, a bounded number at a time (workers taking the next feed from one
-    list: no task per feed, so 10,000 feeds cost little more memory than 20)."""
+    list: no task per feed, so 10,000 feeds cost little more memory than 20). ``progress``
+    hears of each feed done."""
     queue = iter(interleave_by_host(feeds))
+    done = 0
+    progress(0, len(feeds), progress_note(report))
 
     async def worker() -> None:
+        nonlocal done
         for feed in queue:
             if pipeline.stopping:  # SIGTERM: the feeds not started wait for the next run
                 return
@@ -106,6 +117,8 @@ async def poll_feeds(pipeline: Pipeline, feeds: list[FeedConfig], report: CycleR
             except Exception as e:  # a bug: loud in the log, the other feeds go on
                 log.exception("feed %s: unexpected error", feed.url)
                 report.errors.append(f"{feed.url}: unexpected {type(e).__name__}: {e}")
+            done += 1
+            progress(done, len(feeds), progress_note(report))
 
     # More workers than request slots: a worker waiting on a busy host's slot holds no slot.
     workers = max(1, min(2 * pipeline.config.fetch.concurrency, len(feeds)))
@@ -113,9 +126,10 @@ async def poll_feeds(pipeline: Pipeline, feeds: list[FeedConfig], report: CycleR
     pipeline.store.flush()
 
 
-async def run_once(config: Config) -> CycleReport:
+async def run_once(config: Config, progress: Progress = no_progress) -> CycleReport:
     """One whole cycle, now: every enabled feed (whatever its next check or backoff; a server's
-    Retry-After still holds), then every pending alert whatever its backoff."""
+    Retry-After still holds), then every pending alert whatever its backoff. ``progress``
+    hears of each feed polled."""
     report = CycleReport()
     async with open_runtime(config) as runtime:
         # SIGTERM ends the cycle as it ends the daemon: the stories made are stored, then the
@@ -126,15 +140,16 @@ async def run_once(config: Config) -> CycleReport:
         except (RuntimeError, ValueError):  # not the main thread (a test): no handler
             pass
         try:
-            await run_cycle(runtime, config, report)
+            await run_cycle(runtime, config, report, progress)
         finally:
             with contextlib.suppress(RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGTERM)
     return report
 
 
-async def run_cycle(runtime: Runtime, config: Config, report: CycleReport) -> None:
+async def run_cycle(runtime: Runtime, config: Config, report: CycleReport,
+                    progress: Progress = no_progress) -> None:
     """run_once's cycle in an open runtime (bench/run.py times it with the workers warm)."""
-    await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report)
+    await poll_feeds(runtime.pipeline, active_feeds(config, runtime.store), report, progress)
     if not runtime.pipeline.stopping:
         await runtime.pipeline.deliver_pending(report, force=True)

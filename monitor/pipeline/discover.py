@@ -7,6 +7,7 @@ fetch(), so the private-address guard, the limits and the deadline hold here too
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,8 @@ from monitor.parse.extract import feed_links
 from monitor.parse.feeds import parse_feed
 from monitor.parse.listing import Listing, read_listing
 from monitor.fetch.body import page_text
-from monitor.fetch.client import fetch
+from monitor.fetch.client import Limits, fetch
+from monitor.models import Progress, no_progress
 
 MAX_CANDIDATES = 5
 
@@ -38,9 +40,10 @@ class Discovered:
     entries: int = 0
 
 
-async def discover(client: Any, url: str, cfg: FetchConfig) -> Discovered:
+async def discover(client: Any, url: str, cfg: FetchConfig,
+                   limits: Limits | None = None) -> Discovered:
     """The feed at ``url`` or announced by the page at ``url``; FeedError when there is none."""
-    result = await fetch(client, url, cfg)
+    result = await fetch(client, url, cfg, limits=limits)
     try:
         meta, entries = parse_feed(result.content, result.headers, url)
         return Discovered(url=result.moved_to or url, title=meta.title, entries=len(entries))
@@ -50,7 +53,7 @@ async def discover(client: Any, url: str, cfg: FetchConfig) -> Discovered:
     problems = []
     for candidate in candidates[:MAX_CANDIDATES]:
         try:
-            found = await fetch(client, candidate, cfg)
+            found = await fetch(client, candidate, cfg, limits=limits)
             meta, entries = parse_feed(found.content, found.headers, candidate)
         except FeedError as e:
             problems.append(f"{candidate}: {e}")
@@ -62,3 +65,35 @@ async def discover(client: Any, url: str, cfg: FetchConfig) -> Discovered:
     raise ParseError(f"no feed at {url}: it is not a feed and its page announces none "
                      '(<link rel="alternate" type="application/rss+xml" ...>); to watch the '
                      f"page's links instead: monitor pages test {url}", url=url)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One URL of a list checked as `monitor feeds add` checks it: the feed found, or why not."""
+
+    url: str  # as listed
+    found: Discovered | None = None
+    error: str | None = None
+
+
+async def check_feeds(client: Any, urls: list[str], cfg: FetchConfig,
+                      progress: Progress = no_progress) -> list[Checked]:
+    """Each URL through ``discover``, several at once within the fetch limits (an OPML file
+    lists hundreds); in the order given. ``progress`` hears of each one checked."""
+    limits = Limits(cfg.concurrency, cfg.per_host)
+    results: list[Checked] = [Checked(url) for url in urls]
+    done = failed = 0
+    progress(0, len(urls))
+
+    async def one(i: int, url: str) -> None:
+        nonlocal done, failed
+        try:
+            results[i] = Checked(url, found=await discover(client, url, cfg, limits))
+        except FeedError as e:
+            results[i] = Checked(url, error=str(e))
+            failed += 1
+        done += 1
+        progress(done, len(urls), f"{failed} failed")
+
+    await asyncio.gather(*(one(i, url) for i, url in enumerate(urls)))
+    return results

@@ -13,7 +13,7 @@ from monitor.config import Config
 from monitor.errors import ClippingError
 from monitor.parse.identity import canonical_url, story_key
 from monitor.match.matcher import document, matcher_for
-from monitor.models import NewStory
+from monitor.models import NewStory, Progress, no_progress
 from monitor.pipeline.update import route_alerts, utcnow
 from monitor.store.database import Store
 
@@ -29,13 +29,16 @@ class ImportResult:
     errors: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def import_files(config: Config, files: list[Path], *, alert: bool = False) -> ImportResult:
+def import_files(config: Config, files: list[Path], *, alert: bool = False,
+                 progress: Progress = no_progress) -> ImportResult:
+    """Read, match and store each file; ``progress`` hears of each file done."""
     matcher = matcher_for(config)
     enabled = {n.name for n in config.notifiers if n.enabled}
     stories = archive.settings_of(config)
     result = ImportResult()
     with Store(config.database) as store:
-        for path in files:
+        for done, path in enumerate(files):
+            progress(done, len(files), f"{result.added} imported, {len(result.errors)} errors")
             try:
                 clipping = clippings.parse(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, ClippingError) as e:
@@ -71,4 +74,5 @@ def import_files(config: Config, files: list[Path], *, alert: bool = False) -> I
             result.added += added
             result.flagged += bool(added and matches)
             result.skipped += not added
+        progress(len(files), len(files), f"{result.added} imported, {len(result.errors)} errors")
     return result

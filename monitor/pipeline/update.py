@@ -293,7 +293,7 @@ class Pipeline:
                 last_modified=result.last_modified, moved_to=result.moved_to))
             report.not_modified += 1
             self.events.polled("not_modified")
-            log.info("feed %s: not_modified", feed.url)
+            log.debug("feed %s: not_modified", feed.url)  # the usual case: the summary counts it
             return decision
         try:
             # In a thread: parsing a large feed takes seconds, which the loop (its requests'

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import clipping as clippings
-from monitor.models import ClippingRecord
+from monitor.models import ClippingRecord, Progress, no_progress
 from monitor.safetext import csv_cell, escape
 from monitor.store.files import open_private
 from monitor.store.search import export_rows
@@ -83,11 +83,13 @@ def _jsonl(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
 def _csv(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
     existing: set[str] = set()
     new_file = not path.is_symlink() and (not path.exists() or path.stat().st_size == 0)
+    # utf-8-sig: a new file starts with a byte-order mark, without which spreadsheet programs
+    # read UTF-8 as their local code page; reading skips it, appending writes none.
     if not new_file:
-        with open_private(path, "r", newline="", encoding="utf-8") as f:
+        with open_private(path, "r", newline="", encoding="utf-8-sig") as f:
             existing = {row["id"] for row in csv.DictReader(f)}
     written = 0
-    with open_private(path, "a", newline="", encoding="utf-8") as out:
+    with open_private(path, "a", newline="", encoding="utf-8-sig") as out:
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         if new_file:
             writer.writeheader()
@@ -96,18 +98,28 @@ def _csv(path: Path, found: Iterator[ClippingRecord]) -> tuple[int, int]:
                 continue
             rec = record(r)
             rec["rules"] = " ".join(rec["rules"])
-            rec["tags"] = " ".join(f"[[{t}]]" for t in rec["tags"])
+            rec["tags"] = "; ".join(rec["tags"])  # a cell, not markdown: no [[wiki links]]
             writer.writerow({k: csv_cell(v) if isinstance(v, str) else v for k, v in rec.items()})
             existing.add(r.id)
             written += 1
     return written, len(existing) - written
 
 
+def _counted(found: Iterator[ClippingRecord], progress: Progress) -> Iterator[ClippingRecord]:
+    done = 0
+    for r in found:
+        yield r
+        done += 1
+        progress(done, None)
+
+
 def export(store: Store, folder: Path, *, fmt: str = "clipping", flagged: bool = False,
-           since: str | None = None, rule: str | None = None) -> tuple[int, int, Path]:
-    """Write what is new; (written, already there, where)."""
+           since: str | None = None, rule: str | None = None,
+           progress: Progress = no_progress) -> tuple[int, int, Path]:
+    """Write what is new; (written, already there, where). ``progress`` hears of each
+    clipping looked at."""
     folder.mkdir(parents=True, exist_ok=True)
-    found = rows(store, flagged=flagged, since=since, rule=rule)
+    found = _counted(rows(store, flagged=flagged, since=since, rule=rule), progress)
     if fmt == "jsonl":
         path = folder / "clippings.jsonl"
         return (*_jsonl(path, found), path)

@@ -111,6 +111,7 @@ class Daemon:
         log.info("monitor running: %d feeds, %d rules, %d notifiers, database %s",
                  len(scheduler.feeds), len(self.config.rules), len(runtime.pipeline.notifiers),
                  self.config.database)
+        log.info("%s", scheduler.next_polls())
 
     def sighup(self) -> None:
         """The SIGHUP handler: reload in a task of the loop, once started."""

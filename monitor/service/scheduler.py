@@ -13,6 +13,7 @@ import functools
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
@@ -36,6 +37,58 @@ FLUSH_INTERVAL = 1.0  # seconds between writes of buffered poll records
 POOL_CHECK_INTERVAL = 2.0  # seconds between looks for a dead extraction worker
 RESCHEDULE_MARGIN = dt.timedelta(seconds=1)  # a feed's next run, at the soonest after its last
 STARTUP_SPREAD = 60.0  # overdue feeds are spread over at most this many seconds at start
+NEXT_BATCH = dt.timedelta(minutes=1)  # feeds due this close to the soonest count as one batch
+
+
+@dataclass
+class Tally:
+    """What the polls since the last summary found (``Scheduler.summarise``)."""
+
+    feeds: set[str] = field(default_factory=set)
+    new: int = 0
+    flagged: int = 0
+    errors: int = 0
+
+    def add(self, url: str, report: CycleReport) -> None:
+        self.feeds.add(url)
+        self.new += report.new_clippings
+        self.flagged += report.flagged
+        self.errors += len(report.errors)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary_line(tally: Tally, scheduled: int) -> str:
+    """The distinct feeds polled since the last summary, of those scheduled, and what they
+    found: "polled 120/400 feeds, 35 new, 3 flagged, 2 errors"."""
+    return (f"polled {len(tally.feeds)}/{scheduled} feeds, {tally.new} new, {tally.flagged} "
+            f"flagged, {_plural(tally.errors, 'error')}")
+
+
+def _after(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = round(seconds / 60)
+    return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def next_polls_line(due: list[dt.datetime], now: dt.datetime) -> str:
+    """When the next polls are due: the feeds due within NEXT_BATCH of the soonest, its time (in
+    local time, as the log lines' own) and how many more within the hour: "next polls: 12 feeds
+    due in 4m, next at 18:42; 57 within the hour"."""
+    if not due:
+        return "next polls: none scheduled"
+    soonest = min(due)
+    batch = sum(when <= soonest + NEXT_BATCH for when in due)
+    hour = sum(when <= now + dt.timedelta(hours=1) for when in due)
+    wait = (soonest - now).total_seconds()
+    when = "now" if wait < 1 else f"in {_after(wait)}"
+    at = soonest.astimezone().strftime("%H:%M")
+    line = f"next polls: {_plural(batch, 'feed')} due {when}, next at {at}"
+    return line + (f"; {hour} within the hour" if hour > batch else "")
 
 
 def quiet(job: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -63,6 +116,7 @@ class Scheduler:
         self.feeds: dict[str, FeedConfig] = {}  # the feeds with a job, by URL
         self._delivering = asyncio.Lock()
         self._delivered_once = False
+        self.tally = Tally()  # the polls since the last summary
 
     @property
     def running(self) -> bool:
@@ -84,6 +138,7 @@ class Scheduler:
 
         self.every(SYNC_INTERVAL, sync, "sync-feeds")
         self.every(FLUSH_INTERVAL, flush, "flush")
+        self.every(self.config.log.summary_every, self.summarise, "summary")
         pool = self.pool
         if pool is not None:
             async def check_pool() -> None:
@@ -112,8 +167,27 @@ class Scheduler:
     def use(self, config: Config, matcher: Matcher, notifiers: dict[str, Notifier]) -> None:
         """A reloaded configuration: the pipeline switches to it, the feed jobs follow."""
         self.pipeline.use(config, matcher, notifiers)
+        if config.log.summary_every != self.config.log.summary_every:
+            with contextlib.suppress(JobLookupError):
+                self.jobs.reschedule_job("summary", trigger=IntervalTrigger(
+                    seconds=config.log.summary_every))
         self.config = config
         self.sync_feeds()
+
+    def next_polls(self) -> str:
+        """When the next polls are due (next_polls_line), from the feed jobs."""
+        due = [job.next_run_time for job in self.jobs.get_jobs()
+               if job.id.startswith("feed:") and job.next_run_time is not None]
+        return next_polls_line(due, utcnow())
+
+    async def summarise(self) -> None:
+        """Log what the polls since the last summary found, then when the next are due; quiet
+        while nothing was polled, so an idle daemon does not fill the journal."""
+        if not self.tally.feeds:
+            return
+        tally, self.tally = self.tally, Tally()
+        log.info("%s", summary_line(tally, len(self.feeds)))
+        log.info("%s", self.next_polls())
 
     async def deliver(self) -> None:
         """The delivery pass: every DELIVERY_INTERVAL and right after a poll that flagged a
@@ -137,6 +211,9 @@ class Scheduler:
         except Exception:  # a bug: loud in the log, the feed tried again later
             log.exception("feed %s: unexpected error", feed.url)
             self.pipeline.events.error("unexpected")
+            report.errors.append(f"{feed.url}: unexpected error")
+        if decision is not None or report.errors:  # polled (not deferred, nor cut short)
+            self.tally.add(feed.url, report)
         if self.pipeline.stopping:
             return
         if report.flagged:

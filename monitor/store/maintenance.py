@@ -17,6 +17,7 @@ from pathlib import Path
 
 from monitor.store.archive import CANDIDATE_AGE
 from monitor.errors import StoreError
+from monitor.models import Progress, no_progress
 from monitor.store.files import create_private
 
 BUSY_MS = 30_000
@@ -152,12 +153,13 @@ def _keepers(conn: sqlite3.Connection) -> list[str]:
 
 def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
           now: dt.datetime | None = None, dry_run: bool = False,
-          stop: threading.Event | None = None) -> PruneResult:
+          stop: threading.Event | None = None,
+          progress: Progress = no_progress) -> PruneResult:
     """Delete the clippings first seen more than ``retention_days`` ago that no rule flagged
     (flagged ones too when ``keep_flagged`` is false) and nobody marked, with their matches and
     alerts; never one with an alert still pending or being sent. The story's entries (its URL
     and guid) stay, so a story still in its feed is never stored or alerted again. ``stop`` ends it between
-    two batches (the daemon is shutting down)."""
+    two batches (the daemon is shutting down). ``progress`` hears of each batch deleted."""
     now = now or dt.datetime.now(dt.timezone.utc)
     cutoff = (now - dt.timedelta(days=retention_days)).isoformat(timespec="seconds")
     if retention_days <= 0:
@@ -172,9 +174,10 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
             conditions.append("c.flagged = 0")
         select = f"select c.id from clippings c where {' and '.join(conditions)}"
         present = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+        count = conn.execute(f"select count(*) from ({select})", [cutoff]).fetchone()[0]
         if dry_run:
-            count = conn.execute(f"select count(*) from ({select})", [cutoff]).fetchone()[0]
             return PruneResult(count, 0, 0, cutoff)
+        progress(0, count)
         while True:
             conn.execute("begin immediate")
             try:
@@ -194,6 +197,7 @@ def prune(path: Path, *, retention_days: int, keep_flagged: bool = True,
             except BaseException:
                 conn.execute("rollback")
                 raise
+            progress(totals["clippings"], max(count, totals["clippings"]))
             if len(ids) < PRUNE_BATCH or (stop is not None and stop.is_set()):
                 break
         # Index rows older than both the cutoff and the grouping's look-back are never read again.

@@ -234,6 +234,13 @@ def m_watched_pages(db: sqlite_utils.Database) -> None:
     db.table("feeds").add_column("pattern", str)
 
 
+@migrations()
+def m_match_watches(db: sqlite_utils.Database) -> None:
+    """Watchlists: the [[watch]] names paired with a rule that the story named, as a JSON
+    array per match; the alert's title carries them."""
+    db.table("matches").add_column("watches", str)
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

@@ -104,19 +104,35 @@ def search(store: Store, query: str, *, flagged: bool = False, since: str | None
     try:
         rows = list(store.db.query(sql, [query, *params, limit]))
     except sqlite3.OperationalError as e:
-        reason = str(e).removeprefix("fts5: ")
-        if reason == 'syntax error near ""':
-            reason = "the query ends too early (an operator or a parenthesis without its pair)"
-        elif reason.startswith("no such column"):
-            reason += (" (a word before ':' or after '-' is read as a field name; quote a word "
-                       "with punctuation)")
-        raise MonitorError(f"cannot search for {query!r}: {reason}. The search language: "
-                           f"{QUERY_HELP}") from None
+        raise _query_error(query, e) from None
     return [Hit(id=r["id"], title=r["marked_title"] or r["title"] or "", source=r["source"] or "",
                 date=r["date"], url=r["link"] or "", flagged=bool(r["flagged"]),
                 rules=tuple(json.loads(r["rules"] or "[]")), snippet=" ".join(
                     (r["snippet"] or "").split()), rank=float(r["rank"]), story_id=r["story_id"])
             for r in rows]
+
+
+def count_matches(store: Store, query: str, *, flagged: bool = False, since: str | None = None,
+                  source: str | None = None, rule: str | None = None) -> int:
+    """How many clippings ``search`` would find without its limit."""
+    where, params = filters(flagged=flagged, since=since, source=source, rule=rule)
+    sql = ("select count(*) from clippings_fts join clippings c on c.rowid = clippings_fts.rowid "
+           f"where clippings_fts match ? and {where}")
+    try:
+        return int(store.db.execute(sql, [query, *params]).fetchone()[0])
+    except sqlite3.OperationalError as e:
+        raise _query_error(query, e) from None
+
+
+def _query_error(query: str, e: sqlite3.OperationalError) -> MonitorError:
+    reason = str(e).removeprefix("fts5: ")
+    if reason == 'syntax error near ""':
+        reason = "the query ends too early (an operator or a parenthesis without its pair)"
+    elif reason.startswith("no such column"):
+        reason += (" (a word before ':' or after '-' is read as a field name; quote a word "
+                   "with punctuation)")
+    return MonitorError(f"cannot search for {query!r}: {reason}. The search language: "
+                        f"{QUERY_HELP}")
 
 
 def export_rows(store: Store, *, flagged: bool = False, since: str | None = None,

@@ -75,6 +75,7 @@ class Stories(Part):
                     "clipping_id": story.clipping_id, "rule": m.rule, "score": m.score,
                     "terms": json.dumps([[t.text, t.field, t.start, t.end] for t in m.terms]),
                     "tags": json.dumps(m.tags), "created_at": iso(now),
+                    "watches": json.dumps(m.watches) if m.watches else None,
                 })
             for notifier, rules in story.alerts.items():
                 self.db.table("alerts").insert({
@@ -89,7 +90,8 @@ class Stories(Part):
                              "order by score desc, rule", [clipping_id])
         return [Match(rule=r["rule"], score=r["score"],
                       terms=tuple(MatchedTerm(*t) for t in json.loads(r["terms"])),
-                      tags=tuple(json.loads(r["tags"]))) for r in rows]
+                      tags=tuple(json.loads(r["tags"])),
+                      watches=tuple(json.loads(r["watches"] or "[]"))) for r in rows]
 
     def resolve_clipping(self, ref: str) -> str:
         """The full id of the one clipping ``ref`` names: its id, a prefix of it (at least

@@ -78,7 +78,8 @@ def test_opml_round_trip(tmp_path: Path, feed_server: FeedServer) -> None:
   <outline type="rss" text="Not http" xmlUrl="ftp://example.org/feed"/>
   <outline text="A folder with no feed"/>
 </body></opml>""" % config_feed, encoding="utf-8")
-    imported = monitor(config, "feeds", "import", str(opml))
+    # Unchecked: these are no feeds of 127.0.0.1, and a test fetches nothing else.
+    imported = monitor(config, "feeds", "import", str(opml), "--no-check")
     assert imported.returncode == 0, imported.stderr
     assert "2 feeds imported, 1 already followed, 1 skipped" in imported.stderr
     records = {r["url"]: r for r in listing(config)}
@@ -95,7 +96,8 @@ def test_opml_round_trip(tmp_path: Path, feed_server: FeedServer) -> None:
     other.mkdir()
     other_config = write_config(other, [], fetch_pages=False)
     (other / "feeds.opml").write_text(exported.stdout, encoding="utf-8")
-    assert monitor(other_config, "feeds", "import", str(other / "feeds.opml")).returncode == 0
+    assert monitor(other_config, "feeds", "import", str(other / "feeds.opml"),
+                   "--no-check").returncode == 0
     again = monitor(other_config, "feeds", "export", str(other / "again.opml"))
     assert again.returncode == 0
     assert parse_opml((other / "again.opml").read_bytes()) == feeds
@@ -156,3 +158,34 @@ def test_text_listing(tmp_path: Path, feed_server: FeedServer) -> None:
     text = monitor(config, "feeds")
     assert text.returncode == 0
     assert "disabled" in text.stdout and "410 Gone" in text.stdout and gone in text.stdout
+
+
+def test_opml_import_checks_each_feed_as_add_does(tmp_path: Path, feed_server: FeedServer) -> None:
+    """Every new feed fetched first (here all on 127.0.0.1): a 404 and a page announcing no feed
+    are reported with their reason and not followed; a page announcing one gives its feed."""
+    good = feed_server.put("/good.xml", rss("Good feed", [{"title": "A story", "link":
+                                                         feed_server.url("/s")}]),
+                           "application/rss+xml")
+    linked = feed_server.put("/linked.xml", atom("Linked feed", []), "application/atom+xml")
+    site = feed_server.put("/site/", f'<html><head><link rel="alternate" type="application/atom+xml" '
+                                     f'href="{linked}"></head><body>Site</body></html>')
+    bare = feed_server.put("/bare/", "<html><body>No feed announced here.</body></html>")
+    missing = feed_server.url("/missing.xml")
+    config = write_config(tmp_path, [], fetch_pages=False)
+    opml = tmp_path / "list.opml"
+    opml.write_text(render_opml([OpmlFeed(good, "Good"), OpmlFeed(site, "Site"),
+                                 OpmlFeed(missing, "Missing"), OpmlFeed(bare, "Bare")]),
+                    encoding="utf-8")
+    imported = monitor(config, "feeds", "import", str(opml))
+    assert imported.returncode == 1
+    assert (f"{opml}: not followed: {missing}: HTTP 404 Not Found at {missing}"
+            in imported.stderr)
+    assert f"{opml}: not followed: {bare}: no feed at {bare}" in imported.stderr
+    assert ("2 feeds imported, 0 already followed, 0 skipped, 2 failed the check"
+            in imported.stderr)
+    records = {r["url"]: r for r in listing(config)}
+    assert set(records) == {good, linked}  # the site's own feed, not the site's page
+    assert records[linked]["name"] == "Site" and records[linked]["title"] == "Linked feed"
+    # Again: nothing new to fetch or follow; the failed ones are reported again.
+    again = monitor(config, "feeds", "import", str(opml))
+    assert "0 feeds imported, 2 already followed, 0 skipped, 2 failed the check" in again.stderr

@@ -107,9 +107,13 @@ def test_payload_shape() -> None:
         },
         "rules": [  # highest score first; terms deduplicated whatever their case
             {"rule": "piracy-enforcement", "score": 3.0,
-             "terms": ["pirate", "takes down", "offline"], "tags": ["takedown"]},
-            {"rule": "entities", "score": 1.0, "terms": ["ACE"], "tags": ["ace"]},
+             "terms": ["pirate", "takes down", "offline"], "tags": ["takedown"], "watches": []},
+            {"rule": "entities", "score": 1.0, "terms": ["ACE"], "tags": ["ace"],
+             "watches": []},
         ],
+        "watches": [],  # the story names no watched name
+        "subject": "[piracy-enforcement] ACE takes down Electro TV Sat pirate streaming "
+                   "service — Bleeping Computer",
         # the story and its sources (none here: an alert made without a story)
         "story": {"id": None, "update": False, "sources": []},
     }

@@ -51,6 +51,10 @@ def test_real_page_body_has_the_article_and_not_the_boilerplate(name: str) -> No
     assert "\n\n\n" not in article.body
 
 
+SITE_NAMES = {"anarc.at.cdpath.html": "", "hackernoon.com.scrape.html": "Hackernoon",
+              "iloveponysmag.com.barbour.html": ""}
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_real_page_metadata(name: str) -> None:
     expected = EXPECTED[name]
@@ -60,7 +64,9 @@ def test_real_page_metadata(name: str) -> None:
         assert article.title == meta["title"]
     if meta.get("date"):
         assert article.date == dt.date.fromisoformat(meta["date"])
-    assert article.sitename
+    # The page's own name only: where a page names none, trafilatura's host name is dropped
+    # (the clipping's source is then the feed's name or title).
+    assert article.sitename == SITE_NAMES[name]
     assert re.fullmatch(r"[0-9a-f]{16}", article.fingerprint)
 
 
@@ -254,3 +260,36 @@ def test_plain_article_from_entry_is_bounded_whatever_the_markup() -> None:
     assert article.body.startswith("piracy & streaming piracy & streaming")
     assert len(article.body) <= extract.MAX_BODY
     assert (article.title, article.date) == ("A title", dt.date(2026, 11, 2))
+# --- the site name: the page's own, never a bare host name ---------------------------------------
+
+_PAGE = ("<html><head><title>{title}</title>{meta}</head><body><article><h1>Police raid a pirate "
+         "ring</h1><p>" + "Police raided a pirate IPTV ring on Monday and seized its servers. " * 4
+         + "</p></article></body></html>")
+
+
+@pytest.mark.parametrize(("title", "meta", "url", "sitename"), [
+    ("Police raid a pirate ring", "", "https://www.news.example.org/a", ""),  # the URL's host
+    ("Police raid a pirate ring | News.Example.org", "", "https://news.example.org/a", ""),
+    ("Police raid a pirate ring", '<meta property="og:site_name" content="Daily News">',
+     "https://news.example.org/a", "Daily News"),
+    ("Police raid a pirate ring", '<meta property="og:site_name" content="Arstechnica.com">',
+     "https://arstechnica.com/a", ""),  # a host name, even declared: the feed's name is better
+])
+def test_a_page_without_a_site_name_has_none(title: str, meta: str, url: str,
+                                             sitename: str) -> None:
+    assert extract_article(_PAGE.format(title=title, meta=meta), url).sitename == sitename
+
+
+def test_the_clipping_source_falls_back_on_the_feed_name_then_its_title() -> None:
+    from monitor.config import FeedConfig
+    from monitor.pipeline.update import build_clipping
+
+    article = Article(title="T", author="", date=None, sitename="", description="", body="B",
+                      fingerprint="f")
+    entry = Entry(feed_url="https://news.example.org/feed", guid="g",
+                  url="https://news.example.org/a", title="T", summary="", content="", author="",
+                  published=None)
+    untitled = FeedConfig(url="https://news.example.org/feed")
+    assert build_clipping(entry, article, untitled, "Example News", (), []).source == "Example News"
+    named = FeedConfig(url="https://news.example.org/feed", name="Example (desk)")
+    assert build_clipping(entry, article, named, "Example News", (), []).source == "Example (desk)"

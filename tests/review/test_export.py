@@ -72,10 +72,16 @@ def test_jsonl_and_csv_with_filters(tmp_path: Path, feed_server: FeedServer) -> 
                                         "--rule", "no-such-rule")
     run(config, "export", str(out), "--format", "csv", "--rule", "piracy-enforcement")
     run(config, "export", str(out), "--format", "csv")
-    with (out / "clippings.csv").open(newline="", encoding="utf-8") as f:
+    # One byte-order mark at the start (spreadsheet programs then read UTF-8), none appended.
+    raw = (out / "clippings.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid,") and raw.count(b"\xef\xbb\xbf") == 1
+    with (out / "clippings.csv").open(newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 and len({r["id"] for r in rows}) == 3
     e1 = next(r for r in rows if r["title"] == ARTICLES["e1-a"]["title"])
     assert "\n\n" in e1["body"] and "piracy-enforcement" in e1["rules"].split()
+    # Tags as a plain list in a cell; the clipping files keep their [[wiki links]].
+    tags = next(r["tags"] for r in records if r["title"] == ARTICLES["e1-a"]["title"])
+    assert len(tags) >= 2 and e1["tags"] == "; ".join(tags) and "[[" not in e1["tags"]
     bad = monitor(config, "export", str(out), "--since", "yesterday")
     assert bad.returncode == 1 and "--since" in bad.stderr

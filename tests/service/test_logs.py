@@ -48,8 +48,14 @@ def test_text_by_default_one_line_per_event(tmp_path: Path, feed_server: FeedSer
 def test_json_from_the_command_line_or_the_config(tmp_path: Path, feed_server: FeedServer) -> None:
     urls = feeds(feed_server)
     config = write_config(tmp_path, urls, fetch_pages=False)
-    for result in (monitor(config, "--log-format", "json", "run", "--once"),
-                   monitor(config, "run", "--log-format", "json", "--once")):
+    for n, args in enumerate((("--log-format", "json", "run", "--once"),
+                              ("run", "--log-format", "json", "--once"))):
+        # A changed feed each time, so that its poll logs at info (a 304 is only debug).
+        feed_server.put("/feed.xml", rss("Piracy Daily", [
+            {**RAID, "link": feed_server.url("/raid")},
+            {**RAID, "title": f"{RAID['title']} ({n})", "link": feed_server.url(f"/raid-{n}")}]),
+            "application/rss+xml")
+        result = monitor(config, *args)
         entries = [json.loads(line) for line in stderr_lines(result)]
         assert all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
         assert all(e["time"].endswith("Z") for e in entries)
