@@ -17,6 +17,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
+def parse_iso_datetime(value: str) -> dt.datetime | None:
+    """An ISO 8601 / RFC 3339 date or date and time ("2026-11-02", "...T10:00Z") in UTC; one
+    without a zone is taken as UTC; None when it is not one (a feed's or a page's hostile text)."""
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    try:
+        return when.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_EXAMPLE = "expected a duration such as \"15m\""
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")

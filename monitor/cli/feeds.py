@@ -27,6 +27,7 @@ from monitor.store.files import write_private
 if TYPE_CHECKING:
     from monitor.models import Progress
     from monitor.pipeline.discover import Checked, Discovered
+    from monitor.store.database import Store
 
 
 def _now() -> dt.datetime:
@@ -104,20 +105,30 @@ async def _discover(config: Config, url: str) -> Discovered:
         return await discover(client, url, config.fetch)
 
 
+def interval_arg(value: str | None) -> float | None:
+    """An `add` command's --interval in seconds; None: the configured default."""
+    if not value:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise MonitorError(f"--interval: {e}") from None
+
+
+def refuse_followed(config: Config, store: Store, url: str) -> None:
+    """A MonitorError when ``url`` is followed already, by config.toml or by command."""
+    existing = find_feed(config, store, url)
+    if existing is not None:
+        where = "config.toml" if existing.origin == "config" else "the database"
+        raise MonitorError(f"{url} is already followed (in {where})")
+
+
 def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     config = ctx.config
-    interval = None
-    if args.interval:
-        try:
-            interval = parse_duration(args.interval)
-        except ValueError as e:
-            raise MonitorError(f"--interval: {e}") from None
+    interval = interval_arg(args.interval)
     found = asyncio.run(_discover(config, args.url))
     with ctx.store() as store:
-        existing = find_feed(config, store, found.url)
-        if existing is not None:
-            where = "config.toml" if existing.origin == "config" else "the database"
-            raise MonitorError(f"{found.url} is already followed (in {where})")
+        refuse_followed(config, store, found.url)
         store.add_feed(found.url, name=args.name or "", interval=interval, now=_now(),
                        title=found.title)
     via = f" (announced by {found.via})" if found.via else ""

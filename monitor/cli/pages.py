@@ -12,11 +12,10 @@ import sys
 
 from monitor.cli.commands import Commands
 from monitor.cli.context import Context
+from monitor.cli.feeds import interval_arg, refuse_followed
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.parse.listing import Listing, compile_pattern, compile_selector, empty_reason
-from monitor.store.feedset import find_feed
-from monitor.units import parse_duration
 
 
 async def _fetch(config: Config, url: str, selector: str, pattern: str) -> tuple[str, Listing]:
@@ -54,17 +53,9 @@ def cmd_test(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
-    interval = None
-    if args.interval:
-        try:
-            interval = parse_duration(args.interval)
-        except ValueError as e:
-            raise MonitorError(f"--interval: {e}") from None
+    interval = interval_arg(args.interval)
     with ctx.store() as store:
-        existing = find_feed(ctx.config, store, args.url)
-    if existing is not None:
-        where = "config.toml" if existing.origin == "config" else "the database"
-        raise MonitorError(f"{args.url} is already followed (in {where})")
+        refuse_followed(ctx.config, store, args.url)
     listing = _listing(ctx, args)
     with ctx.store() as store:
         store.add_feed(args.url, name=args.name or "", interval=interval,

@@ -220,7 +220,8 @@ def read_all(names: list[str]) -> list[dict[str, Any]]:
 
 
 def cmd_rules_eval(ctx: Context, args: argparse.Namespace) -> int:
-    from monitor.match.evaluate import evaluate, format_report, report_to_json, select_split
+    from monitor.match.evaluate import (evaluate, format_report, opinion_text, report_to_json,
+                                        select_split)
     from monitor.match.matcher import matcher_for
 
     config = ctx.config
@@ -232,13 +233,7 @@ def cmd_rules_eval(ctx: Context, args: argparse.Namespace) -> int:
     if args.split:
         items = select_split(items, args.split)
     matcher = matcher_for(config)
-    model = _model(config)
-
-    def describe(doc: Document) -> str:
-        opinion = matcher.opinion(doc, model)
-        return opinion.describe() if opinion is not None else ""
-
-    report = evaluate(matcher, items, describe)
+    report = evaluate(matcher, items, opinion_text(matcher, _model(config)))
     if args.json:
         print(json.dumps(report_to_json(report), ensure_ascii=False))
     else:

@@ -17,6 +17,7 @@ from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.match.matcher import Matcher
+from monitor.match.model import Model
 from monitor.models import Document
 
 MAX_TITLE = 300  # a "first line" longer than this is a paragraph, not a headline
@@ -160,7 +161,7 @@ def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]],
         label = 1 if raw.get("label") in (1, True, "1") else 0
         events = matcher.find_events(doc) if matches else ()
         if describe is None and matcher.second_opinion is not None:
-            describe = _describe(matcher)
+            describe = opinion_text(matcher)
         why = describe(doc) if describe is not None and bool(matches) != bool(label) else None
         item = Item(id=str(raw.get("id") or number), lang=str(raw.get("lang") or "und"),
                     label=label, flagged=bool(matches), borderline=bool(raw.get("borderline")),
@@ -176,9 +177,11 @@ def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]],
     return EvalReport(overall, dict(sorted(by_lang.items())), tuple(results), border)
 
 
-def _describe(matcher: Matcher) -> Callable[[Document], str]:
+def opinion_text(matcher: Matcher, model: Model | None = None) -> Callable[[Document], str]:
+    """A ``describe`` for ``evaluate``: what ``model`` (default: the second opinion's) makes of
+    a story, with the features that weighed most; "" without a model."""
     def describe(doc: Document) -> str:
-        opinion = matcher.opinion(doc)
+        opinion = matcher.opinion(doc, model)
         return opinion.describe() if opinion is not None else ""
     return describe
 

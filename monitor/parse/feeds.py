@@ -20,6 +20,7 @@ import feedparser
 
 from monitor.errors import ParseError
 from monitor.models import Entry, FeedMeta
+from monitor.units import parse_iso_datetime
 
 BOM = b"\xef\xbb\xbf"
 
@@ -208,19 +209,7 @@ def _iso_datetime(value: object) -> dt.datetime | None:
     """An RFC 3339 date (JSON Feed) in UTC; a date without a zone is taken as UTC."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    try:
-        return when.astimezone(dt.timezone.utc)
-    except (OverflowError, ValueError):
-        return None
+    return parse_iso_datetime(value)
 
 
 def _authors(value: object) -> list[str]:

@@ -25,6 +25,7 @@ from monitor.errors import BrokenListing, ConfigError, ParseError
 from monitor.fetch.body import declared_charset
 from monitor.models import Entry, FeedMeta
 from monitor.parse.identity import canonical_url
+from monitor.units import parse_iso_datetime
 
 # Bounds on one page's work, whatever it holds: the links kept (each new one costs a page
 # fetch and an extraction) and the anchors looked at (each costs a pattern match).
@@ -247,23 +248,6 @@ def _is_pagination(anchor: lxml.html.HtmlElement, url: str, page_url: str, text:
 ITEM_LEVELS = 4  # how far above a link its item's date may be
 
 
-def _date(value: str) -> dt.datetime | None:
-    """A <time datetime> value (ISO 8601: a date, or a date and time) in UTC."""
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    try:
-        return when.astimezone(dt.timezone.utc)
-    except (OverflowError, ValueError):
-        return None
-
-
 def _item_date(anchor: lxml.html.HtmlElement, region: lxml.html.HtmlElement) -> dt.datetime | None:
     """The date of the item a link belongs to: the first <time datetime> in the nearest
     enclosing element that has one, provided that element links to one address only (else
@@ -279,7 +263,7 @@ def _item_date(anchor: lxml.html.HtmlElement, region: lxml.html.HtmlElement) -> 
             for other in node.iterfind(".//a[@href]"):  # stops at the first other story
                 if (other.get("href") or "").split("#", 1)[0].split("?", 1)[0] != own:
                     return None
-            return _date(found.get("datetime") or "")
+            return parse_iso_datetime(found.get("datetime") or "")
         if node is region:
             return None
         node = node.getparent()
