@@ -81,6 +81,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU time of every process below ``pid`` (not its own): the live ones' user + system
+    time, plus, through each one's cutime/cstime, their children that have exited. The
+    extraction workers are children of the forkserver and are replaced every few hundred
+    pages, so counting them by pid would lose the replaced ones."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields:
+                stats[int(entry.name)] = fields
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        fields = stats[child]
+        total += sum(int(fields[i]) for i in (11, 12, 13, 14))
+        todo += children.get(child, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def self_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -103,6 +132,7 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
     from monitor.pipeline.cycle import open_runtime, run_cycle, run_once
     from monitor.parse.extract import extract_article
     from monitor.pipeline.update import CycleReport
+    from monitor.pipeline.workers import ExtractionPool
 
     config = load_config(Path(config_path))
     logs.start("text")  # the daemon's logging, at its default level (info), to stderr
@@ -118,13 +148,11 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
         opened = time.perf_counter()
         async with open_runtime(config) as runtime:
             pool = runtime.pipeline.executor
-            if pool is not None:
-                loop = asyncio.get_running_loop()
-                await asyncio.gather(*(loop.run_in_executor(pool, extract_article, WARM_PAGE, "")
+            if isinstance(pool, ExtractionPool):
+                await asyncio.gather(*(pool.run(extract_article, WARM_PAGE, "")
                                        for _ in range(8)))
-            workers = list(getattr(pool, "_processes", {}) or {})
             start_up = time.perf_counter() - opened
-            cpu0, workers0 = self_cpu(), sum(cpu_seconds(w) for w in workers)
+            cpu0, workers0 = self_cpu(), tree_cpu(os.getpid())
             if profiler is not None:
                 profiler.start()
             started = time.perf_counter()
@@ -132,7 +160,7 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
             elapsed = time.perf_counter() - started
             if profiler is not None:
                 profiler.stop()
-            worker_cpu = sum(cpu_seconds(w) for w in workers) - workers0
+            worker_cpu = tree_cpu(os.getpid()) - workers0
             main_cpu = self_cpu() - cpu0
         return report, elapsed, main_cpu, worker_cpu, start_up
 
