@@ -332,6 +332,23 @@ def _poll_with_rechecks(config: Config, clock: Clock, steps: list[Callable[[], N
     return reports
 
 
+def _flagged_story_feed(tmp_path: Path, feed_server: FeedServer
+                        ) -> tuple[str, list[dict[str, str]], str, Config]:
+    """A feed of one flagged story, its page served: (page, feed items, feed URL, config)."""
+    page = article_page(RAID["title"], [RAID["summary"]] * 3)
+    feed_server.put("/story/1", page)
+    items = [{"title": RAID["title"], "link": feed_server.url("/story/1")}]
+    url = feed_server.put("/feed.xml", rss("Rechecks", items))
+    return page, items, url, engine_config(tmp_path, [url], fetch_pages=True)
+
+
+def _add_quiet_story(feed_server: FeedServer, items: list[dict[str, str]]) -> None:
+    """The feed gains a second story, one no rule flags, its page served."""
+    feed_server.put("/feed.xml", rss("Rechecks", [*items, {
+        "title": QUIET[0], "link": feed_server.url("/story/2")}]))
+    feed_server.put("/story/2", article_page(QUIET[0], QUIET[1:]))
+
+
 def _rechecks(config: Config) -> list[dict[str, object]]:
     with Store(config.database) as store:
         return [dict(r) for r in store.db.query(
@@ -343,19 +360,13 @@ def test_a_recheck_of_a_page_with_such_a_charset_does_not_stop_the_feed(
         tmp_path: Path, feed_server: FeedServer, charset: str) -> None:
     """The flagged story's page comes back declaring a codec that is no text encoding: its
     re-check is recorded, and the feed is polled as usual (its new story stored)."""
-    page = article_page(RAID["title"], [RAID["summary"]] * 3)
-    feed_server.put("/story/1", page)
-    items = [{"title": RAID["title"], "link": feed_server.url("/story/1")}]
-    url = feed_server.put("/feed.xml", rss("Rechecks", items))
-    config = engine_config(tmp_path, [url], fetch_pages=True)
+    page, items, url, config = _flagged_story_feed(tmp_path, feed_server)
     clock = Clock(dt.datetime.now(dt.timezone.utc))
 
     def change() -> None:
         feed_server.put("/story/1", page.replace("three suspects", "four suspects"),
                         f"text/html; charset={charset}")
-        feed_server.put("/feed.xml", rss("Rechecks", [*items, {
-            "title": QUIET[0], "link": feed_server.url("/story/2")}]))
-        feed_server.put("/story/2", article_page(QUIET[0], QUIET[1:]))
+        _add_quiet_story(feed_server, items)
 
     reports = _poll_with_rechecks(config, clock, [change], dt.timedelta(hours=6, minutes=1))
     assert [r.errors for r in reports] == [[], []]
@@ -368,11 +379,7 @@ def test_an_unexpected_failure_in_one_recheck_is_recorded_on_its_story(
         tmp_path: Path, feed_server: FeedServer) -> None:
     """A real failure while recording a re-check (a SQLite trigger refusing the new version
     of the page): the error goes on that story's re-check, the feed is polled all the same."""
-    page = article_page(RAID["title"], [RAID["summary"]] * 3)
-    feed_server.put("/story/1", page)
-    items = [{"title": RAID["title"], "link": feed_server.url("/story/1")}]
-    url = feed_server.put("/feed.xml", rss("Rechecks", items))
-    config = engine_config(tmp_path, [url], fetch_pages=True)
+    page, items, url, config = _flagged_story_feed(tmp_path, feed_server)
     clock = Clock(dt.datetime.now(dt.timezone.utc))
 
     def change() -> None:
@@ -382,9 +389,7 @@ def test_an_unexpected_failure_in_one_recheck_is_recorded_on_its_story(
                              "select raise(abort, 'this version refused'); end")
             store.db.conn.commit()
         feed_server.put("/story/1", page.replace("three suspects", "four suspects"))
-        feed_server.put("/feed.xml", rss("Rechecks", [*items, {
-            "title": QUIET[0], "link": feed_server.url("/story/2")}]))
-        feed_server.put("/story/2", article_page(QUIET[0], QUIET[1:]))
+        _add_quiet_story(feed_server, items)
 
     reports = _poll_with_rechecks(config, clock, [change], dt.timedelta(hours=6, minutes=1))
     assert reports[1].new_clippings == 1 and QUIET[0] in titles(config)
