@@ -13,7 +13,7 @@ file (``model.json.gz`` beside this module):
 
 The two text blocks are TF-IDF weights (presence times idf, L2-normalised within the block);
 signals count 1 each. Scoring needs no training library: the kept n-grams are looked up in sets,
-on the words the matcher has already folded.
+on the words the matcher has already folded, each word's stem and kept 4-grams remembered.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.errors import MonitorError
 from monitor.match.text import ARABIC_CLITICS, fold, is_arabic
@@ -39,6 +39,7 @@ ARABIC_STEM = 5
 CHAR_N = 4
 # Arabic attached prefixes, longest first, stripped once when they leave a 3-letter stem.
 _CLITICS = sorted(ARABIC_CLITICS, key=len, reverse=True)
+MAX_CACHED = 100_000  # words remembered per model (stems, kept 4-grams) before starting afresh
 
 
 def stem(word: str) -> str:
@@ -126,7 +127,10 @@ class _Block:
         self.normalise = normalise
 
     def logit(self, present: Iterable[str]) -> float:
-        found = self.known.intersection(present)
+        return self.logit_kept(self.known.intersection(present))
+
+    def logit_kept(self, found: Collection[str]) -> float:
+        """``logit`` of features all kept and each once."""
         if not found:
             return 0.0
         dot = sum(map(self.product.__getitem__, found))
@@ -140,6 +144,76 @@ class _Block:
             return []
         norm = math.sqrt(sum(map(self.square.__getitem__, found))) if self.normalise else 1.0
         return [(g, self.product[g] / norm) for g in found]
+
+
+V = TypeVar("V")
+
+
+class _PerWord(dict[str, V]):
+    """word -> ``make(word)``, filled on first sight: a story's words are looked up with one
+    C-level ``map``, most of them already known."""
+
+    def __init__(self, make: Callable[[str], V]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, word: str) -> V:
+        value = self.make(word)
+        if len(self) >= MAX_CACHED:
+            self.clear()
+        self[word] = value
+        return value
+
+
+class _Lookup:
+    """The word and char blocks of a model keyed the way ``score_words`` meets them, so that
+    no feature string is built per story: stems (``stem``), pairs of stems as tuples and
+    title stems apart; and each word's kept 4-grams as numbers. Both blocks are binary and
+    normalised over distinct features, so a story's kept grams are the union of its words'
+    (``char_features`` of each word alone) and give the same sums."""
+
+    def __init__(self, word: _Block, char: _Block) -> None:
+        heads: dict[str, str] = {}
+        pairs: dict[tuple[str, ...], str] = {}
+        for g in word.known:
+            if " " in g:  # a pair: stems have no spaces
+                pairs[tuple(g.split(" "))] = g
+            elif g.startswith("t:"):  # a title stem: stems have no colons
+                heads[g[2:]] = g
+        self.unigrams = word.known - frozenset(heads.values()) - frozenset(pairs.values())
+        self.heads, self.pairs = heads, pairs
+        self.head_keys, self.pair_keys = frozenset(heads), frozenset(pairs)
+        self.stem_of = _PerWord(stem)
+        # grams by number: sets of small ints and list indexing cost less than strings and
+        # dict lookups in a table of 10,000
+        self.grams = sorted(char.known)
+        number = {g: i for i, g in enumerate(self.grams)}
+        self.products = [char.product[g] for g in self.grams]
+        self.squares = [char.square[g] for g in self.grams]
+        self.grams_of: _PerWord[frozenset[int]] = _PerWord(lambda w: frozenset(
+            number[g] for g in char_features((w,), ()) if g in number))
+
+    def word_features(self, title: Sequence[str], body: Sequence[str]) -> list[str]:
+        """The kept features among ``word_features(title, body)``, each once."""
+        stem_of = self.stem_of.__getitem__
+        head = list(map(stem_of, title))
+        text = head + list(map(stem_of, body[:MAX_WORDS]))
+        out = list(self.unigrams.intersection(text))
+        out += map(self.pairs.__getitem__, self.pair_keys.intersection(zip(text, text[1:])))
+        out += map(self.heads.__getitem__, self.head_keys.intersection(head))
+        return out
+
+    def char_numbers(self, title: Sequence[str], body: Sequence[str]) -> set[int]:
+        """The numbers of the kept grams among ``char_features(title, body)``."""
+        grams_of = self.grams_of.__getitem__
+        return set().union(*map(grams_of, title), *map(grams_of, body[:MAX_WORDS]))
+
+    def char_logit(self, numbers: set[int]) -> float:
+        """``_Block.logit`` of the char block on the grams so numbered."""
+        if not numbers:
+            return 0.0
+        return (sum(map(self.products.__getitem__, numbers))
+                / math.sqrt(sum(map(self.squares.__getitem__, numbers))))
 
 
 def _sigmoid(z: float) -> float:
@@ -162,6 +236,7 @@ class Model:
         self.blocks = {name: _Block(blocks.get(name, ()), normalise=name != "signal")
                        for name in BLOCKS}
         self.info: dict[str, Any] = dict(data.get("info", {}))
+        self._lookup = _Lookup(self.blocks["word"], self.blocks["char"])
 
     @property
     def weights(self) -> dict[str, tuple[float, float]]:
@@ -190,9 +265,21 @@ class Model:
     def score_words(self, title: Sequence[str], body: Sequence[str],
                     signals: Iterable[str] = ()) -> float:
         """``score`` on words already folded (the matcher's): no second folding. Runs on every
-        story the daemon sees: set intersections and sums, no loop over features in Python."""
-        return self.score_features(word_features(title, body), char_features(title, body),
-                                   signals)
+        story the daemon sees: set intersections and sums, no loop over features in Python,
+        and only the kept features of each block (``_Lookup``)."""
+        lookup, b = self._lookup, self.blocks
+        z = (self.intercept + b["word"].logit_kept(lookup.word_features(title, body))
+             + lookup.char_logit(lookup.char_numbers(title, body))
+             + b["signal"].logit(signals))
+        return _sigmoid(z)
+
+    def kept_features(self, title: Sequence[str], body: Sequence[str]) -> tuple[list[str],
+                                                                                set[str]]:
+        """The word and char features ``score_words`` finds kept in the model (to check them
+        against ``word_features`` and ``char_features``)."""
+        lookup = self._lookup
+        return (lookup.word_features(title, body),
+                {lookup.grams[i] for i in lookup.char_numbers(title, body)})
 
     def score_features(self, words: Iterable[str], chars: Iterable[str],
                        signals: Iterable[str]) -> float:
