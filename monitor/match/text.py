@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from itertools import islice
 
 # Letters that act as apostrophes (l\u02bcIPTV): split words like ' and \u2019 do.
 _EXTRA_SEPARATORS = "\u02bc\u02bb"
@@ -55,6 +56,11 @@ _PLUS = "+\uff0b\ufe62"
 # It counts as a word unless it folds to nothing (a run of combining marks alone).
 _RUN = re.compile(f"(?=[^\\W_])[{_CJK_CLASS}]|[{_PLUS}]"
                   f"|(?:(?![{_CJK_CLASS}])[^\\W_{_EXTRA_SEPARATORS}]|[{_MARK_CLASS}])+")
+
+
+# In a text whose every character is plain (``_plain``), a word is a run of letters and digits:
+# this simpler pattern finds the runs of ``_RUN`` several times faster.
+_WORD = re.compile(r"[^\W_]+")
 
 
 def _fold_char(cp: int) -> str:
@@ -106,6 +112,32 @@ def words(text: str) -> list[str]:
     return text.translate(FOLD).split()
 
 
+def _plain_char(c: str) -> bool:
+    """A letter or digit that folds to one piece of a word, or a separator that folds to a
+    space: not a mark, a plus, a CJK character, an apostrophe letter, or one that folds oddly."""
+    folded = FOLD[ord(c)]
+    if c.isalnum():
+        return (c not in _EXTRA_SEPARATORS and not _CJK.match(c) and folded != ""
+                and " " not in folded)
+    return folded == " "
+
+
+_PLAIN: set[str] = set()  # characters found plain so far
+_ODD: set[str] = set()  # and the others
+
+
+def _plain(text: str) -> bool:
+    """Whether every character of ``text`` is plain, so that ``_WORD`` finds its words."""
+    if _PLAIN.issuperset(text):
+        return True
+    for c in set(text).difference(_PLAIN):
+        if c in _ODD or not _plain_char(c):
+            _ODD.add(c)
+            return False
+        _PLAIN.add(c)
+    return True
+
+
 ARABIC_RANGES = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF),
                  (0xFE70, 0xFEFF))
 
@@ -126,7 +158,7 @@ MAX_CLITIC = max(len(c) for c in ARABIC_CLITICS)
 class FieldText:
     """One field of a document, folded and tokenised; word offsets computed on demand."""
 
-    __slots__ = ("text", "words", "compact", "n_words", "_spans", "_runs")
+    __slots__ = ("text", "words", "compact", "n_words", "_spans", "_runs", "_plain")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -136,6 +168,7 @@ class FieldText:
         self.compact = " " + " ".join(ws) + " " if ws else " "
         self._spans: list[tuple[int, int]] = []
         self._runs: Iterator[re.Match[str]] | None = None
+        self._plain = False
 
     def stemmed(self, stem: Callable[[list[str]], list[str]] | None) -> str:
         """``compact`` with every word replaced by its stem: word for word, so the word
@@ -148,9 +181,14 @@ class FieldText:
         """Character offsets in ``text`` of word number ``index`` (0-based)."""
         if index >= self.n_words or index < 0:
             raise IndexError(index)
-        if self._runs is None:
-            self._runs = _RUN.finditer(self.text)
         spans = self._spans
+        if index < len(spans):
+            return spans[index]
+        if self._runs is None:
+            self._plain = _plain(self.text)
+            self._runs = (_WORD if self._plain else _RUN).finditer(self.text)
+        if self._plain:  # one run, one word
+            spans.extend(map(re.Match.span, islice(self._runs, index + 1 - len(spans))))
         while len(spans) <= index:
             m = next(self._runs, None)
             if m is None:  # cannot happen (same classes as fold); never fail on odd input

@@ -17,7 +17,7 @@ from monitor.errors import RuleError
 from monitor.match.matcher import Matcher, compile_rules
 from monitor.config import RuleConfig
 from monitor.models import Document
-from monitor.match.text import FieldText, words
+from monitor.match.text import _RUN, FOLD, FieldText, words
 
 
 def matcher(query: str, terms=None, entities=None, **rule) -> Matcher:
@@ -134,6 +134,25 @@ def test_offsets_after_odd_characters():
     assert body[term.start:term.end] == "démantelé"
     field = FieldText(body)
     assert [body[slice(*field.span(i))] for i in range(field.n_words)][-2:] == ["IPTV", "démantelé"]
+
+
+def runs_of(text: str) -> list[tuple[int, int]]:
+    """Word offsets the long way: every run of the full word pattern, as many words as it folds
+    to."""
+    out = []
+    for run in _RUN.finditer(text):
+        out += [run.span()] * len(run.group().translate(FOLD).split())
+    return out
+
+
+@given(st.text(alphabet="ab Zé9_-+.,’ʼ\u0301\u00ad\u0640ـ中ßﬁ½\u0627\u0644\u0629\n", max_size=60))
+@settings(max_examples=1000, deadline=None)
+def test_offsets_of_plain_and_odd_text_are_those_of_the_full_word_pattern(text):
+    """Property: text of letters, digits and separators only takes a shorter way to its word
+    offsets (``text._WORD``); it must give the offsets of the full pattern, and so must any
+    text with a mark, a plus, a CJK character or an apostrophe letter in it."""
+    field = FieldText(text)
+    assert [field.span(i) for i in range(field.n_words)] == runs_of(text)
 
 
 # --- operators ----------------------------------------------------------------------------------
