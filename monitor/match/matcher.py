@@ -152,11 +152,15 @@ class Matcher:
             for i, (_, ids) in enumerate(group):
                 for tid in ids:
                     self._named_index.setdefault(tid, []).append((kind, i))
-        # term id -> the names of the [terms] lists it belongs to (the model's list signals)
-        self._list_index: dict[int, tuple[str, ...]] = {}
+        # term id -> the model's signals of the [terms] lists it belongs to: in the lead
+        # ("L:name") and in the title ("L:name", "T:name")
+        self._lead_signals: dict[int, tuple[str, ...]] = {}
+        self._title_signals: dict[int, tuple[str, ...]] = {}
         for name, ids in lists:
             for tid in ids:
-                self._list_index[tid] = (*self._list_index.get(tid, ()), name)
+                self._lead_signals[tid] = (*self._lead_signals.get(tid, ()), "L:" + name)
+                self._title_signals[tid] = (*self._title_signals.get(tid, ()), "L:" + name,
+                                            "T:" + name)
         self._fields = fields
         self._table = table
         self._automaton = _automaton(table.automaton_keys())
@@ -241,11 +245,14 @@ class Matcher:
     def rule_matches(self, doc: Document) -> list[Match]:
         """The rules' own verdict on ``doc``: no model."""
         scan = self._scan(doc)
-        candidates = sorted({i for found in scan.hits.values() for tid in found
-                             for i in self._index.get(tid, ())})
+        index = self._index.get
+        candidates: set[int] = set()
+        for f, by_term in scan.hits.items():
+            if f != "title" and f != "body":  # "text" holds the title's and the body's hits
+                candidates.update(*filter(None, map(index, by_term)))
         out = []
         tags: tuple[str, ...] | None = None
-        for i in candidates:
+        for i in sorted(candidates):
             rule, tree = self._rules[i]
             occs = tree.ev(scan.hits)
             if occs is None:
@@ -286,9 +293,8 @@ class Matcher:
     def folded_words(self, doc: Document) -> tuple[list[str], list[str]]:
         """The folded words of the title and of the body's first MAX_WORDS (the learned
         model's input), from the scan the rules made."""
-        scan = self._scan(doc)
-        body = scan.fields["body"].compact.split(maxsplit=MAX_WORDS)[:MAX_WORDS]
-        return scan.fields["title"].compact.split(), body
+        fields = self._scan(doc).fields
+        return fields["title"].words[:], fields["body"].words[:MAX_WORDS]
 
     def signals(self, doc: Document, matches: Sequence[Match] | None = None) -> tuple[str, ...]:
         """What the rules saw in ``doc``, for the learned model: ``R:<rule>`` for each rule that
@@ -300,13 +306,12 @@ class Matcher:
         if matches is None:
             matches = self.rule_matches(doc)
         out = {"R:" + m.rule for m in matches}
-        index = self._list_index
-        for tid in scan.hits["title"]:
-            for name in index.get(tid, ()):
-                out.update(("L:" + name, "T:" + name))
+        out.update(*filter(None, map(self._title_signals.get, scan.hits["title"])))
+        lead = self._lead_signals
         for tid, spans in scan.hits["body"].items():
-            if min(s for s, _ in spans) < MAX_WORDS:
-                out.update(["L:" + name for name in index.get(tid, ())])
+            # a term's hits come in document order: its first is its earliest
+            if spans[0][0] < MAX_WORDS and tid in lead:
+                out.update(lead[tid])
         return tuple(sorted(out))
 
     def opinion(self, doc: Document, model: Model | None = None) -> Opinion | None:
