@@ -58,11 +58,6 @@ _RUN = re.compile(f"(?=[^\\W_])[{_CJK_CLASS}]|[{_PLUS}]"
                   f"|(?:(?![{_CJK_CLASS}])[^\\W_{_EXTRA_SEPARATORS}]|[{_MARK_CLASS}])+")
 
 
-# In a text whose every character is plain (``_plain``), a word is a run of letters and digits:
-# this simpler pattern finds the runs of ``_RUN`` several times faster.
-_WORD = re.compile(r"[^\W_]+")
-
-
 def _fold_char(cp: int) -> str:
     c = chr(cp)
     if c in _PLUS:
@@ -112,30 +107,51 @@ def words(text: str) -> list[str]:
     return text.translate(FOLD).split()
 
 
-def _plain_char(c: str) -> bool:
-    """A letter or digit that folds to one piece of a word, or a separator that folds to a
-    space: not a mark, a plus, a CJK character, an apostrophe letter, or one that folds oddly."""
+# How ``FieldText.span`` finds the words of a text in it, by the kind of its characters
+# (``_text_kind``: the least of its characters'), each way faster than the next:
+ONE_FOR_ONE = 2  # letters and digits that fold to one letter or digit, separators that fold to
+# one space: the folded text keeps the offsets, and its words are where the text's are
+# (``_FOLDED_WORD`` in the folded text, mostly ASCII: quicker to read)
+PLAIN = 1  # letters and digits that fold to a piece of a word (ß: ss), "+", separators:
+# a word is a run of letters and digits, or a plus (``_WORD``)
+ODD = 0  # anything else (marks, CJK, apostrophe letters, letters folding to nothing): ``_RUN``
+_FOLDED_WORD = re.compile("[^ ]+")
+_WORD = re.compile(f"[^\\W_]+|[{_PLUS}]")
+
+
+def _char_kind(c: str) -> int:
     folded = FOLD[ord(c)]
+    if c in _PLUS:
+        return PLAIN
     if c.isalnum():
-        return (c not in _EXTRA_SEPARATORS and not _CJK.match(c) and folded != ""
-                and " " not in folded)
-    return folded == " "
+        if c in _EXTRA_SEPARATORS or _CJK.match(c) or not folded or " " in folded:
+            return ODD
+        return ONE_FOR_ONE if len(folded) == 1 else PLAIN
+    return ONE_FOR_ONE if folded == " " else ODD
 
 
-_PLAIN: set[str] = set()  # characters found plain so far
-_ODD: set[str] = set()  # and the others
+class _Kinds(dict[str, int]):
+    """character -> ``_char_kind``, filled on first sight; ``ONE_FOR_ONE`` keeps those of
+    that kind, so that most texts are told by one ``issuperset``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.one_for_one: set[str] = set()
+
+    def __missing__(self, c: str) -> int:
+        kind = self[c] = _char_kind(c)
+        if kind == ONE_FOR_ONE:
+            self.one_for_one.add(c)
+        return kind
 
 
-def _plain(text: str) -> bool:
-    """Whether every character of ``text`` is plain, so that ``_WORD`` finds its words."""
-    if _PLAIN.issuperset(text):
-        return True
-    for c in set(text).difference(_PLAIN):
-        if c in _ODD or not _plain_char(c):
-            _ODD.add(c)
-            return False
-        _PLAIN.add(c)
-    return True
+_KINDS = _Kinds()
+
+
+def _text_kind(text: str) -> int:
+    if _KINDS.one_for_one.issuperset(text):
+        return ONE_FOR_ONE
+    return min(map(_KINDS.__getitem__, set(text)))
 
 
 ARABIC_RANGES = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF),
@@ -158,11 +174,12 @@ MAX_CLITIC = max(len(c) for c in ARABIC_CLITICS)
 class FieldText:
     """One field of a document, folded and tokenised; word offsets computed on demand."""
 
-    __slots__ = ("text", "words", "compact", "n_words", "_spans", "_runs", "_plain")
+    __slots__ = ("text", "words", "compact", "n_words", "_folded", "_spans", "_runs", "_plain")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        ws = text.translate(FOLD).split()
+        self._folded = text.translate(FOLD)
+        ws = self._folded.split()
         self.words = ws
         self.n_words = len(ws)
         self.compact = " " + " ".join(ws) + " " if ws else " "
@@ -185,8 +202,10 @@ class FieldText:
         if index < len(spans):
             return spans[index]
         if self._runs is None:
-            self._plain = _plain(self.text)
-            self._runs = (_WORD if self._plain else _RUN).finditer(self.text)
+            kind = _text_kind(self.text)
+            self._plain = kind != ODD
+            self._runs = (_FOLDED_WORD.finditer(self._folded) if kind == ONE_FOR_ONE else
+                          _WORD.finditer(self.text) if kind == PLAIN else _RUN.finditer(self.text))
         if self._plain:  # one run, one word
             spans.extend(map(re.Match.span, islice(self._runs, index + 1 - len(spans))))
         while len(spans) <= index:
