@@ -167,10 +167,10 @@ class _PerWord(dict[str, V]):
 
 class _Lookup:
     """The word and char blocks of a model keyed the way ``score_words`` meets them, so that
-    no feature string is built per story: stems (``stem``), pairs of stems as tuples and
-    title stems apart; and each word's kept 4-grams as numbers. Both blocks are binary and
-    normalised over distinct features, so a story's kept grams are the union of its words'
-    (``char_features`` of each word alone) and give the same sums."""
+    no feature string is built per story: for each word its stem (``stem``) and its kept
+    4-grams by number, looked up once; pairs of stems as tuples and title stems apart. Both
+    blocks are binary and normalised over distinct features, so a story's kept grams are the
+    union of its words' (``char_features`` of each word alone) and give the same sums."""
 
     def __init__(self, word: _Block, char: _Block) -> None:
         heads: dict[str, str] = {}
@@ -183,37 +183,40 @@ class _Lookup:
         self.unigrams = word.known - frozenset(heads.values()) - frozenset(pairs.values())
         self.heads, self.pairs = heads, pairs
         self.head_keys, self.pair_keys = frozenset(heads), frozenset(pairs)
-        self.stem_of = _PerWord(stem)
-        # grams by number: sets of small ints and list indexing cost less than strings and
-        # dict lookups in a table of 10,000
+        # Grams by number, each with its product and square as one complex number: the sums
+        # over a story's grams are memory-bound, and this way each gram is read once.
         self.grams = sorted(char.known)
         number = {g: i for i, g in enumerate(self.grams)}
-        self.products = [char.product[g] for g in self.grams]
-        self.squares = [char.square[g] for g in self.grams]
-        self.grams_of: _PerWord[frozenset[int]] = _PerWord(lambda w: frozenset(
-            number[g] for g in char_features((w,), ()) if g in number))
+        self.values = [complex(char.product[g], char.square[g]) for g in self.grams]
 
-    def word_features(self, title: Sequence[str], body: Sequence[str]) -> list[str]:
-        """The kept features among ``word_features(title, body)``, each once."""
-        stem_of = self.stem_of.__getitem__
-        head = list(map(stem_of, title))
-        text = head + list(map(stem_of, body[:MAX_WORDS]))
+        def word_info(w: str) -> tuple[str, frozenset[int]]:
+            return stem(w), frozenset(number[g] for g in char_features((w,), ()) if g in number)
+
+        self.info = _PerWord(word_info)
+
+    def features(self, title: Sequence[str], body: Sequence[str]
+                 ) -> tuple[list[str], set[int]]:
+        """The kept features among ``word_features(title, body)``, each once, and the numbers
+        of the kept grams among ``char_features(title, body)``."""
+        info = self.info.__getitem__
+        rows = list(map(info, title))
+        n = len(rows)
+        rows += map(info, body[:MAX_WORDS])
+        if not rows:
+            return [], set()
+        text, grams = zip(*rows)
+        head = text[:n]
         out = list(self.unigrams.intersection(text))
         out += map(self.pairs.__getitem__, self.pair_keys.intersection(zip(text, text[1:])))
         out += map(self.heads.__getitem__, self.head_keys.intersection(head))
-        return out
-
-    def char_numbers(self, title: Sequence[str], body: Sequence[str]) -> set[int]:
-        """The numbers of the kept grams among ``char_features(title, body)``."""
-        grams_of = self.grams_of.__getitem__
-        return set().union(*map(grams_of, title), *map(grams_of, body[:MAX_WORDS]))
+        return out, set().union(*grams)
 
     def char_logit(self, numbers: set[int]) -> float:
         """``_Block.logit`` of the char block on the grams so numbered."""
         if not numbers:
             return 0.0
-        return (sum(map(self.products.__getitem__, numbers))
-                / math.sqrt(sum(map(self.squares.__getitem__, numbers))))
+        dot_square = sum(map(self.values.__getitem__, numbers), 0j)
+        return dot_square.real / math.sqrt(dot_square.imag)
 
 
 def _sigmoid(z: float) -> float:
@@ -268,8 +271,8 @@ class Model:
         story the daemon sees: set intersections and sums, no loop over features in Python,
         and only the kept features of each block (``_Lookup``)."""
         lookup, b = self._lookup, self.blocks
-        z = (self.intercept + b["word"].logit_kept(lookup.word_features(title, body))
-             + lookup.char_logit(lookup.char_numbers(title, body))
+        words, grams = lookup.features(title, body)
+        z = (self.intercept + b["word"].logit_kept(words) + lookup.char_logit(grams)
              + b["signal"].logit(signals))
         return _sigmoid(z)
 
@@ -277,9 +280,8 @@ class Model:
                                                                                 set[str]]:
         """The word and char features ``score_words`` finds kept in the model (to check them
         against ``word_features`` and ``char_features``)."""
-        lookup = self._lookup
-        return (lookup.word_features(title, body),
-                {lookup.grams[i] for i in lookup.char_numbers(title, body)})
+        words, grams = self._lookup.features(title, body)
+        return words, {self._lookup.grams[i] for i in grams}
 
     def score_features(self, words: Iterable[str], chars: Iterable[str],
                        signals: Iterable[str]) -> float:
