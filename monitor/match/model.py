@@ -21,7 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -127,10 +127,7 @@ class _Block:
         self.normalise = normalise
 
     def logit(self, present: Iterable[str]) -> float:
-        return self.logit_kept(self.known.intersection(present))
-
-    def logit_kept(self, found: Collection[str]) -> float:
-        """``logit`` of features all kept and each once."""
+        found = self.known.intersection(present)
         if not found:
             return 0.0
         dot = sum(map(self.product.__getitem__, found))
@@ -165,57 +162,57 @@ class _PerWord(dict[str, V]):
         return value
 
 
+Row = tuple[str, frozenset[int], int | None, int | None]  # see _Lookup.row
+
+
 class _Lookup:
     """The word and char blocks of a model keyed the way ``score_words`` meets them, so that
-    no feature string is built per story: for each word its stem (``stem``) and its kept
-    4-grams by number, looked up once; pairs of stems as tuples and title stems apart. Both
-    blocks are binary and normalised over distinct features, so a story's kept grams are the
-    union of its words' (``char_features`` of each word alone) and give the same sums."""
+    no feature string is built per story. Features go by number, each with its product and
+    square as one complex number (the sums over a story's features are bound by memory reads,
+    and this way each feature is read once). Each word is looked up once (``row``), and pairs
+    of stems as tuples. Both blocks are binary and normalised over distinct features, so a
+    story's kept features are the union of its words' and pairs' and give the same sums."""
 
     def __init__(self, word: _Block, char: _Block) -> None:
-        heads: dict[str, str] = {}
-        pairs: dict[tuple[str, ...], str] = {}
-        for g in word.known:
-            if " " in g:  # a pair: stems have no spaces
-                pairs[tuple(g.split(" "))] = g
-            elif g.startswith("t:"):  # a title stem: stems have no colons
-                heads[g[2:]] = g
-        self.unigrams = word.known - frozenset(heads.values()) - frozenset(pairs.values())
-        self.heads, self.pairs = heads, pairs
-        self.head_keys, self.pair_keys = frozenset(heads), frozenset(pairs)
-        # Grams by number, each with its product and square as one complex number: the sums
-        # over a story's grams are memory-bound, and this way each gram is read once.
+        self.word_names = sorted(word.known)
+        self.word_values = [complex(word.product[g], word.square[g]) for g in self.word_names]
+        self.word_number = {g: i for i, g in enumerate(self.word_names)}
+        # a pair of stems, as met in the text, -> its number: stems have no spaces
+        self.pairs = {tuple(g.split(" ")): i for g, i in self.word_number.items() if " " in g}
         self.grams = sorted(char.known)
-        number = {g: i for i, g in enumerate(self.grams)}
-        self.values = [complex(char.product[g], char.square[g]) for g in self.grams]
+        self.char_number = {g: i for i, g in enumerate(self.grams)}
+        self.char_values = [complex(char.product[g], char.square[g]) for g in self.grams]
+        self.rows = _PerWord(self.row)
 
-        def word_info(w: str) -> tuple[str, frozenset[int]]:
-            return stem(w), frozenset(number[g] for g in char_features((w,), ()) if g in number)
+    def row(self, word: str) -> Row:
+        """A word's stem, the numbers of its kept 4-grams (``char_features`` of the word
+        alone), and the numbers of its stem as a feature of the text and of the title."""
+        s = stem(word)
+        grams = frozenset(self.char_number[g] for g in char_features((word,), ())
+                          if g in self.char_number)
+        return s, grams, self.word_number.get(s), self.word_number.get("t:" + s)
 
-        self.info = _PerWord(word_info)
-
-    def features(self, title: Sequence[str], body: Sequence[str]
-                 ) -> tuple[list[str], set[int]]:
-        """The kept features among ``word_features(title, body)``, each once, and the numbers
-        of the kept grams among ``char_features(title, body)``."""
-        info = self.info.__getitem__
-        rows = list(map(info, title))
+    def features(self, title: Sequence[str], body: Sequence[str]) -> tuple[set[int], set[int]]:
+        """The numbers of the kept features among ``word_features(title, body)`` and among
+        ``char_features(title, body)``."""
+        row = self.rows.__getitem__
+        rows = list(map(row, title))
         n = len(rows)
-        rows += map(info, body[:MAX_WORDS])
+        rows += map(row, body[:MAX_WORDS])
         if not rows:
-            return [], set()
-        text, grams = zip(*rows)
-        head = text[:n]
-        out = list(self.unigrams.intersection(text))
-        out += map(self.pairs.__getitem__, self.pair_keys.intersection(zip(text, text[1:])))
-        out += map(self.heads.__getitem__, self.head_keys.intersection(head))
-        return out, set().union(*grams)
+            return set(), set()
+        text, grams, in_text, in_title = zip(*rows)
+        words = set(in_text)
+        words.update(in_title[:n], map(self.pairs.get, zip(text, text[1:])))
+        words.discard(None)
+        return words, set().union(*grams)
 
-    def char_logit(self, numbers: set[int]) -> float:
-        """``_Block.logit`` of the char block on the grams so numbered."""
+    @staticmethod
+    def logit(values: list[complex], numbers: set[int]) -> float:
+        """``_Block.logit`` of a normalised block on the features so numbered."""
         if not numbers:
             return 0.0
-        dot_square = sum(map(self.values.__getitem__, numbers), 0j)
+        dot_square = sum(map(values.__getitem__, numbers), 0j)
         return dot_square.real / math.sqrt(dot_square.imag)
 
 
@@ -270,18 +267,20 @@ class Model:
         """``score`` on words already folded (the matcher's): no second folding. Runs on every
         story the daemon sees: set intersections and sums, no loop over features in Python,
         and only the kept features of each block (``_Lookup``)."""
-        lookup, b = self._lookup, self.blocks
+        lookup = self._lookup
         words, grams = lookup.features(title, body)
-        z = (self.intercept + b["word"].logit_kept(words) + lookup.char_logit(grams)
-             + b["signal"].logit(signals))
+        z = (self.intercept + lookup.logit(lookup.word_values, words)
+             + lookup.logit(lookup.char_values, grams)
+             + self.blocks["signal"].logit(signals))
         return _sigmoid(z)
 
     def kept_features(self, title: Sequence[str], body: Sequence[str]) -> tuple[list[str],
                                                                                 set[str]]:
         """The word and char features ``score_words`` finds kept in the model (to check them
         against ``word_features`` and ``char_features``)."""
-        words, grams = self._lookup.features(title, body)
-        return words, {self._lookup.grams[i] for i in grams}
+        lookup = self._lookup
+        words, grams = lookup.features(title, body)
+        return [lookup.word_names[i] for i in words], {lookup.grams[i] for i in grams}
 
     def score_features(self, words: Iterable[str], chars: Iterable[str],
                        signals: Iterable[str]) -> float:

@@ -172,7 +172,7 @@ def test_the_per_word_lookups_start_afresh_when_full(monkeypatch: pytest.MonkeyP
         words = words_of(title, body)
         assert model.kept_features(*words)[1] == model.blocks["char"].known.intersection(
             char_features(*words))
-    assert len(model._lookup.info) <= 5
+    assert len(model._lookup.rows) <= 5
 
 
 def test_an_opinion_names_the_features_that_weighed_most() -> None:
