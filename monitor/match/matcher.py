@@ -95,12 +95,15 @@ class _Scan:
     def __init__(self, fields: dict[str, FieldText], hits: Hits) -> None:
         self.fields, self.hits = fields, hits
         # "text" is the title then the body, the body shifted past the title and one gap word
-        self.shift = fields["title"].n_words + 1
-        text: dict[int, list[tuple[int, int]]] = {}
-        for tid, spans in hits["title"].items():
-            text[tid] = list(spans)
+        self.shift = shift = fields["title"].n_words + 1
+        text = {tid: list(spans) for tid, spans in hits["title"].items()}
         for tid, spans in hits["body"].items():
-            text.setdefault(tid, []).extend((s + self.shift, e + self.shift) for s, e in spans)
+            moved = [(s + shift, e + shift) for s, e in spans]
+            found = text.get(tid)
+            if found is None:
+                text[tid] = moved
+            else:
+                found += moved
         hits[TEXT] = text
         self.named: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # events, entities
 
@@ -113,16 +116,17 @@ class _Scan:
                                                             e - self.shift)
 
     def term(self, leaf: Leaf) -> MatchedTerm:
-        tid, field, s, e = self.place(leaf)
+        """A placed hit (``place``) in the text."""
+        _, field, s, e = leaf
         ft = self.fields[field]
         start, end = ft.span(s)[0], ft.span(e - 1)[1]
         return MatchedTerm(ft.text[start:end], field, start, end)
 
     def terms(self, found: tuple[Leaf, ...]) -> tuple[MatchedTerm, ...]:
         """The matched terms behind ``found``: title first, in order, at most MAX_TERMS_SHOWN."""
-        placed = sorted({self.place(leaf) for leaf in found},
+        placed = sorted(set(map(self.place, found)),
                         key=lambda t: (t[1] != "title", t[1], t[2], t[3], t[0]))
-        return tuple(dict.fromkeys(self.term(leaf) for leaf in placed[:MAX_TERMS_SHOWN]))
+        return tuple(dict.fromkeys(map(self.term, placed[:MAX_TERMS_SHOWN])))
 
     def score(self, found: tuple[Leaf, ...]) -> float:
         """The sum, over distinct terms, of each term's best placement (see ``weight``)."""
@@ -349,14 +353,16 @@ class Matcher:
         if scan.named is None:
             first: tuple[dict[int, int], dict[int, int]] = ({}, {})
             mass: dict[int, float] = {}
+            shift = scan.shift
             for tid, spans in scan.hits[TEXT].items():
                 for kind, i in self._named_index.get(tid, ()):
-                    where = min(s for s, _ in spans)
+                    where = spans[0][0]  # a term's hits come in document order
                     if where < first[kind].get(i, where + 1):
                         first[kind][i] = where
-                    if kind == 0:
-                        mass[i] = mass.get(i, 0.0) + sum(
-                            weight(*scan.place((tid, TEXT, s, e))[1:3]) for s, e in spans)
+                    if kind == 0:  # ``weight`` of each hit, placed in the title or the body
+                        mass[i] = mass.get(i, 0.0) + sum([
+                            3.0 if s < shift else 1.0 if s - shift < 100 else
+                            0.5 if s - shift < 500 else 0.25 for s, _ in spans])
             events = tuple(self._named[0][i][0] for i in sorted(
                 first[0], key=lambda i: (-mass[i], first[0][i])))
             entities = tuple(self._named[1][i][0] for i in sorted(first[1], key=first[1].__getitem__))

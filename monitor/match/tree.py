@@ -96,7 +96,7 @@ class CTerms(CNode):
             found = hits.get(f)
             if found:
                 for tid in found.keys() & self.ids:
-                    out.extend((f, s, e, ((tid, f, s, e),)) for s, e in found[tid])
+                    out += [(f, s, e, ((tid, f, s, e),)) for s, e in found[tid]]
         return out or None
 
 
