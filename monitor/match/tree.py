@@ -182,6 +182,31 @@ def _closest(xs: list[Occ], ys: list[Occ], n: int) -> list[tuple[Occ, Occ]]:
     return pairs
 
 
+def _near(xs: list[Occ], ys: list[Occ], n: int) -> set[int]:
+    """The ids of the xs with some y (same field) within ``n`` words: those ``_closest`` pairs,
+    found without looking further than the first such y."""
+    out = set()
+    by_field: dict[str, list[Occ]] = {}
+    for y in ys:
+        by_field.setdefault(y[0], []).append(y)
+    for f, group in by_field.items():
+        group.sort(key=_start)
+        starts = list(map(_start, group))
+        longest = max(o[2] - o[1] for o in group)
+        for x in xs:
+            field, start, end, _ = x
+            if field != f:
+                continue
+            for y in group[bisect_left(starts, start - n + 1 - longest):
+                           bisect_right(starts, end + n - 1)]:
+                y_start, y_end = y[1], y[2]
+                if (y_start - end + 1 if y_start >= end else
+                        start - y_end + 1 if start >= y_end else 0) <= n:
+                    out.add(id(x))
+                    break
+    return out
+
+
 class CNear(CNode):
     __slots__ = ("left", "right", "n")
 
@@ -204,7 +229,8 @@ class CNear(CNode):
             key = (a[1], a[2], b[1], b[2], a[0])
             if key not in seen and (b[1], b[2], a[1], a[2], a[0]) not in seen:
                 seen.add(key)
-                out.append((a[0], min(a[1], b[1]), max(a[2], b[2]), a[3] + b[3]))
+                out.append((a[0], a[1] if a[1] < b[1] else b[1], a[2] if a[2] > b[2] else b[2],
+                            a[3] + b[3]))
         return out or None
 
 
@@ -217,8 +243,10 @@ class CNotNear(CNear):
         left = self.left.ev(hits)
         if not left:
             return None
-        right = self.right.ev(hits) or []
-        near = {id(x) for x, _ in _closest(left, right, self.n)} if right else set()
+        right = self.right.ev(hits)
+        if not right:
+            return left
+        near = _near(left, right, self.n)
         kept = [x for x in left if id(x) not in near]
         return kept or None
 
@@ -227,7 +255,7 @@ class CNotNear(CNear):
         right = self.right.ev(hits) or []
         kept = left
         if left and right:
-            near = {id(x) for x, _ in _closest(left, right, self.n)}
+            near = _near(left, right, self.n)
             kept = [x for x in left if id(x) not in near]
         vetoed = bool(left) and kept != left  # some occurrence dropped for a veto word nearby
         right_trace = self.right.trace(hits)
