@@ -90,7 +90,7 @@ class WatchHit:
 class _Scan:
     """One document, folded and scanned: its fields and the hits of every term in them."""
 
-    __slots__ = ("fields", "hits", "shift", "named")
+    __slots__ = ("fields", "hits", "shift", "named", "made")
 
     def __init__(self, fields: dict[str, FieldText], hits: Hits) -> None:
         self.fields, self.hits = fields, hits
@@ -106,6 +106,7 @@ class _Scan:
                 found += moved
         hits[TEXT] = text
         self.named: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # events, entities
+        self.made: dict[tuple[str, str, int, int], MatchedTerm] = {}  # see ``terms``
 
     def place(self, leaf: Leaf) -> Leaf:
         """A hit of "text" as a hit of the title or of the body."""
@@ -115,18 +116,26 @@ class _Scan:
         return (tid, "title", s, e) if s < self.shift else (tid, "body", s - self.shift,
                                                             e - self.shift)
 
-    def term(self, leaf: Leaf) -> MatchedTerm:
-        """A placed hit (``place``) in the text."""
+    def locate(self, leaf: Leaf) -> tuple[str, str, int, int]:
+        """A placed hit (``place``) in the text: the fields of its MatchedTerm."""
         _, field, s, e = leaf
         ft = self.fields[field]
         start, end = ft.span(s)[0], ft.span(e - 1)[1]
-        return MatchedTerm(ft.text[start:end], field, start, end)
+        return ft.text[start:end], field, start, end
 
     def terms(self, found: tuple[Leaf, ...]) -> tuple[MatchedTerm, ...]:
         """The matched terms behind ``found``: title first, in order, at most MAX_TERMS_SHOWN."""
         placed = sorted(set(map(self.place, found)),
                         key=lambda t: (t[1] != "title", t[1], t[2], t[3], t[0]))
-        return tuple(dict.fromkeys(map(self.term, placed[:MAX_TERMS_SHOWN])))
+        # told apart by their fields, and each made once per scan: rules share terms
+        made = self.made
+        out = []
+        for fields in dict.fromkeys(map(self.locate, placed[:MAX_TERMS_SHOWN])):
+            term = made.get(fields)
+            if term is None:
+                term = made[fields] = MatchedTerm(*fields)
+            out.append(term)
+        return tuple(out)
 
     def score(self, found: tuple[Leaf, ...]) -> float:
         """The sum, over distinct terms, of each term's best placement (see ``weight``)."""
