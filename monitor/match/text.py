@@ -89,9 +89,12 @@ class _FoldTable(dict[int, str]):
     def __missing__(self, cp: int) -> str:
         value = _fold_char(cp)
         self[cp] = value
+        _KNOWN[cp] = value
         return value
 
 
+# FOLD's code points so far in a plain dict, which str.translate reads faster than a subclass
+_KNOWN: dict[int, str] = {}
 FOLD = _FoldTable()
 for _cp in range(128):
     FOLD[_cp]  # noqa: B018 - warm the ASCII part so translate takes its fast path
@@ -99,12 +102,15 @@ for _cp in range(128):
 
 def fold(text: str) -> str:
     """Fold ``text``: accents, case and width removed; every non-word character is a space."""
-    return text.translate(FOLD)
+    folded = text.translate(_KNOWN)
+    # _KNOWN leaves a code point it lacks as it is, and every ASCII one is known: an ASCII
+    # result had none missing (most Latin-script text); otherwise fold with the full table
+    return folded if folded.isascii() else text.translate(FOLD)
 
 
 def words(text: str) -> list[str]:
     """The folded words of ``text``: "L'IPTV démantelée" -> ["l", "iptv", "demantelee"]."""
-    return text.translate(FOLD).split()
+    return fold(text).split()
 
 
 # How ``FieldText.span`` finds the words of a text in it, by the kind of its characters
@@ -178,7 +184,7 @@ class FieldText:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._folded = text.translate(FOLD)
+        self._folded = fold(text)
         ws = self._folded.split()
         self.words = ws
         self.n_words = len(ws)
