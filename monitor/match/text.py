@@ -155,6 +155,8 @@ _KINDS = _Kinds()
 
 
 def _text_kind(text: str) -> int:
+    if text.isascii():  # letters and digits fold to one, anything else to a space, but "+"
+        return PLAIN if "+" in text else ONE_FOR_ONE
     if _KINDS.one_for_one.issuperset(text):
         return ONE_FOR_ONE
     return min(map(_KINDS.__getitem__, set(text)))

@@ -17,6 +17,7 @@ from monitor.errors import RuleError
 from monitor.match.matcher import Matcher, compile_rules
 from monitor.config import RuleConfig
 from monitor.models import Document
+from monitor.match import text as text_module
 from monitor.match.text import _RUN, FOLD, FieldText, _fold_char, fold, words
 
 
@@ -157,6 +158,12 @@ def test_offsets_of_plain_and_odd_text_are_those_of_the_full_word_pattern(text):
     word offsets (``text._text_kind``); it must give the offsets of the full pattern."""
     field = FieldText(text)
     assert [field.span(i) for i in range(field.n_words)] == runs_of(text)
+
+
+def test_ascii_text_is_told_apart_by_its_pluses_alone():
+    for c in map(chr, range(128)):
+        assert text_module._char_kind(c) == text_module._text_kind(c) == (
+            text_module.PLAIN if c == "+" else text_module.ONE_FOR_ONE)
 
 
 @given(st.one_of(st.text(max_size=40), st.text(alphabet=ODD + "ÀÉÎÕÜçñ", max_size=40)))
