@@ -9,9 +9,9 @@ make it true, each ``(field, start, end, leaves)`` where ``leaves`` are the
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from operator import itemgetter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 from monitor.errors import RuleError
