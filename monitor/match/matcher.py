@@ -90,19 +90,23 @@ class WatchHit:
 class _Scan:
     """One document, folded and scanned: its fields and the hits of every term in them."""
 
-    __slots__ = ("fields", "hits", "shift", "named")
+    __slots__ = ("fields", "hits", "shift", "named", "made")
 
     def __init__(self, fields: dict[str, FieldText], hits: Hits) -> None:
         self.fields, self.hits = fields, hits
         # "text" is the title then the body, the body shifted past the title and one gap word
-        self.shift = fields["title"].n_words + 1
-        text: dict[int, list[tuple[int, int]]] = {}
-        for tid, spans in hits["title"].items():
-            text[tid] = list(spans)
+        self.shift = shift = fields["title"].n_words + 1
+        text = {tid: list(spans) for tid, spans in hits["title"].items()}
         for tid, spans in hits["body"].items():
-            text.setdefault(tid, []).extend((s + self.shift, e + self.shift) for s, e in spans)
+            moved = [(s + shift, e + shift) for s, e in spans]
+            found = text.get(tid)
+            if found is None:
+                text[tid] = moved
+            else:
+                found += moved
         hits[TEXT] = text
         self.named: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # events, entities
+        self.made: dict[tuple[str, str, int, int], MatchedTerm] = {}  # see ``terms``
 
     def place(self, leaf: Leaf) -> Leaf:
         """A hit of "text" as a hit of the title or of the body."""
@@ -112,17 +116,26 @@ class _Scan:
         return (tid, "title", s, e) if s < self.shift else (tid, "body", s - self.shift,
                                                             e - self.shift)
 
-    def term(self, leaf: Leaf) -> MatchedTerm:
-        tid, field, s, e = self.place(leaf)
+    def locate(self, leaf: Leaf) -> tuple[str, str, int, int]:
+        """A placed hit (``place``) in the text: the fields of its MatchedTerm."""
+        _, field, s, e = leaf
         ft = self.fields[field]
         start, end = ft.span(s)[0], ft.span(e - 1)[1]
-        return MatchedTerm(ft.text[start:end], field, start, end)
+        return ft.text[start:end], field, start, end
 
     def terms(self, found: tuple[Leaf, ...]) -> tuple[MatchedTerm, ...]:
         """The matched terms behind ``found``: title first, in order, at most MAX_TERMS_SHOWN."""
-        placed = sorted({self.place(leaf) for leaf in found},
+        placed = sorted(set(map(self.place, found)),
                         key=lambda t: (t[1] != "title", t[1], t[2], t[3], t[0]))
-        return tuple(dict.fromkeys(self.term(leaf) for leaf in placed[:MAX_TERMS_SHOWN]))
+        # told apart by their fields, and each made once per scan: rules share terms
+        made = self.made
+        out = []
+        for fields in dict.fromkeys(map(self.locate, placed[:MAX_TERMS_SHOWN])):
+            term = made.get(fields)
+            if term is None:
+                term = made[fields] = MatchedTerm(*fields)
+            out.append(term)
+        return tuple(out)
 
     def score(self, found: tuple[Leaf, ...]) -> float:
         """The sum, over distinct terms, of each term's best placement (see ``weight``)."""
@@ -152,11 +165,15 @@ class Matcher:
             for i, (_, ids) in enumerate(group):
                 for tid in ids:
                     self._named_index.setdefault(tid, []).append((kind, i))
-        # term id -> the names of the [terms] lists it belongs to (the model's list signals)
-        self._list_index: dict[int, tuple[str, ...]] = {}
+        # term id -> the model's signals of the [terms] lists it belongs to: in the lead
+        # ("L:name") and in the title ("L:name", "T:name")
+        self._lead_signals: dict[int, tuple[str, ...]] = {}
+        self._title_signals: dict[int, tuple[str, ...]] = {}
         for name, ids in lists:
             for tid in ids:
-                self._list_index[tid] = (*self._list_index.get(tid, ()), name)
+                self._lead_signals[tid] = (*self._lead_signals.get(tid, ()), "L:" + name)
+                self._title_signals[tid] = (*self._title_signals.get(tid, ()), "L:" + name,
+                                            "T:" + name)
         self._fields = fields
         self._table = table
         self._automaton = _automaton(table.automaton_keys())
@@ -241,11 +258,14 @@ class Matcher:
     def rule_matches(self, doc: Document) -> list[Match]:
         """The rules' own verdict on ``doc``: no model."""
         scan = self._scan(doc)
-        candidates = sorted({i for found in scan.hits.values() for tid in found
-                             for i in self._index.get(tid, ())})
+        index = self._index.get
+        candidates: set[int] = set()
+        for f, by_term in scan.hits.items():
+            if f != "title" and f != "body":  # "text" holds the title's and the body's hits
+                candidates.update(*filter(None, map(index, by_term)))
         out = []
         tags: tuple[str, ...] | None = None
-        for i in candidates:
+        for i in sorted(candidates):
             rule, tree = self._rules[i]
             occs = tree.ev(scan.hits)
             if occs is None:
@@ -286,9 +306,8 @@ class Matcher:
     def folded_words(self, doc: Document) -> tuple[list[str], list[str]]:
         """The folded words of the title and of the body's first MAX_WORDS (the learned
         model's input), from the scan the rules made."""
-        scan = self._scan(doc)
-        body = scan.fields["body"].compact.split(maxsplit=MAX_WORDS)[:MAX_WORDS]
-        return scan.fields["title"].compact.split(), body
+        fields = self._scan(doc).fields
+        return fields["title"].words[:], fields["body"].words[:MAX_WORDS]
 
     def signals(self, doc: Document, matches: Sequence[Match] | None = None) -> tuple[str, ...]:
         """What the rules saw in ``doc``, for the learned model: ``R:<rule>`` for each rule that
@@ -300,13 +319,12 @@ class Matcher:
         if matches is None:
             matches = self.rule_matches(doc)
         out = {"R:" + m.rule for m in matches}
-        index = self._list_index
-        for tid in scan.hits["title"]:
-            for name in index.get(tid, ()):
-                out.update(("L:" + name, "T:" + name))
+        out.update(*filter(None, map(self._title_signals.get, scan.hits["title"])))
+        lead = self._lead_signals
         for tid, spans in scan.hits["body"].items():
-            if min(s for s, _ in spans) < MAX_WORDS:
-                out.update(["L:" + name for name in index.get(tid, ())])
+            # a term's hits come in document order: its first is its earliest
+            if spans[0][0] < MAX_WORDS and tid in lead:
+                out.update(lead[tid])
         return tuple(sorted(out))
 
     def opinion(self, doc: Document, model: Model | None = None) -> Opinion | None:
@@ -344,14 +362,16 @@ class Matcher:
         if scan.named is None:
             first: tuple[dict[int, int], dict[int, int]] = ({}, {})
             mass: dict[int, float] = {}
+            shift = scan.shift
             for tid, spans in scan.hits[TEXT].items():
                 for kind, i in self._named_index.get(tid, ()):
-                    where = min(s for s, _ in spans)
+                    where = spans[0][0]  # a term's hits come in document order
                     if where < first[kind].get(i, where + 1):
                         first[kind][i] = where
-                    if kind == 0:
-                        mass[i] = mass.get(i, 0.0) + sum(
-                            weight(*scan.place((tid, TEXT, s, e))[1:3]) for s, e in spans)
+                    if kind == 0:  # ``weight`` of each hit, placed in the title or the body
+                        mass[i] = mass.get(i, 0.0) + sum([
+                            3.0 if s < shift else 1.0 if s - shift < 100 else
+                            0.5 if s - shift < 500 else 0.25 for s, _ in spans])
             events = tuple(self._named[0][i][0] for i in sorted(
                 first[0], key=lambda i: (-mass[i], first[0][i])))
             entities = tuple(self._named[1][i][0] for i in sorted(first[1], key=first[1].__getitem__))

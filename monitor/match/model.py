@@ -13,7 +13,7 @@ file (``model.json.gz`` beside this module):
 
 The two text blocks are TF-IDF weights (presence times idf, L2-normalised within the block);
 signals count 1 each. Scoring needs no training library: the kept n-grams are looked up in sets,
-on the words the matcher has already folded.
+on the words the matcher has already folded, each word's stem and kept 4-grams remembered.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.errors import MonitorError
 from monitor.match.text import ARABIC_CLITICS, fold, is_arabic
@@ -39,6 +39,7 @@ ARABIC_STEM = 5
 CHAR_N = 4
 # Arabic attached prefixes, longest first, stripped once when they leave a 3-letter stem.
 _CLITICS = sorted(ARABIC_CLITICS, key=len, reverse=True)
+MAX_CACHED = 100_000  # words remembered per model (stems, kept 4-grams) before starting afresh
 
 
 def stem(word: str) -> str:
@@ -142,6 +143,79 @@ class _Block:
         return [(g, self.product[g] / norm) for g in found]
 
 
+V = TypeVar("V")
+
+
+class _PerWord(dict[str, V]):
+    """word -> ``make(word)``, filled on first sight: a story's words are looked up with one
+    C-level ``map``, most of them already known."""
+
+    def __init__(self, make: Callable[[str], V]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, word: str) -> V:
+        value = self.make(word)
+        if len(self) >= MAX_CACHED:
+            self.clear()
+        self[word] = value
+        return value
+
+
+Row = tuple[str, frozenset[int], int | None, int | None]  # see _Lookup.row
+
+
+class _Lookup:
+    """The word and char blocks of a model keyed the way ``score_words`` meets them, so that
+    no feature string is built per story. Features go by number, each with its product and
+    square as one complex number (the sums over a story's features are bound by memory reads,
+    and this way each feature is read once). Each word is looked up once (``row``), and pairs
+    of stems as tuples. Both blocks are binary and normalised over distinct features, so a
+    story's kept features are the union of its words' and pairs' and give the same sums."""
+
+    def __init__(self, word: _Block, char: _Block) -> None:
+        self.word_names = sorted(word.known)
+        self.word_values = [complex(word.product[g], word.square[g]) for g in self.word_names]
+        self.word_number = {g: i for i, g in enumerate(self.word_names)}
+        # a pair of stems, as met in the text, -> its number: stems have no spaces
+        self.pairs = {tuple(g.split(" ")): i for g, i in self.word_number.items() if " " in g}
+        self.grams = sorted(char.known)
+        self.char_number = {g: i for i, g in enumerate(self.grams)}
+        self.char_values = [complex(char.product[g], char.square[g]) for g in self.grams]
+        self.rows = _PerWord(self.row)
+
+    def row(self, word: str) -> Row:
+        """A word's stem, the numbers of its kept 4-grams (``char_features`` of the word
+        alone), and the numbers of its stem as a feature of the text and of the title."""
+        s = stem(word)
+        grams = frozenset(self.char_number[g] for g in char_features((word,), ())
+                          if g in self.char_number)
+        return s, grams, self.word_number.get(s), self.word_number.get("t:" + s)
+
+    def features(self, title: Sequence[str], body: Sequence[str]) -> tuple[set[int], set[int]]:
+        """The numbers of the kept features among ``word_features(title, body)`` and among
+        ``char_features(title, body)``."""
+        row = self.rows.__getitem__
+        rows = list(map(row, title))
+        n = len(rows)
+        rows += map(row, body[:MAX_WORDS])
+        if not rows:
+            return set(), set()
+        text, grams, in_text, in_title = zip(*rows)
+        words = set(in_text)
+        words.update(in_title[:n], map(self.pairs.get, zip(text, text[1:])))
+        words.discard(None)
+        return words, set().union(*grams)
+
+    @staticmethod
+    def logit(values: list[complex], numbers: set[int]) -> float:
+        """``_Block.logit`` of a normalised block on the features so numbered."""
+        if not numbers:
+            return 0.0
+        dot_square = sum(map(values.__getitem__, numbers), 0j)
+        return dot_square.real / math.sqrt(dot_square.imag)
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
@@ -162,6 +236,7 @@ class Model:
         self.blocks = {name: _Block(blocks.get(name, ()), normalise=name != "signal")
                        for name in BLOCKS}
         self.info: dict[str, Any] = dict(data.get("info", {}))
+        self._lookup = _Lookup(self.blocks["word"], self.blocks["char"])
 
     @property
     def weights(self) -> dict[str, tuple[float, float]]:
@@ -190,9 +265,22 @@ class Model:
     def score_words(self, title: Sequence[str], body: Sequence[str],
                     signals: Iterable[str] = ()) -> float:
         """``score`` on words already folded (the matcher's): no second folding. Runs on every
-        story the daemon sees: set intersections and sums, no loop over features in Python."""
-        return self.score_features(word_features(title, body), char_features(title, body),
-                                   signals)
+        story the daemon sees: set intersections and sums, no loop over features in Python,
+        and only the kept features of each block (``_Lookup``)."""
+        lookup = self._lookup
+        words, grams = lookup.features(title, body)
+        z = (self.intercept + lookup.logit(lookup.word_values, words)
+             + lookup.logit(lookup.char_values, grams)
+             + self.blocks["signal"].logit(signals))
+        return _sigmoid(z)
+
+    def kept_features(self, title: Sequence[str], body: Sequence[str]) -> tuple[list[str],
+                                                                                set[str]]:
+        """The word and char features ``score_words`` finds kept in the model (to check them
+        against ``word_features`` and ``char_features``)."""
+        lookup = self._lookup
+        words, grams = lookup.features(title, body)
+        return [lookup.word_names[i] for i in words], {lookup.grams[i] for i in grams}
 
     def score_features(self, words: Iterable[str], chars: Iterable[str],
                        signals: Iterable[str]) -> float:

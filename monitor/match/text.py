@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from itertools import islice
 
 # Letters that act as apostrophes (l\u02bcIPTV): split words like ' and \u2019 do.
 _EXTRA_SEPARATORS = "\u02bc\u02bb"
@@ -88,9 +89,12 @@ class _FoldTable(dict[int, str]):
     def __missing__(self, cp: int) -> str:
         value = _fold_char(cp)
         self[cp] = value
+        _KNOWN[cp] = value
         return value
 
 
+# FOLD's code points so far in a plain dict, which str.translate reads faster than a subclass
+_KNOWN: dict[int, str] = {}
 FOLD = _FoldTable()
 for _cp in range(128):
     FOLD[_cp]  # noqa: B018 - warm the ASCII part so translate takes its fast path
@@ -98,12 +102,64 @@ for _cp in range(128):
 
 def fold(text: str) -> str:
     """Fold ``text``: accents, case and width removed; every non-word character is a space."""
-    return text.translate(FOLD)
+    folded = text.translate(_KNOWN)
+    # _KNOWN leaves a code point it lacks as it is, and every ASCII one is known: an ASCII
+    # result had none missing (most Latin-script text); otherwise fold with the full table
+    return folded if folded.isascii() else text.translate(FOLD)
 
 
 def words(text: str) -> list[str]:
     """The folded words of ``text``: "L'IPTV démantelée" -> ["l", "iptv", "demantelee"]."""
-    return text.translate(FOLD).split()
+    return fold(text).split()
+
+
+# How ``FieldText.span`` finds the words of a text in it, by the kind of its characters
+# (``_text_kind``: the least of its characters'), each way faster than the next:
+ONE_FOR_ONE = 2  # letters and digits that fold to one letter or digit, separators that fold to
+# one space: the folded text keeps the offsets, and its words are where the text's are
+# (``_FOLDED_WORD`` in the folded text, mostly ASCII: quicker to read)
+PLAIN = 1  # letters and digits that fold to a piece of a word (ß: ss), "+", separators:
+# a word is a run of letters and digits, or a plus (``_WORD``)
+ODD = 0  # anything else (marks, CJK, apostrophe letters, letters folding to nothing): ``_RUN``
+_FOLDED_WORD = re.compile("[^ ]+")
+_WORD = re.compile(f"[^\\W_]+|[{_PLUS}]")
+
+
+def _char_kind(c: str) -> int:
+    folded = FOLD[ord(c)]
+    if c in _PLUS:
+        return PLAIN
+    if c.isalnum():
+        if c in _EXTRA_SEPARATORS or _CJK.match(c) or not folded or " " in folded:
+            return ODD
+        return ONE_FOR_ONE if len(folded) == 1 else PLAIN
+    return ONE_FOR_ONE if folded == " " else ODD
+
+
+class _Kinds(dict[str, int]):
+    """character -> ``_char_kind``, filled on first sight; ``ONE_FOR_ONE`` keeps those of
+    that kind, so that most texts are told by one ``issuperset``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.one_for_one: set[str] = set()
+
+    def __missing__(self, c: str) -> int:
+        kind = self[c] = _char_kind(c)
+        if kind == ONE_FOR_ONE:
+            self.one_for_one.add(c)
+        return kind
+
+
+_KINDS = _Kinds()
+
+
+def _text_kind(text: str) -> int:
+    if text.isascii():  # letters and digits fold to one, anything else to a space, but "+"
+        return PLAIN if "+" in text else ONE_FOR_ONE
+    if _KINDS.one_for_one.issuperset(text):
+        return ONE_FOR_ONE
+    return min(map(_KINDS.__getitem__, set(text)))
 
 
 ARABIC_RANGES = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF),
@@ -126,16 +182,18 @@ MAX_CLITIC = max(len(c) for c in ARABIC_CLITICS)
 class FieldText:
     """One field of a document, folded and tokenised; word offsets computed on demand."""
 
-    __slots__ = ("text", "words", "compact", "n_words", "_spans", "_runs")
+    __slots__ = ("text", "words", "compact", "n_words", "_folded", "_spans", "_runs", "_plain")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        ws = text.translate(FOLD).split()
+        self._folded = fold(text)
+        ws = self._folded.split()
         self.words = ws
         self.n_words = len(ws)
         self.compact = " " + " ".join(ws) + " " if ws else " "
         self._spans: list[tuple[int, int]] = []
         self._runs: Iterator[re.Match[str]] | None = None
+        self._plain = False
 
     def stemmed(self, stem: Callable[[list[str]], list[str]] | None) -> str:
         """``compact`` with every word replaced by its stem: word for word, so the word
@@ -148,9 +206,16 @@ class FieldText:
         """Character offsets in ``text`` of word number ``index`` (0-based)."""
         if index >= self.n_words or index < 0:
             raise IndexError(index)
-        if self._runs is None:
-            self._runs = _RUN.finditer(self.text)
         spans = self._spans
+        if index < len(spans):
+            return spans[index]
+        if self._runs is None:
+            kind = _text_kind(self.text)
+            self._plain = kind != ODD
+            self._runs = (_FOLDED_WORD.finditer(self._folded) if kind == ONE_FOR_ONE else
+                          _WORD.finditer(self.text) if kind == PLAIN else _RUN.finditer(self.text))
+        if self._plain:  # one run, one word
+            spans.extend(map(re.Match.span, islice(self._runs, index + 1 - len(spans))))
         while len(spans) <= index:
             m = next(self._runs, None)
             if m is None:  # cannot happen (same classes as fold); never fail on odd input

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 from monitor.errors import RuleError
@@ -24,6 +25,8 @@ Hits = dict[str, dict[int, list[tuple[int, int]]]]
 # body's first word is two words after the title's last), so "Operators arrested" in a title is
 # near "the pirate site" at the start of the body. title: and body: scope one of them.
 TEXT = "text"
+_start = itemgetter(1)  # of an Occ
+_document_order = itemgetter(1, 2, 3, 0)  # of a Leaf: field, start, end, term
 
 
 T = TypeVar("T")
@@ -93,7 +96,7 @@ class CTerms(CNode):
             found = hits.get(f)
             if found:
                 for tid in found.keys() & self.ids:
-                    out.extend((f, s, e, ((tid, f, s, e),)) for s, e in found[tid])
+                    out += [(f, s, e, ((tid, f, s, e),)) for s, e in found[tid]]
         return out or None
 
 
@@ -148,34 +151,60 @@ class CNot(CNode):
                      (replace(child, veto=child.matched),))
 
 
-def _gap(a: Occ, b: Occ) -> int:
-    """Words from one span to the other: 0 if they overlap, 1 if adjacent."""
-    if b[1] >= a[2]:
-        return b[1] - a[2] + 1
-    if a[1] >= b[2]:
-        return a[1] - b[2] + 1
-    return 0
-
-
 def _closest(xs: list[Occ], ys: list[Occ], n: int) -> list[tuple[Occ, Occ]]:
-    """For each x, the closest y (same field) within ``n`` words."""
+    """For each x, the closest y (same field) within ``n`` words: of the ys as ordered by
+    start, the first with the smallest gap, counted in words from one span to the other: 0 if
+    they overlap, 1 if adjacent (written out in the loop, which runs for every candidate)."""
     pairs = []
     by_field: dict[str, list[Occ]] = {}
     for y in ys:
         by_field.setdefault(y[0], []).append(y)
     for f, group in by_field.items():
-        group.sort(key=lambda o: o[1])
-        starts = [o[1] for o in group]
+        group.sort(key=_start)
+        starts = list(map(_start, group))
         longest = max(o[2] - o[1] for o in group)
         for x in xs:
-            if x[0] != f:
+            field, start, end, _ = x
+            if field != f:
                 continue
-            lo = bisect_left(starts, x[1] - n + 1 - longest)
-            hi = bisect_right(starts, x[2] + n - 1)
-            best = min(group[lo:hi], key=lambda y: _gap(x, y), default=None)
-            if best is not None and _gap(x, best) <= n:
+            best, gap = None, n + 1
+            for y in group[bisect_left(starts, start - n + 1 - longest):
+                           bisect_right(starts, end + n - 1)]:
+                y_start, y_end = y[1], y[2]
+                g = (y_start - end + 1 if y_start >= end else
+                     start - y_end + 1 if start >= y_end else 0)
+                if g < gap:
+                    best, gap = y, g
+                    if not g:
+                        break
+            if best is not None:
                 pairs.append((x, best))
     return pairs
+
+
+def _near(xs: list[Occ], ys: list[Occ], n: int) -> set[int]:
+    """The ids of the xs with some y (same field) within ``n`` words: those ``_closest`` pairs,
+    found without looking further than the first such y."""
+    out = set()
+    by_field: dict[str, list[Occ]] = {}
+    for y in ys:
+        by_field.setdefault(y[0], []).append(y)
+    for f, group in by_field.items():
+        group.sort(key=_start)
+        starts = list(map(_start, group))
+        longest = max(o[2] - o[1] for o in group)
+        for x in xs:
+            field, start, end, _ = x
+            if field != f:
+                continue
+            for y in group[bisect_left(starts, start - n + 1 - longest):
+                           bisect_right(starts, end + n - 1)]:
+                y_start, y_end = y[1], y[2]
+                if (y_start - end + 1 if y_start >= end else
+                        start - y_end + 1 if start >= y_end else 0) <= n:
+                    out.add(id(x))
+                    break
+    return out
 
 
 class CNear(CNode):
@@ -200,7 +229,8 @@ class CNear(CNode):
             key = (a[1], a[2], b[1], b[2], a[0])
             if key not in seen and (b[1], b[2], a[1], a[2], a[0]) not in seen:
                 seen.add(key)
-                out.append((a[0], min(a[1], b[1]), max(a[2], b[2]), a[3] + b[3]))
+                out.append((a[0], a[1] if a[1] < b[1] else b[1], a[2] if a[2] > b[2] else b[2],
+                            a[3] + b[3]))
         return out or None
 
 
@@ -213,8 +243,10 @@ class CNotNear(CNear):
         left = self.left.ev(hits)
         if not left:
             return None
-        right = self.right.ev(hits) or []
-        near = {id(x) for x, _ in _closest(left, right, self.n)} if right else set()
+        right = self.right.ev(hits)
+        if not right:
+            return left
+        near = _near(left, right, self.n)
         kept = [x for x in left if id(x) not in near]
         return kept or None
 
@@ -223,7 +255,7 @@ class CNotNear(CNear):
         right = self.right.ev(hits) or []
         kept = left
         if left and right:
-            near = {id(x) for x, _ in _closest(left, right, self.n)}
+            near = _near(left, right, self.n)
             kept = [x for x in left if id(x) not in near]
         vetoed = bool(left) and kept != left  # some occurrence dropped for a veto word nearby
         right_trace = self.right.trace(hits)
@@ -234,7 +266,7 @@ class CNotNear(CNear):
 def leaves(occs: list[Occ] | tuple[Occ, ...]) -> tuple[Leaf, ...]:
     """The distinct term hits behind some occurrences, in document order."""
     found = {leaf for occ in occs for leaf in occ[3]}
-    return tuple(sorted(found, key=lambda t: (t[1], t[2], t[3], t[0])))
+    return tuple(sorted(found, key=_document_order))
 
 
 # --- compiling an AST -------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from monitor.errors import RuleError
 from monitor.match.matcher import Matcher, compile_rules
 from monitor.config import RuleConfig
 from monitor.models import Document
-from monitor.match.text import FieldText, words
+from monitor.match import text as text_module
+from monitor.match.text import _RUN, FOLD, FieldText, _fold_char, fold, words
 
 
 def matcher(query: str, terms=None, entities=None, **rule) -> Matcher:
@@ -134,6 +135,45 @@ def test_offsets_after_odd_characters():
     assert body[term.start:term.end] == "démantelé"
     field = FieldText(body)
     assert [body[slice(*field.span(i))] for i in range(field.n_words)][-2:] == ["IPTV", "démantelé"]
+
+
+def runs_of(text: str) -> list[tuple[int, int]]:
+    """Word offsets the long way: every run of the full word pattern, as many words as it folds
+    to."""
+    out = []
+    for run in _RUN.finditer(text):
+        out += [run.span()] * len(run.group().translate(FOLD).split())
+    return out
+
+
+ONE_FOR_ONE = "ab Zé9_-.,’\u0627\u0644\u0629\n"  # each folds to one letter, digit or space
+PLAIN = ONE_FOR_ONE + "+ßﬁ½"  # and some that fold to more
+ODD = PLAIN + "ʼ\u0301\u00ad\u0640中"  # marks, CJK, apostrophe letters, invisible ones
+
+
+@given(st.one_of(*(st.text(alphabet=a, max_size=60) for a in (ONE_FOR_ONE, PLAIN, ODD))))
+@settings(max_examples=1000, deadline=None)
+def test_offsets_of_plain_and_odd_text_are_those_of_the_full_word_pattern(text):
+    """Property: text of letters, digits, pluses and separators only takes a shorter way to its
+    word offsets (``text._text_kind``); it must give the offsets of the full pattern."""
+    field = FieldText(text)
+    assert [field.span(i) for i in range(field.n_words)] == runs_of(text)
+
+
+def test_ascii_text_is_told_apart_by_its_pluses_alone():
+    for c in map(chr, range(128)):
+        assert text_module._char_kind(c) == text_module._text_kind(c) == (
+            text_module.PLAIN if c == "+" else text_module.ONE_FOR_ONE)
+
+
+@given(st.one_of(st.text(max_size=40), st.text(alphabet=ODD + "ÀÉÎÕÜçñ", max_size=40)))
+@settings(max_examples=500, deadline=None)
+def test_folding_reads_every_character_as_the_table_does(text):
+    """Property: ``fold`` takes a quicker table when the result shows that it had every
+    character; twice, since the first fold of a new character fills both tables."""
+    expected = "".join(_fold_char(ord(c)) for c in text)
+    assert fold(text) == expected
+    assert fold(text) == expected == text.translate(FOLD)
 
 
 # --- operators ----------------------------------------------------------------------------------

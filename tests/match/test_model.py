@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support.helpers import REPO, monitor, write_config
 from monitor.config import parse_config
@@ -16,7 +18,9 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.match.combine import RULE, SecondOpinion
 from monitor.match.evaluate import select_split, split_of
 from monitor.match.matcher import compile_rules, document, matcher_for
-from monitor.match.model import Model, dump
+from monitor.match import model as model_module
+from monitor.match.model import (Model, char_features, dump, word_features,
+                                 words_of)
 from monitor.config import RuleConfig
 
 CORPUS = REPO / "bench" / "corpus"
@@ -126,6 +130,49 @@ def test_the_shipped_model_loads_and_scores() -> None:
     raid = model.score(RAID.title, RAID.body, rules.signals(RAID))
     sport = model.score(SPORT.title, SPORT.body, rules.signals(SPORT))
     assert 0.0 <= sport < 0.5 < raid <= 1.0
+
+
+# Stories in the languages of the corpus, Arabic with its attached prefixes, and odd words:
+# one-letter words, digits, a word longer than the stems, the same word twice.
+VARIED = [
+    (RAID.title, RAID.body),
+    (SPORT.title, SPORT.body),
+    ("Le réseau IPTV pirate démantelé", "La police a démantelé un réseau de piratage : "
+     "l'opérateur a été arrêté, et les serveurs saisis. Démantèlement, démantelées."),
+    ("Razzia gegen illegale Streaming-Server", "Die Polizei hat bei einer Razzia Server "
+     "beschlagnahmt; Urheberrechtsverletzungen im großen Stil, 3 Festnahmen."),
+    ("الشرطة تغلق شبكة قرصنة", "أعلنت الشرطة والنيابة العامة إغلاق موقع للقرصنة وبالقرصنة "
+     "واعتقال المشغلين للقرصنة، والمحكمة أمرت بحجب المواقع ٢٠٢٤"),
+    ("a b c", "x y z 1 2 3 " + "streaming " * 200),
+    ("", ""),
+]
+
+
+@given(st.lists(st.sampled_from([w for t, b in VARIED for w in (t + " " + b).split()]
+                                + ["", "l'IPTV", "ÉTÉ", "北京", "ـلل"]),
+                max_size=60))
+@settings(max_examples=100, deadline=None)
+def test_kept_features_are_those_of_the_direct_computation(picked: list[str]) -> None:
+    model = Model.load()
+    for title, body in [*VARIED, (" ".join(picked[:8]), " ".join(picked[8:]))]:
+        words = words_of(title, body)
+        kept_words, kept_chars = model.kept_features(*words)
+        assert len(kept_words) == len(set(kept_words))
+        assert set(kept_words) == model.blocks["word"].known.intersection(word_features(*words))
+        assert kept_chars == model.blocks["char"].known.intersection(char_features(*words))
+        signals = ("R:piracy-enforcement", "L:actor") if picked else ()
+        direct = model.score_features(word_features(*words), char_features(*words), signals)
+        assert model.score(title, body, signals) == pytest.approx(direct, abs=1e-12)
+
+
+def test_the_per_word_lookups_start_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_module, "MAX_CACHED", 5)
+    model = Model.load()
+    for title, body in VARIED * 2:
+        words = words_of(title, body)
+        assert model.kept_features(*words)[1] == model.blocks["char"].known.intersection(
+            char_features(*words))
+    assert len(model._lookup.rows) <= 5
 
 
 def test_an_opinion_names_the_features_that_weighed_most() -> None:
