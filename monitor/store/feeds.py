@@ -82,6 +82,20 @@ class Feeds(Part):
         row = self._row(url)
         return feed_state(row) if row else None
 
+    def poll_start(self, url: str) -> tuple[FeedState | None, bool]:
+        """What a poll starts from, in one read: the feed's state, and whether it was ever
+        fetched successfully (on its first poll, old stories are backlog)."""
+        row = self._row(url)
+        if row is None:
+            return None, False
+        return feed_state(row), row.get("last_success") is not None
+
+    def disabled_feeds(self) -> set[str]:
+        """The URLs of the feeds the monitor disabled (410 Gone, 404 for days)."""
+        self.flush()
+        return {url for (url,) in self.db.conn.execute(
+            "select url from feeds where disabled_reason is not null")}
+
     def feed_rows(self) -> dict[str, FeedRow]:
         """Every feed the database knows, by URL."""
         return {f.url: f for f in self.feeds()}
@@ -180,9 +194,3 @@ class Feeds(Part):
                     "status = case when status = 'disabled' then null else status end "
                     "where url = ?", [url])
         return bool(cursor.rowcount)
-
-    def polled_before(self, url: str) -> bool:
-        """Whether a feed was ever fetched successfully: on its first poll, old stories are
-        backlog."""
-        return self.db.execute("select 1 from feeds where url = ? and last_success is not null",
-                               [url]).fetchone() is not None
