@@ -273,14 +273,19 @@ def make_client(cfg: FetchConfig, resolve: Resolve | None = None) -> Client:
     return Client(cfg, resolve)
 
 
+def _unknown() -> bool:
+    return False
+
+
 @dataclass(slots=True)
 class _Response:
     """What fetch() needs of a response, whichever transport got it: the status, the headers
-    (names lower-cased, repeated ones joined by ", " as httpx does) and the raw body chunks
-    (Content-Encoding not undone)."""
+    (names lower-cased, repeated ones joined by ", " as httpx does), the raw body chunks
+    (Content-Encoding not undone), and whether the body is known to be all read already."""
     status: int
     headers: dict[str, str]
     chunks: Callable[[], AsyncIterator[bytes]]
+    finished: Callable[[], bool] = _unknown
 
 
 def _header_dict(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -309,7 +314,7 @@ async def _get(client: Client, url: str, headers: dict[str, str],
         async with session.get(url, headers=headers, allow_redirects=False, timeout=timeout,
                                ssl=client.tls() if https else True) as response:
             yield _Response(response.status, _header_dict(response.raw_headers),
-                            response.content.iter_any)
+                            response.content.iter_any, response.content.at_eof)
         return
     timeouts = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
     async with client.httpx.stream("GET", url, headers=headers, timeout=timeouts) as response:
@@ -327,16 +332,38 @@ class Limits:
         self.per_host = per_host
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    @contextlib.asynccontextmanager
-    async def slot(self, url: str, parts: SplitResult | None = None) -> AsyncIterator[None]:
-        """``parts``: ``urlsplit(url)``, when the caller has it already."""
+    def slot(self, url: str, parts: SplitResult | None = None) -> _Slot:
+        """A request's slots, taken by ``async with``. ``parts``: ``urlsplit(url)``, when the
+        caller has it already."""
         parts = parts or urlsplit(url)
         host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
         semaphore = self._hosts.get(host)
         if semaphore is None:
             semaphore = self._hosts[host] = asyncio.Semaphore(self.per_host)
-        async with semaphore, self.total:
-            yield
+        return _Slot(semaphore, self.total)
+
+
+class _Slot:
+    """The host's slot, then a global one; released in the reverse order. A plain class rather
+    than a generator-based context manager: every poll takes one, and a 304 costs little else."""
+
+    __slots__ = ("host", "total")
+
+    def __init__(self, host: asyncio.Semaphore, total: asyncio.Semaphore) -> None:
+        self.host = host
+        self.total = total
+
+    async def __aenter__(self) -> None:
+        await self.host.acquire()
+        try:
+            await self.total.acquire()
+        except BaseException:  # cancelled while waiting: the host's slot goes back
+            self.host.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.total.release()
+        self.host.release()
 
 
 async def check_url_allowed(url: str, cfg: FetchConfig, client: Client | None = None) -> SplitResult:
@@ -676,6 +703,8 @@ DRAIN_SECONDS = 1.0
 async def _drain(response: _Response) -> None:
     """Read the rest of a body we don't use, if it is short and quick to come; else give up
     (the connection is closed instead, as before)."""
+    if response.finished():  # a 304's empty body, as a rule: no deadline to set up
+        return
     received = 0
     try:
         async with asyncio.timeout(DRAIN_SECONDS):
