@@ -150,13 +150,18 @@ class Feeds(Part):
         if not pending:
             return
         self._pending = {}
+        # One statement per set of columns, not two per feed: the polls of a cycle of
+        # unchanged feeds all change the same columns.
+        updates: dict[tuple[str, ...], list[list[Any]]] = {}
+        for url, changes in pending.items():
+            updates.setdefault(tuple(changes), []).append([*changes.values(), url])
         with immediate(self.db):
-            for url, changes in pending.items():
-                self.db.execute("insert or ignore into feeds (url, origin) values (?, 'config')",
-                                [url])
-                columns = ", ".join(f"[{c}] = ?" for c in changes)
-                self.db.execute(f"update feeds set {columns} where url = ?",
-                                [*changes.values(), url])
+            self.db.conn.executemany(
+                "insert or ignore into feeds (url, origin) values (?, 'config')",
+                [(url,) for url in pending])
+            for columns, rows in updates.items():
+                assignments = ", ".join(f"[{c}] = ?" for c in columns)
+                self.db.conn.executemany(f"update feeds set {assignments} where url = ?", rows)
 
     def add_feed(self, url: str, *, name: str = "", interval: float | None = None,
                  now: dt.datetime, title: str = "", kind: str = "feed", selector: str = "",
