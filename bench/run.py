@@ -300,8 +300,8 @@ def main() -> None:
               f"Python {sys.version.split()[0]}, "
               f"pages: {'the 240 real pages of ../shared/corpora' if PAGES.is_dir() else 'generated'}")
         print(f"[fetch] concurrency = per_host = {args.concurrency} (every feed is on one host)")
-        print("transport: https through httpx (HTTP/1.1 over TLS: the feed server offers no "
-              "HTTP/2)\n" if args.https else "transport: plain http through aiohttp\n")
+        print("transport: https through aiohttp (HTTP/1.1 over TLS)\n" if args.https
+              else "transport: plain http through aiohttp\n")
         print("1. every feed answers 304")
         print("   cycle: in a runtime already open, as in the running daemon; run --once: the "
               "whole command,\n   start-up included. CPU: the monitor's process and the feed "

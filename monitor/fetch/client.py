@@ -5,10 +5,13 @@ received and once decompressed), redirects followed by hand so that every hop pa
 private-address guard, a deadline on the whole exchange, global and per-host concurrency limits,
 and errors as FetchError.
 
-Two transports behind one Client, for speed: https:// goes through httpx, which offers
-HTTP/2 by ALPN; plain http:// goes through aiohttp, whose C parser costs a fraction of httpx's
-pure-Python stack per request (see bench/run.py). Nothing is lost by it: over plain http,
-httpx speaks HTTP/1.1 too (it does no h2c upgrade).
+Two transports behind one Client, for speed: GETs, http:// and https:// alike, go through
+aiohttp, whose C parser costs a fraction of httpx's pure-Python stack per request (see
+bench/run.py); POSTs (notifiers) go through httpx, with HTTP/2 where the receiver offers it.
+GETs speak HTTP/1.1 only: polling sends a host at most ``per_host`` requests at a time, each
+over a connection kept alive, which is what HTTP/2 would multiplex (docs/design.md, "Two HTTP
+transports behind one client"). httpx still carries GETs of a scheme that a proxy variable
+applies to, when the guard is off, since it honours those variables as before.
 """
 
 from __future__ import annotations
@@ -139,10 +142,20 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             network_backend=backend)
 
 
+def tls_context() -> ssl.SSLContext:
+    """A TLS context verifying as httpx does (its own making: certifi's authorities, or
+    SSL_CERT_FILE / SSL_CERT_DIR when set), offering HTTP/1.1 alone by ALPN. Each client has
+    its own: httpcore sets ALPN on the context it is given, and an aiohttp connection that
+    agreed on h2 would then be spoken to in HTTP/1.1."""
+    context = httpx.create_ssl_context(trust_env=True)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
 class Client:
     """The HTTP client shared by the whole daemon (feeds, pages, notifiers): connection pooling
-    across requests; httpx for https:// (HTTP/2 where the server offers it) and for POSTs,
-    aiohttp for plain http:// GETs (see the module's docstring). Our own Limits bound the
+    across requests; aiohttp for GETs, httpx for POSTs (HTTP/2 where the receiver offers it)
+    and for GETs a proxy variable carries (see the module's docstring). Our own Limits bound the
     concurrency; the pools are sized above them so a request never waits on a pool after it
     got its slot. Use it as ``async with make_client(cfg) as client`` or close it with aclose().
 
@@ -159,12 +172,15 @@ class Client:
         self._httpx: httpx.AsyncClient | None = None
         self._poster: httpx.AsyncClient | None = None
         # httpx honours the proxy variables of the environment (HTTP_PROXY, ALL_PROXY...);
-        # when one applies to plain http, plain http stays on httpx so that it still does.
+        # when one applies to a scheme, that scheme's GETs stay on httpx so that it still does.
         # With the guard on, such URLs are refused before either transport sees them.
         proxies = self._proxy_variables = urllib.request.getproxies()
-        self._plain_allowed = self.guard.check or not (proxies.get("http") or proxies.get("all"))
+        self._aiohttp_schemes = frozenset(
+            scheme for scheme in ("http", "https")
+            if self.guard.check or not (proxies.get(scheme) or proxies.get("all")))
         self._proxies = any(value for kind, value in proxies.items() if kind != "no")
-        self._plain: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
 
     def proxy_for(self, parts: SplitResult) -> str | None:
         """The proxy variable that applies to a URL (the name of its kind: "https", "all"),
@@ -207,17 +223,20 @@ class Client:
 
     @property
     def httpx(self) -> httpx.AsyncClient:
-        """The httpx client for GETs, made on first use (its TLS context takes tens of
-        milliseconds to load, for nothing when every feed is plain http)."""
+        """The httpx client for the GETs a proxy variable carries (guard off), and for POSTs
+        with the guard off; made on first use (its TLS context takes tens of milliseconds to
+        load, for nothing when no request needs it)."""
         if self._httpx is None:
             self._httpx = self._httpx_client(guarded=True)
         return self._httpx
 
-    def plain(self) -> aiohttp.ClientSession | None:
-        """The aiohttp session for plain http://, made on first use (it needs the running loop);
-        None when plain http goes through httpx."""
-        if self._plain is None and self._plain_allowed:
-            self._plain = aiohttp.ClientSession(
+    def session(self, scheme: str) -> aiohttp.ClientSession | None:
+        """The aiohttp session for GETs of ``scheme`` ("http" or "https"), made on first use
+        (it needs the running loop); None when that scheme's GETs go through httpx."""
+        if scheme not in self._aiohttp_schemes:
+            return None
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.connections, limit_per_host=0,
                                                keepalive_timeout=5.0,
                                                resolver=_GuardedResolver(self.guard)),
@@ -226,15 +245,22 @@ class Client:
                 auto_decompress=False,  # decompressed by _Decoder, within max_bytes
                 max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE,
                 max_headers=MAX_HEADERS)
-        return self._plain
+        return self._session
+
+    def tls(self) -> ssl.SSLContext:
+        """The TLS context of aiohttp's https GETs, made on first use (loading the authorities
+        takes tens of milliseconds, for nothing when every feed is plain http)."""
+        if self._tls is None:
+            self._tls = tls_context()
+        return self._tls
 
     async def aclose(self) -> None:
         if self._httpx is not None:
             await self._httpx.aclose()
         if self._poster is not None:
             await self._poster.aclose()
-        if self._plain is not None:
-            await self._plain.close()
+        if self._session is not None:
+            await self._session.close()
 
     async def __aenter__(self) -> Client:
         return self
@@ -247,14 +273,19 @@ def make_client(cfg: FetchConfig, resolve: Resolve | None = None) -> Client:
     return Client(cfg, resolve)
 
 
+def _unknown() -> bool:
+    return False
+
+
 @dataclass(slots=True)
 class _Response:
     """What fetch() needs of a response, whichever transport got it: the status, the headers
-    (names lower-cased, repeated ones joined by ", " as httpx does) and the raw body chunks
-    (Content-Encoding not undone)."""
+    (names lower-cased, repeated ones joined by ", " as httpx does), the raw body chunks
+    (Content-Encoding not undone), and whether the body is known to be all read already."""
     status: int
     headers: dict[str, str]
     chunks: Callable[[], AsyncIterator[bytes]]
+    finished: Callable[[], bool] = _unknown
 
 
 def _header_dict(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -275,13 +306,15 @@ def _header_dict(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
 async def _get(client: Client, url: str, headers: dict[str, str],
                cfg: FetchConfig) -> AsyncIterator[_Response]:
     """One GET, not following redirects, its body streamed from the response yielded."""
-    session = client.plain() if url.startswith("http://") else None
+    https = url.startswith("https://")
+    session = client.session("https" if https else "http")
     if session is not None:
+        # sock_connect bounds the TLS handshake too: aiohttp makes it part of the connection
         timeout = aiohttp.ClientTimeout(sock_connect=min(cfg.timeout, 10.0), sock_read=cfg.timeout)
-        async with session.get(url, headers=headers, allow_redirects=False,
-                               timeout=timeout) as response:
+        async with session.get(url, headers=headers, allow_redirects=False, timeout=timeout,
+                               ssl=client.tls() if https else True) as response:
             yield _Response(response.status, _header_dict(response.raw_headers),
-                            response.content.iter_any)
+                            response.content.iter_any, response.content.at_eof)
         return
     timeouts = httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0))
     async with client.httpx.stream("GET", url, headers=headers, timeout=timeouts) as response:
@@ -299,16 +332,38 @@ class Limits:
         self.per_host = per_host
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    @contextlib.asynccontextmanager
-    async def slot(self, url: str, parts: SplitResult | None = None) -> AsyncIterator[None]:
-        """``parts``: ``urlsplit(url)``, when the caller has it already."""
+    def slot(self, url: str, parts: SplitResult | None = None) -> _Slot:
+        """A request's slots, taken by ``async with``. ``parts``: ``urlsplit(url)``, when the
+        caller has it already."""
         parts = parts or urlsplit(url)
         host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
         semaphore = self._hosts.get(host)
         if semaphore is None:
             semaphore = self._hosts[host] = asyncio.Semaphore(self.per_host)
-        async with semaphore, self.total:
-            yield
+        return _Slot(semaphore, self.total)
+
+
+class _Slot:
+    """The host's slot, then a global one; released in the reverse order. A plain class rather
+    than a generator-based context manager: every poll takes one, and a 304 costs little else."""
+
+    __slots__ = ("host", "total")
+
+    def __init__(self, host: asyncio.Semaphore, total: asyncio.Semaphore) -> None:
+        self.host = host
+        self.total = total
+
+    async def __aenter__(self) -> None:
+        await self.host.acquire()
+        try:
+            await self.total.acquire()
+        except BaseException:  # cancelled while waiting: the host's slot goes back
+            self.host.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.total.release()
+        self.host.release()
 
 
 async def check_url_allowed(url: str, cfg: FetchConfig, client: Client | None = None) -> SplitResult:
@@ -362,8 +417,13 @@ def _os_reason(error: BaseException) -> str:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        certificate = getattr(current, "certificate_error", None)  # aiohttp keeps it aside
+        if isinstance(certificate, BaseException) and id(certificate) not in seen:
+            current = certificate
+            continue
         if isinstance(current, ssl.SSLError):
-            return f"TLS: {current.reason or current.strerror or current}"
+            reason = getattr(current, "reason", None) or current.strerror or current
+            return f"TLS: {reason}"
         if isinstance(current, OSError):
             # asyncio words a refused connection "Connect call failed (addr)", and several
             # addresses tried as "Multiple exceptions: [Errno 111] ...": the errno says it best.
@@ -643,6 +703,8 @@ DRAIN_SECONDS = 1.0
 async def _drain(response: _Response) -> None:
     """Read the rest of a body we don't use, if it is short and quick to come; else give up
     (the connection is closed instead, as before)."""
+    if response.finished():  # a 304's empty body, as a rule: no deadline to set up
+        return
     received = 0
     try:
         async with asyncio.timeout(DRAIN_SECONDS):

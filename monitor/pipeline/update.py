@@ -247,7 +247,7 @@ class Pipeline:
 
     async def _update_feed(self, feed: FeedConfig, report: CycleReport,
                            now: dt.datetime) -> ScheduleDecision | None:
-        state = self.store.feed_state(feed.url)
+        state, polled_before = self.store.poll_start(feed.url)
         if state and state.retry_after_until and state.retry_after_until > now:
             log.info("feed %s: deferred until %s (Retry-After)", feed.url, state.retry_after_until)
             return None
@@ -261,7 +261,7 @@ class Pipeline:
         # On a feed's first successful poll, old stories are backlog, not news: subscribing
         # to a feed must not alert on everything it ever published.
         backlog_before = None
-        if not self.store.polled_before(feed.url):
+        if not polled_before:
             age = feed.backlog_max_age or self.config.backlog_max_age
             backlog_before = now - dt.timedelta(seconds=age)
         target = state.moved_to if state and state.moved_to else feed.url

@@ -70,9 +70,11 @@ def due_rechecks(store: Store, *, now: dt.datetime, feed_url: str | None = None,
     if feed_url is not None:
         sql += " and c.feed_url = ?"
         params.append(feed_url)
-    return [DueRecheck(clipping_id=r["clipping_id"], url=r["link"] or r["url"],
-                       checks=r["checks"] or 0)
-            for r in store.db.query(sql + " order by r.next_check limit ?", [*params, limit])]
+    # The plain cursor, not sqlite-utils' query(), which wraps each statement in a savepoint
+    # (three statements, not one): this lookup is made on every poll.
+    rows = store.db.conn.execute(sql + " order by r.next_check limit ?", [*params, limit])
+    return [DueRecheck(clipping_id=clipping_id, url=link or url, checks=checks or 0)
+            for clipping_id, checks, link, url, _ in rows]
 
 
 def record_recheck(store: Store, rechecks: tuple[float, ...], clipping_id: str, *,

@@ -82,6 +82,20 @@ class Feeds(Part):
         row = self._row(url)
         return feed_state(row) if row else None
 
+    def poll_start(self, url: str) -> tuple[FeedState | None, bool]:
+        """What a poll starts from, in one read: the feed's state, and whether it was ever
+        fetched successfully (on its first poll, old stories are backlog)."""
+        row = self._row(url)
+        if row is None:
+            return None, False
+        return feed_state(row), row.get("last_success") is not None
+
+    def disabled_feeds(self) -> set[str]:
+        """The URLs of the feeds the monitor disabled (410 Gone, 404 for days)."""
+        self.flush()
+        return {url for (url,) in self.db.conn.execute(
+            "select url from feeds where disabled_reason is not null")}
+
     def feed_rows(self) -> dict[str, FeedRow]:
         """Every feed the database knows, by URL."""
         return {f.url: f for f in self.feeds()}
@@ -136,13 +150,18 @@ class Feeds(Part):
         if not pending:
             return
         self._pending = {}
+        # One statement per set of columns, not two per feed: the polls of a cycle of
+        # unchanged feeds all change the same columns.
+        updates: dict[tuple[str, ...], list[list[Any]]] = {}
+        for url, changes in pending.items():
+            updates.setdefault(tuple(changes), []).append([*changes.values(), url])
         with immediate(self.db):
-            for url, changes in pending.items():
-                self.db.execute("insert or ignore into feeds (url, origin) values (?, 'config')",
-                                [url])
-                columns = ", ".join(f"[{c}] = ?" for c in changes)
-                self.db.execute(f"update feeds set {columns} where url = ?",
-                                [*changes.values(), url])
+            self.db.conn.executemany(
+                "insert or ignore into feeds (url, origin) values (?, 'config')",
+                [(url,) for url in pending])
+            for columns, rows in updates.items():
+                assignments = ", ".join(f"[{c}] = ?" for c in columns)
+                self.db.conn.executemany(f"update feeds set {assignments} where url = ?", rows)
 
     def add_feed(self, url: str, *, name: str = "", interval: float | None = None,
                  now: dt.datetime, title: str = "", kind: str = "feed", selector: str = "",
@@ -180,9 +199,3 @@ class Feeds(Part):
                     "status = case when status = 'disabled' then null else status end "
                     "where url = ?", [url])
         return bool(cursor.rowcount)
-
-    def polled_before(self, url: str) -> bool:
-        """Whether a feed was ever fetched successfully: on its first poll, old stories are
-        backlog."""
-        return self.db.execute("select 1 from feeds where url = ? and last_success is not null",
-                               [url]).fetchone() is not None

@@ -4,6 +4,7 @@ against a real threaded http.server on 127.0.0.1 started here. No mocks of httpx
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import gzip
 import ipaddress
@@ -20,6 +21,7 @@ from monitor.config import FetchConfig
 from monitor.errors import FetchError
 from monitor.fetch.client import (
     DEFAULT_USER_AGENT,
+    Limits,
     fetch,
     is_public_address,
     make_client,
@@ -497,3 +499,38 @@ def test_post_to_a_closed_port_raises_fetch_error() -> None:
 
         with pytest.raises(FetchError):
             asyncio.run(go())
+
+
+# --- Limits: the host's slot, then a global one --------------------------------------------------
+
+def test_a_request_cancelled_while_waiting_for_a_global_slot_gives_its_hosts_back() -> None:
+    async def run() -> tuple[bool, bool]:
+        limits = Limits(total=1, per_host=1)
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with limits.slot("http://a.example/feed"):
+                holding.set()
+                await release.wait()
+
+        async def wait_for_b() -> None:
+            async with limits.slot("http://b.example/feed"):
+                pass
+
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        waiter = asyncio.create_task(wait_for_b())  # gets b's slot, waits for the global one
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+        host_free = not limits._hosts["b.example"].locked()
+        release.set()
+        await holder
+        async with asyncio.timeout(1):  # both slots back: taken at once
+            async with limits.slot("http://b.example/feed"):
+                pass
+        return host_free, not limits.total.locked()
+
+    assert asyncio.run(run()) == (True, True)

@@ -1,15 +1,19 @@
-"""fetch() has two transports (monitor.fetch.Client): httpx for https://, aiohttp for plain
-http://. The other fetch tests run over plain http; these run the same behaviours over https,
-against a real TLS server on 127.0.0.1 whose certificate is made here by trustme: validators
-and 304, the caps on the raw and the decompressed body, the charset, error statuses and
-anti-bot walls, redirects from one transport to the other with the guard on every hop."""
+"""fetch() sends GETs through aiohttp, http:// and https:// alike (monitor.fetch.Client; httpx
+carries POSTs, and GETs a proxy variable applies to when the guard is off). The other fetch
+tests run over plain http; these run the same behaviours over https, against a real TLS server
+on 127.0.0.1 whose certificate is made here by trustme: validators and 304, the certificate
+checked (HTTP/1.1 offered alone), the caps on the raw and the decompressed body, the connect,
+read and total deadlines, the charset, error statuses and anti-bot walls, redirects between
+http and https with the guard on every hop."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import ssl
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,9 +39,11 @@ PAGE = "<html><body><p>Déjà vu à Zürich</p></body></html>"
 class TLSServer:
     """A threaded HTTPS/1.1 server: a few fixed routes, and the requests it got."""
 
-    def __init__(self, context: ssl.SSLContext, plain: HostileServer) -> None:
+    def __init__(self, context: ssl.SSLContext | None, plain: HostileServer) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.hops: dict[str, str] = {}  # path -> where it redirects (302)
         self.connections = 0  # TLS connections accepted
+        self.protocols: list[str | None] = []  # the protocol agreed by ALPN, per connection
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,20 +51,43 @@ class TLSServer:
 
             def setup(self) -> None:  # once per connection, whatever its requests
                 server.connections += 1
+                if isinstance(self.request, ssl.SSLSocket):
+                    server.protocols.append(self.request.selected_alpn_protocol())
                 super().setup()
 
             def do_GET(self) -> None:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 status, headers, body = server.route(self.path, self.headers, plain)
-                HostileServer.send(self, status, body, headers)
+                if self.path in server.hops:
+                    status, headers, body = 302, {"Location": server.hops[self.path]}, b""
+                then = headers.pop("X-Then", None)
+                if then is None:
+                    HostileServer.send(self, status, body, headers)
+                    return
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.flush()
+                for byte in body[:50] if then == "trickle" else b"":
+                    time.sleep(0.2)
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:  # the client gave up, as it should
+                        return
+                if then == "stall":
+                    time.sleep(3)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.httpd = ThreadingHTTPServer((HOST, 0), Handler)
         self.httpd.daemon_threads = True
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.base = f"https://{HOST}:{self.httpd.server_address[1]}"
+        self.httpd.block_on_close = False  # a stalled handler must not hold the test's end
+        if context is not None:
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if context is not None else "http"
+        self.base = f"{scheme}://{HOST}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @staticmethod
@@ -84,6 +113,10 @@ class TLSServer:
             return 302, {"Location": "/feed.xml", "Content-Type": "text/html"}, b"<a>moved</a>"
         if path == "/to-file":
             return 302, {"Location": "file:///etc/passwd"}, b""
+        if path == "/slow":  # the headers, then nothing for longer than the read timeout
+            return 200, {**rss, "X-Then": "stall"}, FEED
+        if path == "/trickle":  # a byte every 0.2 s: every read is in time, the whole is not
+            return 200, {**rss, "X-Then": "trickle"}, FEED
         return 404, {"Content-Type": "text/plain"}, b"not found"
 
     def url(self, path: str) -> str:
@@ -94,7 +127,9 @@ class TLSServer:
 def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TLSServer, HostileServer]]:
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOST).configure_cert(context)
+    ca.issue_cert(HOST, "one.example", "two.example").configure_cert(context)
+    # a server that would rather speak HTTP/2: it must be offered HTTP/1.1 alone
+    context.set_alpn_protocols(["h2", "http/1.1"])
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # httpx trusts our CA
     plain = HostileServer().start()
@@ -191,17 +226,114 @@ def test_every_hop_passes_the_guard_over_https(servers: tuple[TLSServer, Hostile
     assert tls.requests == []  # refused before any connection
 
 
-def test_an_environment_proxy_keeps_plain_http_on_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
-    """httpx honours HTTP_PROXY and friends; plain http then stays on httpx so that it still
-    does. No request is made here: only which transport plain http would use."""
-    async def plain_session(env: dict[str, str]) -> bool:
-        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+def test_an_environment_proxy_keeps_its_scheme_on_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx honours HTTP_PROXY and friends; with the guard off, the GETs of a scheme a proxy
+    variable applies to stay on httpx so that it still does (with the guard on, they are
+    refused: test_guard.py). No request is made here: only which transport each scheme uses."""
+    async def schemes(env: dict[str, str], cfg: FetchConfig = LOCAL) -> set[str]:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
             monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        async with Client(LOCAL) as client:
-            return client.plain() is not None
+        async with Client(cfg) as client:
+            return {s for s in ("http", "https") if client.session(s) is not None}
 
-    assert asyncio.run(plain_session({})) is True
-    assert asyncio.run(plain_session({"HTTP_PROXY": "http://127.0.0.1:3128"})) is False
-    assert asyncio.run(plain_session({"ALL_PROXY": "http://127.0.0.1:3128"})) is False
+    proxy = "http://127.0.0.1:3128"
+    assert asyncio.run(schemes({})) == {"http", "https"}
+    assert asyncio.run(schemes({"HTTP_PROXY": proxy})) == {"https"}
+    assert asyncio.run(schemes({"HTTPS_PROXY": proxy})) == {"http"}
+    assert asyncio.run(schemes({"ALL_PROXY": proxy})) == set()
+    guarded = FetchConfig(allow_private_networks=False)
+    assert asyncio.run(schemes({"ALL_PROXY": proxy}, guarded)) == {"http", "https"}
+
+
+def test_https_gets_go_through_aiohttp_over_http11(servers: tuple[TLSServer, HostileServer]) -> None:
+    """A server preferring h2 is offered HTTP/1.1 alone (GETs speak HTTP/1.1, see the client's
+    docstring); httpx, kept for POSTs, is not even made."""
+    tls, _ = servers
+
+    async def run() -> tuple[FetchResult, bool, bool]:
+        async with make_client(LOCAL) as client:
+            result = await fetch(client, tls.url("/feed.xml"), LOCAL)
+            return result, client.session("https") is not None, client._httpx is None
+    result, through_aiohttp, no_httpx = asyncio.run(run())
+    assert result.content == FEED and through_aiohttp and no_httpx
+    assert tls.protocols == ["http/1.1"]
+
+
+def test_a_certificate_from_an_untrusted_authority_is_refused(
+        servers: tuple[TLSServer, HostileServer], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tls, _ = servers
+    stranger = trustme.CA()  # trusted instead of the server's own authority
+    stranger.cert_pem.write_to_path(str(tmp_path / "other.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "other.pem"))
+    with pytest.raises(FetchError) as info:
+        get(tls.url("/feed.xml"))
+    port = tls.url("").rsplit(":", 1)[1]
+    assert str(info.value) == f"cannot connect to {HOST}:{port} (TLS: CERTIFICATE_VERIFY_FAILED)"
+    assert tls.requests == []  # nothing was sent over the unverified connection
+
+
+def test_a_server_that_never_finishes_the_handshake_hits_the_connect_timeout() -> None:
+    """The TLS handshake is part of connecting: a server accepting the connection and saying
+    nothing is given the connect timeout, not the read timeout or total_timeout."""
+    with socket.socket() as listener:
+        listener.bind((HOST, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        cfg = FetchConfig(allow_private_networks=True, timeout=0.5, total_timeout=20)
+        started = time.monotonic()
+        with pytest.raises(FetchError) as info:
+            get(f"https://{HOST}:{port}/feed.xml", cfg)
+    assert str(info.value) == (f"timed out: cannot connect to {HOST}:{port} "
+                               "(no answer within the connect timeout)")
+    assert time.monotonic() - started < 3
+
+
+def test_read_timeout_and_total_timeout_over_https(servers: tuple[TLSServer, HostileServer]) -> None:
+    tls, _ = servers
+    quick = FetchConfig(allow_private_networks=True, timeout=0.5, total_timeout=20)
+    started = time.monotonic()
+    with pytest.raises(FetchError) as stalled:
+        get(tls.url("/slow"), quick)
+    assert "stopped answering (read timeout)" in str(stalled.value)
+    deadline = FetchConfig(allow_private_networks=True, timeout=5, total_timeout=1)
+    with pytest.raises(FetchError) as trickled:
+        get(tls.url("/trickle"), deadline)
+    assert str(trickled.value) == (f"took longer than total_timeout (1s) at "
+                                   f"{tls.url('/trickle')}")
+    assert time.monotonic() - started < 5
+
+
+def test_every_hop_between_http_and_https_connects_through_the_guard(
+        servers: tuple[TLSServer, HostileServer]) -> None:
+    """http -> https -> http, each hop under its own name: the guard resolves each one and
+    hands the transport the addresses to connect to (with the guard on, the same step refuses
+    a non-public answer: test_guard.py, over both schemes). The guard is off here only so that
+    loopback answers may be connected to."""
+    tls, _ = servers
+    plain = TLSServer(None, HostileServer())
+    plain.thread.start()
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return [HOST]
+
+    async def run() -> FetchResult:
+        async with make_client(LOCAL, resolve) as client:
+            return await fetch(client, plain.url("/up").replace(HOST, "one.example"), LOCAL)
+
+    try:
+        plain.hops["/up"] = tls.url("/down").replace(HOST, "two.example")
+        tls.hops["/down"] = plain.url("/feed.xml").replace(HOST, "one.example")
+        result = asyncio.run(run())
+    finally:
+        plain.httpd.shutdown()
+        plain.httpd.server_close()
+    assert result.content == FEED and result.url == plain.url("/feed.xml").replace(HOST, "one.example")
+    assert asked == ["one.example", "two.example"]  # one.example's connection was kept alive
+    assert [path for path, _ in plain.requests] == ["/up", "/feed.xml"]
+    assert [path for path, _ in tls.requests] == ["/down"]

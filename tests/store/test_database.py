@@ -391,3 +391,26 @@ def test_a_transaction_takes_the_write_lock_when_it_begins(store: Store, db_path
         other.close()
     assert [r[0] for r in store.db.execute("select url from feeds order by url")] == [
         "https://example.org/a", "https://example.org/b"]
+
+
+def test_one_flush_writes_polls_that_changed_different_columns(store: Store) -> None:
+    """Buffered polls are written grouped by the columns they change: each feed keeps its own."""
+    decision = ScheduleDecision(next_check=NOW, interval=900.0, error_count=0, status="ok")
+    failed = ScheduleDecision(next_check=NOW, interval=900.0, error_count=1, status="failing",
+                              failing_since=NOW)
+    urls = [f"http://127.0.0.1:9/{n}.xml" for n in range(4)]
+    store.record_poll(FeedUpdate(urls[0], name="a", checked_at=NOW, outcome="updated",
+                                 decision=decision, http_status=200, etag='"a"', title="A"))
+    store.record_poll(FeedUpdate(urls[1], name="b", checked_at=NOW, outcome="not_modified",
+                                 decision=decision, http_status=304, etag='"b"'))
+    store.record_poll(FeedUpdate(urls[2], name="c", checked_at=NOW, outcome="error",
+                                 decision=failed, http_status=500, error="HTTP 500"))
+    store.record_poll(FeedUpdate(urls[3], name="d", checked_at=NOW, outcome="not_modified",
+                                 decision=decision, http_status=304, etag='"d"'))
+    store.flush()
+    rows = {row.url: row for row in store.feeds()}
+    assert [(rows[u].name, rows[u].state.etag, rows[u].title, rows[u].last_status,
+             rows[u].state.error_count, rows[u].last_error) for u in urls] == [
+        ("a", '"a"', "A", "updated", 0, None), ("b", '"b"', "", "not_modified", 0, None),
+        ("c", None, "", "error", 1, "HTTP 500"), ("d", '"d"', "", "not_modified", 0, None)]
+    assert rows[urls[0]].last_success == NOW and rows[urls[2]].last_success is None
