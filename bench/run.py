@@ -23,7 +23,7 @@ monitor logs as the daemon does (text, level info) to a pipe.
                                               # (about 35 minutes here)
     python bench/run.py --sizes 1000 --cold-feeds 20     # a quick look (about 1 minute)
     python bench/run.py --profile             # pyinstrument profiles in bench/out/ (.[bench])
-    python bench/run.py --https --cold-feeds 0           # the 304 cycles over https (httpx)
+    python bench/run.py --https --cold-feeds 0           # the 304 cycles over https (aiohttp over TLS)
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ def main() -> None:
     parser.add_argument("--cold-feeds", type=int, default=1000,
                         help="feeds of the cold cycle (0: no cold cycle)")
     parser.add_argument("--https", action="store_true",
-                        help="the feed server on https: the monitor fetches through httpx")
+                        help="the feed server on https: the monitor fetches through aiohttp over TLS")
     parser.add_argument("--items", type=int, default=20, help="new items per feed, cold cycle")
     parser.add_argument("--concurrency", type=int, default=20,
                         help="[fetch] concurrency (default: the shipped default)")
@@ -375,7 +375,7 @@ def main() -> None:
 
 def make_certificate(folder: Path) -> tuple[str, str]:
     """A certificate for 127.0.0.1 from a certificate authority made here (trustme, a test
-    dependency), which every child trusts through SSL_CERT_FILE (httpx, urllib, feedparser)."""
+    dependency), which every child trusts through SSL_CERT_FILE (aiohttp, urllib, feedparser)."""
     try:
         import trustme
     except ImportError:
