@@ -164,12 +164,14 @@ def recent_index(store: Store, now: dt.datetime | None = None) -> RecentIndex:
     if index is None:
         index = _recent[store] = RecentIndex(horizon)
         index.version, index.watermark = _data_version(store), _last_rowid(store)
+        # one (at, clipping_id) object per clipping, shared by all its postings, as when added
+        shared: dict[tuple[int, str], tuple[int, str]] = {}
         for key, at, cid in store.db.execute(
                 "select key, at, clipping_id from signature_keys where at >= ?", [horizon]):
-            index.keys.add(key, (at, cid))
+            index.keys.add(key, shared.setdefault((at, cid), (at, cid)))
         for term, at, cid in store.db.execute(
                 "select term, at, clipping_id from signature_terms where at >= ?", [horizon]):
-            index.terms.add(term, (at, cid))
+            index.terms.add(term, shared.setdefault((at, cid), (at, cid)))
         store.on_commit(_committed(store, index))
         return index
     if _data_version(store) != index.version:
