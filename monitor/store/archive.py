@@ -218,7 +218,8 @@ def candidates(store: Store, sig: Signature, window: dt.timedelta,
     else:
         key_postings = _postings(store, "signature_keys", "key", probe_keys(sig), lo, hi,
                                  KEY_POSTINGS)
-    by_keys = Counter(cid for _, cid in key_postings if cid != exclude)
+    by_keys = Counter(map(itemgetter(1), key_postings))
+    by_keys.pop(exclude, None)  # the others keep their order, most_common's tie-break
     chosen = [cid for cid, _ in by_keys.most_common(COMPARED_BY_KEYS)]
     taken = set(chosen)
     lo, hi = seconds(sig.at - window), seconds(sig.at + window)
