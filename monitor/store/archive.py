@@ -358,20 +358,20 @@ def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datet
                    exclude: str) -> tuple[Counter[str], Counter[str]]:
     """How many of the outlet's newest OUTLET_PAGES clippings within OUTLET_AGE before ``at``
     carry each mark ("" counts its clippings), and in how many distinct stories."""
-    values = sorted(set(marks) | {""})
-    one = ("select * from (select mark, clipping_id from outlet_marks where source = ? "
-           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?)")
+    # One statement, prepared once and run per mark: a union of a statement per mark, its text
+    # changing with their number, was compiled again for nearly every clipping.
+    one = ("select s.story_id from (select clipping_id from outlet_marks where source = ? "
+           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?) "
+           "m left join signatures s on s.clipping_id = m.clipping_id")
     lo, hi = seconds(at - OUTLET_AGE), seconds(at)
     pages: Counter[str] = Counter()
     stories: dict[str, set[int]] = {}
-    for start in range(0, len(values), 100):
-        chunk = values[start:start + 100]
-        params = [p for v in chunk for p in (source, v, lo, hi, exclude, OUTLET_PAGES)]
-        for mark, story_id in store.db.execute(
-                f"select m.mark, s.story_id from ({' union all '.join([one] * len(chunk))}) m "
-                "left join signatures s on s.clipping_id = m.clipping_id", params).fetchall():
-            pages[mark] += 1
-            stories.setdefault(mark, set()).add(story_id)
+    conn = store.db.conn
+    for mark in set(marks) | {""}:
+        rows = conn.execute(one, (source, mark, lo, hi, exclude, OUTLET_PAGES)).fetchall()
+        if rows:
+            pages[mark] = len(rows)
+            stories[mark] = {r[0] for r in rows}
     return pages, Counter({m: len(s) for m, s in stories.items()})
 
 
