@@ -319,10 +319,11 @@ def find_story(store: Store, sig: Signature, window: dt.timedelta,
 
 
 def scan_story(store: Store, sig: Signature, window: dt.timedelta,
-               exclude: str = "") -> tuple[int | None, str]:
+               exclude: str = "", *, now: dt.datetime | None = None) -> tuple[int | None, str]:
     """find_story by comparing ``sig`` with every clipping stored within CANDIDATE_AGE (up to
     CANDIDATES_MAX): the reference the index is measured against (bench/bench_grouping.py and
-    the tests), at a cost that grows with the store."""
+    the tests), at a cost that grows with the store. ``now`` is find_story's, unused: it reads
+    no memory."""
     rows = list(store.db.query(
         "select clipping_id, story_id from signatures where at between ? and ? "
         "and clipping_id != ? and story_id is not null order by at desc limit ?",
