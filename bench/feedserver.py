@@ -1,7 +1,10 @@
 """A local feed server for the benchmark, on 127.0.0.1 only (asyncio, HTTP/1.1 keep-alive).
 
     /feed/N.xml         feed N: the 20 newest items of the current round (none in round 0),
-                        with an ETag naming the round: a conditional request gets a 304; an
+                        with an ETag naming the round: a conditional request gets a 304; items
+                        are dated a day before the server started plus their number in minutes,
+                        so that they are recent news whenever the benchmark runs (as a cold
+                        cycle's stories mostly are, and as the grouping's index expects); an
                         item's headline is its page's own <title>, as a real feed's would be
                         (a template headline shared by every item would make every story
                         look like a report of one event to the grouping)
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import email.utils
 import html
 import re
 import ssl
@@ -25,7 +30,7 @@ from pathlib import Path
 
 ITEM = ("<item><title>{title}</title>"
         "<link>{base}/page/{n}/{j}.html</link><guid>{base}/page/{n}/{j}.html</guid>"
-        "<pubDate>Tue, 03 Nov 2026 {hh:02d}:{mm:02d}:00 GMT</pubDate>"
+        "<pubDate>{date}</pubDate>"
         "<description>Summary of story {j} of feed {n}.</description></item>")
 
 
@@ -55,6 +60,11 @@ class Server:
         self.round = 0
         self.base = ""  # scheme://host:port
         self.feeds: dict[tuple[int, int], bytes] = {}
+        now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+        self.epoch = now - dt.timedelta(days=1)  # item j is dated j minutes after it
+
+    def date(self, j: int) -> str:
+        return email.utils.format_datetime(self.epoch + dt.timedelta(minutes=j), usegmt=True)
 
     def page(self, n: int, j: int) -> bytes:
         if self.pages:
@@ -72,7 +82,7 @@ class Server:
         key = (n, self.round)
         if key not in self.feeds:
             newest = self.round * self.items
-            items = "".join(ITEM.format(n=n, j=j, base=self.base, hh=(j // 60) % 24, mm=j % 60,
+            items = "".join(ITEM.format(n=n, j=j, base=self.base, date=self.date(j),
                                         title=self.title(n, j))
                             for j in range(newest - 1, max(-1, newest - 1 - self.items), -1))
             self.feeds[key] = (

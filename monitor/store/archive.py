@@ -31,7 +31,7 @@ import heapq
 import json
 import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any, Protocol
@@ -41,8 +41,9 @@ from monitor.decide.grouping import (OUTLET_TERM_MIN, OUTLET_TERM_SHARE, Signatu
                                      signature, without_lines, without_terms)
 from monitor.parse.language import guess_language
 from monitor.models import Alert, Clipping, FetchResult, NewStory
-from monitor.store.base import inserted_id
+from monitor.store.base import insert_row
 from monitor.store.database import Store
+from monitor.store.recent import RecentIndex
 from monitor.store.signatures import (decode_signature, encode_signature, index_rows, seconds,
                                       write_index_rows)
 
@@ -65,6 +66,12 @@ OUTLET_AGE = CANDIDATE_AGE
 CACHE_MAX = 4096
 _decoded: weakref.WeakKeyDictionary[Store, OrderedDict[str, Signature]] = \
     weakref.WeakKeyDictionary()
+# The index's rows of the last MEMORY_SPAN are also held in memory, per open store (RecentIndex):
+# twice CANDIDATE_AGE, so that a story published up to CANDIDATE_AGE ago still finds in memory
+# every clipping its keys look back to. Older reads go to the tables.
+MEMORY_SPAN = 2 * CANDIDATE_AGE
+PRUNE_EVERY = 86_400  # seconds the horizon may lag before the memory is pruned
+_recent: weakref.WeakKeyDictionary[Store, RecentIndex] = weakref.WeakKeyDictionary()
 
 
 class PageAnalysisLike(Protocol):
@@ -134,18 +141,94 @@ def _postings(store: Store, table: str, column: str, values: Iterable[Any], lo: 
     return found
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _data_version(store: Store) -> int:
+    # changes when another connection commits, never for this one's own commits
+    return int(store.db.execute("pragma data_version").fetchone()[0])
+
+
+def _last_rowid(store: Store) -> int:
+    return int(store.db.execute("select coalesce(max(rowid), 0) from signatures").fetchone()[0])
+
+
+def recent_index(store: Store, now: dt.datetime | None = None) -> RecentIndex:
+    """The store's index in memory: built from the tables on first use, then kept in step:
+    this store's own writes are added as they are made (and taken back if their transaction
+    rolls back), another connection's clippings read from ``signatures`` when the database's
+    data_version says one committed; pruned of what is older than MEMORY_SPAN before ``now``."""
+    horizon = seconds((now or _utcnow()) - MEMORY_SPAN)
+    index = _recent.get(store)
+    if index is None:
+        index = _recent[store] = RecentIndex(horizon)
+        index.version, index.watermark = _data_version(store), _last_rowid(store)
+        # one (at, clipping_id) object per clipping, shared by all its postings, as when added
+        shared: dict[tuple[int, str], tuple[int, str]] = {}
+        for key, at, cid in store.db.execute(
+                "select key, at, clipping_id from signature_keys where at >= ?", [horizon]):
+            index.keys.add(key, shared.setdefault((at, cid), (at, cid)))
+        for term, at, cid in store.db.execute(
+                "select term, at, clipping_id from signature_terms where at >= ?", [horizon]):
+            index.terms.add(term, shared.setdefault((at, cid), (at, cid)))
+        store.on_commit(_committed(store, index))
+        return index
+    if _data_version(store) != index.version:
+        _catch_up(store, index)
+    if horizon - index.horizon > PRUNE_EVERY:
+        index.prune(horizon)
+    return index
+
+
+def _catch_up(store: Store, index: RecentIndex) -> None:
+    """Add the clippings another connection stored since ``index.watermark`` (reading this
+    store's own ones again adds nothing: they are there already)."""
+    index.version = _data_version(store)
+    for row in store.db.query("select rowid, * from signatures where rowid > ?",
+                              [index.watermark]):
+        sig = decode_signature(row)
+        keys, terms = index_rows(row["clipping_id"], sig)
+        index.add(row["clipping_id"], seconds(sig.at), [k for k, _, _ in keys],
+                  [t for t, _, _ in terms])
+
+
+def _committed(store: Store, index: RecentIndex) -> Callable[[], None]:
+    def committed() -> None:
+        # With no other connection's commit since the last look, every clipping committed is
+        # in memory: the next catch-up starts after them. Only then, since a rolled-back
+        # rowid may be taken again by another connection's clipping.
+        if _data_version(store) == index.version:
+            index.watermark = _last_rowid(store)
+    return committed
+
+
 def candidates(store: Store, sig: Signature, window: dt.timedelta,
-               exclude: str = "") -> list[str]:
+               exclude: str = "", *, now: dt.datetime | None = None,
+               memory: bool = True) -> list[str]:
     """The stored clippings worth comparing with ``sig``, at most COMPARED_BY_KEYS +
     COMPARED_BY_TERMS: within CANDIDATE_AGE, those sharing the most sketch keys (near-duplicates,
-    any age); within ``window``, those sharing its rarest words (reworded reports)."""
-    by_keys = Counter(cid for _, cid in _postings(
-        store, "signature_keys", "key", probe_keys(sig), seconds(sig.at - CANDIDATE_AGE),
-        seconds(sig.at + CANDIDATE_AGE), KEY_POSTINGS) if cid != exclude)
+    any age); within ``window``, those sharing its rarest words (reworded reports).
+    Read from the index in memory (``recent_index``) where it reaches back far enough, else
+    from the tables; ``memory=False``: from the tables (what the tests compare it with)."""
+    index = recent_index(store, now) if memory else None
+    lo, hi = seconds(sig.at - CANDIDATE_AGE), seconds(sig.at + CANDIDATE_AGE)
+    if index is not None and index.covers(lo):
+        key_postings = index.keys.newest(probe_keys(sig), lo, hi, KEY_POSTINGS)
+    else:
+        key_postings = _postings(store, "signature_keys", "key", probe_keys(sig), lo, hi,
+                                 KEY_POSTINGS)
+    by_keys = Counter(map(itemgetter(1), key_postings))
+    by_keys.pop(exclude, None)  # the others keep their order, most_common's tie-break
     chosen = [cid for cid, _ in by_keys.most_common(COMPARED_BY_KEYS)]
     taken = set(chosen)
-    postings = _postings(store, "signature_terms", "term", index_terms(sig),
-                         seconds(sig.at - window), seconds(sig.at + window), TERM_POSTINGS)
+    lo, hi = seconds(sig.at - window), seconds(sig.at + window)
+    postings: list[tuple[Any, str]]
+    if index is not None and index.covers(lo):
+        postings = list(index.terms.newest(index_terms(sig), lo, hi, TERM_POSTINGS))
+    else:
+        postings = _postings(store, "signature_terms", "term", index_terms(sig), lo, hi,
+                             TERM_POSTINGS)
     per_term = Counter(term for term, _ in postings)
     by_terms: dict[str, float] = {}
     for term, cid in postings:  # a word that few clippings have counts for more
@@ -223,11 +306,11 @@ def _stories(store: Store, ids: Sequence[str]) -> dict[str, int]:
 
 
 def find_story(store: Store, sig: Signature, window: dt.timedelta,
-               exclude: str = "") -> tuple[int | None, str]:
+               exclude: str = "", *, now: dt.datetime | None = None) -> tuple[int | None, str]:
     """The story of the stored clipping that best matches ``sig`` (syndicated copies first,
     then the most similar), and the reason; (None, "new") when none does. Compares ``sig``
     with its candidates only (``candidates``): scan_story compares it with every clipping."""
-    ids = candidates(store, sig, window, exclude)
+    ids = candidates(store, sig, window, exclude, now=now)
     stories = _stories(store, ids)
     sigs = _signatures(store, [i for i in ids if i in stories])
     others = sorted(((sigs[i], stories[i], i) for i in sigs), key=lambda o: o[0].at,
@@ -236,10 +319,11 @@ def find_story(store: Store, sig: Signature, window: dt.timedelta,
 
 
 def scan_story(store: Store, sig: Signature, window: dt.timedelta,
-               exclude: str = "") -> tuple[int | None, str]:
+               exclude: str = "", *, now: dt.datetime | None = None) -> tuple[int | None, str]:
     """find_story by comparing ``sig`` with every clipping stored within CANDIDATE_AGE (up to
     CANDIDATES_MAX): the reference the index is measured against (bench/bench_grouping.py and
-    the tests), at a cost that grows with the store."""
+    the tests), at a cost that grows with the store. ``now`` is find_story's, unused: it reads
+    no memory."""
     rows = list(store.db.query(
         "select clipping_id, story_id from signatures where at between ? and ? "
         "and clipping_id != ? and story_id is not null order by at desc limit ?",
@@ -249,10 +333,17 @@ def scan_story(store: Store, sig: Signature, window: dt.timedelta,
                                         for r in rows if r["clipping_id"] in sigs))
 
 
-def index_signature(store: Store, clipping_id: str, sig: Signature) -> None:
+def index_signature(store: Store, clipping_id: str, sig: Signature, *,
+                    now: dt.datetime | None = None) -> None:
     """Store the keys and words a clipping is found under (the migration m_issue6_grouping_index
-    indexes the signatures stored before it)."""
-    write_index_rows(store.db.conn, *index_rows(clipping_id, sig))
+    indexes the signatures stored before it), in the tables and in memory."""
+    index = recent_index(store, now)  # made before its rows are written: it reads committed ones
+    keys, terms = index_rows(clipping_id, sig)
+    write_index_rows(store.db.conn, keys, terms)
+    undo = index.add(clipping_id, seconds(sig.at), [k for k, _, _ in keys],
+                     [t for t, _, _ in terms])
+    if undo is not None:
+        store.undo_on_rollback(undo)
 
 
 def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
@@ -268,20 +359,20 @@ def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datet
                    exclude: str) -> tuple[Counter[str], Counter[str]]:
     """How many of the outlet's newest OUTLET_PAGES clippings within OUTLET_AGE before ``at``
     carry each mark ("" counts its clippings), and in how many distinct stories."""
-    values = sorted(set(marks) | {""})
-    one = ("select * from (select mark, clipping_id from outlet_marks where source = ? "
-           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?)")
+    # One statement, prepared once and run per mark: a union of a statement per mark, its text
+    # changing with their number, was compiled again for nearly every clipping.
+    one = ("select s.story_id from (select clipping_id from outlet_marks where source = ? "
+           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?) "
+           "m left join signatures s on s.clipping_id = m.clipping_id")
     lo, hi = seconds(at - OUTLET_AGE), seconds(at)
     pages: Counter[str] = Counter()
     stories: dict[str, set[int]] = {}
-    for start in range(0, len(values), 100):
-        chunk = values[start:start + 100]
-        params = [p for v in chunk for p in (source, v, lo, hi, exclude, OUTLET_PAGES)]
-        for mark, story_id in store.db.execute(
-                f"select m.mark, s.story_id from ({' union all '.join([one] * len(chunk))}) m "
-                "left join signatures s on s.clipping_id = m.clipping_id", params).fetchall():
-            pages[mark] += 1
-            stories.setdefault(mark, set()).add(story_id)
+    conn = store.db.conn
+    for mark in set(marks) | {""}:
+        rows = conn.execute(one, (source, mark, lo, hi, exclude, OUTLET_PAGES)).fetchall()
+        if rows:
+            pages[mark] = len(rows)
+            stories[mark] = {r[0] for r in rows}
     return pages, Counter({m: len(s) for m, s in stories.items()})
 
 
@@ -322,16 +413,16 @@ def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Cl
     if lang is None:
         lang = guess_language(f"{clipping.title}\n{clipping.body}")
     sig = outlet_boilerplate(store, clipping_id, clipping, sig, at)
-    story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id)
+    story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id, now=now)
     if story_id is None:
-        story_id = inserted_id(store.db.table("stories").insert({
+        story_id = insert_row(store.db, "stories", {
             "title": clipping.title, "first_clipping_id": clipping_id, "created_at": _iso(now),
-            "updated_at": _iso(now), "clippings": 0, "sources": 0, "flagged": 0}))
+            "updated_at": _iso(now), "clippings": 0, "sources": 0, "flagged": 0})
     store.db.execute("update clippings set story_id = ?, lang = ? where id = ?",
                      [story_id, lang, clipping_id])
-    store.db.table("signatures").insert({"clipping_id": clipping_id, "story_id": story_id,
-                                   **encode_signature(sig)}, replace=True)
-    index_signature(store, clipping_id, sig)
+    insert_row(store.db, "signatures", {"clipping_id": clipping_id, "story_id": story_id,
+                                        **encode_signature(sig)}, verb="insert or replace")
+    index_signature(store, clipping_id, sig, now=now)
     _refresh_story(store, story_id, now)
     _sort_alerts(store, settings, clipping_id, story_id, joined=reason != "new", now=now)
     return story_id, reason

@@ -10,7 +10,7 @@ written together), and the callers keep one flat API: ``store.due_alerts(...)``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +37,10 @@ class Store(Feeds, Outbox, Components):
         self.claimant = new_claimant()
         self._pending: dict[str, dict[str, Any]] = {}  # buffered poll records
         self._pending_since = 0.0
+        # What undoes the in-memory changes made with the transaction open (the grouping's
+        # index in memory: store.archive), run if it rolls back; those of a savepoint, if it does.
+        self._undo: list[Callable[[], None]] = []
+        self._on_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.flush()
@@ -53,8 +57,30 @@ class Store(Feeds, Outbox, Components):
     def batch(self) -> Iterator[None]:
         """Every write inside is one transaction: all of it is stored, or none (an exception
         rolls it back and goes on). Nested batches are savepoints."""
-        with immediate(self.db):
-            yield
+        outermost = not self.db.conn.in_transaction
+        mark = len(self._undo)
+        try:
+            with immediate(self.db):
+                yield
+        except BaseException:
+            undo = self._undo[mark:]
+            del self._undo[mark:]
+            for fn in reversed(undo):
+                fn()
+            raise
+        if outermost:
+            self._undo.clear()
+            for fn in self._on_commit:
+                fn()
+
+    def undo_on_rollback(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` if the transaction open now (or its savepoint) rolls back."""
+        if self.db.conn.in_transaction:
+            self._undo.append(fn)
+
+    def on_commit(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` after each transaction of ``batch()`` commits."""
+        self._on_commit.append(fn)
 
     def replaced(self) -> str | None:
         """Why the file at ``path`` is no longer the database this store writes to (deleted,

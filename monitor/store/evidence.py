@@ -21,7 +21,7 @@ from monitor.errors import MonitorError
 from monitor.models import DueRecheck
 from monitor.parse.page import compress, sha256
 from monitor.safetext import escape
-from monitor.store.base import immediate
+from monitor.store.base import immediate, insert_row
 from monitor.store.database import Store
 from monitor.store.files import write_private
 
@@ -38,7 +38,7 @@ def _add_snapshot(store: Store, clipping_id: str, *, url: str, status: int, cont
     """``packed``: the content compressed and its SHA-256, when done already (in a worker:
     monitor.analysis)."""
     compressed, digest = packed or (compress(content), sha256(content))
-    store.db.table("snapshots").insert({
+    insert_row(store.db, "snapshots", {
         "clipping_id": clipping_id, "url": url, "fetched_at": _iso(now), "status": status,
         "sha256": digest, "size": len(content), "content_type": content_type,
         "raw": compressed, "change": change,

@@ -13,7 +13,7 @@ from monitor.errors import AmbiguousId, UnknownId
 from monitor.models import (MIN_PREFIX, SHORT_ID, Clipping, Match, MatchedTerm, NewStory,
                             StorySource)
 from monitor.parse.identity import canonical_url
-from monitor.store.base import Part, immediate, iso
+from monitor.store.base import Part, immediate, insert_row, iso
 
 _HEX = frozenset("0123456789abcdef")
 CANDIDATES_SHOWN = 10
@@ -52,13 +52,13 @@ class Stories(Part):
         with immediate(self.db):
             existing = self.db.execute("select 1 from clippings where id = ?",
                                        [story.clipping_id]).fetchone()
-            self.db.table("entries").insert({"feed_url": story.feed_url, "guid": story.guid,
+            insert_row(self.db, "entries", {"feed_url": story.feed_url, "guid": story.guid,
                                        "url": story.canonical, "clipping_id": story.clipping_id,
                                        "first_seen": iso(now)})
             if existing:
                 return False
             clipping = story.clipping
-            self.db.table("clippings").insert({
+            insert_row(self.db, "clippings", {
                 "id": story.clipping_id, "url": story.canonical, "link": clipping.url,
                 "title": clipping.title, "standfirst": clipping.standfirst,
                 "source": clipping.source,
@@ -71,18 +71,18 @@ class Stories(Part):
                 "extract_error": story.extract_error,
             })
             for m in story.matches:
-                self.db.table("matches").insert({
+                insert_row(self.db, "matches", {
                     "clipping_id": story.clipping_id, "rule": m.rule, "score": m.score,
                     "terms": json.dumps([[t.text, t.field, t.start, t.end] for t in m.terms]),
                     "tags": json.dumps(m.tags), "created_at": iso(now),
                     "watches": json.dumps(m.watches) if m.watches else None,
                 })
             for notifier, rules in story.alerts.items():
-                self.db.table("alerts").insert({
+                insert_row(self.db, "alerts", {
                     "key": f"{story.clipping_id}-{notifier}", "clipping_id": story.clipping_id,
                     "notifier": notifier, "rules": json.dumps(rules), "status": "pending",
                     "attempts": 0, "created_at": iso(now), "next_attempt": iso(now),
-                }, ignore=True)
+                }, verb="insert or ignore")
         return True
 
     def _matches(self, clipping_id: str) -> list[Match]:
