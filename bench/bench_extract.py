@@ -18,8 +18,9 @@ expected.json), in one run:
 Every figure is CPU time (time.process_time in the process doing the work), the parts of one
 page measured one after the other in a rotating order; the machine's load average is printed.
 
-    python bench/bench_extract.py                    # this tree, about 2 minutes here
+    python bench/bench_extract.py                    # this tree (about 3 minutes here)
     python bench/bench_extract.py --before main      # and main's code beside it, page by page
+                                                     # (about 5 minutes)
     python bench/bench_extract.py --no-breakdown --rounds 2
 """
 
@@ -146,7 +147,7 @@ def breakdown(p: dict[str, Any], page: Any, turn: int) -> tuple[dict[str, float]
     from trafilatura.xml import xmltotxt
 
     from monitor.fetch.body import page_text
-    from monitor.parse.extract import DATE_PARAMS, complexity_problem
+    from monitor.parse.extract import DATE_PARAMS, complexity_problem, fingerprint
 
     text, url = page_text(page), p["url"]
     base = {"include_comments": False}
@@ -187,7 +188,8 @@ def breakdown(p: dict[str, Any], page: Any, turn: int) -> tuple[dict[str, float]
         "metadata: licence": lambda: tm.extract_license(tree),
         "deepcopy of the body": lambda: copy.deepcopy(body),
         "serialisation (xmltotxt, markdown)": lambda: xmltotxt(body, True),
-        "content_fingerprint": lambda: content_fingerprint(raw),
+        "content_fingerprint (trafilatura's)": lambda: content_fingerprint(raw),
+        "fingerprint (the monitor's, the same hex)": lambda: fingerprint(raw),
         "complexity_problem": lambda: complexity_problem(text),
     })
     for level in (1, 3, 6, 9):
