@@ -212,9 +212,9 @@ def extract_article(html: bytes | str, url: str, *, date: bool = True,
     )
 
 
-@functools.lru_cache(maxsize=2**16)
+@functools.lru_cache(maxsize=2**14)
 def _hash_digits(token: str) -> str:
-    # Words recur within a text and from one text to the next.
+    # Words recur within a text and from one text to the next (16,384 of 64 digits: 2 MB).
     h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
     return format(h, f"0{_SIMHASH_BITS}b")
 
