@@ -5,7 +5,8 @@ expected.json), in one run:
 
 1. CPU per page of bare `trafilatura.extract` with default options, of `extract_article`, and
    of the whole `analyse_page` (extraction, language, grouping signature, gzip, SHA-256), with
-   the feed giving the title, date and author ("typical") or nothing ("feed gives nothing"),
+   the feed giving the title and date ("typical": the page's byline is still looked for) or
+   nothing ("feed gives nothing"),
    and of each part; with --before REF, the same for the code of git ref REF (say `main`) in a
    second process, page by page in turn with this tree's, so that both see the same load;
 2. precision, recall and F1 against the snippets (monitor.parse.quality): the markdown read as
@@ -95,7 +96,7 @@ def child(root: str, folder: str) -> None:
     def page_tasks(i: int) -> dict[str, Callable[[], Any]]:
         p, page = pages[i], results[i]
         typical: Callable[[], Any] = (
-            (lambda: analyse_page(page, p["title"], False, False)) if told
+            (lambda: analyse_page(page, p["title"], False)) if told
             else (lambda: analyse_page(page, p["title"])))
         return {
             "bare": lambda: trafilatura.extract(p["content"], url=p["url"]),

@@ -111,8 +111,8 @@ class CycleReport:
 
 def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title: str,
                    entities: tuple[str, ...], matches: list[Match]) -> Clipping:
-    """The clipping of a story: the feed's headline, date and author first (the page's are only
-    looked for when the feed gives none), the page's text and other metadata;
+    """The clipping of a story: the feed's headline and date first (the page's date is only
+    looked for when the feed gives none), the page's text and metadata;
     its source the publisher an aggregator's item names, else the page's site, else the feed."""
     source = entry.source or article.sitename or feed.name or feed_title
     events = [t for m in matches for t in m.tags]
@@ -571,8 +571,10 @@ class Pipeline:
                 started = time.monotonic()
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
                 self.events.fetched("page", time.monotonic() - started)
+                # The page's byline is looked for even when the feed has one: a feed's author
+                # is often the desk's ("Staff"), the page's the reporter's.
                 analysis = await self._in_worker(analyse_page, page, entry.title,
-                                                 entry.published is None, not entry.author)
+                                                 entry.published is None)
                 return analysis.article, "page", page, analysis, None, None
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
