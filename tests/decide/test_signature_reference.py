@@ -19,6 +19,11 @@ from monitor.parse.extract import extract_article
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "pages" / "corpus"
 
+def page_path(name: str) -> Path:
+    path = CORPUS / name  # three of the pages are those of the folder above
+    return path if path.is_file() else CORPUS.parent / name
+
+
 _RAW_TOKEN = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f ](?=\d{3}(?!\d))")
 _SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$")
@@ -84,7 +89,7 @@ def test_the_corpus_pages_get_the_reference_signatures() -> None:
     checked = 0
     for name in sorted(expected):
         try:
-            article = extract_article((CORPUS / name).read_bytes(), f"https://example.org/{name}")
+            article = extract_article(page_path(name).read_bytes(), f"https://example.org/{name}")
         except ExtractError:
             continue
         assert computed(article.title, article.body) == reference(article.title, article.body), name
