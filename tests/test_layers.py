@@ -27,6 +27,8 @@ ONLY_IN = {
     "sqlite3": {"store"}, "sqlite_utils": {"store"},
     "httpx": {"fetch"}, "httpcore": {"fetch"}, "aiohttp": {"fetch"}, "brotli": {"fetch"},
     "trafilatura": {"parse"}, "feedparser": {"parse"},
+    # trafilatura's own date and URL helpers, for the metadata the clipping needs (parse/extract.py)
+    "htmldate": {"parse"}, "courlan": {"parse"},
     # a watched page's links: lxml's tree, cssselect's selectors (parse/listing.py)
     "lxml": {"parse"}, "cssselect": {"parse"},
     "datasette": {"review"}, "uvicorn": {"review"}, "Stemmer": {"match"},

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
+import hashlib
 import html as htmllib
 import re
+import unicodedata
+from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
+from courlan import extract_domain
+from htmldate import find_date
 from lxml import etree
-from trafilatura.deduplication import content_fingerprint
-from trafilatura.settings import Document
+from lxml.html import HtmlElement
+from trafilatura.deduplication import sample_tokens
+from trafilatura.metadata import (META_URL, examine_meta, extract_author, extract_meta_json,
+                                  extract_sitename, extract_title, extract_url)
+from trafilatura.settings import DEFAULT_CONFIG, Document
+from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from monitor.errors import ExtractError
@@ -24,8 +34,10 @@ from monitor.models import Article, Entry
 
 # htmldate otherwise guesses from any year on the page (a copyright line, say);
 # the feed's date is preferred anyway.
-DATE_PARAMS = {"extensive_search": False, "original_date": True}
+DATE_PARAMS: dict[str, Any] = {"extensive_search": False, "original_date": True}
 QUOTE_MARK = "qqmonitorquoteqq"
+# What bare_extraction passes load_html (a compressed page's limit once inflated).
+_MAX_FILE_SIZE = DEFAULT_CONFIG.getint("DEFAULT", "MAX_FILE_SIZE")
 _MD_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")
 
 # Markup past these counts is refused before lxml and trafilatura see it: their time and memory
@@ -39,13 +51,15 @@ MAX_LINKS = 10_000
 # time and memory proportional to the body, and so stays bounded.
 MAX_BODY = 100_000
 ELLIPSIS = "[…]"
-_OPEN_TAG = r"<[A-Za-z]"
-_OPEN_LINK = r"<a[\s>]"
+_SIMHASH_BITS = 64
+_OPEN_TAG = re.compile(r"<[A-Za-z]")
+_OPEN_LINK = re.compile(r"<a[\s>]", re.I)
 _ANY_TAG = re.compile(r"<[^<>]*>")
 
 
-def _count(pattern: str, text: str) -> int:
-    return sum(1 for _ in re.finditer(pattern, text, re.I))
+def _count(pattern: re.Pattern[str], text: str) -> int:
+    # findall's list of short strings costs less than a Python step per match object
+    return len(pattern.findall(text))
 
 
 def complexity_problem(html: bytes | str) -> str | None:
@@ -114,39 +128,109 @@ def site_name(found: str | None, url: str, hostname: str | None = None) -> str:
     return "" if _host(name) in hosts else name
 
 
-def extract_article(html: bytes | str, url: str) -> Article:
-    """The article on a page, with links, images, formatting and quotes as markdown.
+def _metadata(tree: HtmlElement, url: str, *, date: bool, author: bool) -> Document:
+    """The page's metadata as trafilatura.metadata.extract_metadata finds it, but only the
+    fields an Article carries: the categories, tags and licence are never looked for, and the
+    date and author only when asked (the feed's own are used when it gives them). The author
+    search past the meta tags costs more than a whole extraction's cleaning on some pages."""
+    found = examine_meta(tree)
+    if found.author and " " not in found.author:  # as extract_metadata: a lone word is no byline
+        found.author = None
+    try:
+        found = extract_meta_json(tree, found)
+    except Exception:  # trafilatura's JSON-LD reader fails on hostile markup: the meta tags stay
+        pass
+    if not found.title:
+        found.title = extract_title(tree)
+    if not author:
+        found.author = None
+    elif not found.author:
+        found.author = extract_author(tree)
+    if not found.url:
+        found.url = extract_url(tree, url)
+    if found.url:
+        found.hostname = extract_domain(found.url, fast=True)
+    if date:
+        found.date = find_date(tree, url=found.url, **DATE_PARAMS)
+    if not found.sitename:
+        found.sitename = extract_sitename(tree)
+    if found.sitename:
+        found.sitename = found.sitename.lstrip("@")
+        if found.sitename and "." not in found.sitename and not found.sitename[0].isupper():
+            found.sitename = found.sitename.title()
+    elif found.url and (host := META_URL.match(found.url)):
+        found.sitename = host[1]
+    found.clean_and_trim()
+    return found
+
+
+def extract_article(html: bytes | str, url: str, *, date: bool = True,
+                    author: bool = True) -> Article:
+    """The article on a page, with links, formatting and quotes as markdown (no images);
+    ``date`` and ``author``: whether to look for them on the page (the feed may give them).
     ExtractError when there is none, or when the page is too complex (complexity_problem)."""
     problem = complexity_problem(html)
     if problem:
         raise ExtractError(f"page {problem}")
     try:
+        # One parse for the metadata and the extraction: bare_extraction copies a tree it is
+        # given, and the metadata is read from the page as it came.
+        tree = load_html(html, _MAX_FILE_SIZE)
+        if tree is None:
+            raise ExtractError("no article found on the page")
+        meta = _metadata(tree, url, date=date, author=author)
+        # No images: with them trafilatura keeps captions, photo credits and teaser lists of
+        # related stories, which the matcher would read as the story's (docs/design.md).
         doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_links=True, include_images=True,
-            include_formatting=True, include_comments=False, output_format="markdown",
-            date_extraction_params=DATE_PARAMS)
+            tree, url=url, with_metadata=False, include_links=True, include_images=False,
+            include_formatting=True, include_comments=False, output_format="markdown")
+    except ExtractError:
+        raise
     except Exception as e:  # trafilatura/lxml raise many kinds on hostile markup
         raise ExtractError(f"extraction failed: {type(e).__name__}: {e}") from e
     # Without as_dict, bare_extraction returns a Document or None; the dict is its deprecated form.
     if not isinstance(doc, Document) or doc.body is None:
         raise ExtractError("no article found on the page")
-    title = (doc.title or "").strip()
-    body_tree = copy.deepcopy(doc.body)
-    _quote_to_markdown(body_tree)
-    body = _tidy(xmltotxt(body_tree, include_formatting=True), title)
+    title = (meta.title or "").strip()
+    # The tree is ours (bare_extraction does not serialise it in markdown mode): rewritten in
+    # place, and xmltotxt works on its own copy.
+    _quote_to_markdown(doc.body)
+    # NFC as trafilatura.extract gives it: a page written decomposed is matched as any other.
+    body = unicodedata.normalize("NFC", _tidy(xmltotxt(doc.body, include_formatting=True), title))
     if not body:
         raise ExtractError("the page's article is empty")
     if not _has_prose(body):
         raise ExtractError("no article on the page, only navigation or short fragments")
     return Article(
         title=title,
-        author=(doc.author or "").strip(),
-        date=_date(doc.date),
-        sitename=site_name(doc.sitename, doc.url or url, doc.hostname),
-        description=(doc.description or "").strip(),
+        author=(meta.author or "").strip(),
+        date=_date(meta.date),
+        sitename=site_name(meta.sitename, meta.url or url, meta.hostname),
+        description=(meta.description or "").strip(),
         body=bounded(body),
-        fingerprint=content_fingerprint(f"{title} {doc.raw_text or body}"),
+        fingerprint=fingerprint(f"{title} {doc.raw_text or body}"),
     )
+
+
+@functools.lru_cache(maxsize=2**14)
+def _hash_digits(token: str) -> str:
+    # Words recur within a text and from one text to the next (16,384 of 64 digits: 2 MB).
+    h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+    return format(h, f"0{_SIMHASH_BITS}b")
+
+
+def fingerprint(text: str) -> str:
+    """trafilatura's content_fingerprint (a 64-bit SimHash of the text's longer words), the
+    same hex string for a fraction of its CPU: each word's hash written as 64 binary digits,
+    and each bit's vote counted down its column in C (str.count) rather than with a list of 64
+    additions per word."""
+    tokens = sample_tokens(text, _SIMHASH_BITS)
+    digits = "".join(map(_hash_digits, tokens))
+    simhash = 0
+    for column in range(_SIMHASH_BITS):  # column 0 is the top bit
+        if 2 * digits[column::_SIMHASH_BITS].count("1") >= len(tokens):  # as many +1 as -1 or more
+            simhash |= 1 << (_SIMHASH_BITS - 1 - column)
+    return f"{simhash:x}"
 
 
 def html_fragment_to_markdown(fragment: str) -> str:
@@ -204,7 +288,7 @@ def plain_article_from_entry(entry: Entry) -> Article:
     return Article(title=entry.title, author=entry.author,
                    date=entry.published.date() if entry.published else None, sitename="",
                    description="", body=body,
-                   fingerprint=content_fingerprint(f"{entry.title} {body}"))
+                   fingerprint=fingerprint(f"{entry.title} {body}"))
 
 
 def article_from_entry(entry: Entry) -> Article:
@@ -221,7 +305,7 @@ def article_from_entry(entry: Entry) -> Article:
         sitename="",
         description=description,
         body=body,
-        fingerprint=content_fingerprint(f"{entry.title} {body}"),
+        fingerprint=fingerprint(f"{entry.title} {body}"),
     )
 
 

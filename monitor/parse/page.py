@@ -9,8 +9,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 
-# Level 6: the size of level 9 (within 0.5% on the corpus pages) for two thirds of its CPU.
-GZIP_LEVEL = 6
+# Level 3: on the corpus pages 11% larger than level 6 (23.2% of the pages' size against 20.9%)
+# for less than half its CPU (1.2 ms a page against 2.6), in the workers' budget for every page.
+GZIP_LEVEL = 3
 
 
 def sha256(data: bytes) -> str:

@@ -58,11 +58,12 @@ def analyse_entry(entry: Entry) -> TextAnalysis:
     return TextAnalysis(article=article, lang=lang, signature=sig)
 
 
-def analyse_page(page: FetchResult, title: str) -> PageAnalysis:
+def analyse_page(page: FetchResult, title: str, date: bool = True) -> PageAnalysis:
     """The article on ``page`` and the rest of the PageAnalysis; ``title``: the feed's
-    headline, which the clipping takes over the page's own (monitor.pipeline.build_clipping).
+    headline, which the clipping takes over the page's own (monitor.pipeline.build_clipping);
+    ``date``: whether the page's date is wanted (the feed gave none; the feed's wins).
     ExtractError when the page has no usable article."""
-    article = extract_article(page_text(page), page.url)
+    article = extract_article(page_text(page), page.url, date=date)
     lang, sig = _text_facts(title, article)
     return PageAnalysis(
         article=article,

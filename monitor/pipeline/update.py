@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -110,7 +111,8 @@ class CycleReport:
 
 def build_clipping(entry: Entry, article: Article, feed: FeedConfig, feed_title: str,
                    entities: tuple[str, ...], matches: list[Match]) -> Clipping:
-    """The clipping of a story: the feed's headline and date first, the page's text and metadata;
+    """The clipping of a story: the feed's headline and date first (the page's date is only
+    looked for when the feed gives none), the page's text and metadata;
     its source the publisher an aggregator's item names, else the page's site, else the feed."""
     source = entry.source or article.sitename or feed.name or feed_title
     events = [t for m in matches for t in m.tags]
@@ -569,7 +571,10 @@ class Pipeline:
                 started = time.monotonic()
                 page = await fetch(self.client, entry.url, self.config.fetch, limits=self.limits)
                 self.events.fetched("page", time.monotonic() - started)
-                analysis = await self._in_worker(analyse_page, page, entry.title)
+                # The page's byline is looked for even when the feed has one: a feed's author
+                # is often the desk's ("Staff"), the page's the reporter's.
+                analysis = await self._in_worker(analyse_page, page, entry.title,
+                                                 entry.published is None)
                 return analysis.article, "page", page, analysis, None, None
             except (FeedError, ExtractError) as e:
                 log.warning("story %s: page not used (%s); built from the feed", entry.url, e)
@@ -634,7 +639,10 @@ class Pipeline:
         text = None
         if page.status < 400:
             try:
-                text = (await self._in_worker(extract_article, page_text(page), page.url)).body
+                # the body alone is compared: no date or author looked for
+                text = (await self._in_worker(functools.partial(extract_article, date=False,
+                                                                author=False),
+                                              page_text(page), page.url)).body
             except ExtractError:
                 text = None
         state = evidence.record_recheck(self.store, rechecks, clipping_id, now=self.clock(),

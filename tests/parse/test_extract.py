@@ -70,10 +70,12 @@ def test_real_page_metadata(name: str) -> None:
     assert re.fullmatch(r"[0-9a-f]{16}", article.fingerprint)
 
 
-def test_real_page_images_and_links_are_markdown() -> None:
+def test_real_page_links_are_markdown_and_images_left_out() -> None:
+    # Images are left out of a page's article: with them trafilatura keeps captions, credits
+    # and teasers of related stories (docs/design.md, *Extraction*).
     name = "iloveponysmag.com.barbour.html"
     article = extract_article((DATA / name).read_bytes(), EXPECTED[name]["url"])
-    assert "![Barbour-Coastal](http://iloveponysmag.com/wp-content/uploads/2018/05/Barbour-Coastal.jpg)" in article.body
+    assert "Barbour-Coastal.jpg" not in article.body and "![" not in article.body
     assert "[Coastal Collection von Barbour](https://www.barbour.com/coastal)" in article.body
     assert "> Das Schönste: Helle & Me Time am Wasser." in article.body.split("\n")
 
@@ -115,14 +117,14 @@ def test_multi_paragraph_quote_keeps_every_line_quoted() -> None:
     assert all(line.startswith(">") for line in quote)
 
 
-def test_links_and_images_become_markdown() -> None:
+def test_links_become_markdown_and_images_are_left_out() -> None:
     html = page(f"<p>{PARAGRAPH}</p><p>Read the <a href='https://court.example/ruling.pdf'>full ruling</a> "
                 "for the scope of the order in every country concerned by it.</p>"
                 "<figure><img src='https://news.example/img/court.jpg' alt='The court building'></figure>"
                 f"<p>{PARAGRAPH2}</p>")
     body = extract_article(html, "https://news.example/a").body
     assert "Read the [full ruling](https://court.example/ruling.pdf) for the scope" in body
-    assert "![The court building](https://news.example/img/court.jpg)" in body
+    assert "court.jpg" not in body and "The court building" not in body
 
 
 def test_relative_links_are_resolved_against_the_page_url() -> None:
