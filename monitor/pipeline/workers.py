@@ -30,9 +30,12 @@ log = logging.getLogger("monitor")
 
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-# A worker exits after this many tasks: whatever trafilatura and lxml leave behind (caches,
-# fragmented arenas) is handed back to the system now and then.
-MAX_TASKS_PER_CHILD = 200
+# The workers are replaced after this many tasks each, on average: whatever trafilatura and
+# lxml leave behind (caches, fragmented arenas) is handed back to the system now and then.
+# The pool retires itself rather than use ProcessPoolExecutor's max_tasks_per_child, which
+# deadlocks on Python 3.11 to 3.14 when a worker exits at its limit with tasks queued
+# (CPython gh-115634: the queued tasks never run and the interpreter hangs at exit).
+TASKS_PER_WORKER = 200
 # The daemon gives up on a task this long after the worker's own deadline, which a long call
 # into C code (lxml) can outlast: the pool is then killed and made again.
 HARD_MARGIN = 5.0
@@ -90,6 +93,10 @@ def _call(deadline: float, fn: Callable[..., T], *args: Any) -> T:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _processes(executor: ProcessPoolExecutor) -> list[multiprocessing.process.BaseProcess]:
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
 class ExtractionPool:
     """Worker processes for the CPU-bound work on pages, made again whenever they break."""
 
@@ -102,6 +109,11 @@ class ExtractionPool:
         self.state = OK
         self.detail: str | None = None
         self.restarts = 0
+        self.recycled = 0
+        self._submitted = 0  # to the current executor
+        # Workers of replaced executors, finishing their tasks before they exit (an executor
+        # forgets its processes once shut down, so they are kept here).
+        self._retired: list[multiprocessing.process.BaseProcess] = []
         self._executor = self._make()
 
     def _make(self) -> ProcessPoolExecutor:
@@ -111,8 +123,19 @@ class ExtractionPool:
         context.set_forkserver_preload(["monitor.pipeline.forkserver_guard",
                                         "monitor.pipeline.analysis"])
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                   initializer=_init_worker, initargs=(self.memory,),
-                                   max_tasks_per_child=MAX_TASKS_PER_CHILD)
+                                   initializer=_init_worker, initargs=(self.memory,))
+
+    def _recycle(self) -> None:
+        """New workers for the next tasks once these have had their share; the old ones finish
+        the tasks they hold (shutdown without cancelling) and then exit."""
+        if self._submitted < TASKS_PER_WORKER * self.workers:
+            return
+        old = self._executor
+        self._executor = self._make()
+        self._submitted = 0
+        self.recycled += 1
+        self._retired = [p for p in self._retired if p.is_alive()] + _processes(old)
+        old.shutdown(wait=False)
 
     def _set(self, state: str, detail: str | None) -> None:
         changed = (state, detail) != (self.state, self.detail)
@@ -128,10 +151,11 @@ class ExtractionPool:
         self.restarts += 1
         self._set(FAILING, reason)
         if kill:  # a worker stuck in C code: only killing it ends the task
-            for process in list(getattr(broken, "_processes", {}).values()):
+            for process in _processes(broken):
                 process.kill()
         broken.shutdown(wait=False, cancel_futures=True)
         self._executor = self._make()
+        self._submitted = 0
 
     def check(self) -> None:
         """Notice a dead worker between tasks too (the daemon calls this every few seconds), so
@@ -142,7 +166,9 @@ class ExtractionPool:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker. ExtractError when the deadline passes, when memory runs
         out, or when the task breaks the pool twice (the pool is whole again after)."""
-        for attempt in (1, 2):
+        breaks = 0
+        while breaks < 2:
+            self._recycle()
             executor = self._executor
             # The forkserver is started from this thread, whose life is the daemon's: its
             # parent-death signal fires when the thread that started it ends (prctl(2)), and a
@@ -155,16 +181,22 @@ class ExtractionPool:
                                                     *args)
             except BrokenProcessPool:
                 self._replace(executor, "an extraction worker died")
+                breaks += 1
                 continue
             except RuntimeError:
                 if executor is self._executor:  # shut down for good: the daemon is stopping
                     raise
-                continue  # replaced meanwhile by another task's _replace: the new pool
+                # replaced meanwhile (another task's _replace, or retired after its share of
+                # tasks) before this task reached it: the current executor takes it
+                continue
+            if executor is self._executor:
+                self._submitted += 1
             try:
                 result = await asyncio.wait_for(asyncio.wrap_future(submitted),
                                                 self.deadline + HARD_MARGIN)
             except BrokenProcessPool:
                 self._replace(executor, "an extraction worker died")
+                breaks += 1
                 continue
             except asyncio.TimeoutError:
                 self._replace(executor, "an extraction worker stuck past its deadline",
@@ -179,7 +211,7 @@ class ExtractionPool:
         """End the workers: each finishes its task within ``timeout`` seconds or is killed.
         Waiting for them lets multiprocessing release its semaphores (no leak)."""
         executor = self._executor
-        processes = list(getattr(executor, "_processes", {}).values())
+        processes = self._retired + _processes(executor)
         executor.shutdown(wait=False, cancel_futures=True)
         end = time.monotonic() + timeout
         for process in processes:
@@ -187,3 +219,4 @@ class ExtractionPool:
             if process.is_alive():
                 process.kill()
         executor.shutdown(wait=True)
+        self._retired = []

@@ -89,3 +89,31 @@ def test_a_deadline_and_a_memory_cap_cost_the_task_not_the_worker() -> None:
             pool.shutdown()
 
     run(scenario)
+
+
+def test_workers_are_replaced_after_their_share_of_tasks_and_every_task_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """More tasks than the workers' share, all queued at once (where max_tasks_per_child
+    deadlocks on Python 3.11 to 3.14): every task runs, on new workers after each share, and
+    the pool's shutdown ends the old workers as well as the current ones."""
+    import monitor.pipeline.workers as workers
+
+    monkeypatch.setattr(workers, "TASKS_PER_WORKER", 3)
+
+    async def scenario() -> None:
+        pool = ExtractionPool(1)
+        try:
+            shares = [await asyncio.gather(*(pool.run(pid) for _ in range(3))) for _ in range(4)]
+            assert pool.recycled == 3 and pool.state == OK and pool.restarts == 0
+            assert [len(set(share)) for share in shares] == [1, 1, 1, 1]
+            pids = {share[0] for share in shares}
+            assert len(pids) == 4  # new workers for each share
+            queued = await asyncio.gather(*(pool.run(pid) for _ in range(12)))
+            assert len(queued) == 12  # all run, though queued past the share at once
+        finally:
+            pool.shutdown()
+        for worker in pids | set(queued):
+            with pytest.raises(ProcessLookupError):
+                os.kill(worker, 0)
+
+    run(scenario)
