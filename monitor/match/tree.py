@@ -151,18 +151,25 @@ class CNot(CNode):
                      (replace(child, veto=child.matched),))
 
 
+def _by_field(ys: list[Occ]) -> list[tuple[str, list[Occ], list[int], int]]:
+    """The ys of each field ordered by start, with their starts (for bisect) and the longest
+    span's length in words (how far back a start may lie and still reach a word)."""
+    by_field: dict[str, list[Occ]] = {}
+    for y in ys:
+        by_field.setdefault(y[0], []).append(y)
+    out = []
+    for f, group in by_field.items():
+        group.sort(key=_start)
+        out.append((f, group, list(map(_start, group)), max(o[2] - o[1] for o in group)))
+    return out
+
+
 def _closest(xs: list[Occ], ys: list[Occ], n: int) -> list[tuple[Occ, Occ]]:
     """For each x, the closest y (same field) within ``n`` words: of the ys as ordered by
     start, the first with the smallest gap, counted in words from one span to the other: 0 if
     they overlap, 1 if adjacent (written out in the loop, which runs for every candidate)."""
     pairs = []
-    by_field: dict[str, list[Occ]] = {}
-    for y in ys:
-        by_field.setdefault(y[0], []).append(y)
-    for f, group in by_field.items():
-        group.sort(key=_start)
-        starts = list(map(_start, group))
-        longest = max(o[2] - o[1] for o in group)
+    for f, group, starts, longest in _by_field(ys):
         for x in xs:
             field, start, end, _ = x
             if field != f:
@@ -186,13 +193,7 @@ def _near(xs: list[Occ], ys: list[Occ], n: int) -> set[int]:
     """The ids of the xs with some y (same field) within ``n`` words: those ``_closest`` pairs,
     found without looking further than the first such y."""
     out = set()
-    by_field: dict[str, list[Occ]] = {}
-    for y in ys:
-        by_field.setdefault(y[0], []).append(y)
-    for f, group in by_field.items():
-        group.sort(key=_start)
-        starts = list(map(_start, group))
-        longest = max(o[2] - o[1] for o in group)
+    for f, group, starts, longest in _by_field(ys):
         for x in xs:
             field, start, end, _ = x
             if field != f:
