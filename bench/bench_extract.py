@@ -148,6 +148,7 @@ def breakdown(p: dict[str, Any], page: Any, turn: int) -> tuple[dict[str, float]
     from trafilatura.xml import xmltotxt
 
     from monitor.fetch.body import page_text
+    from monitor.parse.byline import find_author
     from monitor.parse.extract import DATE_PARAMS, complexity_problem, fingerprint
 
     text, url = page_text(page), p["url"]
@@ -182,6 +183,7 @@ def breakdown(p: dict[str, Any], page: Any, turn: int) -> tuple[dict[str, float]
             tm.extract_meta_json(tree, tm.examine_meta(tree)), tm.extract_title(tree),
             tm.extract_url(tree, url), tm.extract_sitename(tree)),
         "metadata: author past the meta tags": lambda: tm.extract_author(tree),
+        "metadata: the same, monitor's find_author": lambda: find_author(tree),
         "metadata: date (htmldate, monitor's params)": lambda: tm.find_date(tree, url=url,
                                                                             **DATE_PARAMS),
         "metadata: categories and tags": lambda: (tm.extract_catstags("category", tree),

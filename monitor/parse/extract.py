@@ -23,13 +23,14 @@ from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.deduplication import sample_tokens
-from trafilatura.metadata import (META_URL, examine_meta, extract_author, extract_meta_json,
-                                  extract_sitename, extract_title, extract_url)
+from trafilatura.metadata import (META_URL, examine_meta, extract_meta_json, extract_sitename,
+                                  extract_title, extract_url)
 from trafilatura.settings import DEFAULT_CONFIG, Document
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from monitor.errors import ExtractError
+from monitor.parse.byline import find_author
 from monitor.models import Article, Entry
 
 # htmldate otherwise guesses from any year on the page (a copyright line, say);
@@ -131,8 +132,8 @@ def site_name(found: str | None, url: str, hostname: str | None = None) -> str:
 def _metadata(tree: HtmlElement, url: str, *, date: bool, author: bool) -> Document:
     """The page's metadata as trafilatura.metadata.extract_metadata finds it, but only the
     fields an Article carries: the categories, tags and licence are never looked for, and the
-    date and author only when asked (the feed's own are used when it gives them). The author
-    search past the meta tags costs more than a whole extraction's cleaning on some pages."""
+    date and author only when asked (the feed's own are used when it gives them). The byline
+    search past the meta tags is monitor.parse.byline's: trafilatura's answer, cheaper."""
     found = examine_meta(tree)
     if found.author and " " not in found.author:  # as extract_metadata: a lone word is no byline
         found.author = None
@@ -145,7 +146,7 @@ def _metadata(tree: HtmlElement, url: str, *, date: bool, author: bool) -> Docum
     if not author:
         found.author = None
     elif not found.author:
-        found.author = extract_author(tree)
+        found.author = find_author(tree)
     if not found.url:
         found.url = extract_url(tree, url)
     if found.url:
