@@ -295,3 +295,35 @@ def test_the_clipping_source_falls_back_on_the_feed_name_then_its_title() -> Non
     assert build_clipping(entry, article, untitled, "Example News", (), []).source == "Example News"
     named = FeedConfig(url="https://news.example.org/feed", name="Example (desk)")
     assert build_clipping(entry, article, named, "Example News", (), []).source == "Example (desk)"
+
+
+PAGE_FILES = sorted(p for p in DATA.rglob("*.htm*") if p.is_file())
+ODD_INPUTS = {
+    "a str declaring its encoding": '<?xml version="1.0" encoding="utf-8"?><html><body>'
+                                    "<p>text</p></body></html>",
+    "bytes in latin-1": "<html><head><meta charset='latin-1'></head><body><p>café</p>"
+                        "</body></html>".encode("latin-1"),
+    "bytes with a BOM": b"\xef\xbb\xbf<html><body><p>text</p></body></html>",
+    "not HTML": "just a line of text",
+    "one fragment": "<p>one paragraph</p>",
+    "empty": "",
+    "control characters": "<html><body><p>a\x00b\x0bc</p></body></html>",
+    "a form": "<html><body><form><input name='q'><select><option>1</option></select>"
+              "<textarea>t</textarea><label>l</label></form><p>text</p></body></html>",
+}
+
+
+@pytest.mark.parametrize("source", [*PAGE_FILES, *ODD_INPUTS],
+                         ids=[*(p.name for p in PAGE_FILES), *ODD_INPUTS])
+def test_the_page_tree_is_trafilaturas(source: Path | str) -> None:
+    """load_page parses as trafilatura.utils.load_html does, only the element classes are
+    chosen in C: the same markup comes out of both trees."""
+    from lxml.html import tostring
+    from trafilatura.utils import load_html
+
+    html = source.read_bytes() if isinstance(source, Path) else ODD_INPUTS[source]
+    ours, theirs = extract.load_page(html), load_html(html)
+    assert (ours is None) == (theirs is None)
+    if ours is not None and theirs is not None:
+        assert tostring(ours) == tostring(theirs)
+        assert [e.tag for e in ours.iter()] == [e.tag for e in theirs.iter()]
