@@ -19,7 +19,8 @@ from collections.abc import Iterator
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
-from trafilatura.metadata import extract_author, normalize_authors
+from trafilatura.json_metadata import normalize_authors
+from trafilatura.metadata import extract_author
 from trafilatura.utils import trim
 
 # What trafilatura.xpaths.AUTHOR_XPATHS and AUTHOR_DISCARD_XPATHS test, in their order.
