@@ -29,9 +29,12 @@ def guess_language(text: str) -> str:
     """ISO 639-1 code of the likeliest language among en, fr, es, pt, it, de, nl, ar, else
     "und"."""
     sample = text[:5000]
-    letters = sum(c.isalpha() for c in sample)
-    if letters and len(_ARABIC.findall(sample)) > letters / 2:
-        return "ar"
+    arabic = len(_ARABIC.findall(sample))
+    # the letters are counted, one Python step a character, only when the script is in doubt
+    if arabic:
+        letters = sum(c.isalpha() for c in sample)
+        if letters and arabic > letters / 2:
+            return "ar"
     counts = {lang: 0.0 for lang in PROFILES}
     for word in _WORD.findall(sample.lower()):
         langs = _SHARED.get(word, ())
