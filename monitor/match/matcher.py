@@ -55,6 +55,21 @@ def weight(field: str, start: int) -> float:
     return 1.0 if start < 100 else 0.5 if start < 500 else 0.25
 
 
+def rank_events(places: Mapping[int, Mapping[int, float]],
+                first: Mapping[int, int]) -> list[int]:
+    """Events, the most prominent first: ``places`` maps each event to the starts of its words
+    and their ``weight``, ``first`` to where it is first named.
+
+    An event's prominence is the sum of its words' weights, so "Feds seize 10 domains" in a
+    title outweighs the "charged" of its last paragraph. A word counts once, however many
+    terms of the list it matches ("arrestato" is "arrestat*" and "arresto"): the more
+    spellings a list holds, the more it would weigh otherwise. Ties go to the event named
+    first.
+    """
+    mass = {i: sum(placed.values()) for i, placed in places.items()}
+    return sorted(places, key=lambda i: (-mass[i], first[i]))
+
+
 Clause = ClauseTree[MatchedTerm]
 """One clause of a rule on one document, its terms placed in the text (`monitor explain`)."""
 
@@ -355,13 +370,11 @@ class Matcher:
     def _found(self, scan: _Scan) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Event tags, the most prominent first, and entity names by first appearance.
 
-        An event's prominence is the sum of its words' weights (``weight``: title, lead, rest),
-        so "Feds seize 10 domains" in a title outweighs the "charged" of its last paragraph;
-        ties go to the event named first.
+        Events are ranked by ``rank_events``.
         """
         if scan.named is None:
             first: tuple[dict[int, int], dict[int, int]] = ({}, {})
-            mass: dict[int, float] = {}
+            places: dict[int, dict[int, float]] = {}  # event -> its words' starts -> weight
             shift = scan.shift
             for tid, spans in scan.hits[TEXT].items():
                 for kind, i in self._named_index.get(tid, ()):
@@ -369,11 +382,11 @@ class Matcher:
                     if where < first[kind].get(i, where + 1):
                         first[kind][i] = where
                     if kind == 0:  # ``weight`` of each hit, placed in the title or the body
-                        mass[i] = mass.get(i, 0.0) + sum([
-                            3.0 if s < shift else 1.0 if s - shift < 100 else
-                            0.5 if s - shift < 500 else 0.25 for s, _ in spans])
-            events = tuple(self._named[0][i][0] for i in sorted(
-                first[0], key=lambda i: (-mass[i], first[0][i])))
+                        placed = places.setdefault(i, {})
+                        for s, _ in spans:
+                            placed[s] = (3.0 if s < shift else 1.0 if s - shift < 100 else
+                                         0.5 if s - shift < 500 else 0.25)
+            events = tuple(self._named[0][i][0] for i in rank_events(places, first[0]))
             entities = tuple(self._named[1][i][0] for i in sorted(first[1], key=first[1].__getitem__))
             scan.named = (events, entities)
         return scan.named
