@@ -367,7 +367,8 @@ def test_the_shipped_config_sets_the_defaults() -> None:
 
 def _toml_keys() -> dict[str, set[str]]:
     """The keys config.toml sets or shows commented out, by table (notifiers of every type in
-    one); [terms] and [entities] are left out: their keys are names the user chooses."""
+    one); [terms], [entities] and [events] are left out: their keys are names the user
+    chooses."""
     keys: dict[str, set[str]] = {}
     table = ""
     for line in (REPO / "config.toml").read_text(encoding="utf-8").splitlines():
@@ -375,7 +376,7 @@ def _toml_keys() -> dict[str, set[str]]:
         if header:
             table = header.group(1)
         elif (key := re.match(r'#?\s*([A-Za-z_]\w*)\s*=\s*["\[{\dtf-]', line)) and table not in (
-                "terms", "entities"):
+                "terms", "entities", "events"):
             keys.setdefault(table, set()).add(key.group(1))
     return keys
 
