@@ -259,6 +259,7 @@ BAD = [
     ("missing rule query", '[[rules]]\nname = "r"\n', "rules[0].query"),
     ("timeout not positive", "[fetch]\ntimeout = 0\n", "fetch.timeout"),
     ("max_bytes too small", "[fetch]\nmax_bytes = 10\n", "fetch.max_bytes"),
+    ("event query not a string", "[events]\nraid = [\"raided\"]\n", "events.raid"),
 ]
 
 
@@ -494,3 +495,9 @@ def test_smtp_without_encryption_and_without_login_is_allowed_anywhere() -> None
 def test_max_new_per_poll_is_read() -> None:
     assert parse_config("[fetch]\nmax_new_per_poll = 5\n", CONFIG_PATH).fetch.max_new_per_poll == 5
     assert parse_config("", CONFIG_PATH).fetch.max_new_per_poll == 100
+
+
+
+def test_an_event_query_is_read_as_written() -> None:
+    config = parse_config('[events]\ndomain-seizure = "seized NEAR/3 domains"\n', CONFIG_PATH)
+    assert config.events == {"domain-seizure": "seized NEAR/3 domains"}

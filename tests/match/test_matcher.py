@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import RuleError
-from monitor.match.matcher import Matcher, compile_rules, rank_events
-from monitor.config import RuleConfig
+from monitor.errors import ConfigError, RuleError
+from monitor.match.matcher import Matcher, compile_rules, matcher_for, rank_events
+from monitor.config import RuleConfig, parse_config
 from monitor.models import Document
 from monitor.match import text as text_module
 from monitor.match.text import _RUN, FOLD, FieldText, _fold_char, fold, words
@@ -362,6 +362,41 @@ def test_rank_events_by_the_weight_of_their_words(places, first, ranked):
     assert rank_events(places, first) == ranked
 
 
+def test_an_event_query_gives_its_tag_and_its_words_weigh_for_it():
+    terms = {"event-raid": ["seized"], "x": ["pirate*"]}
+    events = {"domain-seizure": "seized NEAR/3 (sites OR domains)"}
+    m = compile_rules([RuleConfig("r", "$x")], terms, {}, (), events)
+    assert m.event_tags == ("raid", "domain-seizure")  # a tag with a query and no list
+    # "seized" is the raid's word and the query's: "sites" tips it to the domain seizure
+    doc = Document("Agents seized 70 pirate sites", "")
+    assert m.find_events(doc) == ("domain-seizure", "raid")
+    assert m.find_matches(doc)[0].tags == ("domain-seizure", "raid")
+    assert m.find_events(Document("Agents seized 300 pirate decoders", "")) == ("raid",)
+    # scoped: a body word sits after the title's words
+    scoped = compile_rules([RuleConfig("r", "$x")], terms, {}, (),
+                           {"domain-seizure": "body:(seized NEAR/3 sites)"})
+    doc = Document("Pirate news", "Police seized the sites today.")
+    assert scoped.find_events(doc) == ("domain-seizure", "raid")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("seized AND $nowhere", "unknown list $nowhere"),
+    ("NOT seized", "matches every document"),
+    ("seized AND", "expected a word"),
+])
+def test_bad_event_queries_are_refused_naming_the_tag(query, message):
+    with pytest.raises(RuleError) as e:
+        compile_rules([RuleConfig("r", "pirate")], {}, {}, (), {"raid": query})
+    assert e.value.rule == "events.raid" and message in str(e.value)
+
+
+def test_a_bad_event_query_in_the_config_names_its_key():
+    config = parse_config('[events]\nraid = "raided AND $nowhere"\n', Path("/etc/monitor.toml"))
+    with pytest.raises(ConfigError) as e:
+        matcher_for(config)
+    assert e.value.key == "events.raid"
+
+
 def test_entities_in_order_of_first_appearance_with_aliases_in_each_language():
     entities = {
         "ACE": ["Alliance for Creativity and Entertainment",
@@ -395,7 +430,8 @@ def default() -> Matcher:
     rules = [RuleConfig(r["name"], r["query"], float(r.get("min_score", 0)),
                         tuple(r.get("tags", ())), tuple(r.get("notifiers", ())),
                         r.get("enabled", True)) for r in data["rules"]]
-    return compile_rules(rules, data.get("terms", {}), data.get("entities", {}))
+    return compile_rules(rules, data.get("terms", {}), data.get("entities", {}), (),
+                         data.get("events", {}))
 
 
 def test_default_rules_have_the_piracy_enforcement_rule_and_every_event_tag(default):
@@ -497,6 +533,11 @@ FIRST_EVENT = [  # (lang, title, body, the first event tag): what the story is m
      "وتغريمه بعد بث القنوات المشفرة بدون ترخيص.", "arrest"),
     ("it", "Pirateria, multati 200 utenti del pezzotto", "La Guardia di Finanza ha multato 200 "
      "utenti che guardavano le partite con abbonamenti pirata IPTV.", "user-sanction"),
+    # a seizure of sites is a domain seizure, not a raid ([events])
+    ("en", "DHS seizes over 70 piracy sites", "Homeland Security Investigations seized the "
+     "domains of more than 70 websites that streamed pirated sports.", "domain-seizure"),
+    ("it", "Pirateria online: sequestrati 152 siti", "La Guardia di Finanza ha sequestrato 152 "
+     "siti che trasmettevano illegalmente film e partite.", "domain-seizure"),
     # a preliminary injunction (liminar) won in court: a lawsuit
     ("pt", "Globo consegue liminar contra sites piratas", "A Justiça concedeu liminar à Globo "
      "contra sites de IPTV pirata que transmitiam seus canais sem autorização.", "lawsuit"),
