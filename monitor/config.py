@@ -615,6 +615,7 @@ class Config:
     watch: tuple[WatchConfig, ...] = ()
     terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     entities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)  # [events]: tag -> query
     log: LogConfig = field(default_factory=LogConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
@@ -840,6 +841,12 @@ def _string_lists(data: object, path: str, where: str) -> dict[str, tuple[str, .
     return {name: t.setting(Setting(STRINGS, [], "", key=name)) for name in t.data}
 
 
+def _queries(data: object, path: str, where: str) -> dict[str, str]:
+    """[events]: every key is an event tag, holding a query."""
+    t = _Table(data, path, where)
+    return {name: t.setting(Setting(STRING, REQUIRED, "", key=name)) for name in t.data}
+
+
 def _unique(items: Sequence[Any], attr: str, path: str, where: str) -> None:
     seen: set[str] = set()
     for i, item in enumerate(items):
@@ -901,11 +908,13 @@ def parse_config(text: str, path: Path) -> Config:
                                   path=shown, key=f"watch[{i}].rules")
     terms = _string_lists(top.get("terms", TABLE, {}), shown, "terms")
     entities = _string_lists(top.get("entities", TABLE, {}), shown, "entities")
+    events = _queries(top.get("events", TABLE, {}), shown, "events")
     top.done()
     if not own["database"].is_absolute():
         own["database"] = path.parent / own["database"]
     return Config(path=path, feeds=feeds, pages=pages, searches=searches, notifiers=notifiers,
-                  rules=rules, watch=watch, terms=terms, entities=entities, **own, **tables)
+                  rules=rules, watch=watch, terms=terms, entities=entities, events=events, **own,
+                  **tables)
 
 
 def default_config_path() -> Path:

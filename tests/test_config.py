@@ -259,6 +259,7 @@ BAD = [
     ("missing rule query", '[[rules]]\nname = "r"\n', "rules[0].query"),
     ("timeout not positive", "[fetch]\ntimeout = 0\n", "fetch.timeout"),
     ("max_bytes too small", "[fetch]\nmax_bytes = 10\n", "fetch.max_bytes"),
+    ("event query not a string", "[events]\nraid = [\"raided\"]\n", "events.raid"),
 ]
 
 
@@ -367,7 +368,8 @@ def test_the_shipped_config_sets_the_defaults() -> None:
 
 def _toml_keys() -> dict[str, set[str]]:
     """The keys config.toml sets or shows commented out, by table (notifiers of every type in
-    one); [terms] and [entities] are left out: their keys are names the user chooses."""
+    one); [terms], [entities] and [events] are left out: their keys are names the user
+    chooses."""
     keys: dict[str, set[str]] = {}
     table = ""
     for line in (REPO / "config.toml").read_text(encoding="utf-8").splitlines():
@@ -375,7 +377,7 @@ def _toml_keys() -> dict[str, set[str]]:
         if header:
             table = header.group(1)
         elif (key := re.match(r'#?\s*([A-Za-z_]\w*)\s*=\s*["\[{\dtf-]', line)) and table not in (
-                "terms", "entities"):
+                "terms", "entities", "events"):
             keys.setdefault(table, set()).add(key.group(1))
     return keys
 
@@ -493,3 +495,9 @@ def test_smtp_without_encryption_and_without_login_is_allowed_anywhere() -> None
 def test_max_new_per_poll_is_read() -> None:
     assert parse_config("[fetch]\nmax_new_per_poll = 5\n", CONFIG_PATH).fetch.max_new_per_poll == 5
     assert parse_config("", CONFIG_PATH).fetch.max_new_per_poll == 100
+
+
+
+def test_an_event_query_is_read_as_written() -> None:
+    config = parse_config('[events]\ndomain-seizure = "seized NEAR/3 domains"\n', CONFIG_PATH)
+    assert config.events == {"domain-seizure": "seized NEAR/3 domains"}

@@ -57,6 +57,7 @@ class Item:
     first_words: str
     event_type: str | None = None  # the labelled event type (label 1 items of the corpus)
     event_tag: str | None = None  # the matcher's first event tag, when flagged
+    event_tags: tuple[str, ...] = ()  # every event tag found, the first first, when flagged
     model: str | None = None  # the model's probability and top n-grams, for misses
 
 
@@ -110,9 +111,31 @@ class EvalReport:
         typed = self.event_typed
         if not typed:
             return None
-        right = sum(EVENT_ALIASES.get(i.event_tag or "", i.event_tag) == i.event_type
-                    for i in typed)
-        return right / len(typed)
+        return sum(_typed_right(i) for i in typed) / len(typed)
+
+    @property
+    def event_among(self) -> float | None:
+        """The fraction of ``event_typed`` whose event type is among the tags found, first or
+        not: what a better choice among the tags could reach without new words."""
+        typed = self.event_typed
+        if not typed:
+            return None
+        return sum(i.event_type in {_alias(t) for t in i.event_tags} for i in typed) / len(typed)
+
+    @property
+    def event_by_type(self) -> dict[str, tuple[int, int]]:
+        """Each labelled event type: how many ``event_typed`` items have it, how many of them
+        are tagged right."""
+        out: dict[str, tuple[int, int]] = {}
+        for i in self.event_typed:
+            n, right = out.get(i.event_type or "", (0, 0))
+            out[i.event_type or ""] = (n + 1, right + _typed_right(i))
+        return dict(sorted(out.items()))
+
+    @property
+    def mistyped(self) -> tuple[Item, ...]:
+        """The ``event_typed`` items whose first event tag is not their event type."""
+        return tuple(i for i in self.event_typed if not _typed_right(i))
 
     @property
     def false_positives(self) -> tuple[Item, ...]:
@@ -125,6 +148,14 @@ class EvalReport:
     @property
     def borderline_items(self) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.borderline)
+
+
+def _alias(tag: str) -> str:
+    return EVENT_ALIASES.get(tag, tag)
+
+
+def _typed_right(item: Item) -> bool:
+    return item.event_tag is not None and _alias(item.event_tag) == item.event_type
 
 
 def to_document(item: dict[str, Any]) -> Document:
@@ -167,7 +198,7 @@ def evaluate(matcher: Matcher, items: Iterable[dict[str, Any]],
                     label=label, flagged=bool(matches), borderline=bool(raw.get("borderline")),
                     rules=tuple(m.rule for m in matches), first_words=_first_words(raw),
                     event_type=str(raw["event_type"]) if raw.get("event_type") else None,
-                    event_tag=events[0] if events else None, model=why)
+                    event_tag=events[0] if events else None, event_tags=events, model=why)
         results.append(item)
         if item.borderline:
             border = border.add(item)
@@ -202,7 +233,11 @@ def report_to_json(report: EvalReport) -> dict[str, Any]:
         "by_lang": {lang: _figures(c) for lang, c in report.by_lang.items()},
         "false_positives": [i.id for i in report.false_positives],
         "false_negatives": [i.id for i in report.false_negatives],
-        "event_type": {"n": len(report.event_typed), "accuracy": _round(report.event_accuracy)},
+        "event_type": {"n": len(report.event_typed), "accuracy": _round(report.event_accuracy),
+                       "among": _round(report.event_among),
+                       "by_type": {t: {"n": n, "right": right}
+                                   for t, (n, right) in report.event_by_type.items()},
+                       "mistyped": [i.id for i in report.mistyped]},
         "borderline": {**_figures(report.borderline),
                        "false_positives": [i.id for i in report.borderline_items
                                            if i.flagged and not i.label],
@@ -227,7 +262,10 @@ def format_report(report: EvalReport) -> str:
     lines.append(row("borderline", report.borderline) + "  (not in the figures above)")
     if report.event_typed:
         lines.append(f"event type right on {_fmt(report.event_accuracy)} of the "
-                     f"{len(report.event_typed)} flagged stories labelled with one")
+                     f"{len(report.event_typed)} flagged stories labelled with one "
+                     f"(among the tags found on {_fmt(report.event_among)})")
+        lines.append("  by type (right/labelled): " + ", ".join(
+            f"{t} {right}/{n}" for t, (n, right) in report.event_by_type.items()))
 
     def listing(title: str, items: tuple[Item, ...]) -> None:
         lines.append("")
@@ -242,4 +280,9 @@ def format_report(report: EvalReport) -> str:
     listing("False negatives", report.false_negatives)
     listing("Borderline misses", tuple(i for i in report.borderline_items
                                        if i.flagged != bool(i.label)))
+    lines.append("")
+    lines.append(f"Mistyped events ({len(report.mistyped)})" + (":" if report.mistyped else ""))
+    for i in report.mistyped:
+        found = ",".join(i.event_tags) or "-"
+        lines.append(f"  {i.id:<10} {i.lang:<4} {i.event_type} -> {found:<30} {i.first_words}")
     return "\n".join(lines)

@@ -55,6 +55,21 @@ def weight(field: str, start: int) -> float:
     return 1.0 if start < 100 else 0.5 if start < 500 else 0.25
 
 
+def rank_events(places: Mapping[int, Mapping[int, float]],
+                first: Mapping[int, int]) -> list[int]:
+    """Events, the most prominent first: ``places`` maps each event to the starts of its words
+    and their ``weight``, ``first`` to where it is first named.
+
+    An event's prominence is the sum of its words' weights, so "Feds seize 10 domains" in a
+    title outweighs the "charged" of its last paragraph. A word counts once, however many
+    terms of the list it matches ("arrestato" is "arrestat*" and "arresto"): the more
+    spellings a list holds, the more it would weigh otherwise. Ties go to the event named
+    first.
+    """
+    mass = {i: sum(placed.values()) for i, placed in places.items()}
+    return sorted(places, key=lambda i: (-mass[i], first[i]))
+
+
 Clause = ClauseTree[MatchedTerm]
 """One clause of a rule on one document, its terms placed in the text (`monitor explain`)."""
 
@@ -154,8 +169,10 @@ class Matcher:
                  entities: tuple[tuple[str, frozenset[int]], ...],
                  events: tuple[tuple[str, frozenset[int]], ...], fields: tuple[str, ...],
                  lists: tuple[tuple[str, frozenset[int]], ...] = (),
-                 watches: tuple[tuple[WatchConfig, frozenset[int]], ...] = ()) -> None:
+                 watches: tuple[tuple[WatchConfig, frozenset[int]], ...] = (),
+                 event_queries: tuple[tuple[int, CNode], ...] = ()) -> None:
         self.rules = tuple(r for r, _ in rules)
+        self._event_queries = event_queries  # ([events]) event index, compiled query
         self._watches = watches
         self._rules = rules
         self._named = (events, entities)
@@ -355,13 +372,11 @@ class Matcher:
     def _found(self, scan: _Scan) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Event tags, the most prominent first, and entity names by first appearance.
 
-        An event's prominence is the sum of its words' weights (``weight``: title, lead, rest),
-        so "Feds seize 10 domains" in a title outweighs the "charged" of its last paragraph;
-        ties go to the event named first.
+        Events are ranked by ``rank_events``.
         """
         if scan.named is None:
             first: tuple[dict[int, int], dict[int, int]] = ({}, {})
-            mass: dict[int, float] = {}
+            places: dict[int, dict[int, float]] = {}  # event -> its words' starts -> weight
             shift = scan.shift
             for tid, spans in scan.hits[TEXT].items():
                 for kind, i in self._named_index.get(tid, ()):
@@ -369,11 +384,22 @@ class Matcher:
                     if where < first[kind].get(i, where + 1):
                         first[kind][i] = where
                     if kind == 0:  # ``weight`` of each hit, placed in the title or the body
-                        mass[i] = mass.get(i, 0.0) + sum([
-                            3.0 if s < shift else 1.0 if s - shift < 100 else
-                            0.5 if s - shift < 500 else 0.25 for s, _ in spans])
-            events = tuple(self._named[0][i][0] for i in sorted(
-                first[0], key=lambda i: (-mass[i], first[0][i])))
+                        placed = places.setdefault(i, {})
+                        for s, _ in spans:
+                            placed[s] = (3.0 if s < shift else 1.0 if s - shift < 100 else
+                                         0.5 if s - shift < 500 else 0.25)
+            # an event's query ([events]) adds the words of its occurrences to the event
+            for i, tree in self._event_queries:
+                for _, field, s, _ in leaves(tree.ev(scan.hits) or ()):
+                    if field == "body":
+                        s += shift
+                    elif field not in (TEXT, "title"):
+                        continue  # source:, lang:, url: have no place in the text
+                    placed = places.setdefault(i, {})
+                    placed[s] = (3.0 if s < shift else 1.0 if s - shift < 100 else
+                                 0.5 if s - shift < 500 else 0.25)
+                    first[0][i] = min(s, first[0].get(i, s))
+            events = tuple(self._named[0][i][0] for i in rank_events(places, first[0]))
             entities = tuple(self._named[1][i][0] for i in sorted(first[1], key=first[1].__getitem__))
             scan.named = (events, entities)
         return scan.named
@@ -402,9 +428,11 @@ def _clause(trace: Trace, scan: _Scan) -> Clause:
 # --- compiling ------------------------------------------------------------------------------------
 def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]],
                   entities: Mapping[str, Sequence[str]],
-                  watches: Sequence[WatchConfig] = ()) -> Matcher:
-    """Compile every rule, term list, entity and watchlist once. ``RuleError`` names what is
-    wrong (a watchlist's as ``rule="watch:NAME"``)."""
+                  watches: Sequence[WatchConfig] = (),
+                  event_queries: Mapping[str, str] | None = None) -> Matcher:
+    """Compile every rule, term list, entity, watchlist and event query ([events]: tag ->
+    query) once. ``RuleError`` names what is wrong (a watchlist's as ``rule="watch:NAME"``, an
+    event query's as ``rule="events.TAG"``)."""
     comp = TermTable()
     lists: dict[str, frozenset[int]] = {}
     for name, entries in terms.items():
@@ -412,8 +440,11 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
         if isinstance(entries, str) or not entries:
             raise RuleError(f"{where}: expected a non-empty list of terms", rule=name)
         lists[name] = frozenset(comp.entry(str(e), name, where) for e in entries)
-    events = tuple((name[len(EVENT_PREFIX):], ids) for name, ids in lists.items()
-                   if name.startswith(EVENT_PREFIX))
+    listed = [(name[len(EVENT_PREFIX):], ids) for name, ids in lists.items()
+              if name.startswith(EVENT_PREFIX)]
+    tags = [tag for tag, _ in listed]
+    queries = dict(event_queries or {})
+    events = tuple(listed + [(tag, frozenset()) for tag in queries if tag not in tags])
     ents = []
     for name, aliases in entities.items():
         where = f'entity "{name}"'
@@ -459,9 +490,32 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
                             f"(at most {best})", rule=rule.name)
         used_fields |= _fields(tree)  # disabled rules too: explain() shows them
         compiled.append((rule, tree))
+    queried = []
+    for i, (tag, _) in enumerate(events):
+        query = queries.get(tag)
+        if query is None:
+            continue
+        name = f"events.{tag}"
+
+        def event_term(node: Term, name: str = name) -> int:
+            return comp.term(node.text, node.prefix, name, f'event query "{name}"', node.pos)
+
+        def event_list(node: ListRef, name: str = name) -> frozenset[int]:
+            if node.name not in lists:
+                raise RuleError(f'event query "{name}", position {node.pos}: unknown list '
+                                f"${node.name}", rule=name, position=node.pos)
+            return lists[node.name]
+
+        tree = compile_tree(parse_query(query, rule=name), name, event_term, event_list,
+                            shared=shared)
+        if tree.ev({}) is not None:
+            raise RuleError(f'event query "{name}": matches every document (a lone NOT?)',
+                            rule=name, position=0)
+        used_fields |= _fields(tree)
+        queried.append((i, tree))
     return Matcher(tuple(compiled), comp, tuple(ents), events,
                    tuple(f for f in FIELDS if f in used_fields), tuple(lists.items()),
-                   tuple(watched))
+                   tuple(watched), tuple(queried))
 
 
 def _fields(tree: CNode) -> set[str]:
@@ -484,7 +538,8 @@ def matcher_for(config: Config) -> Matcher:
 
 def _compile_config(config: Config) -> Matcher:
     try:
-        return compile_rules(config.rules, config.terms, config.entities, config.watch)
+        return compile_rules(config.rules, config.terms, config.entities, config.watch,
+                             config.events)
     except RuleError as e:
         names = [r.name for r in config.rules]
         watched = [f"watch:{w.name}" for w in config.watch]
@@ -496,6 +551,8 @@ def _compile_config(config: Config) -> Matcher:
             key = f"terms.{e.rule}"
         elif e.rule in config.entities:
             key = f"entities.{e.rule}"
+        elif e.rule.startswith("events."):
+            key = e.rule
         else:
             key = "rules"
         raise ConfigError(str(e), path=str(config.path), key=key) from e

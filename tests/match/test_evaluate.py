@@ -51,7 +51,8 @@ def test_json_has_exactly_the_documented_keys(matcher):
     data = report_to_json(evaluate(matcher, ITEMS))
     assert set(data) == {"n", "precision", "recall", "f1", "by_lang", "false_positives",
                          "false_negatives", "borderline", "event_type"}
-    assert data["event_type"] == {"n": 0, "accuracy": None}  # no item carries an event_type
+    assert data["event_type"] == {"n": 0, "accuracy": None, "among": None, "by_type": {},
+                                  "mistyped": []}  # no item carries an event_type
     assert data["n"] == 7
     assert set(data["by_lang"]["en"]) == {"n", "precision", "recall", "f1"}
     assert data["false_positives"] == ["fp-en"]
@@ -84,3 +85,36 @@ def test_empty_input_gives_an_empty_report(matcher):
     assert report.overall.n == 0 and report.overall.precision is None
     assert report_to_json(report)["by_lang"] == {}
     assert "overall" in format_report(report)
+
+
+def test_event_types_right_among_the_tags_per_type_and_the_mistyped_ones():
+    terms = {"event-arrest": ["arrested"], "event-raid": ["raided"],
+             "event-site-blocking": ["blocked"]}
+    m = compile_rules([RuleConfig("r", "pirate AND ($event-arrest OR $event-raid OR "
+                                       "$event-site-blocking)")], terms, {})
+    items = [
+        {"id": "right", "label": 1, "event_type": "arrest", "text": "Pirate arrested\nx"},
+        # a "site-blocking" tag is the corpus's blocking-order
+        {"id": "alias", "label": 1, "event_type": "blocking-order", "text": "Pirate site blocked"},
+        # raid first, the labelled arrest second: wrong, but among the tags found
+        {"id": "second", "label": 1, "event_type": "arrest",
+         "text": "Pirate den raided\nTwo were arrested."},
+        {"id": "absent", "label": 1, "event_type": "lawsuit", "text": "Pirate raided\nx"},
+        {"id": "missed", "label": 1, "event_type": "raid", "text": "Nothing here"},  # not flagged
+        {"id": "border", "label": 1, "event_type": "raid", "borderline": True,
+         "text": "Pirate arrested"},
+    ]
+    report = evaluate(m, items)
+    assert [i.id for i in report.event_typed] == ["right", "alias", "second", "absent"]
+    assert report.event_accuracy == 2 / 4
+    assert report.event_among == 3 / 4
+    assert report.event_by_type == {"arrest": (2, 1), "blocking-order": (1, 1), "lawsuit": (1, 0)}
+    assert [(i.id, i.event_tags) for i in report.mistyped] == [("second", ("raid", "arrest")),
+                                                               ("absent", ("raid",))]
+    data = report_to_json(report)["event_type"]
+    assert data["mistyped"] == ["second", "absent"] and data["among"] == 0.75
+    assert data["by_type"]["arrest"] == {"n": 2, "right": 1}
+    text = format_report(report)
+    assert "event type right on 0.500 of the 4" in text and "among the tags found on 0.750" in text
+    assert "arrest 1/2" in text
+    assert "Mistyped events (2):" in text and "arrest -> raid,arrest" in text

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import RuleError
-from monitor.match.matcher import Matcher, compile_rules
-from monitor.config import RuleConfig
+from monitor.errors import ConfigError, RuleError
+from monitor.match.matcher import Matcher, compile_rules, matcher_for, rank_events
+from monitor.config import RuleConfig, parse_config
 from monitor.models import Document
 from monitor.match import text as text_module
 from monitor.match.text import _RUN, FOLD, FieldText, _fold_char, fold, words
@@ -343,6 +343,60 @@ def test_event_tags_come_from_event_lists_then_the_rule_tags():
     assert m.event_tags == ("arrest", "takedown")
 
 
+def test_a_word_counts_once_for_its_event_however_many_terms_it_matches():
+    # "arrestato" is both "arrestat*" and the stem of "arresto": still one word against two
+    terms = {"event-arrest": ["arrestat*", "arresto"], "event-raid": ["perquisizion*",
+                                                                      "sequestrat*"]}
+    m = compile_rules([RuleConfig("r", "$event-arrest OR $event-raid")], terms, {})
+    doc = Document("", "Un uomo arrestato dopo perquisizioni: sequestrati i server.", lang="it")
+    assert m.find_events(doc) == ("raid", "arrest")
+
+
+@pytest.mark.parametrize("places, first, ranked", [
+    ({0: {5: 1.0}, 1: {0: 3.0}}, {0: 5, 1: 0}, [1, 0]),  # a title word outweighs a lead word
+    ({0: {20: 1.0, 30: 1.0}, 1: {0: 1.0}}, {0: 20, 1: 0}, [0, 1]),  # two words outweigh one
+    ({0: {20: 1.0}, 1: {10: 1.0}}, {0: 20, 1: 10}, [1, 0]),  # a tie: the one named first
+    ({}, {}, []),
+])
+def test_rank_events_by_the_weight_of_their_words(places, first, ranked):
+    assert rank_events(places, first) == ranked
+
+
+def test_an_event_query_gives_its_tag_and_its_words_weigh_for_it():
+    terms = {"event-raid": ["seized"], "x": ["pirate*"]}
+    events = {"domain-seizure": "seized NEAR/3 (sites OR domains)"}
+    m = compile_rules([RuleConfig("r", "$x")], terms, {}, (), events)
+    assert m.event_tags == ("raid", "domain-seizure")  # a tag with a query and no list
+    # "seized" is the raid's word and the query's: "sites" tips it to the domain seizure
+    doc = Document("Agents seized 70 pirate sites", "")
+    assert m.find_events(doc) == ("domain-seizure", "raid")
+    assert m.find_matches(doc)[0].tags == ("domain-seizure", "raid")
+    assert m.find_events(Document("Agents seized 300 pirate decoders", "")) == ("raid",)
+    # scoped: a body word sits after the title's words
+    scoped = compile_rules([RuleConfig("r", "$x")], terms, {}, (),
+                           {"domain-seizure": "body:(seized NEAR/3 sites)"})
+    doc = Document("Pirate news", "Police seized the sites today.")
+    assert scoped.find_events(doc) == ("domain-seizure", "raid")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("seized AND $nowhere", "unknown list $nowhere"),
+    ("NOT seized", "matches every document"),
+    ("seized AND", "expected a word"),
+])
+def test_bad_event_queries_are_refused_naming_the_tag(query, message):
+    with pytest.raises(RuleError) as e:
+        compile_rules([RuleConfig("r", "pirate")], {}, {}, (), {"raid": query})
+    assert e.value.rule == "events.raid" and message in str(e.value)
+
+
+def test_a_bad_event_query_in_the_config_names_its_key():
+    config = parse_config('[events]\nraid = "raided AND $nowhere"\n', Path("/etc/monitor.toml"))
+    with pytest.raises(ConfigError) as e:
+        matcher_for(config)
+    assert e.value.key == "events.raid"
+
+
 def test_entities_in_order_of_first_appearance_with_aliases_in_each_language():
     entities = {
         "ACE": ["Alliance for Creativity and Entertainment",
@@ -376,7 +430,8 @@ def default() -> Matcher:
     rules = [RuleConfig(r["name"], r["query"], float(r.get("min_score", 0)),
                         tuple(r.get("tags", ())), tuple(r.get("notifiers", ())),
                         r.get("enabled", True)) for r in data["rules"]]
-    return compile_rules(rules, data.get("terms", {}), data.get("entities", {}))
+    return compile_rules(rules, data.get("terms", {}), data.get("entities", {}), (),
+                         data.get("events", {}))
 
 
 def test_default_rules_have_the_piracy_enforcement_rule_and_every_event_tag(default):
@@ -407,8 +462,9 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
      "to a settlement with the Hollywood studios and will pay $5 million.", "lawsuit"),
     ("en", "Police raid home of suspected uploader", "Danish police raided the home of a man "
      "suspected of uploading pirated films to a private torrent tracker.", "raid"),
+    # a dismantled network names no event; its arrests do
     ("fr", "Un réseau d'IPTV illégale démantelé dans le Nord", "Les gendarmes ont démantelé un "
-     "réseau de revendeurs d'abonnements IPTV illégaux et interpellé trois suspects.", "takedown"),
+     "réseau de revendeurs d'abonnements IPTV illégaux et interpellé trois suspects.", "arrest"),
     ("fr", "", "Le tribunal judiciaire de Paris a ordonné le blocage de douze sites de streaming "
      "sportif illicites à la demande de beIN Sports.", "blocking-order"),
     ("fr", "Prison avec sursis pour un pirate du foot", "Un homme a été condamné à six mois de "
@@ -424,8 +480,10 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
      "um site pirata de filmes e séries em São Paulo.", "arrest"),
     ("pt", "", "Uma operação contra a pirataria digital derrubou 300 sites e aplicativos de "
      "streaming ilegal em vários estados.", "takedown"),
+    # "oscurare" is the blocking of sites by the access providers
     ("it", "Oscurati 15 siti pirata", "La Guardia di Finanza ha oscurato 15 siti pirata che "
-     "trasmettevano illegalmente le partite di Serie A e ha denunciato i gestori.", "takedown"),
+     "trasmettevano illegalmente le partite di Serie A e ha denunciato i gestori.",
+     "blocking-order"),
     ("it", "", "Il tribunale ha condannato il gestore di un servizio IPTV pirata a due anni di "
      "reclusione e al risarcimento dei danni.", "arrest"),
     ("de", "Razzia gegen illegale IPTV-Anbieter", "Die Polizei hat bei einer Razzia gegen "
@@ -450,6 +508,48 @@ def test_default_rules_flag_enforcement_stories_in_every_language(default, lang,
     assert matches[0].terms and matches[0].score >= 2
     if event:
         assert event in matches[0].tags
+
+
+FIRST_EVENT = [  # (lang, title, body, the first event tag): what the story is mostly about
+    # French "fin" (the end) is not the English "fines"
+    ("fr", "Fin de partie pour un site de streaming pirate", "La police a fermé le site de "
+     "streaming illégal qui diffusait les matchs de Ligue 1.", "takedown"),
+    # "la Suède" is not "sued"
+    ("fr", "La Suède condamne les fondateurs d'un site pirate", "Un tribunal suédois a condamné "
+     "à un an de prison les administrateurs d'un site de téléchargement illégal.", "arrest"),
+    # dismantled names no event: the arrests do
+    ("es", "", "La Policía Nacional ha desarticulado una red de IPTV pirata y detenido a sus "
+     "cinco responsables.", "arrest"),
+    ("fr", "", "Les gendarmes ont démantelé un réseau de revendeurs d'abonnements IPTV illégaux "
+     "et interpellé trois suspects.", "arrest"),
+    # an injunction to block is a blocking order, not a lawsuit
+    ("en", "Court orders ISPs to block pirate sports streams", "The High Court granted the "
+     "Premier League a new injunction that requires broadband providers to block pirate "
+     "streams.", "blocking-order"),
+    # a criminal fine is part of a sentence; fines on users are user sanctions
+    ("de", "Geldstrafe für Betreiber illegaler IPTV-Streams", "Das Amtsgericht verurteilte den "
+     "Betreiber eines illegalen IPTV-Dienstes zu einer Geldstrafe.", "arrest"),
+    ("ar", "غرامة وسجن لمشغل موقع قرصنة المباريات", "قضت المحكمة بحبس مشغل موقع لقرصنة المباريات "
+     "وتغريمه بعد بث القنوات المشفرة بدون ترخيص.", "arrest"),
+    ("it", "Pirateria, multati 200 utenti del pezzotto", "La Guardia di Finanza ha multato 200 "
+     "utenti che guardavano le partite con abbonamenti pirata IPTV.", "user-sanction"),
+    # a seizure of sites is a domain seizure, not a raid ([events])
+    ("en", "DHS seizes over 70 piracy sites", "Homeland Security Investigations seized the "
+     "domains of more than 70 websites that streamed pirated sports.", "domain-seizure"),
+    ("it", "Pirateria online: sequestrati 152 siti", "La Guardia di Finanza ha sequestrato 152 "
+     "siti che trasmettevano illegalmente film e partite.", "domain-seizure"),
+    # a preliminary injunction (liminar) won in court: a lawsuit
+    ("pt", "Globo consegue liminar contra sites piratas", "A Justiça concedeu liminar à Globo "
+     "contra sites de IPTV pirata que transmitiam seus canais sem autorização.", "lawsuit"),
+]
+
+
+@pytest.mark.parametrize("lang, title, body, event", FIRST_EVENT,
+                         ids=[f"{e[0]}-{i}" for i, e in enumerate(FIRST_EVENT)])
+def test_default_rules_put_the_story_s_own_event_first(default, lang, title, body, event):
+    doc = Document(title, body, lang=lang)
+    assert default.find_matches(doc)
+    assert default.find_events(doc)[0] == event
 
 
 TRAPS = {  # trap -> our own (title, body) examples; none of them may fire

@@ -82,7 +82,7 @@ def test_rules_eval_reads_a_directory_and_keeps_one_part(tmp_path: Path) -> None
                   "--json")
     assert json.loads(two.stdout)["n"] == 20
     report = json.loads(two.stdout)
-    assert set(report["event_type"]) == {"n", "accuracy"}
+    assert set(report["event_type"]) == {"n", "accuracy", "among", "by_type", "mistyped"}
 
     (folder / "c.jsonl").write_text('{"id": "x9", "text": "t", "label": 0}\n', encoding="utf-8")
     refused = monitor(config, "rules", "eval", str(folder), "--split", "validation")
