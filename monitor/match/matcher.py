@@ -140,9 +140,15 @@ class _Scan:
     def score(self, found: tuple[Leaf, ...]) -> float:
         """The sum, over distinct terms, of each term's best placement (see ``weight``)."""
         best: dict[int, float] = {}
-        for leaf in found:
-            tid, field, start, _ = self.place(leaf)
-            best[tid] = max(best.get(tid, 0.0), weight(field, start))
+        shift = self.shift
+        for tid, field, start, _ in found:
+            if field == TEXT:  # ``place`` and ``weight`` written out: this runs for every hit
+                w = (3.0 if start < shift else 1.0 if start - shift < 100 else
+                     0.5 if start - shift < 500 else 0.25)
+            else:
+                w = weight(field, start)
+            if w > best.get(tid, 0.0):  # every weight is above 0: a term's first hit enters it
+                best[tid] = w
         return round(sum(best.values()), 3)
 
 
