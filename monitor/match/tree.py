@@ -9,7 +9,7 @@ make it true, each ``(field, start, end, leaves)`` where ``leaves`` are the
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set as AbstractSet
 from dataclasses import dataclass, replace
 from operator import itemgetter, sub
 from typing import Generic, TypeVar
@@ -96,13 +96,18 @@ class CTerms(CNode):
         for f in self.fields:
             found = hits.get(f)
             if found:
-                # The ids hit, looked up from the story's few (a list may hold hundreds of
-                # terms), in the order of ``found.keys() & ids``: a set filled in the order of
-                # ``ids``. NEAR keeps the first of two equally close hits, so this order shows
-                # in the terms a match names.
-                common = self.ids.intersection(found)
-                for tid in (set(sorted(common, key=self._rank.__getitem__)) if len(common) > 1
-                            else common):
+                # The ids hit, in the order of ``found.keys() & ids`` (a set filled in the
+                # order of ``ids``): NEAR keeps the first of two equally close hits, so this
+                # order shows in the terms a match names. When the list is the longer (it may
+                # hold hundreds of terms), they are looked up from the story's few.
+                ids = self.ids
+                if len(ids) <= len(found):
+                    common: AbstractSet[int] = found.keys() & ids
+                else:
+                    common = ids.intersection(found)
+                    if len(common) > 1:
+                        common = set(sorted(common, key=self._rank.__getitem__))
+                for tid in common:
                     out += [(f, s, e, ((tid, f, s, e),)) for s, e in found[tid]]
         return out or None
 
