@@ -123,29 +123,27 @@ class _Scan:
         self.named: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # events, entities
         self.made: dict[tuple[str, str, int, int], MatchedTerm] = {}  # see ``terms``
 
-    def place(self, leaf: Leaf) -> Leaf:
-        """A hit of "text" as a hit of the title or of the body."""
-        tid, field, s, e = leaf
-        if field != TEXT:
-            return leaf
-        return (tid, "title", s, e) if s < self.shift else (tid, "body", s - self.shift,
-                                                            e - self.shift)
-
-    def locate(self, leaf: Leaf) -> tuple[str, str, int, int]:
-        """A placed hit (``place``) in the text: the fields of its MatchedTerm."""
-        _, field, s, e = leaf
+    def locate(self, field: str, s: int, e: int) -> tuple[str, str, int, int]:
+        """Words ``s`` to ``e`` (excluded) of a field in its text: the fields of a
+        MatchedTerm."""
         ft = self.fields[field]
         start, end = ft.span(s)[0], ft.span(e - 1)[1]
         return ft.text[start:end], field, start, end
 
     def terms(self, found: tuple[Leaf, ...]) -> tuple[MatchedTerm, ...]:
         """The matched terms behind ``found``: title first, in order, at most MAX_TERMS_SHOWN."""
-        placed = sorted(set(map(self.place, found)),
-                        key=lambda t: (t[1] != "title", t[1], t[2], t[3], t[0]))
+        # each hit of "text" placed in the title or the body, as its sort key: the title
+        # first, then by field, start, end and term (one key per distinct placed hit)
+        shift = self.shift
+        placed = sorted({(field != "title", field, s, e, tid) if field != TEXT else
+                         (False, "title", s, e, tid) if s < shift else
+                         (True, "body", s - shift, e - shift, tid)
+                         for tid, field, s, e in found})
         # told apart by their fields, and each made once per scan: rules share terms
         made = self.made
         out = []
-        for fields in dict.fromkeys(map(self.locate, placed[:MAX_TERMS_SHOWN])):
+        for fields in dict.fromkeys([self.locate(field, s, e)
+                                     for _, field, s, e, _ in placed[:MAX_TERMS_SHOWN]]):
             term = made.get(fields)
             if term is None:
                 term = made[fields] = MatchedTerm(*fields)
@@ -155,9 +153,15 @@ class _Scan:
     def score(self, found: tuple[Leaf, ...]) -> float:
         """The sum, over distinct terms, of each term's best placement (see ``weight``)."""
         best: dict[int, float] = {}
-        for leaf in found:
-            tid, field, start, _ = self.place(leaf)
-            best[tid] = max(best.get(tid, 0.0), weight(field, start))
+        shift = self.shift
+        for tid, field, start, _ in found:
+            if field == TEXT:  # placed and weighed (``weight``) here: this runs for every hit
+                w = (3.0 if start < shift else 1.0 if start - shift < 100 else
+                     0.5 if start - shift < 500 else 0.25)
+            else:
+                w = weight(field, start)
+            if w > best.get(tid, 0.0):  # every weight is above 0: a term's first hit enters it
+                best[tid] = w
         return round(sum(best.values()), 3)
 
 

@@ -162,7 +162,8 @@ class _PerWord(dict[str, V]):
         return value
 
 
-Row = tuple[str, frozenset[int], int | None, int | None]  # see _Lookup.row
+Row = tuple[str, frozenset[int], int | None, int | None, dict[str, int]]  # see _Lookup.row
+_NO_PAIRS: dict[str, int] = {}  # never written to
 
 
 class _Lookup:
@@ -177,8 +178,12 @@ class _Lookup:
         self.word_names = sorted(word.known)
         self.word_values = [complex(word.product[g], word.square[g]) for g in self.word_names]
         self.word_number = {g: i for i, g in enumerate(self.word_names)}
-        # a pair of stems, as met in the text, -> its number: stems have no spaces
-        self.pairs = {tuple(g.split(" ")): i for g, i in self.word_number.items() if " " in g}
+        # a stem -> {the stem after it: the number of the pair}: stems have no spaces
+        self.pairs: dict[str, dict[str, int]] = {}
+        for g, i in self.word_number.items():
+            pair = g.split(" ")
+            if len(pair) == 2:
+                self.pairs.setdefault(pair[0], {})[pair[1]] = i
         self.grams = sorted(char.known)
         self.char_number = {g: i for i, g in enumerate(self.grams)}
         self.char_values = [complex(char.product[g], char.square[g]) for g in self.grams]
@@ -186,11 +191,13 @@ class _Lookup:
 
     def row(self, word: str) -> Row:
         """A word's stem, the numbers of its kept 4-grams (``char_features`` of the word
-        alone), and the numbers of its stem as a feature of the text and of the title."""
+        alone), the numbers of its stem as a feature of the text and of the title, and the
+        kept pairs it begins (the next stem -> the pair's number)."""
         s = stem(word)
         grams = frozenset(self.char_number[g] for g in char_features((word,), ())
                           if g in self.char_number)
-        return s, grams, self.word_number.get(s), self.word_number.get("t:" + s)
+        return (s, grams, self.word_number.get(s), self.word_number.get("t:" + s),
+                self.pairs.get(s, _NO_PAIRS))
 
     def features(self, title: Sequence[str], body: Sequence[str]) -> tuple[set[int], set[int]]:
         """The numbers of the kept features among ``word_features(title, body)`` and among
@@ -201,9 +208,11 @@ class _Lookup:
         rows += map(row, body[:MAX_WORDS])
         if not rows:
             return set(), set()
-        text, grams, in_text, in_title = zip(*rows)
+        text, grams, in_text, in_title, pairs = zip(*rows)
         words = set(in_text)
-        words.update(in_title[:n], map(self.pairs.get, zip(text, text[1:])))
+        # each pair looked up among those its first stem begins: no tuple made per pair, and
+        # the numbers (and Nones) come in the same order, so the set is the same
+        words.update(in_title[:n], map(dict.get, pairs, text[1:]))
         words.discard(None)
         return words, set().union(*grams)
 

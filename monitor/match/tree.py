@@ -8,10 +8,10 @@ make it true, each ``(field, start, end, leaves)`` where ``leaves`` are the
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Set as AbstractSet
 from dataclasses import dataclass, replace
-from operator import itemgetter
+from operator import itemgetter, sub
 from typing import Generic, TypeVar
 
 from monitor.errors import RuleError
@@ -25,7 +25,7 @@ Hits = dict[str, dict[int, list[tuple[int, int]]]]
 # body's first word is two words after the title's last), so "Operators arrested" in a title is
 # near "the pirate site" at the start of the body. title: and body: scope one of them.
 TEXT = "text"
-_start = itemgetter(1)  # of an Occ
+_field, _start, _end = itemgetter(0), itemgetter(1), itemgetter(2)  # of an Occ
 _document_order = itemgetter(1, 2, 3, 0)  # of a Leaf: field, start, end, term
 
 
@@ -85,17 +85,29 @@ class CNode:
 class CTerms(CNode):
     """Any of a set of terms (a word, a phrase, an OR of them, a $list) in some fields."""
 
-    __slots__ = ("ids", "fields")
+    __slots__ = ("ids", "fields", "_rank")
 
     def __init__(self, ast: Node, ids: frozenset[int], fields: tuple[str, ...]) -> None:
         self.ast, self.ids, self.fields, self._memo = ast, ids, fields, None
+        self._rank = {tid: i for i, tid in enumerate(ids)}  # each id's place in ``ids``
 
     def ev(self, hits: Hits) -> list[Occ] | None:
         out: list[Occ] = []
         for f in self.fields:
             found = hits.get(f)
             if found:
-                for tid in found.keys() & self.ids:
+                # The ids hit, in the order of ``found.keys() & ids`` (a set filled in the
+                # order of ``ids``): NEAR keeps the first of two equally close hits, so this
+                # order shows in the terms a match names. When the list is the longer (it may
+                # hold hundreds of terms), they are looked up from the story's few.
+                ids = self.ids
+                if len(ids) <= len(found):
+                    common: AbstractSet[int] = found.keys() & ids
+                else:
+                    common = ids.intersection(found)
+                    if len(common) > 1:
+                        common = set(sorted(common, key=self._rank.__getitem__))
+                for tid in common:
                     out += [(f, s, e, ((tid, f, s, e),)) for s, e in found[tid]]
         return out or None
 
@@ -154,6 +166,10 @@ class CNot(CNode):
 def _by_field(ys: list[Occ]) -> list[tuple[str, list[Occ], list[int], int]]:
     """The ys of each field ordered by start, with their starts (for bisect) and the longest
     span's length in words (how far back a start may lie and still reach a word)."""
+    if len(set(map(_field, ys))) == 1:  # the usual case: every y in "text"
+        group = sorted(ys, key=_start)
+        starts = list(map(_start, group))
+        return [(ys[0][0], group, starts, max(map(sub, map(_end, group), starts)))]
     by_field: dict[str, list[Occ]] = {}
     for y in ys:
         by_field.setdefault(y[0], []).append(y)
@@ -167,23 +183,29 @@ def _by_field(ys: list[Occ]) -> list[tuple[str, list[Occ], list[int], int]]:
 def _closest(xs: list[Occ], ys: list[Occ], n: int) -> list[tuple[Occ, Occ]]:
     """For each x, the closest y (same field) within ``n`` words: of the ys as ordered by
     start, the first with the smallest gap, counted in words from one span to the other: 0 if
-    they overlap, 1 if adjacent (written out in the loop, which runs for every candidate)."""
+    they overlap, 1 if adjacent."""
     pairs = []
     for f, group, starts, longest in _by_field(ys):
+        back = n - 1 + longest  # a y starting further back ends more than n words before x
+        last = len(group)
         for x in xs:
             field, start, end, _ = x
             if field != f:
                 continue
+            lo = bisect_left(starts, start - back)
+            mid = bisect_left(starts, end, lo)
             best, gap = None, n + 1
-            for y in group[bisect_left(starts, start - n + 1 - longest):
-                           bisect_right(starts, end + n - 1)]:
-                y_start, y_end = y[1], y[2]
-                g = (y_start - end + 1 if y_start >= end else
-                     start - y_end + 1 if start >= y_end else 0)
-                if g < gap:
-                    best, gap = y, g
-                    if not g:
-                        break
+            # the ys starting before x ends: overlapping it (gap 0, the best) or ending before it
+            for y in group[lo:mid]:
+                y_end = y[2]
+                if y_end > start:
+                    best, gap = y, 0
+                    break
+                if start - y_end + 1 < gap:
+                    best, gap = y, start - y_end + 1
+            # the ys starting after: the first of them is the closest of them
+            if gap and mid < last and starts[mid] - end + 1 < gap:
+                best = group[mid]
             if best is not None:
                 pairs.append((x, best))
     return pairs
@@ -194,15 +216,19 @@ def _near(xs: list[Occ], ys: list[Occ], n: int) -> set[int]:
     found without looking further than the first such y."""
     out = set()
     for f, group, starts, longest in _by_field(ys):
+        back = n - 1 + longest
+        last = len(group)
         for x in xs:
             field, start, end, _ = x
             if field != f:
                 continue
-            for y in group[bisect_left(starts, start - n + 1 - longest):
-                           bisect_right(starts, end + n - 1)]:
-                y_start, y_end = y[1], y[2]
-                if (y_start - end + 1 if y_start >= end else
-                        start - y_end + 1 if start >= y_end else 0) <= n:
+            mid = bisect_left(starts, end)
+            if mid < last and starts[mid] - end + 1 <= n:  # the first y starting after x
+                out.add(id(x))
+                continue
+            reach = start - n + 1  # a y starting before x ends must end here or after
+            for y in group[bisect_left(starts, start - back, 0, mid):mid]:
+                if y[2] >= reach:
                     out.add(id(x))
                     break
     return out
