@@ -83,6 +83,8 @@ class PageAnalysisLike(Protocol):
     @property
     def signature(self) -> Signature: ...
     @property
+    def lines(self) -> dict[str, int]: ...
+    @property
     def compressed(self) -> bytes: ...
     @property
     def sha256(self) -> str: ...
@@ -377,13 +379,15 @@ def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datet
 
 
 def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: Signature,
-                       at: dt.datetime) -> Signature:
+                       at: dt.datetime, lines: dict[str, int] | None = None) -> Signature:
     """``sig`` without what the outlet repeats on its pages: the lines found on its recent
     clippings of two stories or more (a footer, an intro, a "related" list; a line found in
     one story only is a copy of that story's text, as a feed of copies carries it), recomputed
     without them, and the names on most of its clippings (its own name, a discount code).
-    Records this clipping's lines and names for the next ones."""
-    lines = line_marks(clipping.body)
+    Records this clipping's lines and names for the next ones. ``lines``: line_marks of the
+    clipping's body, when computed already (in a worker)."""
+    if lines is None:
+        lines = line_marks(clipping.body)
     line_mark = {f"l{h}": line for line, h in lines.items()}
     names = [f"t{t}" for t in sig.specifics]
     pages, stories = _outlet_counts(store, clipping.source, [*line_mark, *names], at,
@@ -404,15 +408,15 @@ def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: 
 
 def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Clipping,
            at: dt.datetime, now: dt.datetime, *, sig: Signature | None = None,
-           lang: str | None = None) -> tuple[int, str]:
+           lang: str | None = None, lines: dict[str, int] | None = None) -> tuple[int, str]:
     """Give a just-stored clipping its language, signature and story, and sort its alerts.
     Call inside the transaction that stored it. Returns the story and why it was chosen.
-    ``sig`` (whatever its ``at``) and ``lang``: the clipping's, when computed already (in a
-    worker: monitor.analysis)."""
+    ``sig`` (whatever its ``at``), ``lang`` and ``lines`` (line_marks of its body): the
+    clipping's, when computed already (in a worker: monitor.pipeline.analysis)."""
     sig = signature(clipping.title, clipping.body, at) if sig is None else replace(sig, at=at)
     if lang is None:
         lang = guess_language(f"{clipping.title}\n{clipping.body}")
-    sig = outlet_boilerplate(store, clipping_id, clipping, sig, at)
+    sig = outlet_boilerplate(store, clipping_id, clipping, sig, at, lines)
     story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id, now=now)
     if story_id is None:
         story_id = insert_row(store.db, "stories", {
@@ -506,11 +510,12 @@ def release_uncovered(store: Store, alert: Alert, *, now: dt.datetime,
 def record_story(store: Store, settings: StorySettings, story: NewStory, *, now: dt.datetime,
                  at: dt.datetime | None = None, page: FetchResult | None = None,
                  analysis: PageAnalysisLike | None = None, sig: Signature | None = None,
-                 lang: str | None = None) -> bool:
+                 lang: str | None = None, lines: dict[str, int] | None = None) -> bool:
     """``Store.add_story``, then the story's grouping and evidence, in one transaction.
     ``at``: the publication time (else now); ``page``: the fetched page;
     ``analysis``: its monitor.pipeline.analysis.PageAnalysis, when the clipping was made from it;
-    else ``sig`` and ``lang``, when computed already (from the feed's text, in a worker)."""
+    else ``sig``, ``lang`` and ``lines``, when computed already (from the feed's text, in a
+    worker)."""
     from monitor.store import evidence  # evidence imports this module's helpers
 
     with store.batch():
@@ -518,7 +523,8 @@ def record_story(store: Store, settings: StorySettings, story: NewStory, *, now:
         if added:
             attach(store, settings, story.clipping_id, story.clipping, at or now, now,
                    sig=analysis.signature if analysis else sig,
-                   lang=analysis.lang if analysis else lang)
+                   lang=analysis.lang if analysis else lang,
+                   lines=analysis.lines if analysis else lines)
             if page is not None:
                 evidence.keep_page(store, settings, story.clipping_id, page,
                                    flagged=bool(story.matches), now=now,
