@@ -277,6 +277,8 @@ def main() -> None:
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop", "both"), default="auto",
                         help="the monitor's event loop (auto: the monitor's own choice, uvloop when"
                              " installed); both: each cycle timed on asyncio's, then on uvloop's")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="each 304 cycle timed this many times (with --loop both: alternating)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="the monitor's cycles only: no naive loop, no bare extraction")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -325,26 +327,26 @@ def main() -> None:
                                       concurrency=args.concurrency)
                 first = run_child("cycle", str(config), "once")  # the first poll: 200s, etags
                 assert first["polled"] == size and first["errors"] == 0, first
-                hots = {}
-                for loop in loops:
+                hots = []
+                for loop in loops * args.repeat:
                     profile = (OUT / f"profile-304-{size}{'-' + loop if len(loops) > 1 else ''}.txt"
                                if args.profile else None)
                     server0 = cpu_seconds(server.pid)
                     hot = run_child("cycle", str(config), "warm", profile=profile, loop=loop)
-                    hots[loop] = hot, cpu_seconds(server.pid) - server0
+                    hots.append((loop, hot, cpu_seconds(server.pid) - server0))
                     assert hot["not_modified"] == size, hot
                 once = run_child("cycle", str(config), "once", loop=loops[-1])
                 assert once["not_modified"] == size, once
             naive = run_child("naive304", base, str(size)) if not args.no_baselines else None
             assert naive is None or naive["not_modified"] == size, naive
-            for loop, (hot, server_cpu) in hots.items():
+            for i, (loop, hot, server_cpu) in enumerate(hots):
                 rate = size / hot["seconds"]
                 label = f" ({loop})" if len(loops) > 1 else ""
                 line = f"   {size:>6} feeds{label}: cycle {rate:6.0f} feeds/s"
-                if loop == loops[-1]:
+                if i == len(hots) - 1:
                     line += (f", run --once {size / once['seconds']:6.0f} feeds/s, peak RSS"
                              f" {max(hot['peak_mb'], once['peak_mb']):4.0f} MB")
-                if naive is not None and loop == loops[-1]:
+                if naive is not None and i == len(hots) - 1:
                     naive_rate = size / naive["seconds"]
                     line += (f" | naive sequential {naive_rate:5.0f} feeds/s,"
                              f" {naive['peak_mb']:3.0f} MB | x{rate / naive_rate:.1f}")
