@@ -231,7 +231,7 @@ def candidates(store: Store, sig: Signature, window: dt.timedelta,
     else:
         postings = _postings(store, "signature_terms", "term", index_terms(sig), lo, hi,
                              TERM_POSTINGS)
-    per_term = Counter(term for term, _ in postings)
+    per_term = Counter(map(itemgetter(0), postings))
     by_terms: dict[str, float] = {}
     for term, cid in postings:  # a word that few clippings have counts for more
         if cid != exclude and cid not in taken:
@@ -357,24 +357,33 @@ def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
         "where id = ?", [_iso(now), story_id, story_id, story_id, story_id])
 
 
+# A clipping's marks (its lines and names, about a hundred) are looked up OUTLET_CHUNK at a
+# time, one range read per mark as before, in one statement: its text is always the same, so it
+# is compiled once (the statement cache), and a clipping costs a few calls, not one per mark.
+OUTLET_CHUNK = 16
+_OUTLET_ONE = ("select ?, s.story_id from (select clipping_id from outlet_marks where source = ? "
+               "and mark = ? and at between ? and ? and clipping_id != ? order by at desc "
+               "limit ?) m left join signatures s on s.clipping_id = m.clipping_id")
+_OUTLET_CHUNK_SQL = " union all ".join([_OUTLET_ONE] * OUTLET_CHUNK)
+
+
 def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datetime,
                    exclude: str) -> tuple[Counter[str], Counter[str]]:
     """How many of the outlet's newest OUTLET_PAGES clippings within OUTLET_AGE before ``at``
     carry each mark ("" counts its clippings), and in how many distinct stories."""
-    # One statement, prepared once and run per mark: a union of a statement per mark, its text
-    # changing with their number, was compiled again for nearly every clipping.
-    one = ("select s.story_id from (select clipping_id from outlet_marks where source = ? "
-           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?) "
-           "m left join signatures s on s.clipping_id = m.clipping_id")
     lo, hi = seconds(at - OUTLET_AGE), seconds(at)
+    wanted: list[str | None] = list(set(marks) | {""})
+    # the last chunk filled with NULL marks, which no row has (mark is NOT NULL)
+    wanted += [None] * (-len(wanted) % OUTLET_CHUNK)
     pages: Counter[str] = Counter()
     stories: dict[str, set[int]] = {}
     conn = store.db.conn
-    for mark in set(marks) | {""}:
-        rows = conn.execute(one, (source, mark, lo, hi, exclude, OUTLET_PAGES)).fetchall()
-        if rows:
-            pages[mark] = len(rows)
-            stories[mark] = {r[0] for r in rows}
+    for start in range(0, len(wanted), OUTLET_CHUNK):
+        params = [p for mark in wanted[start:start + OUTLET_CHUNK]
+                  for p in (mark, source, mark, lo, hi, exclude, OUTLET_PAGES)]
+        for mark, story_id in conn.execute(_OUTLET_CHUNK_SQL, params).fetchall():
+            pages[mark] += 1
+            stories.setdefault(mark, set()).add(story_id)
     return pages, Counter({m: len(s) for m, s in stories.items()})
 
 
