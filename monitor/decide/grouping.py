@@ -295,24 +295,26 @@ def _jaccard(a: Iterable[str], b: Iterable[str]) -> float:
 def _unmentioned(names: frozenset[str], text_terms: frozenset[str]) -> set[str]:
     """The names that the other text does not mention, even as a longer or shorter form of
     the word ("Vietnam" is mentioned by "Vietnamese")."""
-    missing = {n for n in names if n not in text_terms}
-    if not missing:
-        return missing
+    unmentioned: set[str] = set()
     ordered: list[str] | None = None
-
-    def mentioned(name: str) -> bool:
-        nonlocal ordered
-        if len(name) < 4 or name.isdigit():
-            return False
-        # a shorter form: one of the name's own prefixes of 4 letters or more is a term
-        if any(name[:k] in text_terms for k in range(4, len(name))):
-            return True
-        # a longer form: the terms starting with the name sort right after it
-        if ordered is None:
-            ordered = sorted(text_terms)
-        i = bisect.bisect_left(ordered, name)
-        return i < len(ordered) and ordered[i].startswith(name)
-    return {n for n in missing if not mentioned(n)}
+    # Plain loops, no closure or generator per name: grouping compares a new clipping with
+    # every candidate, and this ran for each pair.
+    for name in names - text_terms:
+        if len(name) >= 4 and not name.isdigit():
+            # a shorter form: one of the name's own prefixes of 4 letters or more is a term
+            for k in range(4, len(name)):
+                if name[:k] in text_terms:
+                    break
+            else:
+                # a longer form: the terms starting with the name sort right after it
+                if ordered is None:
+                    ordered = sorted(text_terms)
+                i = bisect.bisect_left(ordered, name)
+                if not (i < len(ordered) and ordered[i].startswith(name)):
+                    unmentioned.add(name)
+            continue
+        unmentioned.add(name)
+    return unmentioned
 
 
 @dataclass(frozen=True, slots=True)
