@@ -361,9 +361,12 @@ def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
 # time, one range read per mark as before, in one statement: its text is always the same, so it
 # is compiled once (the statement cache), and a clipping costs a few calls, not one per mark.
 OUTLET_CHUNK = 16
-_OUTLET_ONE = ("select ?, s.story_id from (select clipping_id from outlet_marks where source = ? "
-               "and mark = ? and at between ? and ? and clipping_id != ? order by at desc "
-               "limit ?) m left join signatures s on s.clipping_id = m.clipping_id")
+# Counted in SQL: a clipping without a signature counts as one story of its own, as when the
+# rows' story ids were put in a set.
+_OUTLET_ONE = ("select ?, count(*), count(distinct coalesce(s.story_id, -1)) from (select "
+               "clipping_id from outlet_marks where source = ? and mark = ? and at between ? and ? "
+               "and clipping_id != ? order by at desc limit ?) m "
+               "left join signatures s on s.clipping_id = m.clipping_id")
 _OUTLET_CHUNK_SQL = " union all ".join([_OUTLET_ONE] * OUTLET_CHUNK)
 
 
@@ -376,15 +379,16 @@ def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datet
     # the last chunk filled with NULL marks, which no row has (mark is NOT NULL)
     wanted += [None] * (-len(wanted) % OUTLET_CHUNK)
     pages: Counter[str] = Counter()
-    stories: dict[str, set[int]] = {}
+    stories: Counter[str] = Counter()
     conn = store.db.conn
     for start in range(0, len(wanted), OUTLET_CHUNK):
         params = [p for mark in wanted[start:start + OUTLET_CHUNK]
                   for p in (mark, source, mark, lo, hi, exclude, OUTLET_PAGES)]
-        for mark, story_id in conn.execute(_OUTLET_CHUNK_SQL, params).fetchall():
-            pages[mark] += 1
-            stories.setdefault(mark, set()).add(story_id)
-    return pages, Counter({m: len(s) for m, s in stories.items()})
+        for mark, found, in_stories in conn.execute(_OUTLET_CHUNK_SQL, params).fetchall():
+            if found:
+                pages[mark] = found
+                stories[mark] = in_stories
+    return pages, stories
 
 
 def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: Signature,
