@@ -24,6 +24,8 @@ monitor logs as the daemon does (text, level info) to a pipe.
     python bench/run.py --sizes 1000 --cold-feeds 20     # a quick look (about 1 minute)
     python bench/run.py --profile             # pyinstrument profiles in bench/out/ (.[bench])
     python bench/run.py --https --cold-feeds 0           # the 304 cycles over https (aiohttp over TLS)
+    python bench/run.py --loop both --no-baselines       # the monitor's cycles on asyncio's loop
+                                                         # and on uvloop's, one after the other
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
     logs.start("text")  # the daemon's logging, at its default level (info), to stderr
     logs.configure(config)
     profile = os.environ.get("BENCH_PROFILE")
+    from monitor.service import eventloop
+    use_uvloop = {"asyncio": False, "uvloop": True}.get(os.environ.get("BENCH_LOOP", "auto"))
     profiler = None
     if profile:
         from pyinstrument import Profiler
@@ -165,13 +169,13 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
         return report, elapsed, main_cpu, worker_cpu, start_up
 
     if mode == "warm":
-        report, elapsed, main_cpu, worker_cpu, start_up = asyncio.run(warm_cycle())
+        report, elapsed, main_cpu, worker_cpu, start_up = eventloop.run(warm_cycle(), use_uvloop=use_uvloop)
     else:
         if profiler is not None:
             profiler.start()
         cpu0 = self_cpu()
         started = time.perf_counter()
-        report = asyncio.run(run_once(config))
+        report = eventloop.run(run_once(config), use_uvloop=use_uvloop)
         elapsed = time.perf_counter() - started
         main_cpu, worker_cpu, start_up = self_cpu() - cpu0, 0.0, 0.0
         if profiler is not None:
@@ -245,8 +249,8 @@ def child_bare(base: str, feeds: int, items: int, options: str) -> dict[str, flo
             "worker_cpu": worker_cpu}
 
 
-def run_child(*args: str, profile: Path | None = None) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def run_child(*args: str, profile: Path | None = None, loop: str = "auto") -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), BENCH_LOOP=loop)
     if profile:
         env["BENCH_PROFILE"] = str(profile)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", *args],
@@ -270,6 +274,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20,
                         help="[fetch] concurrency (default: the shipped default)")
     parser.add_argument("--profile", action="store_true", help="pyinstrument profiles in bench/out/")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop", "both"), default="auto",
+                        help="the monitor's event loop (auto: the monitor's own choice, uvloop when"
+                             " installed); both: each cycle timed on asyncio's, then on uvloop's")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="each 304 cycle timed this many times (with --loop both: alternating)")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="the monitor's cycles only: no naive loop, no bare extraction")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -306,6 +317,9 @@ def main() -> None:
         print("   cycle: in a runtime already open, as in the running daemon; run --once: the "
               "whole command,\n   start-up included. CPU: the monitor's process and the feed "
               "server's, per feed.")
+        loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
+        print(f"   event loop: {', '.join(loops)}"
+              + (" (each cycle on asyncio's loop, then on uvloop's)" if len(loops) > 1 else ""))
         for size in [int(s) for s in args.sizes.split(",")]:
             set_round(0)
             with tempfile.TemporaryDirectory() as tmp:
@@ -313,21 +327,32 @@ def main() -> None:
                                       concurrency=args.concurrency)
                 first = run_child("cycle", str(config), "once")  # the first poll: 200s, etags
                 assert first["polled"] == size and first["errors"] == 0, first
-                profile = OUT / f"profile-304-{size}.txt" if args.profile else None
-                server0 = cpu_seconds(server.pid)
-                hot = run_child("cycle", str(config), "warm", profile=profile)
-                server_cpu = cpu_seconds(server.pid) - server0
-                once = run_child("cycle", str(config), "once")
-                assert hot["not_modified"] == size and once["not_modified"] == size, (hot, once)
-            naive = run_child("naive304", base, str(size))
-            assert naive["not_modified"] == size, naive
-            rate, naive_rate = size / hot["seconds"], size / naive["seconds"]
-            print(f"   {size:>6} feeds: cycle {rate:6.0f} feeds/s, run --once {size / once['seconds']:6.0f}"
-                  f" feeds/s, peak RSS {max(hot['peak_mb'], once['peak_mb']):4.0f} MB"
-                  f" | naive sequential {naive_rate:5.0f} feeds/s, {naive['peak_mb']:3.0f} MB"
-                  f" | x{rate / naive_rate:.1f}")
-            print(f"   {'':>6}         CPU per feed: monitor {1e6 * hot['main_cpu'] / size:4.0f} us,"
-                  f" feed server {1e6 * server_cpu / size:4.0f} us")
+                hots = []
+                for loop in loops * args.repeat:
+                    profile = (OUT / f"profile-304-{size}{'-' + loop if len(loops) > 1 else ''}.txt"
+                               if args.profile else None)
+                    server0 = cpu_seconds(server.pid)
+                    hot = run_child("cycle", str(config), "warm", profile=profile, loop=loop)
+                    hots.append((loop, hot, cpu_seconds(server.pid) - server0))
+                    assert hot["not_modified"] == size, hot
+                once = run_child("cycle", str(config), "once", loop=loops[-1])
+                assert once["not_modified"] == size, once
+            naive = run_child("naive304", base, str(size)) if not args.no_baselines else None
+            assert naive is None or naive["not_modified"] == size, naive
+            for i, (loop, hot, server_cpu) in enumerate(hots):
+                rate = size / hot["seconds"]
+                label = f" ({loop})" if len(loops) > 1 else ""
+                line = f"   {size:>6} feeds{label}: cycle {rate:6.0f} feeds/s"
+                if i == len(hots) - 1:
+                    line += (f", run --once {size / once['seconds']:6.0f} feeds/s, peak RSS"
+                             f" {max(hot['peak_mb'], once['peak_mb']):4.0f} MB")
+                if naive is not None and i == len(hots) - 1:
+                    naive_rate = size / naive["seconds"]
+                    line += (f" | naive sequential {naive_rate:5.0f} feeds/s,"
+                             f" {naive['peak_mb']:3.0f} MB | x{rate / naive_rate:.1f}")
+                print(line)
+                print(f"   {'':>6}         CPU per feed: monitor {1e6 * hot['main_cpu'] / size:4.0f} us,"
+                      f" feed server {1e6 * server_cpu / size:4.0f} us")
 
         feeds, items = args.cold_feeds, args.items
         if not feeds:
@@ -335,34 +360,40 @@ def main() -> None:
         print(f"\n2. cold cycle: {items} new items on each of {feeds} feeds ({feeds * items} articles),"
               " pages fetched and extracted")
         set_round(1)
-        with tempfile.TemporaryDirectory() as tmp:
-            config = write_config(Path(tmp), base, feeds, fetch_pages=True,
-                                  concurrency=args.concurrency)
-            profile = OUT / f"profile-cold-{feeds}.txt" if args.profile else None
-            server0 = cpu_seconds(server.pid)
-            cold = run_child("cycle", str(config), "warm", profile=profile)
-            server_cpu = cpu_seconds(server.pid) - server0
-        bare_same = run_child("bare", base, str(feeds), str(items), "monitor")
-        bare_default = run_child("bare", base, str(feeds), str(items), "default")
-        naive = run_child("naivecold", base, str(feeds))
-        rate = cold["new"] / cold["seconds"]
-        n = max(1, cold["new"])
-        print(f"   monitor cycle: {rate:6.1f} articles/s ({cold['new']} clippings in "
-              f"{cold['seconds']:.0f}s, {cold['errors']} errors, peak RSS {cold['peak_mb']:.0f} MB;"
-              f" start-up before it {cold['start_up']:.1f}s)")
-        print(f"      CPU per article: extraction workers {1e3 * cold['worker_cpu'] / n:5.1f} ms, "
-              f"the monitor's main process {1e3 * cold['main_cpu'] / n:5.1f} ms, "
-              f"feed server {1e3 * server_cpu / n:4.1f} ms")
-        for error in cold["error_list"]:
-            print(f"      error: {error}")
-        for label, bare in (("the monitor's options (the same work)", bare_same),
-                            ("default options (no metadata, plain text)", bare_default)):
-            bare_rate = bare["pages"] / bare["seconds"]
-            print(f"   bare trafilatura.extract, 2 processes, {label}: {bare_rate:6.1f} pages/s,"
-                  f" {1e3 * bare['worker_cpu'] / bare['pages']:5.1f} ms CPU per page"
-                  f" -> monitor at {100 * rate / bare_rate:.0f}% of it")
-        naive_rate = naive["new"] / naive["seconds"]
-        print(f"   naive sequential loop:   {naive_rate:6.1f} articles/s -> monitor x{rate / naive_rate:.1f}")
+        colds = {}
+        for loop in loops:
+            with tempfile.TemporaryDirectory() as tmp:
+                config = write_config(Path(tmp), base, feeds, fetch_pages=True,
+                                      concurrency=args.concurrency)
+                profile = (OUT / f"profile-cold-{feeds}{'-' + loop if len(loops) > 1 else ''}.txt"
+                           if args.profile else None)
+                server0 = cpu_seconds(server.pid)
+                cold = run_child("cycle", str(config), "warm", profile=profile, loop=loop)
+                colds[loop] = cold, cpu_seconds(server.pid) - server0
+        for loop, (cold, server_cpu) in colds.items():
+            rate = cold["new"] / cold["seconds"]
+            n = max(1, cold["new"])
+            label = f" ({loop})" if len(loops) > 1 else ""
+            print(f"   monitor cycle{label}: {rate:6.1f} articles/s ({cold['new']} clippings in "
+                  f"{cold['seconds']:.0f}s, {cold['errors']} errors, peak RSS {cold['peak_mb']:.0f} MB;"
+                  f" start-up before it {cold['start_up']:.1f}s)")
+            print(f"      CPU per article: extraction workers {1e3 * cold['worker_cpu'] / n:5.1f} ms, "
+                  f"the monitor's main process {1e3 * cold['main_cpu'] / n:5.1f} ms, "
+                  f"feed server {1e3 * server_cpu / n:4.1f} ms")
+            for error in cold["error_list"]:
+                print(f"      error: {error}")
+        if not args.no_baselines:
+            bare_same = run_child("bare", base, str(feeds), str(items), "monitor")
+            bare_default = run_child("bare", base, str(feeds), str(items), "default")
+            naive = run_child("naivecold", base, str(feeds))
+            for label, bare in (("the monitor's options (the same work)", bare_same),
+                                ("default options (no metadata, plain text)", bare_default)):
+                bare_rate = bare["pages"] / bare["seconds"]
+                print(f"   bare trafilatura.extract, 2 processes, {label}: {bare_rate:6.1f} pages/s,"
+                      f" {1e3 * bare['worker_cpu'] / bare['pages']:5.1f} ms CPU per page"
+                      f" -> monitor at {100 * rate / bare_rate:.0f}% of it")
+            naive_rate = naive["new"] / naive["seconds"]
+            print(f"   naive sequential loop:   {naive_rate:6.1f} articles/s -> monitor x{rate / naive_rate:.1f}")
         print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
               " (the 2 cores are shared: other processes slow every figure above)")
         if args.profile:

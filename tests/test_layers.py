@@ -35,6 +35,7 @@ ONLY_IN = {
     # training only (monitor.match.train, the `train` extra): the daemon scores without it
     "sklearn": {"match"}, "numpy": {"match"},
     "tqdm": {"cli"},  # progress bars: the command line's business alone
+    "uvloop": {"service"},  # the event loop, chosen in one place (service/eventloop.py)
 }
 
 

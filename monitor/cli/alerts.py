@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -16,6 +15,7 @@ from monitor.cli.context import Context
 from monitor.clipping import make_clipping
 from monitor.errors import MonitorError, NotifyError, StoreError, UnknownId
 from monitor.models import SHORT_ID, Alert, AlertRow, Digest, Match, MatchedTerm, short_id
+from monitor.service import eventloop
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -161,7 +161,7 @@ async def _send_test(config: Config, name: str, digest: bool) -> str:
 
 def cmd_notify_test(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        key = asyncio.run(_send_test(ctx.config, args.name, args.digest))
+        key = eventloop.run(_send_test(ctx.config, args.name, args.digest))
     except NotifyError as e:
         kind = "permanent: fix the notifier" if e.permanent else "transient: would be retried"
         if args.json:

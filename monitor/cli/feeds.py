@@ -4,7 +4,6 @@ export OPML, enable and disable. Discovery's HTTP client is imported only by `fe
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -23,6 +22,7 @@ from monitor.safetext import mask_credentials
 from monitor.parse.opml import OpmlFeed, parse_opml, render_opml
 from monitor.store.feedset import FeedInfo, feed_set, find_feed, interval_of
 from monitor.store.files import write_private
+from monitor.service import eventloop
 
 if TYPE_CHECKING:
     from monitor.models import Progress
@@ -126,7 +126,7 @@ def refuse_followed(config: Config, store: Store, url: str) -> None:
 def cmd_add(ctx: Context, args: argparse.Namespace) -> int:
     config = ctx.config
     interval = interval_arg(args.interval)
-    found = asyncio.run(_discover(config, args.url))
+    found = eventloop.run(_discover(config, args.url))
     with ctx.store() as store:
         refuse_followed(config, store, found.url)
         store.add_feed(found.url, name=args.name or "", interval=interval, now=_now(),
@@ -172,7 +172,7 @@ def cmd_import(ctx: Context, args: argparse.Namespace) -> int:
             new[feed.url] = feed
     if args.check and new:
         with progress_bar("checking", "feeds") as progress:
-            checked = asyncio.run(_check(config, list(new), progress))
+            checked = eventloop.run(_check(config, list(new), progress))
     else:
         checked = [Checked(url) for url in new]
     with ctx.store() as store:

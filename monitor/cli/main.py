@@ -51,11 +51,10 @@ The configuration is --config PATH, else $MONITOR_CONFIG, else ./config.toml.
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    import asyncio
-
     from monitor.parse.listing import check_pages
     from monitor.pipeline.cycle import run_once
     from monitor.preflight import ConfigProblems, check_environment
+    from monitor.service import eventloop
     from monitor.service.daemon import run_forever
 
     check_pages(ctx.config)  # a page's selector that cannot work refuses the start
@@ -76,10 +75,10 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         # Alone on the database, as the daemon is: two cycles at once would poll the same
         # feeds and store the same stories twice over.
         with ctx.writer("monitor run --once"), progress_bar("polling", "feeds") as progress:
-            report = asyncio.run(run_once(ctx.config, progress))
+            report = eventloop.run(run_once(ctx.config, progress))
         print(report.summary())
         return 0
-    asyncio.run(run_forever(ctx.config))
+    eventloop.run(run_forever(ctx.config))
     return 0
 
 

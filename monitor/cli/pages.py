@@ -5,7 +5,6 @@ enable and disable are `monitor feeds`' (a page is a feed of kind "page")."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -16,6 +15,7 @@ from monitor.cli.feeds import interval_arg, refuse_followed
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.parse.listing import Listing, compile_pattern, compile_selector, empty_reason
+from monitor.service import eventloop
 
 
 async def _fetch(config: Config, url: str, selector: str, pattern: str) -> tuple[str, Listing]:
@@ -33,7 +33,7 @@ def _listing(ctx: Context, args: argparse.Namespace) -> Listing:
     if args.selector:  # a bad selector or pattern is refused before fetching
         compile_selector(args.selector)
     compile_pattern(args.pattern or "")
-    _, listing = asyncio.run(_fetch(ctx.config, args.url, args.selector or "", args.pattern or ""))
+    _, listing = eventloop.run(_fetch(ctx.config, args.url, args.selector or "", args.pattern or ""))
     if not listing.links:
         raise MonitorError(f"{args.url}: {empty_reason(listing, args.selector or '', args.pattern or '')}")
     return listing

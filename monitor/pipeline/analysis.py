@@ -3,8 +3,9 @@ the main process runs the event loop and the database alone, so whatever depends
 only is done beside the extraction, on the other cores. Pure: FetchResult -> PageAnalysis,
 and a feed entry's own text -> TextAnalysis.
 
-Besides the article: the clipping's language and grouping signature (store.archive stores
-them) and the page compressed with its SHA-256 (store.evidence keeps it)."""
+Besides the article: the clipping's language, grouping signature and the hashes of its
+body's lines (store.archive stores them and looks for the outlet's boilerplate with the lines)
+and the page compressed with its SHA-256 (store.evidence keeps it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from monitor.clipping import make_clipping
 from monitor.parse.page import compress, sha256
 from monitor.parse.extract import article_from_entry, extract_article
 from monitor.fetch.body import page_text
-from monitor.decide.grouping import Signature, signature
+from monitor.decide.grouping import Signature, line_marks, signature
 from monitor.parse.language import guess_language
 from monitor.models import Article, Entry, FetchResult
 
@@ -29,6 +30,7 @@ class PageAnalysis:
     article: Article
     lang: str  # of the clipping's title and body (parse.language)
     signature: Signature  # of the clipping's title and body, ``at`` UNSET
+    lines: dict[str, int]  # each line of the clipping's body under its hash (line_marks)
     compressed: bytes  # the page's bytes, gzip
     sha256: str  # of the page's bytes
 
@@ -40,13 +42,14 @@ class TextAnalysis:
     article: Article
     lang: str
     signature: Signature
+    lines: dict[str, int]
 
 
-def _text_facts(title: str, article: Article) -> tuple[str, Signature]:
+def _text_facts(title: str, article: Article) -> tuple[str, Signature, dict[str, int]]:
     # The clipping's normalised title and body, as store.archive would see them.
     clipping = make_clipping(title=title or article.title, body=article.body)
     return (guess_language(f"{clipping.title}\n{clipping.body}"),
-            signature(clipping.title, clipping.body, UNSET))
+            signature(clipping.title, clipping.body, UNSET), line_marks(clipping.body))
 
 
 def analyse_entry(entry: Entry) -> TextAnalysis:
@@ -54,8 +57,8 @@ def analyse_entry(entry: Entry) -> TextAnalysis:
     rest of its TextAnalysis. The feed's HTML is as hostile as any page's, so this runs in the
     workers too."""
     article = article_from_entry(entry)
-    lang, sig = _text_facts(entry.title, article)
-    return TextAnalysis(article=article, lang=lang, signature=sig)
+    lang, sig, lines = _text_facts(entry.title, article)
+    return TextAnalysis(article=article, lang=lang, signature=sig, lines=lines)
 
 
 def analyse_page(page: FetchResult, title: str, date: bool = True) -> PageAnalysis:
@@ -64,11 +67,12 @@ def analyse_page(page: FetchResult, title: str, date: bool = True) -> PageAnalys
     ``date``: whether the page's date is wanted (the feed gave none; the feed's wins).
     ExtractError when the page has no usable article."""
     article = extract_article(page_text(page), page.url, date=date)
-    lang, sig = _text_facts(title, article)
+    lang, sig, lines = _text_facts(title, article)
     return PageAnalysis(
         article=article,
         lang=lang,
         signature=sig,
+        lines=lines,
         compressed=compress(page.content),
         sha256=sha256(page.content),
     )

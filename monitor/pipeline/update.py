@@ -532,7 +532,8 @@ class Pipeline:
         return archive.record_story(self.store, self.stories, draft.story, now=self.clock(),
                                     at=draft.published, page=draft.page, analysis=draft.analysis,
                                     sig=text.signature if text else None,
-                                    lang=text.lang if text else None)
+                                    lang=text.lang if text else None,
+                                    lines=text.lines if text else None)
 
     def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:

@@ -83,6 +83,8 @@ class PageAnalysisLike(Protocol):
     @property
     def signature(self) -> Signature: ...
     @property
+    def lines(self) -> dict[str, int]: ...
+    @property
     def compressed(self) -> bytes: ...
     @property
     def sha256(self) -> str: ...
@@ -229,7 +231,7 @@ def candidates(store: Store, sig: Signature, window: dt.timedelta,
     else:
         postings = _postings(store, "signature_terms", "term", index_terms(sig), lo, hi,
                              TERM_POSTINGS)
-    per_term = Counter(term for term, _ in postings)
+    per_term = Counter(map(itemgetter(0), postings))
     by_terms: dict[str, float] = {}
     for term, cid in postings:  # a word that few clippings have counts for more
         if cid != exclude and cid not in taken:
@@ -355,35 +357,50 @@ def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
         "where id = ?", [_iso(now), story_id, story_id, story_id, story_id])
 
 
+# A clipping's marks (its lines and names, about a hundred) are looked up OUTLET_CHUNK at a
+# time, one range read per mark as before, in one statement: its text is always the same, so it
+# is compiled once (the statement cache), and a clipping costs a few calls, not one per mark.
+OUTLET_CHUNK = 16
+# Counted in SQL: a clipping without a signature counts as one story of its own, as when the
+# rows' story ids were put in a set.
+_OUTLET_ONE = ("select ?, count(*), count(distinct coalesce(s.story_id, -1)) from (select "
+               "clipping_id from outlet_marks where source = ? and mark = ? and at between ? and ? "
+               "and clipping_id != ? order by at desc limit ?) m "
+               "left join signatures s on s.clipping_id = m.clipping_id")
+_OUTLET_CHUNK_SQL = " union all ".join([_OUTLET_ONE] * OUTLET_CHUNK)
+
+
 def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datetime,
                    exclude: str) -> tuple[Counter[str], Counter[str]]:
     """How many of the outlet's newest OUTLET_PAGES clippings within OUTLET_AGE before ``at``
     carry each mark ("" counts its clippings), and in how many distinct stories."""
-    # One statement, prepared once and run per mark: a union of a statement per mark, its text
-    # changing with their number, was compiled again for nearly every clipping.
-    one = ("select s.story_id from (select clipping_id from outlet_marks where source = ? "
-           "and mark = ? and at between ? and ? and clipping_id != ? order by at desc limit ?) "
-           "m left join signatures s on s.clipping_id = m.clipping_id")
     lo, hi = seconds(at - OUTLET_AGE), seconds(at)
+    wanted: list[str | None] = list(set(marks) | {""})
+    # the last chunk filled with NULL marks, which no row has (mark is NOT NULL)
+    wanted += [None] * (-len(wanted) % OUTLET_CHUNK)
     pages: Counter[str] = Counter()
-    stories: dict[str, set[int]] = {}
+    stories: Counter[str] = Counter()
     conn = store.db.conn
-    for mark in set(marks) | {""}:
-        rows = conn.execute(one, (source, mark, lo, hi, exclude, OUTLET_PAGES)).fetchall()
-        if rows:
-            pages[mark] = len(rows)
-            stories[mark] = {r[0] for r in rows}
-    return pages, Counter({m: len(s) for m, s in stories.items()})
+    for start in range(0, len(wanted), OUTLET_CHUNK):
+        params = [p for mark in wanted[start:start + OUTLET_CHUNK]
+                  for p in (mark, source, mark, lo, hi, exclude, OUTLET_PAGES)]
+        for mark, found, in_stories in conn.execute(_OUTLET_CHUNK_SQL, params).fetchall():
+            if found:
+                pages[mark] = found
+                stories[mark] = in_stories
+    return pages, stories
 
 
 def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: Signature,
-                       at: dt.datetime) -> Signature:
+                       at: dt.datetime, lines: dict[str, int] | None = None) -> Signature:
     """``sig`` without what the outlet repeats on its pages: the lines found on its recent
     clippings of two stories or more (a footer, an intro, a "related" list; a line found in
     one story only is a copy of that story's text, as a feed of copies carries it), recomputed
     without them, and the names on most of its clippings (its own name, a discount code).
-    Records this clipping's lines and names for the next ones."""
-    lines = line_marks(clipping.body)
+    Records this clipping's lines and names for the next ones. ``lines``: line_marks of the
+    clipping's body, when computed already (in a worker)."""
+    if lines is None:
+        lines = line_marks(clipping.body)
     line_mark = {f"l{h}": line for line, h in lines.items()}
     names = [f"t{t}" for t in sig.specifics]
     pages, stories = _outlet_counts(store, clipping.source, [*line_mark, *names], at,
@@ -404,15 +421,15 @@ def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: 
 
 def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Clipping,
            at: dt.datetime, now: dt.datetime, *, sig: Signature | None = None,
-           lang: str | None = None) -> tuple[int, str]:
+           lang: str | None = None, lines: dict[str, int] | None = None) -> tuple[int, str]:
     """Give a just-stored clipping its language, signature and story, and sort its alerts.
     Call inside the transaction that stored it. Returns the story and why it was chosen.
-    ``sig`` (whatever its ``at``) and ``lang``: the clipping's, when computed already (in a
-    worker: monitor.analysis)."""
+    ``sig`` (whatever its ``at``), ``lang`` and ``lines`` (line_marks of its body): the
+    clipping's, when computed already (in a worker: monitor.pipeline.analysis)."""
     sig = signature(clipping.title, clipping.body, at) if sig is None else replace(sig, at=at)
     if lang is None:
         lang = guess_language(f"{clipping.title}\n{clipping.body}")
-    sig = outlet_boilerplate(store, clipping_id, clipping, sig, at)
+    sig = outlet_boilerplate(store, clipping_id, clipping, sig, at, lines)
     story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id, now=now)
     if story_id is None:
         story_id = insert_row(store.db, "stories", {
@@ -506,11 +523,12 @@ def release_uncovered(store: Store, alert: Alert, *, now: dt.datetime,
 def record_story(store: Store, settings: StorySettings, story: NewStory, *, now: dt.datetime,
                  at: dt.datetime | None = None, page: FetchResult | None = None,
                  analysis: PageAnalysisLike | None = None, sig: Signature | None = None,
-                 lang: str | None = None) -> bool:
+                 lang: str | None = None, lines: dict[str, int] | None = None) -> bool:
     """``Store.add_story``, then the story's grouping and evidence, in one transaction.
     ``at``: the publication time (else now); ``page``: the fetched page;
     ``analysis``: its monitor.pipeline.analysis.PageAnalysis, when the clipping was made from it;
-    else ``sig`` and ``lang``, when computed already (from the feed's text, in a worker)."""
+    else ``sig``, ``lang`` and ``lines``, when computed already (from the feed's text, in a
+    worker)."""
     from monitor.store import evidence  # evidence imports this module's helpers
 
     with store.batch():
@@ -518,7 +536,8 @@ def record_story(store: Store, settings: StorySettings, story: NewStory, *, now:
         if added:
             attach(store, settings, story.clipping_id, story.clipping, at or now, now,
                    sig=analysis.signature if analysis else sig,
-                   lang=analysis.lang if analysis else lang)
+                   lang=analysis.lang if analysis else lang,
+                   lines=analysis.lines if analysis else lines)
             if page is not None:
                 evidence.keep_page(store, settings, story.clipping_id, page,
                                    flagged=bool(story.matches), now=now,

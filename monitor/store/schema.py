@@ -241,6 +241,22 @@ def m_match_watches(db: sqlite_utils.Database) -> None:
     db.table("matches").add_column("watches", str)
 
 
+
+@migrations()
+def m_fts_on_text_updates(db: sqlite_utils.Database) -> None:
+    """The full-text index re-indexes a clipping only when its indexed text changes: the
+    trigger sqlite-utils made fired on every update, so giving a new clipping its story and
+    language re-indexed its whole body (the costliest statement of storing a story)."""
+    columns = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
+    old = ", ".join(f'old."{c}"' for c in FTS_COLUMNS)
+    new = ", ".join(f'new."{c}"' for c in FTS_COLUMNS)
+    db.execute('DROP TRIGGER IF EXISTS "clippings_au"')
+    db.execute(f"""CREATE TRIGGER "clippings_au" AFTER UPDATE OF {columns} ON "clippings" BEGIN
+  INSERT INTO "clippings_fts" ("clippings_fts", rowid, {columns}) VALUES('delete', old.rowid, {old});
+  INSERT INTO "clippings_fts" (rowid, {columns}) VALUES (new.rowid, {new});
+END""")
+
+
 SCHEMA_VERSION = len(migrations._migrations)
 
 

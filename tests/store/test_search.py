@@ -91,6 +91,18 @@ def test_the_index_follows_updates_and_deletes(store: Store) -> None:
     assert search(store, "zanzibar") == []
 
 
+def test_updates_of_other_columns_leave_the_index_as_it_was(store: Store) -> None:
+    # The index is re-written only when its text changes (a story or language given to a
+    # clipping after it was stored must not re-index its body), and stays whole either way.
+    before = store.db.execute("select count(*) from clippings_fts_data").fetchone()[0]
+    store.db.execute("update clippings set lang = 'xx', flagged = 1 where id = ?", [f"{3:016x}"])
+    assert store.db.execute("select count(*) from clippings_fts_data").fetchone()[0] == before
+    store.db.execute("update clippings set body = body || ' Zanzibar' where id = ?", [f"{3:016x}"])
+    assert ids(search(store, "zanzibar")) == [f"{3:016x}"]
+    assert ids(search(store, "source:\"Business Wire\"")) == [f"{3:016x}"]
+    store.db.execute("insert into clippings_fts (clippings_fts) values ('integrity-check')")
+
+
 @pytest.mark.parametrize("query, reason", [
     ("pirate AND (", "ends too early"), ('"anti-piracy', "unterminated string"),
     ("anti-piracy", "no such column"), ("   ", "empty search")])
