@@ -528,12 +528,9 @@ class Pipeline:
         return stored, first_error
 
     def _record(self, draft: _Draft) -> bool:
-        text = draft.text
         return archive.record_story(self.store, self.stories, draft.story, now=self.clock(),
                                     at=draft.published, page=draft.page, analysis=draft.analysis,
-                                    sig=text.signature if text else None,
-                                    lang=text.lang if text else None,
-                                    lines=text.lines if text else None)
+                                    text=draft.text)
 
     def _stored(self, draft: _Draft, stored: bool, report: CycleReport | None) -> bool | None:
         if not stored:

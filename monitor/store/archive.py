@@ -74,9 +74,9 @@ PRUNE_EVERY = 86_400  # seconds the horizon may lag before the memory is pruned
 _recent: weakref.WeakKeyDictionary[Store, RecentIndex] = weakref.WeakKeyDictionary()
 
 
-class PageAnalysisLike(Protocol):
-    """What the store keeps of a page's analysis (monitor.pipeline.analysis.PageAnalysis,
-    made in a worker process): the pipeline's record, described here as the store reads it."""
+class TextFactsLike(Protocol):
+    """What a worker computed of a clipping's text (monitor.pipeline.analysis.TextAnalysis, or
+    a PageAnalysis), described here as the store reads it."""
 
     @property
     def lang(self) -> str: ...
@@ -84,6 +84,12 @@ class PageAnalysisLike(Protocol):
     def signature(self) -> Signature: ...
     @property
     def lines(self) -> dict[str, int]: ...
+
+
+class PageAnalysisLike(TextFactsLike, Protocol):
+    """What the store keeps of a page's analysis (monitor.pipeline.analysis.PageAnalysis,
+    made in a worker process): the text's facts and the page packed for the evidence."""
+
     @property
     def compressed(self) -> bytes: ...
     @property
@@ -420,15 +426,18 @@ def outlet_boilerplate(store: Store, clipping_id: str, clipping: Clipping, sig: 
 
 
 def attach(store: Store, settings: StorySettings, clipping_id: str, clipping: Clipping,
-           at: dt.datetime, now: dt.datetime, *, sig: Signature | None = None,
-           lang: str | None = None, lines: dict[str, int] | None = None) -> tuple[int, str]:
+           at: dt.datetime, now: dt.datetime, *,
+           facts: TextFactsLike | None = None) -> tuple[int, str]:
     """Give a just-stored clipping its language, signature and story, and sort its alerts.
     Call inside the transaction that stored it. Returns the story and why it was chosen.
-    ``sig`` (whatever its ``at``), ``lang`` and ``lines`` (line_marks of its body): the
-    clipping's, when computed already (in a worker: monitor.pipeline.analysis)."""
-    sig = signature(clipping.title, clipping.body, at) if sig is None else replace(sig, at=at)
-    if lang is None:
+    ``facts``: the clipping's language, signature (whatever its ``at``) and line marks, when
+    computed already (in a worker: monitor.pipeline.analysis); else they are computed here."""
+    if facts is None:
+        sig = signature(clipping.title, clipping.body, at)
         lang = guess_language(f"{clipping.title}\n{clipping.body}")
+        lines = None
+    else:
+        sig, lang, lines = replace(facts.signature, at=at), facts.lang, facts.lines
     sig = outlet_boilerplate(store, clipping_id, clipping, sig, at, lines)
     story_id, reason = find_story(store, sig, settings.window, exclude=clipping_id, now=now)
     if story_id is None:
@@ -522,12 +531,12 @@ def release_uncovered(store: Store, alert: Alert, *, now: dt.datetime,
 
 def record_story(store: Store, settings: StorySettings, story: NewStory, *, now: dt.datetime,
                  at: dt.datetime | None = None, page: FetchResult | None = None,
-                 analysis: PageAnalysisLike | None = None, sig: Signature | None = None,
-                 lang: str | None = None, lines: dict[str, int] | None = None) -> bool:
+                 analysis: PageAnalysisLike | None = None,
+                 text: TextFactsLike | None = None) -> bool:
     """``Store.add_story``, then the story's grouping and evidence, in one transaction.
     ``at``: the publication time (else now); ``page``: the fetched page;
     ``analysis``: its monitor.pipeline.analysis.PageAnalysis, when the clipping was made from it;
-    else ``sig``, ``lang`` and ``lines``, when computed already (from the feed's text, in a
+    else ``text``: the TextAnalysis of the feed's own text, when computed already (in a
     worker)."""
     from monitor.store import evidence  # evidence imports this module's helpers
 
@@ -535,9 +544,7 @@ def record_story(store: Store, settings: StorySettings, story: NewStory, *, now:
         added = store.add_story(story, now=now)
         if added:
             attach(store, settings, story.clipping_id, story.clipping, at or now, now,
-                   sig=analysis.signature if analysis else sig,
-                   lang=analysis.lang if analysis else lang,
-                   lines=analysis.lines if analysis else lines)
+                   facts=analysis or text)
             if page is not None:
                 evidence.keep_page(store, settings, story.clipping_id, page,
                                    flagged=bool(story.matches), now=now,
