@@ -367,9 +367,10 @@ def _refresh_story(store: Store, story_id: int, now: dt.datetime) -> None:
 # time, one range read per mark as before, in one statement: its text is always the same, so it
 # is compiled once (the statement cache), and a clipping costs a few calls, not one per mark.
 OUTLET_CHUNK = 16
-# Counted in SQL: a clipping without a signature counts as one story of its own, as when the
-# rows' story ids were put in a set.
-_OUTLET_ONE = ("select ?, count(*), count(distinct coalesce(s.story_id, -1)) from (select "
+# Counted in SQL, the distinct stories from the list of their ids (a clipping without a
+# signature counts as one story of its own): count(distinct) builds a temporary B-tree per mark,
+# which cost four times the rest of the statement.
+_OUTLET_ONE = ("select ?, count(*), group_concat(coalesce(s.story_id, -1)) from (select "
                "clipping_id from outlet_marks where source = ? and mark = ? and at between ? and ? "
                "and clipping_id != ? order by at desc limit ?) m "
                "left join signatures s on s.clipping_id = m.clipping_id")
@@ -390,10 +391,10 @@ def _outlet_counts(store: Store, source: str, marks: Iterable[str], at: dt.datet
     for start in range(0, len(wanted), OUTLET_CHUNK):
         params = [p for mark in wanted[start:start + OUTLET_CHUNK]
                   for p in (mark, source, mark, lo, hi, exclude, OUTLET_PAGES)]
-        for mark, found, in_stories in conn.execute(_OUTLET_CHUNK_SQL, params).fetchall():
+        for mark, found, story_ids in conn.execute(_OUTLET_CHUNK_SQL, params).fetchall():
             if found:
                 pages[mark] = found
-                stories[mark] = in_stories
+                stories[mark] = len(set(story_ids.split(",")))
     return pages, stories
 
 
