@@ -55,19 +55,31 @@ def weight(field: str, start: int) -> float:
     return 1.0 if start < 100 else 0.5 if start < 500 else 0.25
 
 
-def rank_events(places: Mapping[int, Mapping[int, float]],
-                first: Mapping[int, int]) -> list[int]:
-    """Events, the most prominent first: ``places`` maps each event to the starts of its words
-    and their ``weight``, ``first`` to where it is first named.
+LEAD_WORDS = 60  # of the body after the title: about two sentences, where the news is told
 
-    An event's prominence is the sum of its words' weights, so "Feds seize 10 domains" in a
-    title outweighs the "charged" of its last paragraph. A word counts once, however many
-    terms of the list it matches ("arrestato" is "arrestat*" and "arresto"): the more
-    spellings a list holds, the more it would weigh otherwise. Ties go to the event named
-    first.
+
+def rank_events(places: Mapping[int, Mapping[int, float]], first: Mapping[int, int],
+                lead_end: int | None = None) -> list[int]:
+    """Events, the story's own first: ``places`` maps each event to the starts of its words
+    and their ``weight``, ``first`` to where it is first named; events are numbered in the
+    order of their lists, which is their precedence.
+
+    The first event is the one the lead tells (the words before ``lead_end``: the title and
+    the body's first LEAD_WORDS); when the lead tells several ("police raided ten homes and
+    arrested three"), the first in list order wins, so that one operation always gets one
+    tag. Without a lead word, and for the events after the first, prominence decides: the
+    sum of an event's word weights, so "Feds seize 10 domains" in a title outweighs the
+    "charged" of a last paragraph. A word counts once, however many terms of its list it
+    matches ("arrestato" is "arrestat*" and "arresto"). Ties go to the event named first.
     """
     mass = {i: sum(placed.values()) for i, placed in places.items()}
-    return sorted(places, key=lambda i: (-mass[i], first[i]))
+    ranked = sorted(places, key=lambda i: (-mass[i], first[i]))
+    if lead_end is not None:
+        told = [i for i in places if min(places[i], default=lead_end) < lead_end]
+        if told:
+            ranked.remove(top := min(told))
+            ranked.insert(0, top)
+    return ranked
 
 
 Clause = ClauseTree[MatchedTerm]
@@ -403,7 +415,8 @@ class Matcher:
                     placed[s] = (3.0 if s < shift else 1.0 if s - shift < 100 else
                                  0.5 if s - shift < 500 else 0.25)
                     first[0][i] = min(s, first[0].get(i, s))
-            events = tuple(self._named[0][i][0] for i in rank_events(places, first[0]))
+            ranked = rank_events(places, first[0], shift + LEAD_WORDS)
+            events = tuple(self._named[0][i][0] for i in ranked)
             entities = tuple(self._named[1][i][0] for i in sorted(first[1], key=first[1].__getitem__))
             scan.named = (events, entities)
         return scan.named
@@ -448,7 +461,9 @@ def compile_rules(rules: Sequence[RuleConfig], terms: Mapping[str, Sequence[str]
               if name.startswith(EVENT_PREFIX)]
     tags = [tag for tag, _ in listed]
     queries = dict(event_queries or {})
-    events = tuple(listed + [(tag, frozenset()) for tag in queries if tag not in tags])
+    # The order is the events' precedence (rank_events): a tag with a query and no list comes
+    # first, its query being written to tell it apart from words the lists share.
+    events = tuple([(tag, frozenset()) for tag in queries if tag not in tags] + listed)
     ents = []
     for name, aliases in entities.items():
         where = f'entity "{name}"'

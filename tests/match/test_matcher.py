@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ConfigError, RuleError
-from monitor.match.matcher import Matcher, compile_rules, matcher_for, rank_events
+from monitor.match.matcher import LEAD_WORDS, Matcher, compile_rules, matcher_for, rank_events
 from monitor.config import RuleConfig, parse_config
 from monitor.models import Document
 from monitor.match import text as text_module
@@ -339,8 +339,13 @@ def test_event_tags_come_from_event_lists_then_the_rule_tags():
     terms = {"event-arrest": ["arrested"], "event-takedown": ["shut down"], "x": ["pirate*"]}
     m = compile_rules([RuleConfig("r", "$x", tags=("priority",))], terms, {})
     [match] = m.find_matches(Document("Pirate site shut down", "Two men were arrested."))
-    assert match.tags == ("takedown", "arrest", "priority")  # order of first appearance
+    # both in the lead: the first list wins, then the events by weight, then the rule's tags
+    assert match.tags == ("arrest", "takedown", "priority")
     assert m.event_tags == ("arrest", "takedown")
+    # beyond the lead, the weight decides: the title's takedown outweighs a late arrest
+    late = Document("Pirate site shut down",
+                    "The site streamed films. " * LEAD_WORDS + "Two were arrested.")
+    assert m.find_matches(late)[0].tags == ("takedown", "arrest", "priority")
 
 
 def test_a_word_counts_once_for_its_event_however_many_terms_it_matches():
@@ -348,7 +353,9 @@ def test_a_word_counts_once_for_its_event_however_many_terms_it_matches():
     terms = {"event-arrest": ["arrestat*", "arresto"], "event-raid": ["perquisizion*",
                                                                       "sequestrat*"]}
     m = compile_rules([RuleConfig("r", "$event-arrest OR $event-raid")], terms, {})
-    doc = Document("", "Un uomo arrestato dopo perquisizioni: sequestrati i server.", lang="it")
+    lead = "La notizia arriva da Roma. " * LEAD_WORDS  # past the lead, where weights decide
+    doc = Document("", lead + "Un uomo arrestato dopo perquisizioni: sequestrati i server.",
+                   lang="it")
     assert m.find_events(doc) == ("raid", "arrest")
 
 
@@ -362,11 +369,25 @@ def test_rank_events_by_the_weight_of_their_words(places, first, ranked):
     assert rank_events(places, first) == ranked
 
 
+@pytest.mark.parametrize("places, first, lead_end, ranked", [
+    # both told in the lead: the first in list order, whatever the weights
+    ({0: {20: 1.0}, 1: {0: 3.0, 5: 1.0}}, {0: 20, 1: 0}, 45, [0, 1]),
+    # only one told in the lead: that one, though the other weighs more
+    ({0: {60: 1.0, 70: 1.0, 80: 1.0}, 1: {10: 1.0}, 2: {90: 0.5}}, {0: 60, 1: 10, 2: 90}, 45,
+     [1, 0, 2]),
+    # none in the lead: by weight
+    ({0: {60: 1.0}, 1: {50: 1.0, 55: 1.0}}, {0: 60, 1: 50}, 45, [1, 0]),
+])
+def test_the_event_the_lead_tells_comes_first(places, first, lead_end, ranked):
+    assert rank_events(places, first, lead_end) == ranked
+
+
 def test_an_event_query_gives_its_tag_and_its_words_weigh_for_it():
     terms = {"event-raid": ["seized"], "x": ["pirate*"]}
     events = {"domain-seizure": "seized NEAR/3 (sites OR domains)"}
     m = compile_rules([RuleConfig("r", "$x")], terms, {}, (), events)
-    assert m.event_tags == ("raid", "domain-seizure")  # a tag with a query and no list
+    # a tag with a query and no list: first in precedence, its query telling it apart
+    assert m.event_tags == ("domain-seizure", "raid")
     # "seized" is the raid's word and the query's: "sites" tips it to the domain seizure
     doc = Document("Agents seized 70 pirate sites", "")
     assert m.find_events(doc) == ("domain-seizure", "raid")
@@ -454,8 +475,9 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
      "blocking-order"),
     ("en", "Feds seize torrent site domains", "Federal agents seized the domain names of a "
      "popular torrent site on Thursday, replacing the homepage with a banner.", None),
+    # a sentence is a court step (lawsuit), whatever the headline's verb
     ("en", "Pirate movie site operator jailed", "The man behind a pirate movie website was "
-     "sentenced to four years in prison for criminal copyright infringement.", "arrest"),
+     "sentenced to four years in prison for criminal copyright infringement.", "lawsuit"),
     ("en", "", "ACE said it had shut down a network of illegal sports streaming websites run "
      "from Vietnam that drew 40 million visits a month.", "takedown"),
     ("en", "Piracy app developers settle with studios", "The developers of the piracy app agreed "
@@ -469,7 +491,7 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
      "sportif illicites à la demande de beIN Sports.", "blocking-order"),
     ("fr", "Prison avec sursis pour un pirate du foot", "Un homme a été condamné à six mois de "
      "prison avec sursis pour avoir diffusé illégalement des matchs de Ligue 1 sur son site.",
-     "arrest"),
+     "lawsuit"),
     ("fr", "", "Trois administrateurs d'un site de téléchargement illégal ont été placés en garde "
      "à vue.", "arrest"),
     ("es", "Detenidos por vender listas IPTV piratas", "La Guardia Civil ha detenido a tres "
@@ -485,16 +507,16 @@ ENFORCEMENT = [  # (lang, title, body, an event tag expected)
      "trasmettevano illegalmente le partite di Serie A e ha denunciato i gestori.",
      "blocking-order"),
     ("it", "", "Il tribunale ha condannato il gestore di un servizio IPTV pirata a due anni di "
-     "reclusione e al risarcimento dei danni.", "arrest"),
+     "reclusione e al risarcimento dei danni.", "lawsuit"),
     ("de", "Razzia gegen illegale IPTV-Anbieter", "Die Polizei hat bei einer Razzia gegen "
      "illegale IPTV-Anbieter in Bayern mehrere Server beschlagnahmt und zwei Verdächtige "
-     "festgenommen.", "raid"),
+     "festgenommen.", "arrest"),
     ("de", "", "Das Landgericht München hat den Betreiber einer Piratenseite für Filme und Serien "
-     "zu zwei Jahren Haft verurteilt.", "arrest"),
+     "zu zwei Jahren Haft verurteilt.", "lawsuit"),
     ("ar", "القبض على مدير موقع لقرصنة المباريات",
      "ألقت الشرطة القبض على شخص يدير موقعا لقرصنة المباريات وبثها بدون ترخيص.", "arrest"),
     ("ar", "", "تمكنت مباحث المصنفات من ضبط شبكة لإعادة بث القنوات المشفرة بدون ترخيص للمشتركين.",
-     "arrest"),
+     "raid"),
 ]
 
 
@@ -516,7 +538,7 @@ FIRST_EVENT = [  # (lang, title, body, the first event tag): what the story is m
      "streaming illégal qui diffusait les matchs de Ligue 1.", "takedown"),
     # "la Suède" is not "sued"
     ("fr", "La Suède condamne les fondateurs d'un site pirate", "Un tribunal suédois a condamné "
-     "à un an de prison les administrateurs d'un site de téléchargement illégal.", "arrest"),
+     "à un an de prison les administrateurs d'un site de téléchargement illégal.", "lawsuit"),
     # dismantled names no event: the arrests do
     ("es", "", "La Policía Nacional ha desarticulado una red de IPTV pirata y detenido a sus "
      "cinco responsables.", "arrest"),
@@ -526,18 +548,30 @@ FIRST_EVENT = [  # (lang, title, body, the first event tag): what the story is m
     ("en", "Court orders ISPs to block pirate sports streams", "The High Court granted the "
      "Premier League a new injunction that requires broadband providers to block pirate "
      "streams.", "blocking-order"),
-    # a criminal fine is part of a sentence; fines on users are user sanctions
+    # sentences and criminal fines are court steps (lawsuit); fines on users are user sanctions
     ("de", "Geldstrafe für Betreiber illegaler IPTV-Streams", "Das Amtsgericht verurteilte den "
-     "Betreiber eines illegalen IPTV-Dienstes zu einer Geldstrafe.", "arrest"),
+     "Betreiber eines illegalen IPTV-Dienstes zu einer Geldstrafe.", "lawsuit"),
     ("ar", "غرامة وسجن لمشغل موقع قرصنة المباريات", "قضت المحكمة بحبس مشغل موقع لقرصنة المباريات "
-     "وتغريمه بعد بث القنوات المشفرة بدون ترخيص.", "arrest"),
+     "وتغريمه بعد بث القنوات المشفرة بدون ترخيص.", "lawsuit"),
     ("it", "Pirateria, multati 200 utenti del pezzotto", "La Guardia di Finanza ha multato 200 "
      "utenti che guardavano le partite con abbonamenti pirata IPTV.", "user-sanction"),
     # a seizure of sites is a domain seizure, not a raid ([events])
     ("en", "DHS seizes over 70 piracy sites", "Homeland Security Investigations seized the "
      "domains of more than 70 websites that streamed pirated sports.", "domain-seizure"),
+    # but in Italy the seizure of sites is done by the access providers, who block them
     ("it", "Pirateria online: sequestrati 152 siti", "La Guardia di Finanza ha sequestrato 152 "
-     "siti che trasmettevano illegalmente film e partite.", "domain-seizure"),
+     "siti che trasmettevano illegalmente film e partite.", "blocking-order"),
+    # a fine is a user sanction when a venue or a user pays it, part of a sentence otherwise
+    ("es", "Condenado el dueño de un bar por emitir fútbol pirata", "Un juzgado de Badajoz ha "
+     "condenado al titular de un bar a pagar una multa por emitir partidos de LaLiga con una "
+     "señal pirata.", "user-sanction"),
+    ("fr", "Le créateur d'un site pirate condamné", "Le tribunal correctionnel de Paris a condamné "
+     "le créateur du site de téléchargement illégal à un an de prison ferme et 20 000 euros "
+     "d'amende.", "lawsuit"),
+    # an order to the access providers is a blocking order, whatever its verb
+    ("en", "Premier League wins court order against pirate streams", "The High Court told "
+     "internet service providers to prevent access to pirate streams of Premier League "
+     "matches.", "blocking-order"),
     # a preliminary injunction (liminar) won in court: a lawsuit
     ("pt", "Globo consegue liminar contra sites piratas", "A Justiça concedeu liminar à Globo "
      "contra sites de IPTV pirata que transmitiam seus canais sem autorização.", "lawsuit"),
