@@ -19,15 +19,19 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.cli.rules import read_all  # noqa: E402
 
 
 def read(path: Path) -> list[dict[str, Any]]:
+    """The second labeller's lines (no `text`: read_all's checks are for labelled items)."""
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
 def corpus(directory: Path) -> dict[str, dict[str, Any]]:
-    return {item["id"]: item for path in sorted(directory.glob("*.jsonl")) for item in read(path)}
+    return {item["id"]: item for item in read_all([str(directory)])}
 
 
 def kappa(pairs: list[tuple[int, int]]) -> float:

@@ -74,11 +74,11 @@ def rank_events(places: Mapping[int, Mapping[int, float]], first: Mapping[int, i
     """
     mass = {i: sum(placed.values()) for i, placed in places.items()}
     ranked = sorted(places, key=lambda i: (-mass[i], first[i]))
-    if lead_end is not None:
-        told = [i for i in places if min(places[i], default=lead_end) < lead_end]
-        if told:
-            ranked.remove(top := min(told))
-            ranked.insert(0, top)
+    # ``first`` is where an event is first named, so it tells whether the lead names it
+    told = [i for i in places if lead_end is not None and first[i] < lead_end]
+    if told:
+        ranked.remove(top := min(told))
+        ranked.insert(0, top)
     return ranked
 
 
