@@ -42,6 +42,7 @@ import time
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -142,8 +143,13 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
     profile = os.environ.get("BENCH_PROFILE")
     from monitor.service import eventloop
     use_uvloop = {"asyncio": False, "uvloop": True}.get(os.environ.get("BENCH_LOOP", "auto"))
-    profiler = None
-    if profile:
+    profiler: Any = None
+    if profile and profile.endswith(".pstats"):  # CPU time of the main thread, by function
+        import cProfile
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.start = profiler.enable
+        profiler.stop = profiler.disable
+    elif profile:
         from pyinstrument import Profiler
         profiler = Profiler(async_mode="enabled")
 
@@ -180,7 +186,9 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
         main_cpu, worker_cpu, start_up = self_cpu() - cpu0, 0.0, 0.0
         if profiler is not None:
             profiler.stop()
-    if profiler is not None:
+    if profiler is not None and profile.endswith(".pstats"):
+        profiler.dump_stats(profile)
+    elif profiler is not None:
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
     return {"seconds": elapsed, "polled": report.feeds_polled, "not_modified": report.not_modified,
             "new": report.new_clippings, "errors": len(report.errors), "peak_mb": peak_mb(),
@@ -274,6 +282,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20,
                         help="[fetch] concurrency (default: the shipped default)")
     parser.add_argument("--profile", action="store_true", help="pyinstrument profiles in bench/out/")
+    parser.add_argument("--cpu-profile", action="store_true",
+                        help="instead, cProfile's CPU time of the main thread, by function"
+                             " (bench/out/*.pstats: python -m pstats FILE)")
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop", "both"), default="auto",
                         help="the monitor's event loop (auto: the monitor's own choice, uvloop when"
                              " installed); both: each cycle timed on asyncio's, then on uvloop's")
@@ -293,6 +304,7 @@ def main() -> None:
         return
 
     OUT.mkdir(exist_ok=True)
+    suffix = ".pstats" if args.cpu_profile else ".txt" if args.profile else ""
     command = [sys.executable, str(BENCH / "feedserver.py"), "--items", str(args.items)]
     if PAGES.is_dir():
         command += ["--pages", str(PAGES)]
@@ -329,8 +341,8 @@ def main() -> None:
                 assert first["polled"] == size and first["errors"] == 0, first
                 hots = []
                 for loop in loops * args.repeat:
-                    profile = (OUT / f"profile-304-{size}{'-' + loop if len(loops) > 1 else ''}.txt"
-                               if args.profile else None)
+                    profile = (OUT / f"profile-304-{size}{'-' + loop if len(loops) > 1 else ''}"
+                                     f"{suffix}" if suffix else None)
                     server0 = cpu_seconds(server.pid)
                     hot = run_child("cycle", str(config), "warm", profile=profile, loop=loop)
                     hots.append((loop, hot, cpu_seconds(server.pid) - server0))
@@ -365,8 +377,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 config = write_config(Path(tmp), base, feeds, fetch_pages=True,
                                       concurrency=args.concurrency)
-                profile = (OUT / f"profile-cold-{feeds}{'-' + loop if len(loops) > 1 else ''}.txt"
-                           if args.profile else None)
+                profile = (OUT / f"profile-cold-{feeds}{'-' + loop if len(loops) > 1 else ''}"
+                                 f"{suffix}" if suffix else None)
                 server0 = cpu_seconds(server.pid)
                 cold = run_child("cycle", str(config), "warm", profile=profile, loop=loop)
                 colds[loop] = cold, cpu_seconds(server.pid) - server0
@@ -396,7 +408,7 @@ def main() -> None:
             print(f"   naive sequential loop:   {naive_rate:6.1f} articles/s -> monitor x{rate / naive_rate:.1f}")
         print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
               " (the 2 cores are shared: other processes slow every figure above)")
-        if args.profile:
+        if suffix:
             print(f"\nprofiles: {OUT}/")
     finally:
         server.terminate()
