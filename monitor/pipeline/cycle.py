@@ -29,11 +29,10 @@ from monitor.store.feedset import active_feeds
 
 log = logging.getLogger("monitor")
 
-# One more worker process than cores (at most 4): while the main process is busy storing, a
-# finished worker's next page waits for it to be handed over, and the spare worker keeps the
-# cores busy meanwhile (bench/run.py, cold cycle on 2 cores: 52% of bare extraction with 3
-# workers against 49% with 2, measured one after the other).
-EXTRACT_WORKERS = min(4, (os.cpu_count() or 1) + 1)
+# One worker process a core (at most 4): a spare one used to keep the cores busy while the main
+# process stored, but the main process now takes a fifth of an article's CPU, and on 2 cores a
+# third worker only adds contention (docs/design.md, The extraction worker pool).
+EXTRACT_WORKERS = min(4, os.cpu_count() or 1)
 
 
 MIB = 1024 * 1024
