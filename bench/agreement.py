@@ -93,5 +93,6 @@ def main() -> int:
     return agreement(corpus(ROOT / "bench" / "corpus"), read(here / "labels.jsonl"),
                      read(here / "event_types.jsonl"))
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -47,10 +47,8 @@ import sys
 import tempfile
 import time
 import zlib
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import lxml.html
 from lxml import etree
@@ -61,6 +59,7 @@ PAGES = REPO.parent / "shared" / "corpora" / "pages" / "trafilatura"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
+from bench_match import default_matcher  # noqa: E402  (config.toml's rules and model)
 from run import cpu_seconds  # noqa: E402  (user + system CPU of a pid, from /proc)
 
 
@@ -110,21 +109,6 @@ def lxml_items(feed: bytes) -> list[tuple[str, str, str]]:
             for i in root.iter("item")]
 
 
-def matcher() -> Any:
-    from monitor.config import RuleConfig
-    from monitor.match.combine import second_opinion
-    from monitor.match.matcher import compile_rules
-    data = tomllib.loads((REPO / "config.toml").read_text(encoding="utf-8"))
-    rules = [RuleConfig(r["name"], r["query"], float(r.get("min_score", 0)),
-                        tuple(r.get("tags", ())), tuple(r.get("notifiers", ())),
-                        r.get("enabled", True)) for r in data.get("rules", [])]
-    m = compile_rules(rules, data.get("terms", {}), data.get("entities", {}))
-    model = data.get("model", {})
-    m.second_opinion = second_opinion(True, None, model.get("rescue_threshold", 0.7),
-                                      model.get("veto_threshold", 0.33))
-    return m
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -154,7 +138,7 @@ def main() -> None:
         html = {path: client.get(path) for _, path, _ in pages}
         texts: dict[str, str] = {}
         trees = {path: lxml.html.document_fromstring(page) for path, page in html.items()}
-        m = matcher()
+        m = default_matcher(model=True)
         db = sqlite3.connect(os.path.join(folder, "floor.db"))
         db.execute("pragma journal_mode=wal")
         db.execute("pragma synchronous=normal")

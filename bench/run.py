@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -144,14 +145,17 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
     from monitor.service import eventloop
     use_uvloop = {"asyncio": False, "uvloop": True}.get(os.environ.get("BENCH_LOOP", "auto"))
     profiler: Any = None
+    save: Callable[[], object] = lambda: None  # writes the profile to its file
     if profile and profile.endswith(".pstats"):  # CPU time of the main thread, by function
         import cProfile
         profiler = cProfile.Profile(time.thread_time)
-        profiler.start = profiler.enable
-        profiler.stop = profiler.disable
+        profiler.start, profiler.stop = profiler.enable, profiler.disable
+        save = lambda: profiler.dump_stats(profile)  # noqa: E731
     elif profile:
         from pyinstrument import Profiler
         profiler = Profiler(async_mode="enabled")
+        save = lambda: Path(profile).write_text(  # noqa: E731
+            profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
 
     async def warm_cycle() -> tuple[CycleReport, float, float, float, float]:
         report = CycleReport()
@@ -186,10 +190,7 @@ def child_cycle(config_path: str, mode: str) -> dict[str, float]:
         main_cpu, worker_cpu, start_up = self_cpu() - cpu0, 0.0, 0.0
         if profiler is not None:
             profiler.stop()
-    if profiler is not None and profile.endswith(".pstats"):
-        profiler.dump_stats(profile)
-    elif profiler is not None:
-        Path(profile).write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
+    save()
     return {"seconds": elapsed, "polled": report.feeds_polled, "not_modified": report.not_modified,
             "new": report.new_clippings, "errors": len(report.errors), "peak_mb": peak_mb(),
             "main_cpu": main_cpu, "worker_cpu": worker_cpu, "start_up": start_up,
